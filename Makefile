@@ -1,0 +1,41 @@
+# socketlab — build, test and run the lab. `make help` lists the targets.
+
+GO        ?= go
+BIN       := bin
+GOFLAGS_BUILD := -trimpath -ldflags='-s -w' -buildvcs=false
+# Every services/<name>/cmd is a server binary bin/<name>.
+SERVICES  := $(patsubst services/%/cmd,%,$(wildcard services/*/cmd))
+CLIENTS   := sock
+export CGO_ENABLED := 0
+
+.PHONY: help build test unit fuzz clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## static binaries for every service, the sock client and labctl, in bin/
+	@mkdir -p $(BIN)
+	@for s in $(SERVICES); do \
+		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$s ./services/$$s/cmd || exit 1; \
+	done
+	@$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/sock ./services/sock
+	@if [ -f labctl/main.go ]; then $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/labctl ./labctl; fi
+	@ls -l $(BIN) | awk 'NR>1 {printf "  %-10s %5.1f MiB\n", $$9, $$5/1048576}'
+
+unit: ## unit tests (no Docker): every server and client over 127.0.0.1 and ::1
+	$(GO) test -count=1 ./services/... ./labctl/...
+
+test: ## everything CI runs: unit and integration tests
+	$(GO) test -count=1 ./...
+
+FUZZTIME ?= 30s
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@for p in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
+	done
+
+clean: ## remove bin/ and test caches
+	rm -rf $(BIN)
+	$(GO) clean -testcache

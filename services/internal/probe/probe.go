@@ -1,0 +1,363 @@
+// Package probe is what every socketlab client shares: the -4/-6, --timeout and
+// --json flags, name resolution that shows the A and AAAA answers, dialing
+// each address in order, errors that say what happened where, and one Result
+// that prints for a person or as one JSON object for a scenario step.
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"socketlab/services/internal/peer"
+)
+
+// Options are the flags every client shares.
+type Options struct {
+	V4, V6  bool
+	Timeout time.Duration
+	JSON    bool
+}
+
+// Register adds -4, -6, --timeout and --json to fs.
+func (o *Options) Register(fs *pflag.FlagSet) {
+	fs.BoolVarP(&o.V4, "ipv4", "4", false, "use IPv4 only")
+	fs.BoolVarP(&o.V6, "ipv6", "6", false, "use IPv6 only")
+	fs.DurationVarP(&o.Timeout, "timeout", "t", 5*time.Second, "give up after this long")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object: what was sent and received, addresses, family, timings, error")
+}
+
+// Family reports the family the flags ask for: peer.IPv4, peer.IPv6 or "" for either.
+func (o Options) Family() string {
+	switch {
+	case o.V4 && !o.V6:
+		return peer.IPv4
+	case o.V6 && !o.V4:
+		return peer.IPv6
+	}
+	return ""
+}
+
+// Error kinds, for scenario steps that expect a failure.
+const (
+	KindRefused     = "refused"     // RST to a SYN, or ICMP port unreachable for UDP
+	KindTimeout     = "timeout"     // no answer in time
+	KindUnreachable = "unreachable" // no route to the host or network
+	KindResolve     = "resolve"     // the name did not resolve (for this family)
+	KindReset       = "reset"       // the peer reset an open connection
+	KindProtocol    = "protocol"    // the peer answered, but not as the protocol says
+	KindUsage       = "usage"       // the client was called wrongly
+	KindIO          = "io"          // any other failure
+)
+
+// Timings are milliseconds from the start of the run.
+type Timings struct {
+	Resolve   float64 `json:"resolve"`
+	Connect   float64 `json:"connect"`
+	FirstByte float64 `json:"first_byte,omitempty"`
+	Total     float64 `json:"total"`
+}
+
+// Result is the outcome of one client run, as --json prints it.
+type Result struct {
+	Client        string   `json:"client"`
+	Target        string   `json:"target"`
+	Network       string   `json:"network"`
+	Resolved      []string `json:"resolved,omitempty"`
+	Local         string   `json:"local,omitempty"`
+	Remote        string   `json:"remote,omitempty"`
+	Family        string   `json:"family,omitempty"`
+	Sent          string   `json:"sent,omitempty"`
+	Received      string   `json:"received,omitempty"`
+	BytesSent     int64    `json:"bytes_sent"`
+	BytesReceived int64    `json:"bytes_received"`
+	Timings       Timings  `json:"timings_ms"`
+	OK            bool     `json:"ok"`
+	Error         string   `json:"error,omitempty"`
+	ErrorKind     string   `json:"error_kind,omitempty"`
+	// Details holds what a particular client adds (counts, latencies, headers).
+	Details map[string]any `json:"details,omitempty"`
+
+	start time.Time
+}
+
+// New starts a result for client (e.g. "echo") talking network ("tcp", "udp") to target.
+func New(client, network, target string) *Result {
+	return &Result{Client: client, Network: network, Target: target, start: time.Now()}
+}
+
+// Since reports milliseconds since the run started.
+func (r *Result) Since() float64 {
+	return float64(time.Since(r.start).Microseconds()) / 1000
+}
+
+// FirstByte records the time of the first byte received, once.
+func (r *Result) FirstByte() {
+	if r.Timings.FirstByte == 0 {
+		r.Timings.FirstByte = r.Since()
+	}
+}
+
+// Connected records the addresses and family of an open connection.
+func (r *Result) Connected(c net.Conn) {
+	r.Local = peer.String(c.LocalAddr())
+	r.Remote = peer.String(c.RemoteAddr())
+	r.Family = peer.Family(c.RemoteAddr())
+	r.Timings.Connect = r.Since()
+}
+
+// Detail records a client-specific value.
+func (r *Result) Detail(key string, v any) {
+	if r.Details == nil {
+		r.Details = make(map[string]any)
+	}
+	r.Details[key] = v
+}
+
+// Fail records err (the first one wins) and returns it.
+func (r *Result) Fail(err error) error {
+	if err == nil || r.Error != "" {
+		return err
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		r.ErrorKind = e.Kind
+	} else {
+		r.ErrorKind = KindIO
+	}
+	r.Error = err.Error()
+	return err
+}
+
+// Report prints the result and returns the exit status: 0 when the run
+// succeeded, 1 when it failed, 2 for a usage error. With --json, stdout gets
+// one JSON object; otherwise human(stdout) prints what a person wants to see
+// and the error goes to stderr.
+func (r *Result) Report(o Options, stdout, stderr io.Writer, human func(w io.Writer)) int {
+	r.Timings.Total = r.Since()
+	r.OK = r.Error == ""
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(r)
+	} else {
+		if human != nil {
+			human(stdout)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(stderr, "%s: %s\n", r.Client, r.Error)
+		}
+	}
+	switch {
+	case r.OK:
+		return 0
+	case r.ErrorKind == KindUsage:
+		return 2
+	default:
+		return 1
+	}
+}
+
+// Error is a client failure with its kind.
+type Error struct {
+	Kind string
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf makes an Error of kind with a formatted message.
+func Errorf(kind, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Kind: kind, Msg: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// Explain turns a socket error on a connection with addr into an Error that
+// says what happened where ("connection refused by [::1]:7"). The timeout is
+// mentioned when the error is one.
+func Explain(err error, addr string, timeout time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &Error{KindRefused, "connection refused by " + addr, err}
+	case errors.Is(err, syscall.ECONNRESET):
+		return &Error{KindReset, "connection reset by " + addr, err}
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return &Error{KindUnreachable, "no route to host " + addr, err}
+	case errors.Is(err, syscall.ENETUNREACH):
+		return &Error{KindUnreachable, "network unreachable for " + addr, err}
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return &Error{KindUnreachable, "no local address can reach " + addr, err}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return &Error{KindTimeout, fmt.Sprintf("no answer from %s within %s", addr, timeout), err}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &Error{KindProtocol, addr + " closed the connection early", err}
+	}
+	return &Error{KindIO, fmt.Sprintf("%s: %v", addr, err), err}
+}
+
+// Resolve looks up host (a name or an IP literal) and returns the addresses
+// of the family o asks for, in the resolver's order. It records every answer
+// in r.Resolved, so a person sees the A and AAAA records.
+func Resolve(ctx context.Context, o Options, r *Result, host string) ([]netip.Addr, error) {
+	defer func() { r.Timings.Resolve = r.Since() }()
+	fam := o.Family()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		r.Resolved = []string{ip.String()}
+		if fam != "" && peer.FamilyOf(ip) != fam {
+			return nil, Errorf(KindUsage, "%s is an %s address but %s was asked for", ip, peer.FamilyOf(ip), fam)
+		}
+		return []netip.Addr{ip}, nil
+	}
+	all, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return nil, &Error{KindResolve, fmt.Sprintf("cannot resolve %s: no such host", host), err}
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &Error{KindTimeout, fmt.Sprintf("cannot resolve %s: no answer from the resolver in time", host), err}
+		}
+		return nil, &Error{KindResolve, fmt.Sprintf("cannot resolve %s: %v", host, err), err}
+	}
+	var want []netip.Addr
+	for _, ip := range all {
+		ip = ip.Unmap()
+		r.Resolved = append(r.Resolved, ip.String())
+		if fam == "" || peer.FamilyOf(ip) == fam {
+			want = append(want, ip)
+		}
+	}
+	if len(want) == 0 {
+		rec := "AAAA"
+		if fam == peer.IPv4 {
+			rec = "A"
+		}
+		return nil, Errorf(KindResolve, "no %s record for %s (it resolves to %v)", rec, host, r.Resolved)
+	}
+	return want, nil
+}
+
+// SplitTarget splits "host", "host:port" or "[v6]:port" and applies defPort
+// when no port is given.
+func SplitTarget(target string, defPort int) (host string, port int, err error) {
+	if target == "" {
+		return "", 0, Errorf(KindUsage, "no target given: name a host, e.g. echo or [::1]:7")
+	}
+	if ip, perr := netip.ParseAddr(target); perr == nil {
+		return ip.String(), defPort, nil
+	}
+	h, p, serr := net.SplitHostPort(target)
+	if serr != nil {
+		// No port: the whole target is the host.
+		return trimBrackets(target), defPort, nil
+	}
+	n, cerr := strconv.Atoi(p)
+	if cerr != nil || n < 1 || n > 65535 {
+		return "", 0, Errorf(KindUsage, "bad port %q in %s: want 1-65535", p, target)
+	}
+	return h, n, nil
+}
+
+func trimBrackets(s string) string {
+	if len(s) > 1 && s[0] == '[' && s[len(s)-1] == ']' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// Dial resolves target and connects over network ("tcp" or "udp") to each
+// address in order until one answers, recording everything in r. For UDP,
+// "connects" only fixes the peer; silence shows up on the first read.
+func Dial(ctx context.Context, o Options, r *Result, network, target string, defPort int) (net.Conn, error) {
+	host, port, err := SplitTarget(target, defPort)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := Resolve(ctx, o, r, host)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	var errs []error
+	for _, ip := range ips {
+		addr := netip.AddrPortFrom(ip, uint16(port)).String()
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			r.Connected(c)
+			return c, nil
+		}
+		errs = append(errs, Explain(err, addr, o.Timeout))
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	// Report the last failure's kind, and every address tried.
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	last := errs[len(errs)-1].(*Error)
+	return nil, &Error{Kind: last.Kind, Msg: strings.Join(msgs, "; "), Err: last}
+}
+
+// Context returns a context bounded by the --timeout flag.
+func (o Options) Context(parent context.Context) (context.Context, context.CancelFunc) {
+	if o.Timeout <= 0 {
+		return context.WithCancel(parent)
+	}
+	return context.WithTimeout(parent, o.Timeout)
+}
+
+// Input returns the message to send: the arguments joined by spaces, or
+// standard input when there are none (or the only one is "-").
+func Input(args []string, stdin io.Reader) ([]byte, error) {
+	if len(args) == 0 || len(args) == 1 && args[0] == "-" {
+		if stdin == nil {
+			stdin = os.Stdin
+		}
+		return io.ReadAll(stdin)
+	}
+	var b []byte
+	for i, a := range args {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, a...)
+	}
+	return b, nil
+}
+
+// ExitError carries a client's exit status once it has reported its result.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Exit returns nil for status 0 and an ExitError otherwise, for a cobra RunE.
+func Exit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return ExitError{code}
+}

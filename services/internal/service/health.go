@@ -1,0 +1,83 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func healthCommand(spec Spec, defPort int, envErr error) *cobra.Command {
+	var (
+		port    int
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Check that the server on this host answers (exit 0 healthy, 1 not)",
+		Long: "healthcheck probes the server running on this host over loopback, IPv4 first, then IPv6.\n" +
+			"It is what the container image's HEALTHCHECK runs: a scratch image has no shell.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if envErr != nil && !cmd.Flags().Changed("port") {
+				return envErr
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			check := spec.Check
+			if check == nil {
+				check = CheckTCP
+			}
+			var errs []error
+			for _, host := range []string{"127.0.0.1", "::1"} {
+				addr := net.JoinHostPort(host, strconv.Itoa(port))
+				err := check(ctx, addr)
+				if err == nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "healthy: %s answers on %s\n", spec.Name, addr)
+					return nil
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+			}
+			return fmt.Errorf("unhealthy: %w", errors.Join(errs...))
+		},
+	}
+	cmd.Flags().IntVarP(&port, "port", "p", defPort, "port the server listens on (env PORT)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for an answer")
+	return cmd
+}
+
+// CheckTCP reports whether a TCP connection to addr is accepted.
+func CheckTCP(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// CheckUDP sends probe to addr and reports whether any datagram comes back
+// before ctx ends.
+func CheckUDP(ctx context.Context, addr string, probe []byte) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if _, err := c.Write(probe); err != nil {
+		return err
+	}
+	buf := make([]byte, 2048)
+	if _, err := c.Read(buf); err != nil {
+		return fmt.Errorf("no reply: %w", err)
+	}
+	return nil
+}

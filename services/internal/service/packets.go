@@ -1,0 +1,110 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"socketlab/services/internal/peer"
+)
+
+// Datagrams serves a UDP socket with one loop that reuses its buffers: each
+// datagram gets at most one reply, and one log line.
+type Datagrams struct {
+	// Name is the service name in log lines.
+	Name string
+	// Handle answers one datagram from src. It may write its reply into out
+	// (which has room for 64 KiB) and returns the reply, or nil to send
+	// nothing, with a short note for the log ("replied", "rate limited"...).
+	Handle func(src netip.AddrPort, in, out []byte) (reply []byte, note string)
+	// Log receives one line per datagram; nil logs nothing.
+	Log *slog.Logger
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	pc      *net.UDPConn
+	done    chan struct{}
+}
+
+// ServePacket reads datagrams from pc (which must be a *net.UDPConn) until
+// Shutdown; it then returns ErrServerClosed.
+func (d *Datagrams) ServePacket(pc net.PacketConn) error {
+	uc, ok := pc.(*net.UDPConn)
+	if !ok {
+		return errors.New("datagrams: not a UDP socket")
+	}
+	d.mu.Lock()
+	d.pc = uc
+	d.done = make(chan struct{})
+	d.mu.Unlock()
+	defer close(d.done)
+	if d.closing.Load() {
+		uc.Close()
+		return ErrServerClosed
+	}
+	local := peer.String(uc.LocalAddr())
+	in := make([]byte, 65536)
+	out := make([]byte, 65536)
+	for {
+		n, src, err := uc.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if d.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			// ICMP errors from earlier replies (port unreachable) surface here
+			// on some systems; they concern one peer, not the socket.
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			continue
+		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		reply, note := d.Handle(src, in[:n], out)
+		sent := 0
+		if reply != nil {
+			// Replying to the unmapped address on a dual-stack socket works:
+			// the kernel maps it back.
+			sent, err = uc.WriteToUDPAddrPort(reply, src)
+			if err != nil {
+				note = "reply failed: " + err.Error()
+			}
+		}
+		if d.Log != nil {
+			d.Log.LogAttrs(context.Background(), slog.LevelInfo, "datagram",
+				slog.String("peer", src.String()),
+				slog.String("local", local),
+				slog.String("family", peer.FamilyOf(src.Addr())),
+				slog.Int("bytes_in", n),
+				slog.Int("bytes_out", sent),
+				slog.String("reason", note),
+			)
+		}
+	}
+}
+
+// Shutdown closes the socket and waits for the loop to stop: a datagram is
+// answered at once, so there is nothing to drain.
+func (d *Datagrams) Shutdown(ctx context.Context) error {
+	d.closing.Store(true)
+	d.mu.Lock()
+	pc, done := d.pc, d.done
+	d.mu.Unlock()
+	if pc == nil {
+		return nil
+	}
+	pc.Close()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,238 @@
+// Package service is the main function every socketlab server shares: flags
+// (with the PORT environment variable), dual-stack listeners, graceful shutdown
+// on SIGTERM and SIGINT, the healthcheck sub-command, and structured logs.
+//
+// A server binary is a screen long:
+//
+//	func main() { service.Main(echo.Spec()) }
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Spec describes one server binary.
+type Spec struct {
+	// Name is the service and binary name, e.g. "echo".
+	Name string
+	// Short is the one-line description shown by --help.
+	Short string
+	// Long explains what the service does on the wire, for --help.
+	Long string
+	// Port is the default port; --port and the PORT environment variable override it.
+	Port int
+	// Flags registers the service's own flags. Optional.
+	Flags func(fs *pflag.FlagSet)
+	// Start builds the servers once flags are parsed. The runtime opens a TCP
+	// listener for Servers.TCP and a UDP socket for Servers.UDP, both on Port.
+	Start func(rt *Runtime) (Servers, error)
+	// Check probes a running instance at addr (host:port on loopback) for the
+	// healthcheck sub-command. Nil means: a TCP connection is accepted.
+	Check func(ctx context.Context, addr string) error
+}
+
+// Servers are what a service runs: a stream server, a datagram server, or both.
+type Servers struct {
+	TCP StreamServer
+	UDP PacketServer
+}
+
+// StreamServer serves connections from a listener until Shutdown; *http.Server
+// and *ConnServer satisfy it.
+type StreamServer interface {
+	Serve(l net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// PacketServer serves datagrams from a packet socket until Shutdown.
+type PacketServer interface {
+	ServePacket(pc net.PacketConn) error
+	Shutdown(ctx context.Context) error
+}
+
+// Runtime is what Start gets to build its servers with.
+type Runtime struct {
+	// Name is the service name.
+	Name string
+	// Log receives service events (listening, shutdown) as JSON lines.
+	Log *slog.Logger
+	// ConnLog receives one line per connection or datagram; nil with --quiet.
+	ConnLog *slog.Logger
+}
+
+// ErrServerClosed is returned by Serve and ServePacket after Shutdown.
+var ErrServerClosed = errors.New("server closed")
+
+// Main runs the server binary described by spec and exits with its status.
+func Main(spec Spec) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := Run(ctx, spec, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Run parses args and serves until ctx ends (Main ends it on SIGTERM or
+// SIGINT), then shuts down within the drain time. It returns the exit status:
+// 0 after a clean shutdown, 1 when serving failed, 2 for bad usage.
+func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer) int {
+	var (
+		port   int
+		listen string
+		drain  time.Duration
+		quiet  bool
+	)
+	defPort, envErr := envPort(spec.Port)
+	root := &cobra.Command{
+		Use:   spec.Name + " [flags]",
+		Short: spec.Short,
+		Long:  spec.Long + portHelp(spec),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if envErr != nil && !cmd.Flags().Changed("port") {
+				return envErr
+			}
+			if err := checkPort(port); err != nil {
+				return err
+			}
+			return serve(ctx, spec, listen, port, drain, quiet, stdout)
+		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.Flags().IntVarP(&port, "port", "p", defPort, "port to serve on (env PORT)")
+	root.Flags().StringVar(&listen, "listen", "", "address to listen on (default: every IPv4 and IPv6 address)")
+	root.Flags().DurationVar(&drain, "drain", 5*time.Second, "on SIGTERM, how long in-flight work may take before connections are closed")
+	root.Flags().BoolVarP(&quiet, "quiet", "q", false, "no per-connection or per-datagram log lines")
+	if spec.Flags != nil {
+		spec.Flags(root.Flags())
+	}
+	root.AddCommand(healthCommand(spec, defPort, envErr))
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.CompletionOptions.HiddenDefaultCmd = true
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
+		var u usageError
+		if errors.As(err, &u) || isFlagError(err) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func portHelp(spec Spec) string {
+	return fmt.Sprintf("\n\nThe port is %d unless --port or the PORT environment variable says otherwise.\n"+
+		"Logs are JSON lines on stdout. SIGTERM or Ctrl-C stops accepting, lets in-flight\n"+
+		"work finish within --drain, and exits 0.\n\n"+
+		"Inside a container, '%s healthcheck' checks the running server (scratch images have no shell).",
+		spec.Port, spec.Name)
+}
+
+// usageError marks an error in how the binary was called (exit status 2).
+type usageError struct{ error }
+
+func isFlagError(err error) bool {
+	// cobra reports unknown flags and bad values as plain errors; their text is stable.
+	s := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "unknown command", "accepts 0 arg"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func envPort(def int) (int, error) {
+	v, ok := os.LookupEnv("PORT")
+	if !ok || v == "" {
+		return def, nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 0 || p > 65535 {
+		return def, usageError{fmt.Errorf("environment PORT=%q is not a port number (0-65535); unset it or pass --port", v)}
+	}
+	return p, nil
+}
+
+func checkPort(p int) error {
+	if p < 0 || p > 65535 {
+		return usageError{fmt.Errorf("--port %d is out of range (0-65535)", p)}
+	}
+	return nil
+}
+
+func serve(ctx context.Context, spec Spec, host string, port int, drain time.Duration, quiet bool, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", spec.Name)
+	rt := &Runtime{Name: spec.Name, Log: log}
+	if !quiet {
+		rt.ConnLog = log
+	}
+	srv, err := spec.Start(rt)
+	if err != nil {
+		return usageError{err}
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	errc := make(chan error, 2)
+	if srv.TCP != nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+		log.Info("listening", "network", "tcp", "addr", ln.Addr().String())
+		go func() { errc <- srv.TCP.Serve(ln) }()
+	}
+	if srv.UDP != nil {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			if srv.TCP != nil {
+				_ = srv.TCP.Shutdown(context.Background())
+			}
+			return fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		log.Info("listening", "network", "udp", "addr", pc.LocalAddr().String())
+		go func() { errc <- srv.UDP.ServePacket(pc) }()
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		if errors.Is(serveErr, ErrServerClosed) {
+			serveErr = nil
+		}
+	}
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	var shutErr error
+	if srv.TCP != nil {
+		shutErr = errors.Join(shutErr, srv.TCP.Shutdown(sctx))
+	}
+	if srv.UDP != nil {
+		shutErr = errors.Join(shutErr, srv.UDP.Shutdown(sctx))
+	}
+	log.Info("shutdown", "took_ms", msSince(start), "forced", shutErr != nil)
+	if serveErr != nil {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	return nil
+}
+
+func msSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1000
+}
