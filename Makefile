@@ -10,6 +10,9 @@ export CGO_ENABLED := 0
 
 .PHONY: help build test unit fuzz clean
 
+# Each area adds its targets in its own file: images, lab, bench.
+-include mk/*.mk
+
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 

@@ -10,8 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"socketlab/services/internal/probe"
-	"socketlab/services/welcome"
 )
+
+// commands are the sub-commands; each service's file in this package adds its own.
+var commands []*cobra.Command
 
 func main() {
 	root := &cobra.Command{
@@ -24,9 +26,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(
-		welcome.ClientCommand(),
-	)
+	root.AddCommand(commands...)
 	if err := root.Execute(); err != nil {
 		var ee probe.ExitError
 		if errors.As(err, &ee) {
