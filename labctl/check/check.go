@@ -1,0 +1,322 @@
+// Package check runs a scenario's steps against a running lab and judges
+// them: each client step runs `sock` inside a node with --json and compares
+// what came back with the step's expectations; each action step stops, kills,
+// starts, disconnects or reconnects a node.
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"socketlab/labctl/scenario"
+)
+
+// Lab is what the checks need of a running lab.
+type Lab interface {
+	// Exec runs argv inside node and returns its output and exit status.
+	Exec(ctx context.Context, node string, argv []string) (stdout, stderr []byte, exitCode int, err error)
+	Stop(ctx context.Context, node string) error
+	Kill(ctx context.Context, node string) error
+	Start(ctx context.Context, node string) error
+	Disconnect(ctx context.Context, node, network string) error
+	Connect(ctx context.Context, node, network string) error
+}
+
+// Outcomes of a step.
+const (
+	Pass  = "pass"
+	Fail  = "fail"  // the step ran and an expectation did not hold
+	Error = "error" // the step could not be run (the client crashed, Docker failed)
+)
+
+// DefaultTimeout bounds a step whose scenario gives no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// Result is the outcome of one step (or, for family "both", of one family of it).
+type Result struct {
+	Index    int     `json:"index"`
+	Name     string  `json:"name"`
+	Node     string  `json:"node"`
+	Target   string  `json:"target,omitempty"`
+	Run      string  `json:"run,omitempty"`
+	Action   string  `json:"action,omitempty"`
+	Family   string  `json:"family,omitempty"`
+	Outcome  string  `json:"outcome"`
+	Seconds  float64 `json:"seconds"`
+	Expected string  `json:"expected,omitempty"`
+	Got      string  `json:"got,omitempty"`
+	Message  string  `json:"message,omitempty"`
+	Line     int     `json:"line,omitempty"`
+}
+
+// Report is the outcome of every step of one scenario.
+type Report struct {
+	Scenario string    `json:"scenario"`
+	File     string    `json:"file,omitempty"`
+	Results  []*Result `json:"results"`
+	Seconds  float64   `json:"seconds"`
+	// Setup is set when the lab could not be brought up or down.
+	Setup string `json:"setup_error,omitempty"`
+}
+
+// Passed reports whether every step passed and the lab came up.
+func (r *Report) Passed() bool {
+	if r.Setup != "" {
+		return false
+	}
+	for _, s := range r.Results {
+		if s.Outcome != Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// Counts returns how many steps passed, failed and errored.
+func (r *Report) Counts() (pass, fail, errs int) {
+	for _, s := range r.Results {
+		switch s.Outcome {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		default:
+			errs++
+		}
+	}
+	return
+}
+
+// Run runs the steps of sc in order against l. progress, if non-nil, gets
+// each result as soon as it is known.
+func Run(ctx context.Context, l Lab, sc *scenario.Scenario, progress func(*Result)) *Report {
+	start := time.Now()
+	rep := &Report{Scenario: sc.Name, File: sc.File}
+	for i, st := range sc.Steps {
+		for _, fam := range families(st) {
+			res := runStep(ctx, l, i+1, st, fam)
+			rep.Results = append(rep.Results, res)
+			if progress != nil {
+				progress(res)
+			}
+		}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep
+}
+
+// families returns the client families a step runs with: "" (the client's
+// default), "ipv4", "ipv6", or both of them in turn.
+func families(st *scenario.Step) []string {
+	if st.Run == "" {
+		return []string{""}
+	}
+	if st.Family == "both" {
+		return []string{"ipv4", "ipv6"}
+	}
+	return []string{st.Family}
+}
+
+func timeout(st *scenario.Step) time.Duration {
+	if st.Timeout > 0 {
+		return time.Duration(st.Timeout)
+	}
+	return DefaultTimeout
+}
+
+func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string) *Result {
+	res := &Result{Index: idx, Name: st.Name, Node: st.Node, Target: st.Target, Run: st.Run,
+		Action: st.Action, Family: fam, Line: st.Line}
+	if res.Name == "" {
+		res.Name = describe(st)
+	}
+	start := time.Now()
+	defer func() { res.Seconds = time.Since(start).Seconds() }()
+	t := timeout(st)
+	// The client gets the step's timeout; Docker gets some more to report it.
+	sctx, cancel := context.WithTimeout(ctx, t+10*time.Second)
+	defer cancel()
+	if st.Run == "" {
+		if err := act(sctx, l, st); err != nil {
+			res.Outcome, res.Message = Error, err.Error()
+		} else {
+			res.Outcome = Pass
+		}
+		return res
+	}
+	argv := ClientArgv(st, fam, t)
+	stdout, stderr, code, err := l.Exec(sctx, st.Node, argv)
+	if err != nil {
+		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
+		return res
+	}
+	var out clientResult
+	if jerr := json.Unmarshal(stdout, &out); jerr != nil {
+		res.Outcome = Error
+		res.Message = fmt.Sprintf("%s exited %d without a JSON result: %s", strings.Join(argv, " "), code,
+			firstLine(string(stderr)+string(stdout)))
+		return res
+	}
+	res.Outcome, res.Expected, res.Got = judge(st.Expect, &out)
+	return res
+}
+
+func describe(st *scenario.Step) string {
+	if st.Run != "" {
+		return fmt.Sprintf("%s %s → %s", st.Run, st.Node, st.Target)
+	}
+	if st.Network != "" {
+		return fmt.Sprintf("%s %s from %s", st.Action, st.Node, st.Network)
+	}
+	if st.Action == "sleep" {
+		return fmt.Sprintf("sleep %s", time.Duration(st.For))
+	}
+	return fmt.Sprintf("%s %s", st.Action, st.Node)
+}
+
+func act(ctx context.Context, l Lab, st *scenario.Step) error {
+	switch st.Action {
+	case "stop":
+		return l.Stop(ctx, st.Node)
+	case "kill":
+		return l.Kill(ctx, st.Node)
+	case "start":
+		return l.Start(ctx, st.Node)
+	case "disconnect":
+		return l.Disconnect(ctx, st.Node, st.Network)
+	case "connect":
+		return l.Connect(ctx, st.Node, st.Network)
+	case "sleep":
+		select {
+		case <-time.After(time.Duration(st.For)):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("unknown action %q", st.Action)
+}
+
+// ClientArgv is the command a client step runs inside its node.
+func ClientArgv(st *scenario.Step, fam string, timeout time.Duration) []string {
+	argv := []string{"sock", st.Run, "--json", "--timeout", timeout.String()}
+	switch fam {
+	case "ipv4":
+		argv = append(argv, "-4")
+	case "ipv6":
+		argv = append(argv, "-6")
+	}
+	argv = append(argv, st.Target)
+	return append(argv, st.Args...)
+}
+
+// clientResult is the part of sock's --json object the checks read.
+type clientResult struct {
+	OK        bool   `json:"ok"`
+	Received  string `json:"received"`
+	Family    string `json:"family"`
+	Remote    string `json:"remote"`
+	Error     string `json:"error"`
+	ErrorKind string `json:"error_kind"`
+	Timings   struct {
+		Total float64 `json:"total"`
+	} `json:"timings_ms"`
+}
+
+func (c *clientResult) String() string {
+	if !c.OK {
+		return fmt.Sprintf("failed (%s): %s", c.ErrorKind, c.Error)
+	}
+	return fmt.Sprintf("%q from %s over %s in %.1f ms", trim(c.Received), c.Remote, c.Family, c.Timings.Total)
+}
+
+// judge compares a client's result with what the step expects and returns
+// the outcome, what was expected and what came back.
+func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) {
+	if e == nil {
+		e = &scenario.Expect{}
+	}
+	if e.Fail != "" {
+		expected = "failure: " + e.Fail
+		if c.OK {
+			return Fail, expected, "success: " + c.String()
+		}
+		if e.Fail != "any" && c.ErrorKind != e.Fail {
+			return Fail, expected, c.String()
+		}
+		return Pass, expected, c.String()
+	}
+	var want []string
+	var bad []string
+	if !c.OK {
+		return Fail, "success", c.String()
+	}
+	out := strings.TrimSuffix(c.Received, "\n")
+	if e.Contains != "" {
+		want = append(want, fmt.Sprintf("output contains %q", e.Contains))
+		if !strings.Contains(c.Received, e.Contains) {
+			bad = append(bad, "contains")
+		}
+	}
+	if e.Equals != nil {
+		want = append(want, fmt.Sprintf("output equals %q", *e.Equals))
+		if out != strings.TrimSuffix(*e.Equals, "\n") {
+			bad = append(bad, "equals")
+		}
+	}
+	if e.Matches != "" {
+		want = append(want, fmt.Sprintf("output matches /%s/", e.Matches))
+		re, err := regexp.Compile(e.Matches)
+		if err != nil || !re.MatchString(c.Received) {
+			bad = append(bad, "matches")
+		}
+	}
+	if e.Family != "" {
+		want = append(want, "over "+e.Family)
+		if !strings.EqualFold(c.Family, e.Family) {
+			bad = append(bad, "family")
+		}
+	}
+	if e.Within > 0 {
+		d := time.Duration(e.Within)
+		want = append(want, "within "+d.String())
+		if time.Duration(c.Timings.Total*float64(time.Millisecond)) > d {
+			bad = append(bad, "within")
+		}
+	}
+	expected = strings.Join(want, ", ")
+	if expected == "" {
+		expected = "success"
+	}
+	if len(bad) > 0 {
+		return Fail, expected, c.String()
+	}
+	return Pass, expected, c.String()
+}
+
+func trim(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" {
+		return "(no output)"
+	}
+	return s
+}
+
+// ErrFailed is returned by callers when a report did not pass.
+var ErrFailed = errors.New("scenario checks failed")
