@@ -1,0 +1,14 @@
+# Images: one FROM scratch image per service plus socketlab/client; see scripts/images.sh.
+
+.PHONY: images images-check images-clean
+
+images: build ## build socketlab/<service> and socketlab/client from bin/ (FROM scratch, nothing pulled)
+	@scripts/images.sh
+
+images-check: ## run each image hardened (read-only, no caps), check health, IPv4+IPv6 from the client, stop
+	@scripts/images-check.sh
+
+images-clean: ## remove the socketlab/* images and their build contexts
+	@ids=$$(docker images -q --filter 'reference=socketlab/*'); \
+		if [ -n "$$ids" ]; then docker image rm $$ids; fi
+	rm -rf $(BIN)/.images
