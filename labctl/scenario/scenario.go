@@ -1,28 +1,42 @@
 // Package scenario defines the socketlab scenario format: a lab's networks,
 // its nodes (containers) and the steps that check it. These Go types are the
-// single definition: YAML is decoded into them strictly and the JSON Schema is
-// generated from them.
+// single definition: YAML is decoded into them strictly, validated with every
+// error reported at once, and the JSON Schema for editors is generated from
+// them (the doc comments below become the schema's descriptions).
+//
+// A scenario that Parse, Load or Validate accepted has its defaults filled in:
+// every network has a Stack and every step a Timeout.
 package scenario
 
-import "time"
+import (
+	"time"
+)
 
-// Scenario is one lab: what to create, and what must then hold on the wire.
+// Scenario is a socketlab lab: its networks, its nodes (containers) and the
+// steps that check what happens on the wire.
 type Scenario struct {
-	// Name names the lab; Docker resources carry it in their labels.
+	// Name names the lab: lowercase letters, digits and dashes, at most 32
+	// characters. Every Docker resource of the lab carries it in its labels.
 	Name string `yaml:"name"`
 	// Description tells a learner what the lab shows and what to watch.
 	Description string `yaml:"description,omitempty"`
-	// Networks are the lab's Docker networks, in file order. In YAML, a
-	// mapping from network name to its settings.
+	// Networks are the lab's networks, a mapping from network name to its
+	// settings, in file order.
 	Networks []*Network `yaml:"networks"`
-	// Nodes are the lab's containers, in file order. In YAML, a mapping from
-	// node name to its settings.
+	// Nodes are the lab's containers, a mapping from node name to its
+	// settings, in file order.
 	Nodes []*Node `yaml:"nodes"`
-	// Steps run in order by `labctl test`.
+	// Steps are the checks `labctl test` runs, in order, once the lab is up.
 	Steps []*Step `yaml:"steps,omitempty"`
 
 	// File is the path the scenario was read from ("" when built in code).
 	File string `yaml:"-"`
+
+	// pos maps element paths ("nodes.alice.networks[1]") to where they are
+	// written in File; nil when built in code.
+	pos map[string]position
+	// bad holds the paths whose values did not decode (already reported).
+	bad map[string]bool
 }
 
 // Stack is the address families a network carries.
@@ -35,17 +49,31 @@ const (
 	IPv6Only Stack = "ipv6"
 )
 
+// HasIPv4 reports whether a network with this stack carries IPv4 (the empty
+// stack is the default, dual).
+func (s Stack) HasIPv4() bool { return s != IPv6Only }
+
+// HasIPv6 reports whether a network with this stack carries IPv6 (the empty
+// stack is the default, dual).
+func (s Stack) HasIPv6() bool { return s != IPv4Only }
+
 // Network is a Docker bridge network of the lab.
 type Network struct {
 	// Name is the network's name in the scenario (the YAML key).
 	Name string `yaml:"-"`
-	// Stack is dual (default), ipv4 or ipv6.
+	// Stack is the address families the network carries: dual (the
+	// default), ipv4 or ipv6.
 	Stack Stack `yaml:"stack,omitempty"`
-	// IPv4 is the IPv4 subnet in CIDR form; empty: the engine picks one.
+	// IPv4 is the network's IPv4 subnet, e.g. 10.80.1.0/24: a private range
+	// (10/8, 172.16/12, 192.168/16), at most /30. Leave it out and labctl
+	// picks a free one; give it to fix node addresses.
 	IPv4 string `yaml:"ipv4,omitempty"`
-	// IPv6 is the IPv6 subnet in CIDR form; empty: the engine picks a ULA /64.
+	// IPv6 is the network's IPv6 subnet, e.g. fd00:80:1::/64: a unique local
+	// range (inside fd00::/8), /64 or larger. Leave it out and labctl picks a
+	// free one; give it to fix node addresses.
 	IPv6 string `yaml:"ipv6,omitempty"`
-	// Internal networks have no route out of the lab.
+	// Internal cuts the network off from the host's outside world: no
+	// gateway, traffic stays between the lab's nodes.
 	Internal bool `yaml:"internal,omitempty"`
 
 	// Line is where the network is defined in the file (0 when built in code).
@@ -57,18 +85,22 @@ type Node struct {
 	// Name is the node's name (the YAML key); it is also its hostname and its
 	// DNS name on every network it joins.
 	Name string `yaml:"-"`
-	// Image is a service (welcome, echo, chat, responder, lookup, web) or
-	// client; it runs the image socketlab/<image>.
+	// Image is what the node runs: a service (welcome, echo, chat,
+	// responder, lookup, web) or client, the image that carries every client
+	// and runs the steps. The container runs the image socketlab/<image>.
 	Image string `yaml:"image"`
-	// Networks the node joins, the first one at creation.
+	// Networks are the networks the node joins, each a network name or a
+	// mapping with the name, fixed addresses and aliases.
 	Networks []*Attachment `yaml:"networks"`
-	// Env is extra environment for the container.
+	// Env is extra environment for the container, e.g. PORT: 8080.
 	Env map[string]string `yaml:"env,omitempty"`
-	// Args are the container's arguments (the server's flags).
+	// Args are the container's arguments: the server's flags, e.g. [--port, "8080"].
 	Args []string `yaml:"args,omitempty"`
-	// Memory limits the container's memory, e.g. 64m; empty: no limit.
+	// Memory limits the container's memory, e.g. 64m or 1g (bytes, k, m or
+	// g; at least 6m). Leave it out for no limit.
 	Memory string `yaml:"memory,omitempty"`
-	// Pids limits the number of processes and threads; 0: no limit.
+	// Pids limits the processes and threads in the container (at least 16:
+	// every Go program needs several threads). Leave it out for no limit.
 	Pids int64 `yaml:"pids,omitempty"`
 
 	// Line is where the node is defined in the file (0 when built in code).
@@ -76,70 +108,163 @@ type Node struct {
 }
 
 // Attachment joins a node to a network. In YAML, either a network name or a
-// mapping with name and optional fixed addresses and aliases.
+// mapping with the name, fixed addresses and aliases.
 type Attachment struct {
-	// Network is the name of a network of the scenario.
+	// Network is the name of one of the scenario's networks.
 	Network string `yaml:"name"`
-	// IPv4 is a fixed IPv4 address inside the network's subnet.
+	// IPv4 is the node's fixed IPv4 address on the network; the network must
+	// give its ipv4 subnet. Leave it out and Docker assigns one.
 	IPv4 string `yaml:"ipv4,omitempty"`
-	// IPv6 is a fixed IPv6 address inside the network's subnet.
+	// IPv6 is the node's fixed IPv6 address on the network; the network must
+	// give its ipv6 subnet. Leave it out and Docker assigns one.
 	IPv6 string `yaml:"ipv6,omitempty"`
-	// Aliases are extra DNS names for the node on this network.
+	// Aliases are further DNS names of the node on this network.
 	Aliases []string `yaml:"aliases,omitempty"`
 }
 
 // Step is one thing `labctl test` does: either run a client inside a node
-// against a target and check what came back (Run), or act on a node (Action).
+// against a target and check what came back (run), or act on a node (action).
 type Step struct {
-	// Name says what the step shows; it names the step in reports.
+	// Name says what the step shows; reports name the step by it.
 	Name string `yaml:"name,omitempty"`
-	// Node is where the client runs (for Run), or the node acted on.
-	Node string `yaml:"node"`
+	// Node is the node the client runs in (a client node), or the node an
+	// action acts on.
+	Node string `yaml:"node,omitempty"`
 
-	// Run is the client to run: a sub-command of sock (welcome, echo,
-	// responder, browse, chat, lookup).
+	// Run is the client to run: welcome, echo, responder, browse, chat or
+	// lookup (the sub-commands of sock).
 	Run string `yaml:"run,omitempty"`
-	// Target is host[:port]: a node name, an alias or an address.
+	// Target is what the client talks to: host or host:port, where host is a
+	// node name, an alias or an IP address ([fd00::5]:7 for IPv6 with a
+	// port); browse also takes a URL, http://web/.
 	Target string `yaml:"target,omitempty"`
-	// Family is ipv4, ipv6, both (the step runs once per family) or empty
-	// (the client's default: each address in resolver order).
+	// Family is the address family the client uses: ipv4, ipv6, both (the
+	// step runs once per family) or left out (each address in resolver order).
 	Family string `yaml:"family,omitempty"`
 	// Args are further arguments for the client, after the target.
 	Args []string `yaml:"args,omitempty"`
-	// Expect is what must hold; empty means the client must succeed.
+	// Expect is what the client's run must show; left out, it must succeed.
 	Expect *Expect `yaml:"expect,omitempty"`
 
-	// Action acts on Node instead of running a client: stop, kill, start,
-	// disconnect or connect (the last two with Network), or sleep (For).
+	// Action acts on the node instead of running a client: stop, kill,
+	// start, disconnect or connect (with network), or sleep (with for).
 	Action string `yaml:"action,omitempty"`
 	// Network is the network a disconnect or connect action concerns.
 	Network string `yaml:"network,omitempty"`
-	// For is how long a sleep action waits.
+	// For is how long a sleep action waits, e.g. 500ms.
 	For Duration `yaml:"for,omitempty"`
 
-	// Timeout bounds the step; default 10s.
+	// Timeout bounds the step, e.g. 5s; 10s when left out.
 	Timeout Duration `yaml:"timeout,omitempty"`
 
 	// Line is where the step is defined in the file (0 when built in code).
 	Line int `yaml:"-"`
 }
 
-// Expect is what a client step must show.
+// Expect is what a client step must show. Fail excludes the other checks.
 type Expect struct {
-	// Contains is text the output must contain.
+	// Contains is text the client's output must contain.
 	Contains string `yaml:"contains,omitempty"`
-	// Equals is the whole output, exactly (trailing newline ignored).
+	// Equals is the client's whole output, exactly (a trailing newline is
+	// ignored).
 	Equals *string `yaml:"equals,omitempty"`
-	// Matches is a regular expression (RE2) the output must match.
+	// Matches is a regular expression (RE2 syntax) the output must match.
 	Matches string `yaml:"matches,omitempty"`
-	// Family is the family the client must have used: IPv4 or IPv6.
+	// Family is the address family the client must have used: IPv4 or IPv6.
 	Family string `yaml:"family,omitempty"`
-	// Within bounds the client's total time.
+	// Within bounds the client's total time, e.g. 200ms.
 	Within Duration `yaml:"within,omitempty"`
-	// Fail says the client must fail, and how: refused, timeout,
+	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
 	Fail string `yaml:"fail,omitempty"`
 }
 
-// Duration is a time.Duration written as in Go ("500ms", "2s").
+// Duration is a time.Duration written as in Go: "500ms", "2s", "1m30s".
 type Duration time.Duration
+
+// DefaultTimeout bounds a step whose scenario gives no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// Step actions.
+const (
+	ActionStop       = "stop"
+	ActionKill       = "kill"
+	ActionStart      = "start"
+	ActionDisconnect = "disconnect"
+	ActionConnect    = "connect"
+	ActionSleep      = "sleep"
+)
+
+// Step families (Step.Family); the empty family lets the client choose.
+const (
+	FamilyIPv4 = "ipv4"
+	FamilyIPv6 = "ipv6"
+	FamilyBoth = "both"
+)
+
+// ClientImage is the image that carries every client; steps that run a
+// client run in a node with this image.
+const ClientImage = "client"
+
+// ImagePrefix is prepended to a node's image: the node "echo" runs the image
+// socketlab/echo.
+const ImagePrefix = "socketlab/"
+
+// The vocabularies of the format, in the order the schema and hints list them.
+var (
+	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
+	images         = []string{"welcome", "echo", "chat", "responder", "lookup", "web", ClientImage}
+	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
+	actions        = []string{ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionSleep}
+	stepFamilies   = []string{FamilyIPv4, FamilyIPv6, FamilyBoth}
+	expectFamilies = []string{"IPv4", "IPv6"}
+	failKinds      = []string{"refused", "timeout", "unreachable", "resolve", "reset", "protocol", "any"}
+)
+
+// Images returns the images a node may run: the services and client.
+func Images() []string { return append([]string(nil), images...) }
+
+// Clients returns the clients a step may run.
+func Clients() []string { return append([]string(nil), clients...) }
+
+// Actions returns the actions a step may take.
+func Actions() []string { return append([]string(nil), actions...) }
+
+// FailKinds returns the ways a step may expect a client to fail.
+func FailKinds() []string { return append([]string(nil), failKinds...) }
+
+// Network returns the network called name, or nil.
+func (s *Scenario) Network(name string) *Network {
+	for _, n := range s.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Node returns the node called name, or nil.
+func (s *Scenario) Node(name string) *Node {
+	for _, n := range s.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// ImageRef is the Docker image the node runs, e.g. socketlab/echo.
+func (n *Node) ImageRef() string { return ImagePrefix + n.Image }
+
+// MemoryBytes is the node's memory limit in bytes; 0 means no limit (and is
+// also what an invalid Memory gives, which Validate rejects).
+func (n *Node) MemoryBytes() int64 {
+	b, err := parseMemory(n.Memory)
+	if err != nil {
+		return 0
+	}
+	return b
+}
+
+// String formats d as time.Duration does ("1.5s").
+func (d Duration) String() string { return time.Duration(d).String() }

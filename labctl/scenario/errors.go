@@ -1,0 +1,172 @@
+package scenario
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Error is one problem in a scenario: where it is, what is wrong and, when
+// there is one, a hint at the fix. Its text reads
+//
+//	default.yaml:12:7: nodes.alice.networks[1]: network "bak" is not defined (did you mean "back"?)
+type Error struct {
+	// File is the scenario's file name as given to Parse or Load.
+	File string
+	// Line and Column locate the problem, from 1; 0 when unknown (a
+	// scenario built in code, or a YAML syntax error without a column).
+	Line, Column int
+	// Path names the element, e.g. nodes.alice.networks[1]; "" for the
+	// whole file.
+	Path string
+	// Reason says what is wrong.
+	Reason string
+	// Hint suggests a fix, e.g. `did you mean "back"?`; may be "".
+	Hint string
+}
+
+// Error formats e as file:line:column: path: reason (hint), leaving out
+// what is unknown.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteByte(':')
+		if e.Column > 0 {
+			b.WriteString(strconv.Itoa(e.Column))
+			b.WriteByte(':')
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	if e.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Hint)
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// Errors is every problem found in a scenario, in file order. Parse, Load
+// and Validate return it (never empty) when a scenario is invalid; use
+// errors.As to get it back and print one error per line.
+type Errors []*Error
+
+// Error is every error's text, one per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sort orders es by position; errors at the same place (or without one)
+// keep the order they were found in.
+func (es Errors) sort() {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Column < es[j].Column
+	})
+}
+
+// position is where an element is written in a file.
+type position struct{ line, column int }
+
+// didYouMean suggests the candidate closest to word, if one is close enough
+// to be a likely typo; "" otherwise.
+func didYouMean(word string, candidates []string) string {
+	if best := closest(word, candidates); best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return ""
+}
+
+// closest returns the candidate closest to word by edit distance (ignoring
+// case), or "" if none is within the typo distance for word's length.
+func closest(word string, candidates []string) string {
+	w := strings.ToLower(word)
+	best, bestD := "", 0
+	for _, c := range candidates {
+		if c == word {
+			continue
+		}
+		d := distance(w, strings.ToLower(c))
+		if best == "" || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := 1
+	switch n := len([]rune(word)); {
+	case n >= 9:
+		limit = 3
+	case n >= 5:
+		limit = 2
+	case n <= 2:
+		limit = 0
+	}
+	if best == "" || bestD > limit {
+		return ""
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance between a and b: the
+// insertions, deletions, substitutions and swaps of neighbours that turn a
+// into b. Runes, not bytes.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 || len(rb) > 64 {
+		// Too long to be a typo of a keyword; don't spend quadratic time.
+		return max(len(ra), len(rb))
+	}
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+// quoteList formats words as "a", "b" or "c".
+func quoteList(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	switch len(q) {
+	case 0:
+		return ""
+	case 1:
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
