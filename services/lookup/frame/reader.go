@@ -112,10 +112,40 @@ func (r *Reader) readContent(n int) ([]byte, error) {
 }
 
 func readError(err error, part string, got, want int) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("frame: %w: the stream closed after %d of %d bytes of the %s: %w", ErrTruncated, got, want, part, io.ErrUnexpectedEOF)
+	return &PartialError{Part: part, Got: got, Want: want, Err: err}
+}
+
+// PartialError reports a message cut short in one of its parts: by the end
+// of the stream (it then wraps ErrTruncated and io.ErrUnexpectedEOF) or by a
+// read error such as a deadline (it wraps that error).
+type PartialError struct {
+	// Part is "length prefix", "JSON header" or "content".
+	Part string
+	// Got and Want count the bytes of Part read and expected.
+	Got, Want int
+	// Err is the read error; io.EOF and io.ErrUnexpectedEOF mean the stream ended.
+	Err error
+}
+
+// Truncated reports whether the stream ended, rather than a read failing.
+func (e *PartialError) Truncated() bool {
+	return errors.Is(e.Err, io.EOF) || errors.Is(e.Err, io.ErrUnexpectedEOF)
+}
+
+func (e *PartialError) Error() string {
+	if e.Truncated() {
+		return fmt.Sprintf("frame: %v: the stream closed after %d of %d bytes of the %s", ErrTruncated, e.Got, e.Want, e.Part)
 	}
-	return fmt.Errorf("frame: read %s (%d of %d bytes): %w", part, got, want, err)
+	return fmt.Sprintf("frame: read %s (%d of %d bytes): %v", e.Part, e.Got, e.Want, e.Err)
+}
+
+// Unwrap returns ErrTruncated and io.ErrUnexpectedEOF for a truncated
+// message, and the read error otherwise.
+func (e *PartialError) Unwrap() []error {
+	if e.Truncated() {
+		return []error{ErrTruncated, io.ErrUnexpectedEOF}
+	}
+	return []error{e.Err}
 }
 
 func (r *Reader) maxHeader() int {

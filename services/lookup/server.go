@@ -1,0 +1,416 @@
+// Package lookup is seed 002's full application: the framed request/response
+// protocol of Real Python's sockets tutorial (see package frame), a server
+// that answers "search" requests from a glossary of networking terms and
+// describes any binary request, and its client. It interoperates byte for
+// byte with the tutorial's app-server.py and app-client.py, and is bounded
+// where they are not: header and content caps, deadlines, and a framed error
+// response for every malformed request.
+package lookup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"socketlab/services/internal/peer"
+	"socketlab/services/internal/service"
+	"socketlab/services/lookup/frame"
+)
+
+// Port is the default lookup port, the tutorial's.
+const Port = 65432
+
+// Content types and encodings, as the tutorial names them.
+const (
+	TypeJSON         = "text/json"
+	TypeClientBinary = "binary/custom-client-binary-type"
+	TypeServerBinary = "binary/custom-server-binary-type"
+	EncodingUTF8     = "utf-8"
+	EncodingBinary   = "binary"
+)
+
+// ActionSearch is the one action a text/json request may ask for.
+const ActionSearch = "search"
+
+// BinaryPrefix starts the content of the answer to a binary request, which
+// then quotes the request's first 10 bytes, exactly as the tutorial's server does.
+const BinaryPrefix = "First 10 bytes of request: "
+
+// Error kinds, in the "error" field of an error response. The server closes
+// the connection after sending one.
+const (
+	KindHeaderTooLarge  = "header-too-large"  // the length prefix is over the header cap
+	KindContentTooLarge = "content-too-large" // content-length is over the content cap
+	KindBadHeader       = "bad-header"        // header not JSON, not an object, missing or wrongly typed fields
+	KindUnknownEncoding = "unknown-encoding"  // text/json content in an encoding the server does not know
+	KindBadEncoding     = "bad-encoding"      // content that is not valid in its stated encoding
+	KindBadJSON         = "bad-json"          // text/json content that is not a JSON object
+	KindTimeout         = "timeout"           // a request started but did not arrive whole in time
+	KindTruncated       = "truncated"         // the client closed its side mid-request
+	KindShutdown        = "shutdown"          // the server stopped while a request was arriving
+)
+
+// Config tunes a lookup server. The zero value means the defaults.
+type Config struct {
+	// MaxHeader caps a request's JSON header in bytes (default 16 KiB).
+	MaxHeader int
+	// MaxContent caps a request's content in bytes (default 1 MiB).
+	MaxContent int
+	// IdleTimeout closes a connection that starts no request for this long
+	// (default 60s).
+	IdleTimeout time.Duration
+	// RequestTimeout is how long a request may take to arrive whole once its
+	// first byte is in (default 10s), so a client that stalls mid-message,
+	// or trickles bytes, is cut off.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds writing one batch of responses (default 10s).
+	WriteTimeout time.Duration
+	// Linger is how long, after an error response, the server reads and
+	// discards what the client still sends before closing, so that the
+	// client gets the response instead of a reset (default 1s).
+	Linger time.Duration
+	// Glossary answers searches (default DefaultGlossary).
+	Glossary *Glossary
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.MaxHeader <= 0 {
+		c.MaxHeader = frame.DefaultMaxHeader
+	}
+	c.MaxHeader = min(c.MaxHeader, frame.MaxHeaderLen)
+	if c.MaxContent <= 0 {
+		c.MaxContent = frame.DefaultMaxContent
+	}
+	def(&c.IdleTimeout, 60*time.Second)
+	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.Linger, time.Second)
+	if c.Glossary == nil {
+		c.Glossary = DefaultGlossary
+	}
+	return c
+}
+
+// flushAt is how many bytes of responses to pipelined requests the server
+// gathers before writing them.
+const flushAt = 32 << 10
+
+// NewServer returns a lookup server. Each connection may carry any number of
+// requests, also several in one segment (pipelined); each gets its response
+// in order, and the connection stays open until the client closes it, as
+// the tutorial's client does after one response. A request the server cannot
+// read or accept gets a framed error response (text/json, with "result"
+// explaining and "error" naming the kind), then the connection closes.
+func NewServer(cfg Config) *service.ConnServer {
+	cfg = cfg.withDefaults()
+	cs := &service.ConnServer{Name: "lookup"}
+	cs.Handler = func(ctx context.Context, c *service.Conn) error {
+		h := &handler{cfg: cfg, c: c, log: cs.Log}
+		return h.serve(ctx)
+	}
+	return cs
+}
+
+type handler struct {
+	cfg  Config
+	c    *service.Conn
+	log  *slog.Logger
+	out  []byte
+	reqs int
+}
+
+// errShutdown ends a connection when the server stops; the connection log
+// names it "shutdown".
+var errShutdown = errors.New("server shutting down")
+
+func (h *handler) serve(ctx context.Context) error {
+	fr := frame.NewReader(h.c)
+	fr.MaxHeader, fr.MaxContent = h.cfg.MaxHeader, h.cfg.MaxContent
+	for {
+		if fr.Buffered() == 0 {
+			if err := h.flush(); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return errShutdown
+			}
+			h.readDeadline(ctx, h.cfg.IdleTimeout)
+			if err := fr.Wait(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				if ctx.Err() != nil {
+					return errShutdown
+				}
+				return err // the idle timeout, or a reset
+			}
+		}
+		h.readDeadline(ctx, h.cfg.RequestTimeout)
+		m, err := fr.Next()
+		if err != nil {
+			return h.fail(ctx, err)
+		}
+		h.reqs++
+		resp, kind, note := h.answer(m)
+		h.logRequest(m, kind, note)
+		var aerr error
+		if h.out, aerr = frame.Append(h.out, resp); aerr != nil {
+			return aerr
+		}
+		if kind != "" {
+			return h.closeAfterError(kind, note)
+		}
+		if len(h.out) >= flushAt {
+			if err := h.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// readDeadline sets the read deadline d from now, unless the server is
+// shutting down: Shutdown cancels ctx before it sets every connection's
+// deadline to now, so checking after setting cannot miss it.
+func (h *handler) readDeadline(ctx context.Context, d time.Duration) {
+	_ = h.c.SetReadDeadline(time.Now().Add(d))
+	if ctx.Err() != nil {
+		_ = h.c.SetReadDeadline(time.Now())
+	}
+}
+
+// flush writes the responses gathered so far in one write.
+func (h *handler) flush() error {
+	if len(h.out) == 0 {
+		return nil
+	}
+	_ = h.c.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	_, err := h.c.Write(h.out)
+	h.out = h.out[:0]
+	if cap(h.out) > 4*flushAt {
+		h.out = nil
+	}
+	return err
+}
+
+// fail answers a request that could not be read, when an answer can still
+// reach the client, and returns the reason the connection ends.
+func (h *handler) fail(ctx context.Context, err error) error {
+	var (
+		kind string
+		note = strings.TrimPrefix(err.Error(), "frame: ")
+		pe   *frame.PartialError
+		ne   net.Error
+	)
+	switch {
+	case errors.Is(err, frame.ErrHeaderTooLarge):
+		kind = KindHeaderTooLarge
+	case errors.Is(err, frame.ErrContentTooLarge):
+		kind = KindContentTooLarge
+	case errors.Is(err, frame.ErrMalformedHeader), errors.Is(err, frame.ErrMissingField), errors.Is(err, frame.ErrBadField):
+		kind = KindBadHeader
+	case errors.Is(err, frame.ErrTruncated):
+		kind = KindTruncated
+		if errors.As(err, &pe) {
+			note = fmt.Sprintf("the connection was shut down after %d of %d bytes of the %s", pe.Got, pe.Want, pe.Part)
+		}
+	case errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil:
+		kind, note = KindShutdown, "the server is shutting down; the request did not arrive whole"
+	case errors.As(err, &ne) && ne.Timeout():
+		kind, note = KindTimeout, fmt.Sprintf("no complete request within %s", h.cfg.RequestTimeout)
+		if errors.As(err, &pe) {
+			note += fmt.Sprintf(": got %d of %d bytes of the %s", pe.Got, pe.Want, pe.Part)
+		}
+	default:
+		// A reset or another socket error: nobody is left to answer.
+		return err
+	}
+	if h.log != nil {
+		h.log.LogAttrs(context.Background(), slog.LevelWarn, "request",
+			slog.String("peer", peer.String(h.c.RemoteAddr())),
+			slog.Int("n", h.reqs+1),
+			slog.String("error", kind),
+			slog.String("detail", note))
+	}
+	h.out, _ = frame.Append(h.out, errorResponse(kind, note))
+	if kind == KindShutdown {
+		_ = h.flush()
+		return errShutdown
+	}
+	return h.closeAfterError(kind, note)
+}
+
+// closeAfterError sends the gathered responses, the last of which is an
+// error response, then closes cleanly: FIN first, then a bounded drain of
+// what the client still sends, because closing with unread input would
+// reset the connection and could destroy the response in flight.
+func (h *handler) closeAfterError(kind, note string) error {
+	if err := h.flush(); err != nil {
+		return err
+	}
+	_ = h.c.CloseWrite()
+	_ = h.c.SetReadDeadline(time.Now().Add(h.cfg.Linger))
+	_, _ = io.CopyN(io.Discard, h.c, int64(h.cfg.MaxContent)+frame.MaxHeaderLen+2)
+	return fmt.Errorf("%s: %s", kind, note)
+}
+
+func errorResponse(kind, note string) frame.Message {
+	return frame.Message{
+		Header:  frame.Header{ContentType: TypeJSON, ContentEncoding: EncodingUTF8},
+		Content: frame.AppendObject(nil, "result", "Error: "+note+".", "error", kind),
+	}
+}
+
+func jsonResponse(result string) frame.Message {
+	return frame.Message{
+		Header:  frame.Header{ContentType: TypeJSON, ContentEncoding: EncodingUTF8},
+		Content: frame.AppendObject(nil, "result", result),
+	}
+}
+
+// answer builds the response to one request. kind is non-empty when the
+// response is an error response after which the connection closes; note
+// says what happened, for the log.
+func (h *handler) answer(m frame.Message) (resp frame.Message, kind, note string) {
+	if m.Header.ContentType != TypeJSON {
+		// Binary, or any content type but text/json: as the tutorial does.
+		n := min(len(m.Content), 10)
+		content := make([]byte, 0, len(BinaryPrefix)+n)
+		content = append(append(content, BinaryPrefix...), m.Content[:n]...)
+		return frame.Message{
+			Header:  frame.Header{ContentType: TypeServerBinary, ContentEncoding: EncodingBinary},
+			Content: content,
+		}, "", fmt.Sprintf("binary, %d bytes", len(m.Content))
+	}
+	text, err := decodeText(m.Header.ContentEncoding, m.Header.ByteOrder, m.Content)
+	if err != nil {
+		kind := KindBadEncoding
+		if errors.Is(err, errUnknownEncoding) {
+			kind = KindUnknownEncoding
+		}
+		return errorResponse(kind, err.Error()), kind, err.Error()
+	}
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &req); err != nil || req == nil {
+		note := "the text/json content is not a JSON object"
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			note = fmt.Sprintf("the text/json content is not valid JSON (%v at byte %d)", se, se.Offset)
+		}
+		return errorResponse(KindBadJSON, note), KindBadJSON, note
+	}
+	result, note := h.search(req)
+	return jsonResponse(result), "", note
+}
+
+// search answers a well-formed JSON request. Mistakes in it get an
+// explanatory result, not an error response: the framing is intact, so the
+// connection stays usable, as in the tutorial.
+func (h *handler) search(req map[string]json.RawMessage) (result, note string) {
+	var action, value string
+	rawAction, ok := req["action"]
+	if !ok {
+		return `Error: the request has no "action". Send {"action": "search", "value": "TCP"} to look up a networking term.`, "no action"
+	}
+	if json.Unmarshal(rawAction, &action) != nil {
+		return fmt.Sprintf(`Error: "action" must be a string, not %s. The only action is "search".`, clip(string(rawAction))), "action not a string"
+	}
+	if action != ActionSearch {
+		return fmt.Sprintf(`Error: invalid action %q. The only action is "search", with "value" a networking term such as "TCP"; send any content-type but text/json for a binary answer.`, action), "unknown action"
+	}
+	rawValue, ok := req["value"]
+	if !ok || json.Unmarshal(rawValue, &value) != nil {
+		return `Error: "search" needs a "value" string: the term to look up, such as "IPv6".`, "no value"
+	}
+	g := h.cfg.Glossary
+	if e, ok := g.Lookup(value); ok {
+		return e.Definition, "found " + e.Term
+	}
+	if s := g.Suggest(value); s != "" {
+		return fmt.Sprintf("No match for %q. Did you mean %q?", value, s), "no match"
+	}
+	return fmt.Sprintf("No match for %q. The glossary knows: %s.", value, strings.Join(g.Terms(), ", ")), "no match"
+}
+
+func (h *handler) logRequest(m frame.Message, kind, note string) {
+	if h.log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if kind != "" {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("peer", peer.String(h.c.RemoteAddr())),
+		slog.Int("n", h.reqs),
+		slog.String("content_type", m.Header.ContentType),
+		slog.Int("content_length", m.Header.ContentLength),
+	}
+	if kind != "" {
+		attrs = append(attrs, slog.String("error", kind), slog.String("detail", note))
+	} else {
+		attrs = append(attrs, slog.String("answer", note))
+	}
+	h.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// Spec describes the lookup server binary.
+func Spec() service.Spec {
+	var (
+		cfg      Config
+		maxConns int
+	)
+	return service.Spec{
+		Name:  "lookup",
+		Short: "Answer the sockets tutorial's framed JSON and binary requests",
+		Long: "lookup (seed 002, the full application) speaks the framed protocol of Real Python's\n" +
+			"sockets tutorial: a 2-byte big-endian length, a UTF-8 JSON header (byteorder,\n" +
+			"content-type, content-encoding, content-length), then the content. A text/json\n" +
+			"request {\"action\": \"search\", \"value\": TERM} gets {\"result\": ...} from a glossary of\n" +
+			"networking terms; any other content type gets a binary answer quoting the first\n" +
+			"10 bytes. The tutorial's app-client.py works against it unchanged.\n\n" +
+			"A connection may carry many requests; it closes when the client closes it. A\n" +
+			"request over the caps, with a bad header or content, or stalled mid-way gets a\n" +
+			"framed error response ({\"result\": \"Error: ...\", \"error\": KIND}), then a close.\n\n" +
+			"Try it: sock lookup localhost search TCP, or sock lookup --raw ::1 binary hello.",
+		Port: Port,
+		Flags: func(fs *pflag.FlagSet) {
+			fs.IntVar(&cfg.MaxHeader, "max-header", frame.DefaultMaxHeader, "largest JSON header accepted, in bytes (at most 65535)")
+			fs.IntVar(&cfg.MaxContent, "max-content", frame.DefaultMaxContent, "largest content accepted, in bytes")
+			fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "close a connection that starts no request for this long")
+			fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 10*time.Second, "how long a started request may take to arrive whole")
+			fs.IntVar(&maxConns, "max-conns", 10000, "most connections served at once")
+		},
+		Start: func(rt *service.Runtime) (service.Servers, error) {
+			if cfg.MaxHeader < 64 || cfg.MaxHeader > frame.MaxHeaderLen {
+				return service.Servers{}, fmt.Errorf("--max-header %d is out of range (64-%d)", cfg.MaxHeader, frame.MaxHeaderLen)
+			}
+			if cfg.MaxContent < 1 {
+				return service.Servers{}, fmt.Errorf("--max-content %d must be at least 1", cfg.MaxContent)
+			}
+			s := NewServer(cfg)
+			s.Log, s.MaxConns = rt.ConnLog, maxConns
+			return service.Servers{TCP: s}, nil
+		},
+		Check: Check,
+	}
+}
