@@ -1,0 +1,517 @@
+package responder
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"socketlab/services/internal/probe"
+	"socketlab/services/internal/svctest"
+)
+
+// defaults is the binary's configuration.
+var defaults = Config{Reply: DefaultReply, Rate: 10, Burst: 20, MaxSources: 1000}
+
+func serve(t testing.TB, cfg Config, host string) string {
+	t.Helper()
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svctest.ServeUDP(t, s, host)
+}
+
+// ask sends msg from c and returns the reply, or an error after wait.
+func ask(c net.Conn, msg []byte, wait time.Duration) ([]byte, error) {
+	if _, err := c.Write(msg); err != nil {
+		return nil, err
+	}
+	c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 70000)
+	n, err := c.Read(buf)
+	return buf[:n], err
+}
+
+func TestReplyNamesSourceAndFamily(t *testing.T) {
+	for _, fam := range svctest.Families {
+		t.Run(fam, func(t *testing.T) {
+			t.Parallel()
+			c, err := net.Dial("udp", serve(t, defaults, svctest.Loopbacks[fam]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got, err := ask(c, []byte("hello"), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("you are %s over %s; you sent 5 bytes\n", c.LocalAddr(), fam)
+			if string(got) != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// Whatever the request, the reply fits in 512 bytes: no amplification.
+func TestReplyNeverOver512Bytes(t *testing.T) {
+	long := Config{Reply: strings.Repeat("x", 400) + " {addr} {family} {bytes}", Rate: 0}
+	for _, fam := range svctest.Families {
+		for name, cfg := range map[string]Config{"default": defaults, "long template": long} {
+			t.Run(fam+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				c, err := net.Dial("udp", serve(t, cfg, svctest.Loopbacks[fam]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				for _, n := range []int{0, 1, 511, 513, 1500, 65000} {
+					got, err := ask(c, bytes.Repeat([]byte{'a'}, n), 5*time.Second)
+					if err != nil {
+						t.Fatalf("request of %d bytes: %v", n, err)
+					}
+					if len(got) > MaxReply || !bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d\n", n))) && !bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d bytes\n", n))) {
+						t.Errorf("request of %d bytes: reply of %d bytes: %q", n, len(got), got)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	src := netip.MustParseAddrPort("[fe80::1:2:3:4%eth0]:65535")
+	cases := []struct {
+		tmpl, want, err string
+	}{
+		{DefaultReply, "you are [fe80::1:2:3:4%eth0]:65535 over IPv6; you sent 42 bytes\n", ""},
+		{"{host}|{port}|{family}|{bytes}|{other}|{", "fe80::1:2:3:4%eth0|65535|IPv6|42|{other}|{\n", ""},
+		{"", "\n", ""},
+		{"two\nlines", "", "reply template must be one line"},
+		{strings.Repeat("x", 450) + "{addr}", "", "reply template can fill in to 514 bytes, over the 512-byte limit"},
+		{strings.Repeat("{addr}", 9), "", "over the 512-byte limit"},
+	}
+	for _, c := range cases {
+		parts, err := parse(c.tmpl)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%.30q: error %v, want %q", c.tmpl, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%.30q: %v", c.tmpl, err)
+			continue
+		}
+		if got := string(render(nil, parts, src, 42)); got != c.want {
+			t.Errorf("%.30q: got %q, want %q", c.tmpl, got, c.want)
+		}
+	}
+	// The widest source address of all still fits the widest template allowed.
+	parts, err := parse(strings.Repeat("x", MaxReply-1-fieldWidth["{addr}"]) + "{addr}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := netip.MustParseAddrPort("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%abcdefghijklmno]:65535")
+	if n := len(render(nil, parts, wide, 65535)); n > MaxReply {
+		t.Errorf("widest reply: %d bytes", n)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l, err := NewLimiter(1, 2, 100) // 2 at once, then one a second
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		at   time.Duration
+		src  netip.Addr
+		want bool
+	}{
+		{0, a, true}, {0, a, true}, {0, a, false}, // the burst, then nothing
+		{0, b, true},                                    // another source has its own bucket
+		{500 * time.Millisecond, a, false},              // half a token earned
+		{time.Second, a, true}, {time.Second, a, false}, // one token a second
+		{time.Hour, a, true}, {time.Hour, a, true}, {time.Hour, a, false}, // refills up to the burst only
+	}
+	for i, s := range steps {
+		if got := l.Allow(s.src, t0.Add(s.at)); got != s.want {
+			t.Errorf("step %d (%v, %s): allow %v, want %v", i, s.at, s.src, got, s.want)
+		}
+	}
+
+	// The table stays bounded, and a busy source is remembered while
+	// strangers come and go.
+	busy := netip.MustParseAddr("198.51.100.7")
+	for range 2 {
+		l.Allow(busy, t0)
+	}
+	for i := range 10000 {
+		l.Allow(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), t0)
+		if i%40 == 0 && l.Allow(busy, t0) {
+			t.Fatalf("after %d strangers, the exhausted source got a reply", i)
+		}
+		if n := l.Len(); n > 100 {
+			t.Fatalf("after %d sources the table holds %d, over its bound of 100", i+1, n)
+		}
+	}
+
+	if _, err := NewLimiter(1, 0, 100); err == nil {
+		t.Error("burst 0 accepted")
+	}
+	none, _ := NewLimiter(0, 0, 0)
+	for range 1000 {
+		if !none.Allow(a, t0) {
+			t.Fatal("rate 0 limited")
+		}
+	}
+}
+
+// Beyond its burst a source gets silence; another source still gets replies.
+func TestRateLimitDropsBeyondBurst(t *testing.T) {
+	addr := serve(t, Config{Reply: DefaultReply, Rate: 0.001, Burst: 3, MaxSources: 100}, "127.0.0.1")
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	replies := 0
+	for i := range 6 {
+		if _, err := ask(c, []byte("hi"), 300*time.Millisecond); err == nil {
+			replies++
+		} else if i < 3 {
+			t.Fatalf("datagram %d within the burst: %v", i+1, err)
+		}
+	}
+	if replies != 3 {
+		t.Errorf("%d replies to 6 datagrams, want the burst of 3", replies)
+	}
+	other, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got, err := ask(other, []byte("hi"), 5*time.Second); err != nil || !strings.HasPrefix(string(got), "you are 127.0.0.2:") {
+		t.Errorf("another source: %q %v", got, err)
+	}
+}
+
+// bindPort binds a UDP socket to port on a random 127/8 address, so that
+// parallel test processes binding the same well-known port do not collide.
+func bindPort(t *testing.T, port int) *net.UDPConn {
+	t.Helper()
+	for range 20 {
+		ip := net.IPv4(127, byte(1+rand.IntN(250)), byte(rand.IntN(256)), byte(2+rand.IntN(250)))
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
+		if errors.Is(err, syscall.EACCES) {
+			t.Skipf("binding port %d needs root or CAP_NET_BIND_SERVICE: %v", port, err)
+		}
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+	}
+	t.Fatalf("cannot bind a loopback address on port %d", port)
+	return nil
+}
+
+func TestDropsDatagramsFromLoopPorts(t *testing.T) {
+	addr := serve(t, defaults, "127.0.0.1")
+	dst := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr))
+	for _, port := range []int{7, 13, 19, 37, 0} {
+		name := strconv.Itoa(port)
+		if port == 0 {
+			name = "ordinary port"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := bindPort(t, port)
+			if _, err := c.WriteToUDP([]byte("loop?"), dst); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			buf := make([]byte, 600)
+			n, _, err := c.ReadFromUDP(buf)
+			switch {
+			case port == 0 && err != nil:
+				t.Errorf("no reply to an ordinary port: %v", err)
+			case port != 0 && err == nil:
+				t.Errorf("replied %q to source port %d", buf[:n], port)
+			}
+		})
+	}
+}
+
+// The binary is UDP only: served on PORT from the environment over both
+// families, its healthcheck works, and SIGTERM ends it with status 0 at once.
+func TestBinaryServesChecksAndStops(t *testing.T) {
+	bin := svctest.Binary(t, "socketlab/services/responder/cmd")
+	port := svctest.FreePort(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"network":"udp"`) {
+		t.Fatalf("first log line: %q", lines.Text())
+	}
+	logs := make(chan string, 10)
+	go func() {
+		for lines.Scan() {
+			select {
+			case logs <- lines.Text():
+			default:
+			}
+		}
+	}()
+
+	for _, fam := range svctest.Families {
+		c, err := net.Dial("udp", net.JoinHostPort(svctest.Loopbacks[fam], strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ask(c, []byte("hi"), 5*time.Second)
+		c.Close()
+		if want := fmt.Sprintf("you are %s over %s; you sent 2 bytes\n", c.LocalAddr(), fam); string(got) != want || err != nil {
+			t.Errorf("%s: got %q %v, want %q", fam, got, err, want)
+		}
+		select {
+		case l := <-logs:
+			if !strings.Contains(l, `"msg":"datagram"`) || !strings.Contains(l, `"family":"`+fam+`"`) || !strings.Contains(l, `"reason":"replied"`) {
+				t.Errorf("log line: %s", l)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: no log line", fam)
+		}
+	}
+	if _, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+		t.Error("a TCP connection was accepted: the responder is UDP only")
+	}
+
+	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
+	if b, err := hc.CombinedOutput(); err != nil || string(b) != fmt.Sprintf("healthy: responder answers on 127.0.0.1:%d\n", port) {
+		t.Errorf("healthcheck: %v %q", err, b)
+	}
+
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("stopping took %v, want well under a second", took)
+	}
+	hc = exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port), "--timeout", "500ms")
+	if b, err := hc.CombinedOutput(); err == nil || !strings.Contains(string(b), "unhealthy") {
+		t.Errorf("healthcheck with no server: %v %s", err, b)
+	}
+}
+
+func TestBinaryUsage(t *testing.T) {
+	bin := svctest.Binary(t, "socketlab/services/responder/cmd")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"help names the flags", []string{"--help"}, 0, "--max-sources"},
+		{"two-line reply", []string{"--port", "0", "--reply", "a\nb"}, 2, "reply template must be one line"},
+		{"reply too long", []string{"--port", "0", "--reply", strings.Repeat("y", 600)}, 2, "over the 512-byte limit"},
+		{"burst 0", []string{"--port", "0", "--burst", "0"}, 2, "rate limit burst 0: want 1 or more"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := exec.Command(bin, c.args...).CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != c.code || !strings.Contains(string(b), c.want) {
+				t.Errorf("exit %d (want %d), output %q lacks %q", code, c.code, b, c.want)
+			}
+		})
+	}
+}
+
+var opts = probe.Options{Timeout: 5 * time.Second}
+
+func TestClientAsk(t *testing.T) {
+	for _, fam := range svctest.Families {
+		t.Run(fam, func(t *testing.T) {
+			t.Parallel()
+			addr := serve(t, defaults, svctest.Loopbacks[fam])
+			r := Ask(context.Background(), opts, addr, "hello there")
+			if !r.OK && r.Error != "" {
+				t.Fatal(r.Error)
+			}
+			want := fmt.Sprintf("you are %s over %s; you sent 11 bytes\n", r.Local, fam)
+			if r.Received != want || r.Family != fam || r.BytesSent != 11 || r.BytesReceived != int64(len(want)) {
+				t.Errorf("result: %+v", r)
+			}
+			if r.Details["seen_as"] != r.Local || r.Details["seen_family"] != fam || r.Details["nat"] != false {
+				t.Errorf("details: %v", r.Details)
+			}
+		})
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	free := "127.0.0.1:" + strconv.Itoa(svctest.FreePort(t))
+	silent, err := net.ListenPacket("udp", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	loud, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { loud.Close() })
+	go func() { // a responder that amplifies
+		buf := make([]byte, 100)
+		for {
+			_, src, err := loud.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			loud.WriteTo(bytes.Repeat([]byte("!"), 600), src)
+		}
+	}()
+	cases := []struct {
+		name, target string
+		o            probe.Options
+		kind, msg    string
+	}{
+		{"refused", free, opts, probe.KindRefused, "connection refused by " + free + " (ICMP port unreachable: nothing listens there)"},
+		{"silence", silent.LocalAddr().String(), probe.Options{Timeout: 300 * time.Millisecond}, probe.KindTimeout, "no reply from " + silent.LocalAddr().String() + " within 300ms"},
+		{"oversize reply", loud.LocalAddr().String(), opts, probe.KindProtocol, loud.LocalAddr().String() + " replied with 600 bytes, over the 512-byte limit"},
+		{"-4 with a v6 address", silent.LocalAddr().String(), probe.Options{V4: true, Timeout: time.Second}, probe.KindUsage, "::1 is an IPv6 address but IPv4 was asked for"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := c.o.Context(context.Background())
+			defer cancel()
+			r := Ask(ctx, c.o, c.target, "hi")
+			if r.ErrorKind != c.kind || r.Error != c.msg {
+				t.Errorf("got kind %q error %q\nwant kind %q error %q", r.ErrorKind, r.Error, c.kind, c.msg)
+			}
+		})
+	}
+}
+
+func runCommand(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := ClientCommand()
+	var out, errb bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	var ee probe.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errb.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errb.String(), ee.Code
+	}
+	return out.String(), err.Error(), 2
+}
+
+func TestClientCommand(t *testing.T) {
+	addr := serve(t, defaults, "::1")
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+
+	out, errs, code := runCommand(t, addr)
+	if code != 0 || !strings.HasPrefix(out, "you are [::1]:") || !strings.HasSuffix(out, " over IPv6; you sent 5 bytes\n") || errs != "" {
+		t.Errorf("default message: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	out, _, code = runCommand(t, "--json", addr, "two", "words")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	d, _ := r["details"].(map[string]any)
+	if code != 0 || r["ok"] != true || r["sent"] != "two words" || r["family"] != "IPv6" || r["network"] != "udp" ||
+		d["seen_as"] != r["local"] || d["nat"] != false {
+		t.Errorf("json: exit %d %s", code, out)
+	}
+
+	out, errs, code = runCommand(t, "--timeout", "200ms", silent.LocalAddr().String())
+	if want := "responder: no reply from " + silent.LocalAddr().String() + " within 200ms\n"; code != 1 || out != "" || errs != want {
+		t.Errorf("silence: exit %d, stdout %q, stderr %q; want 1 and %q", code, out, errs, want)
+	}
+
+	out, errs, code = runCommand(t, "--json", "-4", "::1")
+	json.Unmarshal([]byte(out), &r)
+	if code != 2 || errs != "" || r["error_kind"] != "usage" {
+		t.Errorf("usage: exit %d, stderr %q, json %s", code, errs, out)
+	}
+	if _, _, code := runCommand(t); code != 2 {
+		t.Errorf("no target: exit %d, want 2", code)
+	}
+}
+
+// BenchmarkReply is one socket asking and waiting for each reply, with no
+// rate limit.
+func BenchmarkReply(b *testing.B) {
+	addr := serve(b, Config{Reply: DefaultReply}, "127.0.0.1")
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg, buf := bytes.Repeat([]byte("x"), 64), make([]byte, 600)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Allow is on every datagram's path.
+func BenchmarkLimiterAllow(b *testing.B) {
+	l, _ := NewLimiter(1e9, 1000, 100000)
+	addrs := make([]netip.Addr, 1024)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		l.Allow(addrs[i%len(addrs)], now)
+		i++
+	}
+}
