@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"socketlab/labctl/lab"
+)
+
+func init() { commands = append(commands, upCommand) }
+
+func upCommand() *cobra.Command {
+	var name string
+	var recreate, quiet bool
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "up FILE",
+		Short: "Create a scenario's networks and nodes and wait until every node is healthy",
+		Long: `up creates the scenario's networks (dual stack unless the scenario says otherwise,
+with IPv4 and IPv6 subnets allocated where it gives none), creates each node's
+container hardened (read-only root, no capabilities, no-new-privileges), joins
+it to its networks, starts it and waits until it passes its image's healthcheck.
+Then it prints where everything is.
+
+up is idempotent: on a lab that is already up as the file says it changes nothing
+and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
+		Example: `  labctl up scenarios/default.yaml
+  labctl up --name mine scenarios/default.yaml   # a second copy, side by side
+  labctl up --recreate scenarios/default.yaml    # after make images, or an edit`,
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeYAML,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			sc, err := loadScenario(a[0])
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = sc.Name
+			}
+			ctx := cmd.Context()
+			if recreate {
+				if err := lab.Down(ctx, name); err != nil && !errors.Is(err, lab.ErrNoLab) {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			p := newProgress(out, quiet)
+			began := time.Now()
+			l, err := lab.Up(ctx, sc, lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout))
+			p.done()
+			if err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("up %s interrupted: what it had created is removed", name)
+				}
+				return fmt.Errorf("up %s: %w", name, err)
+			}
+			defer l.Close()
+			if !l.Changed() {
+				fmt.Fprintf(out, "lab %s is already up as %s says: nothing changed\n", name, a[0])
+			} else {
+				fmt.Fprintf(out, "lab %s is up in %.1fs\n", name, time.Since(began).Seconds())
+			}
+			if quiet {
+				return nil
+			}
+			st, err := l.Status(context.WithoutCancel(ctx))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+			writeTable(out, st)
+			fmt.Fprintln(out)
+			writeHints(out, st)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "name the lab (default: the scenario's name)")
+	c.Flags().BoolVar(&recreate, "recreate", false, "take the lab down first if it is up")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the final line")
+	c.Flags().DurationVar(&timeout, "timeout", lab.DefaultHealthTimeout, "how long a node may take to become healthy")
+	return c
+}

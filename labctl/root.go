@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"socketlab/labctl/lab"
+	"socketlab/labctl/scenario"
+)
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "labctl",
+		Short: "Bring socketlab labs up and down, and look inside them",
+		Long: `labctl reads a scenario (a YAML file naming networks and nodes), wires the
+socketlab containers onto Docker networks with IPv4 and IPv6, and shows where
+everything is. Every resource is labelled with the lab's name, so down, status,
+logs and exec need only that name, never the file.
+
+The images come from 'make images'; nothing is ever pulled.`,
+		Example: `  labctl up scenarios/default.yaml         # networks, nodes, wait until healthy
+  labctl status                            # every node's IPv4 and IPv6 addresses
+  labctl exec client -- sock echo -6 echo hello
+  labctl logs -f echo                      # the server's JSON log lines
+  labctl down default                      # or: labctl down --all`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
+	return root
+}
+
+// exitError ends labctl with code, printing err first when it is set.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// usageError is a command called wrongly (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+
+func isUsage(err error) bool {
+	var u usageError
+	if errors.As(err, &u) {
+		return true
+	}
+	// cobra's own argument and command errors
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "accepts ") ||
+		strings.HasPrefix(s, "requires ") || strings.HasPrefix(s, "unknown flag") || strings.Contains(s, "arg(s)")
+}
+
+// args wraps a cobra argument check so that its failure exits with 2.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return usageError{fmt.Errorf("%s: %w (see labctl %s --help)", cmd.Name(), err, cmd.Name())}
+		}
+		return nil
+	}
+}
+
+// loadScenario reads a scenario file; an invalid one is an exit status 2
+// with every problem on its own line.
+func loadScenario(path string) (*scenario.Scenario, error) {
+	sc, err := scenario.Load(path)
+	if err != nil {
+		var errs scenario.Errors
+		if errors.As(err, &errs) {
+			return nil, exitError{code: 2, err: fmt.Errorf("%s is not a valid scenario:\n%w", path, err)}
+		}
+		return nil, err
+	}
+	return sc, nil
+}
+
+// pickLab names the lab a command acts on: the one given, or else the only
+// lab that is up.
+func pickLab(ctx context.Context, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	labs, err := lab.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch len(labs) {
+	case 0:
+		return "", fmt.Errorf("no lab is up: start one with labctl up scenarios/default.yaml (or make lab)")
+	case 1:
+		return labs[0].Name, nil
+	}
+	names := make([]string, len(labs))
+	for i, l := range labs {
+		names[i] = l.Name
+	}
+	return "", usageError{fmt.Errorf("%d labs are up (%s): say which with --lab", len(labs), strings.Join(names, ", "))}
+}
+
+// openLab opens the lab named by the --lab flag, or the only one up.
+func openLab(ctx context.Context, name string) (*lab.Lab, error) {
+	name, err := pickLab(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return lab.Open(ctx, name)
+}
+
+// isFile tells whether arg names a scenario file rather than a lab.
+func isFile(arg string) bool {
+	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.ContainsRune(arg, os.PathSeparator) {
+		return true
+	}
+	st, err := os.Stat(arg)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// completeLabs offers the names of the labs that are up.
+func completeLabs(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	labs, err := lab.List(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, l := range labs {
+		names = append(names, l.Name+"\t"+fmt.Sprintf("%d nodes, %d running", l.Nodes, l.Running))
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeNodes offers the nodes of the lab named by --lab (or the only one).
+func completeNodes(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	name, _ := cmd.Flags().GetString("lab")
+	l, err := openLab(cmd.Context(), name)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer l.Close()
+	st, err := l.Status(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var nodes []string
+	for _, n := range st.Nodes {
+		nodes = append(nodes, n.Name+"\t"+n.Image+" "+n.State)
+	}
+	return nodes, cobra.ShellCompDirectiveNoFileComp
+}
+
+func completeYAML(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+}
