@@ -239,9 +239,10 @@ func Spec() service.Spec {
 		Name:  "responder",
 		Short: "Answer each UDP datagram with the address and family it came from",
 		Long: "responder (seed 001) answers each UDP datagram, over IPv4 and IPv6, with one line naming\n" +
-			"the source address, port and family it saw, e.g. 'you are [::1]:53124 over IPv6; you sent\n" +
-			"6 bytes'. It cannot be abused as an amplifier: a reply is a short line, never more\n" +
-			"than 512 bytes whatever the request, and each source address gets at most --burst\n" +
+			"the source address, port and family it saw:\n\n" +
+			"    you are [::1]:53124 over IPv6; you sent 6 bytes\n\n" +
+			"It cannot be abused as an amplifier: a reply is a short line, never more than 512\n" +
+			"bytes whatever the request, and each source address gets at most --burst\n" +
 			"replies at once and --rate per second after that. Datagrams from the ports of echo,\n" +
 			"daytime, chargen and time (7, 13, 19, 37) are dropped so that no two servers answer\n" +
 			"each other forever. Dropped datagrams get no reply at all: that is what UDP does.\n\n" +
