@@ -114,12 +114,38 @@ func (d *decoder) document(data []byte) *Scenario {
 // yamlLine matches yaml.v3's syntax errors, which name only the line.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserErrors are the errors of yaml.v3's parser (not its scanner), whose
+// line numbers count from 0.
+var parserErrors = map[string]bool{
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found undefined tag handle":             true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+}
+
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.+)' referenced$`)
+
 // syntaxError turns a YAML parser error into an Error with its line.
 func (d *decoder) syntaxError(err error, data []byte) *Error {
 	e := &Error{File: d.file, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Reason = m[2]
+		if parserErrors[e.Reason] {
+			e.Line++ // yaml.v3 counts the parser's lines from 0
+		}
+	}
+	if m := unknownAnchor.FindStringSubmatch(e.Reason); m != nil {
+		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+			e.Line = bytes.Count(data[:i], []byte("\n")) + 1
+			e.Column = i - bytes.LastIndexByte(data[:i], '\n')
+		}
+		e.Hint = "define it first with &" + m[1]
 	}
 	e.Reason = "YAML syntax: " + e.Reason
 	lines := bytes.Split(data, []byte("\n"))
@@ -384,6 +410,7 @@ func (d *decoder) entries(n *yaml.Node, path string, depth int) []entry {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
 		switch {
 		case k.Kind != yaml.ScalarNode:
+			d.bad[path] = true
 			d.errorAt(k, path, "", "a key must be a plain name, not %s", describe(k))
 		case isMerge(k):
 			for _, e := range d.merged(val, path, depth) {
@@ -403,7 +430,12 @@ func (d *decoder) entries(n *yaml.Node, path string, depth int) []entry {
 // merged lists the entries a merge key brings in: one mapping or a list of
 // mappings, the earlier winning.
 func (d *decoder) merged(val *yaml.Node, path string, depth int) []entry {
-	if depth > 16 {
+	if d.full || depth > 16 {
+		return nil
+	}
+	if d.count++; d.count > maxElements {
+		d.full = true
+		d.errorAt(val, path, "are aliases repeating large parts of the file?", "the scenario expands to more than %d values", maxElements)
 		return nil
 	}
 	val = resolve(val)

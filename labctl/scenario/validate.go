@@ -92,6 +92,7 @@ type nodeState struct {
 	nets      map[string]bool // networks joined
 	aliasNets map[string]bool // networks where its aliases still resolve
 	stoppedBy int             // index of the step that stopped it, or -1
+	broken    bool            // its networks have errors: skip the checks that follow from them
 }
 
 func (s *Scenario) validate() Errors {
@@ -423,6 +424,7 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 		ap := fmt.Sprintf("%s[%d]", path, i)
 		if a == nil {
 			v.errorf(ap, "", "the attachment is nil")
+			st.broken = true
 			continue
 		}
 		namePos := ap
@@ -430,6 +432,7 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 			namePos = ap + ".name"
 		}
 		if a.Network == "" {
+			st.broken = true
 			if !v.bad(ap) && !v.bad(ap+".name") {
 				v.errorf(ap, "add name: with one of the lab's networks", "the attachment has no network name")
 			}
@@ -437,6 +440,7 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 		}
 		ni := v.nets[a.Network]
 		if ni == nil {
+			st.broken = true
 			hint := didYouMean(a.Network, v.netNames)
 			if hint == "" {
 				hint = "define it under networks"
@@ -538,6 +542,14 @@ func moveInto(a netip.Addr, p netip.Prefix) netip.Addr {
 	return out
 }
 
+// plural formats n things: "1 node", "2 nodes".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
 // lastAddr is the last address of an IPv4 prefix.
 func lastAddr(p netip.Prefix) netip.Addr {
 	b := p.Addr().As4()
@@ -624,7 +636,7 @@ func (v *validator) capacity() {
 		room := 1<<(32-ni.v4.Bits()) - 3 // network, gateway, broadcast
 		if len(ni.members) > room {
 			v.errorf(join("networks", name)+".ipv4", "use a larger subnet, e.g. "+defaultPrefix(ni.v4.Addr()).String(),
-				"%s has room for %d nodes, but %d join network %q", ni.v4, room, len(ni.members), name)
+				"%s has room for %s, but %d join network %q", ni.v4, plural(room, "node"), len(ni.members), name)
 		}
 	}
 }
@@ -698,8 +710,10 @@ func parseMemory(s string) (int64, error) {
 
 // stepFlags are the client flags a step sets from its own fields.
 var stepFlags = map[string]string{
-	"-4": "family: ipv4", "--ipv4": "family: ipv4", "-6": "family: ipv6", "--ipv6": "family: ipv6",
-	"-t": "timeout:", "--timeout": "timeout:", "--json": "nothing: steps always read the client's JSON",
+	"-4": "use family: ipv4 instead", "--ipv4": "use family: ipv4 instead",
+	"-6": "use family: ipv6 instead", "--ipv6": "use family: ipv6 instead",
+	"-t": "use the step's timeout: instead", "--timeout": "use the step's timeout: instead",
+	"--json": "remove it: a step always reads the client's JSON",
 }
 
 func (v *validator) steps() {
@@ -813,7 +827,7 @@ func (v *validator) runStep(path string, st *Step) {
 	}
 	if n != nil {
 		if by := v.state[n.Name].stoppedBy; by >= 0 {
-			v.errorf(path+".node", "start it in an earlier step", "node %q is stopped (by steps[%d])", n.Name, by)
+			v.errorf(path+".node", "start it in an earlier step", "node %q was stopped by steps[%d]", n.Name, by)
 		}
 	}
 	if st.Family != "" && !slices.Contains(stepFamilies, st.Family) {
@@ -821,7 +835,7 @@ func (v *validator) runStep(path string, st *Step) {
 	}
 	for j, a := range st.Args {
 		if use, ok := stepFlags[a]; ok {
-			v.errorf(fmt.Sprintf("%s.args[%d]", path, j), "use "+use, "the step sets %s itself", a)
+			v.errorf(fmt.Sprintf("%s.args[%d]", path, j), use, "the step sets %s itself", a)
 		}
 	}
 	v.target(path, st, n)
@@ -889,7 +903,7 @@ func (v *validator) target(path string, st *Step, from *Node) {
 		v.errorf(tp, h, "node %q is not defined", host)
 		return
 	}
-	if from == nil || st.Expect != nil && st.Expect.Fail != "" {
+	if from == nil || st.Expect != nil && st.Expect.Fail != "" || v.state[from.Name].broken {
 		return
 	}
 	v.reachable(tp, st, from, name)
@@ -910,7 +924,7 @@ func (v *validator) reachable(path string, st *Step, from *Node, name string) {
 				continue
 			}
 			if ns.stoppedBy >= 0 {
-				stopped = append(stopped, fmt.Sprintf("%q (by steps[%d])", nodeName, ns.stoppedBy))
+				stopped = append(stopped, fmt.Sprintf("node %q was stopped by steps[%d]", nodeName, ns.stoppedBy))
 				continue
 			}
 			if fromState.nets[netName] {
@@ -922,7 +936,7 @@ func (v *validator) reachable(path string, st *Step, from *Node, name string) {
 		if len(stopped) > 0 {
 			slices.Sort(stopped)
 			stopped = slices.Compact(stopped)
-			v.errorf(path, "start it again, "+expectFail, "%q is stopped: node %s", st.Target, strings.Join(stopped, ", "))
+			v.errorf(path, "start it again, "+expectFail, "%s", strings.Join(stopped, "; "))
 			return
 		}
 		v.errorf(path, "join them to a common network, "+expectFail, "node %q shares no network with %q", from.Name, name)
@@ -963,6 +977,9 @@ func aliasOf(n *Node, netName, alias string) bool {
 // splitTarget splits a step's target into host and port (port may be "").
 // problem and hint say what is wrong with it, if anything.
 func splitTarget(t, client string) (host, port, problem, hint string) {
+	if client == "browse" && !strings.Contains(t, "://") && strings.Contains(t, "/") {
+		t = "http://" + t // browse takes web/whoami for http://web/whoami
+	}
 	if strings.Contains(t, "://") {
 		if client != "browse" {
 			return "", "", fmt.Sprintf("target %q is a URL, which only browse takes", t), "write host or host:port"
@@ -1106,7 +1123,7 @@ func (v *validator) actionStep(path string, i int, st *Step) {
 	switch st.Action {
 	case ActionStop, ActionKill:
 		if ns.stoppedBy >= 0 {
-			v.errorf(path+".node", "start it in between", "node %q is already stopped (by steps[%d])", n.Name, ns.stoppedBy)
+			v.errorf(path+".node", "start it in between", "node %q was already stopped by steps[%d]", n.Name, ns.stoppedBy)
 			return
 		}
 		ns.stoppedBy = i
