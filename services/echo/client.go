@@ -117,8 +117,12 @@ func human(w io.Writer, r *probe.Result, l Load) {
 		return
 	}
 	lat, _ := r.Details["rtt_us"].(Latency)
-	fmt.Fprintf(w, "%d round trips of %d bytes with %s over %s (%s): rtt min %.1f µs, p50 %.1f µs, p99 %.1f µs, max %.1f µs; %.1f MB/s each way, %.0f round trips/s\n",
-		rt, len(l.Payload), r.Remote, r.Family, r.Network, lat.Min, lat.P50, lat.P99, lat.Max,
+	trips := "round trips"
+	if rt == 1 {
+		trips = "round trip"
+	}
+	fmt.Fprintf(w, "%d %s of %d bytes with %s over %s (%s): rtt min %.1f µs, p50 %.1f µs, p99 %.1f µs, max %.1f µs; %.1f MB/s each way, %.0f round trips/s\n",
+		rt, trips, len(l.Payload), r.Remote, r.Family, r.Network, lat.Min, lat.P50, lat.P99, lat.Max,
 		r.Details["throughput_mb_s"], r.Details["round_trips_per_s"])
 }
 
