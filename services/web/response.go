@@ -433,6 +433,13 @@ func (p *parser) readChunked(resp *Response) error {
 		if err != nil {
 			return malformed("chunk %d: %v", resp.Chunks+1, err)
 		}
+		// Extensions are metadata: they share the header budget, so that
+		// a body of tiny chunks cannot carry endless extension bytes.
+		if i := strings.IndexAny(line, "; \t"); i >= 0 {
+			if p.budget -= len(line) - i; p.budget < 0 {
+				return tooLarge("chunk extensions and header section larger than %d bytes", p.lim.MaxHeaderBytes)
+			}
+		}
 		if size == 0 {
 			resp.Trailer, err = p.readFields("trailer")
 			return err

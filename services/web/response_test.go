@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -229,6 +230,8 @@ func TestParseResponseErrors(t *testing.T) {
 			"response ended inside the trailer section"},
 		{"oversize chunk line", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("e", 5000) + "\r\n", ErrMalformed,
 			"chunk 1: size line longer than 4096 bytes"},
+		{"chunk extensions over the header budget", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1;"+strings.Repeat("e", 60)+"\r\nx\r\n", 4), ErrTooLarge,
+			"chunk extensions and header section larger than 256 bytes"},
 		// Close-delimited.
 		{"close-delimited over the limit", "HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("y", 101), ErrTooLarge,
 			"body larger than the limit of 100 bytes"},
@@ -400,4 +403,20 @@ func FuzzParseResponse(f *testing.F) {
 			t.Errorf("body %q became %q", resp.Body, again.Body)
 		}
 	})
+}
+
+// A Content-Length that promises much and delivers little costs only what
+// arrived: the parser grows its buffer with the data, not with the claim.
+func TestParseResponseDoesNotTrustContentLength(t *testing.T) {
+	in := "HTTP/1.1 200 OK\r\nContent-Length: 16000000\r\n\r\nabc"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ParseResponse(strings.NewReader(in), "GET", Limits{})
+	runtime.ReadMemStats(&after)
+	if err == nil || err.Error() != "body ended after 3 of 16000000 bytes (Content-Length)" {
+		t.Errorf("error %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("allocated %d bytes for a 3-byte body", n)
+	}
 }

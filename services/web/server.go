@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -39,9 +40,11 @@ const (
 )
 
 // NewServer returns the web server with its limits set. log receives one
-// line per request; nil logs nothing.
+// line per request; nil logs nothing. Its Shutdown closes idle connections,
+// including those that have not sent a request yet, and waits for requests
+// in progress.
 func NewServer(log *slog.Logger) *http.Server {
-	return &http.Server{
+	s := &http.Server{
 		Handler:           NewHandler(log),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
@@ -49,6 +52,30 @@ func NewServer(log *slog.Logger) *http.Server {
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 	}
+	// net/http waits up to 5 s before it counts a connection that has sent
+	// nothing yet (a browser's preconnect, nc) as idle; a stopping server
+	// need not wait for a request that has not started.
+	var (
+		mu    sync.Mutex
+		fresh = make(map[net.Conn]struct{})
+	)
+	s.ConnState = func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st == http.StateNew {
+			fresh[c] = struct{}{}
+		} else {
+			delete(fresh, c)
+		}
+	}
+	s.RegisterOnShutdown(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for c := range fresh {
+			c.Close()
+		}
+	})
+	return s
 }
 
 // NewHandler serves the site:
