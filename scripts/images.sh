@@ -82,9 +82,12 @@ report() {
 		what="unchanged"
 	else
 		what="built in $(cat "$tmp/$name.ms") ms"
-		# The tag's previous image is now dangling: remove it, unless a container or another
-		# tag still uses it, in which case Docker refuses and it stays.
-		[ -z "$old" ] || docker image rm "$old" >/dev/null 2>&1 || true
+		# The tag's previous image is now dangling: remove it, but only while it has no tag
+		# at all (another `make images` may have tagged it again meanwhile); Docker refuses
+		# anyway while a container uses it.
+		if [ -n "$old" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$old" 2>/dev/null)" = 0 ]; then
+			docker image rm "$old" >/dev/null 2>&1 || true
+		fi
 	fi
 	printf 'images: %-26s %s  %4s MiB  %s\n' "$ref" "${new:7:12}" \
 		"$(awk -v s="$size" 'BEGIN{printf "%.1f", s/1048576}')" "$what"
