@@ -73,6 +73,8 @@ type validator struct {
 	// state is each node's state as the steps go, for the checks that
 	// depend on earlier steps.
 	state map[string]*nodeState
+	hosts map[string]bool    // see hostNames
+	owned map[string][]owner // see owners
 }
 
 // netInfo is what validation learnt about a network.
@@ -84,7 +86,8 @@ type netInfo struct {
 	v4Bad, v6Bad bool
 	addrs        map[netip.Addr]string // fixed address → node
 	members      []string              // nodes that join it
-	aliases      map[string]string     // alias → node
+	memberSet    map[string]bool
+	aliases      map[string]string // alias → node
 }
 
 // nodeState is a node as the steps leave it.
@@ -219,7 +222,7 @@ func (v *validator) networks() {
 			v.errorf(path, "network names must be unique", "network %q is defined twice", n.Name)
 			continue
 		}
-		ni := &netInfo{n: n, addrs: map[netip.Addr]string{}, aliases: map[string]string{}}
+		ni := &netInfo{n: n, addrs: map[netip.Addr]string{}, aliases: map[string]string{}, memberSet: map[string]bool{}}
 		v.nets[n.Name] = ni
 		v.netNames = append(v.netNames, n.Name)
 		v.name(path, "network", n.Name)
@@ -459,6 +462,7 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 		st.nets[a.Network] = true
 		st.aliasNets[a.Network] = true
 		ni.members = append(ni.members, n.Name)
+		ni.memberSet[n.Name] = true
 		v.address(ap, n, ni, a.IPv4, ipv4)
 		v.address(ap, n, ni, a.IPv6, ipv6)
 		v.aliases(ap, n, ni, a.Aliases)
@@ -610,7 +614,7 @@ func (v *validator) aliasClashes() {
 				continue
 			}
 			for j, al := range a.Aliases {
-				if al != n.Name && slices.Contains(ni.members, al) {
+				if al != n.Name && ni.memberSet[al] {
 					v.errorf(fmt.Sprintf("nodes.%s.networks[%d].aliases[%d]", n.Name, i, j), "pick another alias",
 						"alias %q is the name of node %q, also on network %q", al, al, ni.n.Name)
 				}
@@ -886,17 +890,8 @@ func (v *validator) target(path string, st *Step, from *Node) {
 	if name == "localhost" {
 		return
 	}
-	var known []string
-	known = append(known, v.names...)
-	for _, netName := range v.netNames {
-		for al := range v.nets[netName].aliases {
-			if !slices.Contains(known, al) {
-				known = append(known, al)
-			}
-		}
-	}
-	if !slices.Contains(known, name) {
-		h := didYouMean(host, known)
+	if !v.hostNames()[name] {
+		h := didYouMean(host, sortedKeys(v.hostNames()))
 		if h == "" {
 			h = "name a node, an alias or an address"
 		}
@@ -909,6 +904,22 @@ func (v *validator) target(path string, st *Step, from *Node) {
 	v.reachable(tp, st, from, name)
 }
 
+// hostNames are the names a target may use: the nodes' names and aliases.
+func (v *validator) hostNames() map[string]bool {
+	if v.hosts == nil {
+		v.hosts = map[string]bool{}
+		for _, name := range v.names {
+			v.hosts[name] = true
+		}
+		for _, ni := range v.nets {
+			for al := range ni.aliases {
+				v.hosts[al] = true
+			}
+		}
+	}
+	return v.hosts
+}
+
 // reachable reports a name the step's node cannot reach: not on a shared
 // network, stopped, or only over the other family.
 func (v *validator) reachable(path string, st *Step, from *Node, name string) {
@@ -916,20 +927,17 @@ func (v *validator) reachable(path string, st *Step, from *Node, name string) {
 	fromState := v.state[from.Name]
 	shared := map[string]bool{} // networks on which name resolves for from
 	var stopped []string
-	for _, nodeName := range v.names {
-		ns := v.state[nodeName]
-		for netName := range ns.nets {
-			ni := v.nets[netName]
-			if nodeName != name && !(ns.aliasNets[netName] && ni.aliases[name] != "" && aliasOf(v.nodes[nodeName], netName, name)) {
-				continue
-			}
-			if ns.stoppedBy >= 0 {
-				stopped = append(stopped, fmt.Sprintf("node %q was stopped by steps[%d]", nodeName, ns.stoppedBy))
-				continue
-			}
-			if fromState.nets[netName] {
-				shared[netName] = true
-			}
+	for _, o := range v.owners(name) {
+		ns := v.state[o.node]
+		if !ns.nets[o.network] || o.alias && !ns.aliasNets[o.network] {
+			continue
+		}
+		if ns.stoppedBy >= 0 {
+			stopped = append(stopped, fmt.Sprintf("node %q was stopped by steps[%d]", o.node, ns.stoppedBy))
+			continue
+		}
+		if fromState.nets[o.network] {
+			shared[o.network] = true
 		}
 	}
 	if len(shared) == 0 {
@@ -942,7 +950,7 @@ func (v *validator) reachable(path string, st *Step, from *Node, name string) {
 		v.errorf(path, "join them to a common network, "+expectFail, "node %q shares no network with %q", from.Name, name)
 		return
 	}
-	fams := []*family{}
+	var fams []*family
 	switch st.Family {
 	case FamilyIPv4:
 		fams = append(fams, ipv4)
@@ -964,14 +972,36 @@ func (v *validator) reachable(path string, st *Step, from *Node, name string) {
 	}
 }
 
-// aliasOf reports whether n declares alias on network netName.
-func aliasOf(n *Node, netName, alias string) bool {
-	for _, a := range n.Networks {
-		if a != nil && a.Network == netName && slices.Contains(a.Aliases, alias) {
-			return true
+// owner is a node a name may resolve to, on one network: by the node's name
+// on the networks it is on at this step, or by an alias on the network
+// declaring it.
+type owner struct {
+	node, network string
+	alias         bool
+}
+
+// owners lists the nodes and networks name may resolve to at this step.
+func (v *validator) owners(name string) []owner {
+	if v.owned == nil {
+		v.owned = map[string][]owner{}
+		for _, nodeName := range v.names {
+			for _, a := range v.nodes[nodeName].Networks {
+				if a == nil || v.nets[a.Network] == nil {
+					continue
+				}
+				for _, al := range a.Aliases {
+					v.owned[al] = append(v.owned[al], owner{nodeName, a.Network, true})
+				}
+			}
 		}
 	}
-	return false
+	out := v.owned[name]
+	if ns := v.state[name]; ns != nil {
+		for netName := range ns.nets {
+			out = append(out[:len(out):len(out)], owner{name, netName, false})
+		}
+	}
+	return out
 }
 
 // splitTarget splits a step's target into host and port (port may be "").
