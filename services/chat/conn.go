@@ -48,16 +48,17 @@ type client struct {
 	lastSpoke atomic.Int64 // unix nanoseconds of the last PRIVMSG, for WHOIS
 
 	// The send queue, guarded by qmu.
-	qmu     sync.Mutex
-	q       [][]byte
-	qbytes  int
-	writing bool          // a flush goroutine is running
-	closing bool          // finish has queued the last line; nothing more is queued
-	kicked  bool          // a write was cut short: the stream may end mid-line
-	reason  string        // why the server cut the client off
-	killed  chan struct{} // closed when cut off; made on demand
-	flushed chan struct{} // closed when the last line is out; made by finish
-	dead    atomic.Bool
+	qmu      sync.Mutex
+	q        [][]byte
+	qbytes   int
+	writing  bool          // a flush goroutine is running
+	closing  bool          // finish has queued the last line; nothing more is queued
+	kicked   bool          // a write was cut short: the stream may end mid-line
+	kickSeen bool          // the flusher has seen the write the kick cut short
+	reason   string        // why the server cut the client off
+	killed   chan struct{} // closed when cut off; made on demand
+	flushed  chan struct{} // closed when the last line is out; made by finish
+	dead     atomic.Bool
 
 	buf [irc.MaxLine]byte
 }
@@ -106,6 +107,10 @@ func (c *client) serve(ctx context.Context) error {
 				continue
 			}
 			if len(line) == 0 {
+				continue
+			}
+			if len(line) > irc.MaxLine-2 {
+				c.num("417", "Input line was too long")
 				continue
 			}
 			if err := c.throttle(ctx); err != nil {
@@ -309,6 +314,13 @@ func (c *client) flush() {
 		}
 		if _, err := c.conn.Write(out); err != nil {
 			c.qmu.Lock()
+			if c.kicked && !c.kickSeen {
+				// The kick cut this write short on purpose: what is queued
+				// now, the ERROR line, still has its chance.
+				c.kickSeen = true
+				c.qmu.Unlock()
+				continue
+			}
 			clear(c.q)
 			c.q, c.qbytes, c.writing = nil, 0, false
 			closing = c.closing

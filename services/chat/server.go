@@ -70,6 +70,10 @@ type Server struct {
 	// sends it a PING; PingTimeout is how long it then has to say anything.
 	// Defaults 90s and 60s.
 	PingInterval, PingTimeout time.Duration
+	// SendBuffer, when positive, sets each connection's kernel send buffer
+	// (SO_SNDBUF), which turns off its autotuning: what a client that stops
+	// reading can hold up is then about SendQ plus twice this.
+	SendBuffer int
 	// MaxConns caps connections; MaxPerIP caps connections from one IPv4
 	// address or one IPv6 /64.
 	MaxConns, MaxPerIP int
@@ -195,6 +199,9 @@ func (s *Server) handle(ctx context.Context, sc *service.Conn) error {
 		return errTooMany
 	}
 	defer s.release(key)
+	if tc, ok := sc.Conn.(*net.TCPConn); ok && s.SendBuffer > 0 {
+		_ = tc.SetWriteBuffer(s.SendBuffer)
+	}
 	err := c.serve(ctx)
 	var final, quit string
 	switch {
@@ -349,6 +356,7 @@ func Spec() service.Spec {
 			fs.StringArrayVar(&s.Channels, "channel", []string{"#lab"}, "a channel that always exists; repeat for more")
 			fs.StringVar(&topic, "topic", "socketlab chat: say hello over IPv4 or IPv6", "initial topic of those channels")
 			fs.IntVar(&s.SendQ, "sendq", 128<<10, "bytes that may wait for a slow reader before it is disconnected")
+			fs.IntVar(&s.SendBuffer, "sndbuf", 0, "kernel send buffer per connection in bytes (0: the kernel's autotuning)")
 			fs.IntVar(&s.FloodBurst, "flood-burst", 20, "lines a client may send at once before it is throttled")
 			fs.Float64Var(&s.FloodRate, "flood-rate", 4, "lines per second a client is read at after its burst; 0 turns flood control off")
 			fs.DurationVar(&s.RegisterTimeout, "register-timeout", 30*time.Second, "close connections that have not sent NICK and USER by then")

@@ -150,7 +150,7 @@ func (m *Message) Valid() bool {
 	if !validCommand(m.Command) || m.Command == "" || len(m.Params) > MaxParams {
 		return false
 	}
-	if strings.ContainsAny(m.Prefix, "\x00\r\n ") || strings.HasPrefix(m.Prefix, "@") {
+	if strings.ContainsAny(m.Prefix, "\x00\r\n ") {
 		return false
 	}
 	for i, p := range m.Params {
