@@ -1,0 +1,363 @@
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func (v *validator) nodeList() {
+	if len(v.s.Nodes) == 0 && !v.bad("nodes") {
+		v.errorf("nodes", "add nodes: a mapping from node name to its image and networks", "the lab has no nodes")
+	}
+	for i, n := range v.s.Nodes {
+		if n == nil {
+			v.errorf(fmt.Sprintf("nodes[%d]", i), "", "the node is nil")
+			continue
+		}
+		path := join("nodes", n.Name)
+		if _, dup := v.nodes[n.Name]; dup {
+			v.errorf(path, "node names must be unique", "node %q is defined twice", n.Name)
+			continue
+		}
+		v.nodes[n.Name] = n
+		v.names = append(v.names, n.Name)
+		st := &nodeState{nets: map[string]bool{}, aliasNets: map[string]bool{}, stoppedBy: -1}
+		v.state[n.Name] = st
+		if v.name(path, "node", n.Name) && n.Name == "localhost" {
+			v.errorf(path, "pick another name", "a node cannot be called localhost")
+		}
+		v.image(path, n)
+		v.attachments(path, n, st)
+		v.env(path, n)
+		v.limits(path, n)
+	}
+	v.aliasClashes()
+	v.capacity()
+}
+
+func (v *validator) image(path string, n *Node) {
+	path += ".image"
+	switch img := n.Image; {
+	case img == "":
+		if !v.bad(path) {
+			v.errorf(path, "one of "+quoteList(images), "the node has no image")
+		}
+	case slices.Contains(images, img):
+	default:
+		base := strings.TrimPrefix(img, ImagePrefix)
+		base, _, _ = strings.Cut(base, ":")
+		if base != img && slices.Contains(images, base) {
+			v.errorf(path, fmt.Sprintf("write just %q: the node runs %s%s", base, ImagePrefix, base), "image %q is not known", img)
+			return
+		}
+		v.oneOf(path, "image", img, images)
+	}
+}
+
+func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
+	path := nodePath + ".networks"
+	if len(n.Networks) == 0 && !v.bad(path) {
+		hint := "add networks: [NAME] with one of the lab's networks"
+		if len(v.netNames) > 0 {
+			hint = fmt.Sprintf("add networks: [%s]", v.netNames[0])
+		}
+		v.errorf(nodePath, hint, "the node joins no network")
+	}
+	first := map[string]int{}
+	for i, a := range n.Networks {
+		ap := fmt.Sprintf("%s[%d]", path, i)
+		if a == nil {
+			v.errorf(ap, "", "the attachment is nil")
+			st.broken = true
+			continue
+		}
+		namePos := ap
+		if v.s.written(ap + ".name") {
+			namePos = ap + ".name"
+		}
+		if a.Network == "" {
+			st.broken = true
+			if !v.bad(ap) && !v.bad(ap+".name") {
+				v.errorf(ap, "add name: with one of the lab's networks", "the attachment has no network name")
+			}
+			continue
+		}
+		ni := v.nets[a.Network]
+		if ni == nil {
+			st.broken = true
+			hint := didYouMean(a.Network, v.netNames)
+			if hint == "" {
+				hint = "define it under networks"
+				if len(v.netNames) > 0 {
+					hint = "the lab's networks are " + quoteList(v.netNames)
+				}
+			}
+			v.errorAt(namePos, ap, hint, "network %q is not defined", a.Network)
+			continue
+		}
+		if j, dup := first[a.Network]; dup {
+			v.errorAt(namePos, ap, fmt.Sprintf("it is already %s[%d]", path, j), "the node joins network %q twice", a.Network)
+			continue
+		}
+		first[a.Network] = i
+		st.nets[a.Network] = true
+		st.aliasNets[a.Network] = true
+		ni.members = append(ni.members, n.Name)
+		ni.memberSet[n.Name] = true
+		v.address(ap, n, ni, a.IPv4, ipv4)
+		v.address(ap, n, ni, a.IPv6, ipv6)
+		v.aliases(ap, n, ni, a.Aliases)
+	}
+}
+
+// address checks a node's fixed address on a network.
+func (v *validator) address(attPath string, n *Node, ni *netInfo, s string, f *family) {
+	if s == "" {
+		return
+	}
+	path := attPath + "." + f.key
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		hint := ""
+		if p, perr := netip.ParsePrefix(s); perr == nil {
+			hint = fmt.Sprintf("write the address without a prefix length: %s", p.Addr())
+		}
+		v.errorf(path, hint, "%q is not an %s address", s, f.name)
+		return
+	}
+	switch {
+	case a.Zone() != "":
+		v.errorf(path, fmt.Sprintf("write %s", a.WithZone("")), "%s has a zone; fixed addresses take none", s)
+		return
+	case f == ipv6 && a.Is4In6():
+		v.errorf(path, fmt.Sprintf("put %s under ipv4", a.Unmap()), "%s is an IPv4-mapped address", s)
+		return
+	case !f.is(a):
+		v.errorf(path, fmt.Sprintf("put it under %s", otherFamily(f).key), "%s is not an %s address", s, f.name)
+		return
+	case !f.carriedBy(ni.n.Stack):
+		v.errorf(path, fmt.Sprintf("remove %s, or make network %q dual", f.key, ni.n.Name),
+			"network %q is %s-only: it has no %s addresses", ni.n.Name, otherFamily(f).key, f.name)
+		return
+	case f.badIn(ni):
+		return // the subnet is wrong, and reported
+	}
+	subnet := f.subnetOf(ni)
+	if !subnet.IsValid() {
+		v.errorf(path, fmt.Sprintf("give network %q its %s subnet, e.g. %s: %s", ni.n.Name, f.key, f.key, defaultPrefix(a)),
+			"a fixed address needs a fixed subnet")
+		return
+	}
+	first := subnet.Addr()
+	gateway := first.Next()
+	switch {
+	case !subnet.Contains(a):
+		hint := fmt.Sprintf("network %q is %s", ni.n.Name, subnet)
+		if moved := moveInto(a, subnet); moved != first && moved != gateway && (f == ipv6 || moved != lastAddr(subnet)) {
+			hint = fmt.Sprintf("did you mean %s?", moved)
+		}
+		v.errorf(path, hint, "%s is outside %s", a, subnet)
+		return
+	case a == first:
+		v.errorf(path, fmt.Sprintf("use %s or later", gateway.Next()), "%s is the address of the network %s itself", a, subnet)
+		return
+	case a == gateway:
+		v.errorf(path, fmt.Sprintf("Docker gives it to the gateway: use %s or later", gateway.Next()), "%s is the gateway's address", a)
+		return
+	case f == ipv4 && a == lastAddr(subnet):
+		v.errorf(path, fmt.Sprintf("use %s or earlier", a.Prev()), "%s is the broadcast address of %s", a, subnet)
+		return
+	}
+	if other, dup := ni.addrs[a]; dup {
+		v.errorf(path, "every node needs its own address", "%s is already node %q's address on network %q", a, other, ni.n.Name)
+		return
+	}
+	ni.addrs[a] = n.Name
+}
+
+// moveInto keeps a's host part and takes its network part from p.
+func moveInto(a netip.Addr, p netip.Prefix) netip.Addr {
+	ab, pb := a.AsSlice(), p.Addr().AsSlice()
+	for i := range ab {
+		bits := min(max(p.Bits()-8*i, 0), 8)
+		mask := byte(0xff << (8 - bits))
+		ab[i] = pb[i]&mask | ab[i]&^mask
+	}
+	out, _ := netip.AddrFromSlice(ab)
+	return out
+}
+
+// plural formats n things: "1 node", "2 nodes".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// lastAddr is the last address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	u := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+	return netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
+}
+
+// validDNSName reports whether s is a DNS name of lowercase labels.
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for l := range strings.SplitSeq(s, ".") {
+		if !labelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) aliases(attPath string, n *Node, ni *netInfo, aliases []string) {
+	seen := map[string]bool{}
+	for i, al := range aliases {
+		path := fmt.Sprintf("%s.aliases[%d]", attPath, i)
+		switch _, ipErr := netip.ParseAddr(al); {
+		case ipErr == nil:
+			v.errorf(path, "an alias is a name; fixed addresses go under ipv4 and ipv6", "alias %q is an address", al)
+		case !validDNSName(al):
+			hint := "lowercase letters, digits and dashes, in labels separated by dots"
+			if fixed := suggestLabel(al, maxName); fixed != "" {
+				hint += fmt.Sprintf(": try %q", fixed)
+			}
+			v.errorf(path, hint, "alias %q is not a valid DNS name", al)
+		case al == n.Name:
+			v.errorf(path, "every node is reachable by its name already: remove it", "alias %q is the node's own name", al)
+		case seen[al]:
+			v.errorf(path, "remove one", "alias %q is listed twice", al)
+		default:
+			seen[al] = true
+			if _, taken := ni.aliases[al]; !taken {
+				ni.aliases[al] = n.Name // other nodes may share it: DNS round robin
+			}
+		}
+	}
+}
+
+// aliasClashes reports aliases that are the name of another node on the
+// same network: a name must say which node it reaches.
+func (v *validator) aliasClashes() {
+	for _, n := range v.s.Nodes {
+		if n == nil || v.nodes[n.Name] != n {
+			continue
+		}
+		for i, a := range n.Networks {
+			ni := v.nets[attachedNet(a)]
+			if ni == nil {
+				continue
+			}
+			for j, al := range a.Aliases {
+				if al != n.Name && ni.memberSet[al] {
+					v.errorf(fmt.Sprintf("nodes.%s.networks[%d].aliases[%d]", n.Name, i, j), "pick another alias",
+						"alias %q is the name of node %q, also on network %q", al, al, ni.n.Name)
+				}
+			}
+		}
+	}
+}
+
+func attachedNet(a *Attachment) string {
+	if a == nil {
+		return ""
+	}
+	return a.Network
+}
+
+// capacity reports fixed subnets too small for the nodes that join them.
+func (v *validator) capacity() {
+	for _, name := range v.netNames {
+		ni := v.nets[name]
+		if !ni.v4.IsValid() {
+			continue
+		}
+		room := 1<<(32-ni.v4.Bits()) - 3 // network, gateway, broadcast
+		if len(ni.members) > room {
+			v.errorf(join("networks", name)+".ipv4", "use a larger subnet, e.g. "+defaultPrefix(ni.v4.Addr()).String(),
+				"%s has room for %s, but %d join network %q", ni.v4, plural(room, "node"), len(ni.members), name)
+		}
+	}
+}
+
+// notEnvKey matches what an environment variable's name may not hold.
+var notEnvKey = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
+func (v *validator) env(nodePath string, n *Node) {
+	keys := make([]string, 0, len(n.Env))
+	for k := range n.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if envKeyRE.MatchString(k) {
+			continue
+		}
+		hint := "letters, digits and underscores, not starting with a digit"
+		if fixed := strings.Trim(notEnvKey.ReplaceAllString(k, "_"), "_"); fixed != "" && envKeyRE.MatchString(fixed) {
+			hint += fmt.Sprintf(": try %q", fixed)
+		}
+		v.errorf(join(nodePath+".env", k), hint, "environment variable name %q is not valid", k)
+	}
+}
+
+func (v *validator) limits(nodePath string, n *Node) {
+	if n.Memory != "" {
+		path := nodePath + ".memory"
+		b, err := parseMemory(n.Memory)
+		switch {
+		case err != nil:
+			v.errorf(path, err.Error(), "memory %q is not a size", n.Memory)
+		case b < minMemory:
+			v.errorf(path, "Docker's minimum is 6m", "memory %s is too small", n.Memory)
+		}
+	}
+	path := nodePath + ".pids"
+	switch {
+	case n.Pids < 0, n.Pids == 0 && v.s.written(path) && !v.bad(path):
+		v.errorf(path, "leave pids out for no limit", "pids %d is not a limit", n.Pids)
+	case n.Pids > 0 && n.Pids < minPids:
+		v.errorf(path, fmt.Sprintf("use %d or more: a Go program runs several threads, and a step's client runs beside the node's own", minPids),
+			"pids %d is too low", n.Pids)
+	}
+}
+
+// memoryError explains a memory size that does not parse.
+type memoryError string
+
+func (e memoryError) Error() string { return string(e) }
+
+// parseMemory parses a size such as 64m: a number of bytes, or of k, m or g
+// (powers of 1024). "" is 0.
+func parseMemory(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	m := memoryRE.FindStringSubmatch(strings.ToLower(s))
+	if m == nil {
+		fixed := strings.ToLower(strings.ReplaceAll(s, " ", ""))
+		fixed = strings.TrimSuffix(strings.TrimSuffix(fixed, "b"), "i")
+		if memoryRE.MatchString(fixed) && fixed != s {
+			return 0, memoryError(fmt.Sprintf("did you mean %q?", fixed))
+		}
+		return 0, memoryError("write a number with b, k, m or g, e.g. 64m")
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	shift := map[string]uint{"": 0, "b": 0, "k": 10, "m": 20, "g": 30}[m[2]]
+	if err != nil || n > (1<<62)>>shift {
+		return 0, memoryError("that is more memory than exists")
+	}
+	return n << shift, nil
+}
+
