@@ -360,4 +360,3 @@ func parseMemory(s string) (int64, error) {
 	}
 	return n << shift, nil
 }
-

@@ -358,4 +358,3 @@ func defaultPrefix(a netip.Addr) netip.Prefix {
 	}
 	return netip.PrefixFrom(a, 64).Masked()
 }
-
