@@ -94,6 +94,8 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 		listen string
 		drain  time.Duration
 		quiet  bool
+
+		cpuProfile, memProfile string
 	)
 	defPort, envErr := envPort(spec.Port)
 	root := &cobra.Command{
@@ -108,7 +110,12 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 			if err := checkPort(port); err != nil {
 				return err
 			}
-			return serve(ctx, spec, listen, port, drain, quiet, stdout)
+			stopProfiles, err := startProfiles(cpuProfile, memProfile)
+			if err != nil {
+				return usageError{err}
+			}
+			err = serve(ctx, spec, listen, port, drain, quiet, stdout)
+			return errors.Join(err, stopProfiles())
 		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -117,6 +124,10 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 	root.Flags().StringVar(&listen, "listen", "", "address to listen on (default: every IPv4 and IPv6 address)")
 	root.Flags().DurationVar(&drain, "drain", 5*time.Second, "on SIGTERM, how long in-flight work may take before connections are closed")
 	root.Flags().BoolVarP(&quiet, "quiet", "q", false, "no per-connection or per-datagram log lines")
+	root.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
+	root.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile (pprof) to this file at shutdown")
+	_ = root.Flags().MarkHidden("cpuprofile")
+	_ = root.Flags().MarkHidden("memprofile")
 	if spec.Flags != nil {
 		spec.Flags(root.Flags())
 	}
