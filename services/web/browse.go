@@ -139,7 +139,7 @@ func framingText(resp *Response) string {
 	case FramingClose:
 		return "ended by the server closing the connection"
 	}
-	return "no body expected for this request and status"
+	return "as a response to HEAD, and a 1xx, 204 or 304, has none"
 }
 
 // BrowseOptions tune one fetch.
