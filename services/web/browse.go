@@ -272,6 +272,7 @@ func Browse(ctx context.Context, o probe.Options, rawURL string, bo BrowseOption
 		return r, pg
 	}
 	r.Target = net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	r.Detail("url", rawURL)
 
 	ips, err := probe.Resolve(ctx, o, r, t.Host)
 	answers := splitAnswers(r.Resolved)
