@@ -32,10 +32,10 @@ declare -A expose=(
 declare -A probes=(
 	[welcome]="welcome {fam} welcome|over IPv{v}"
 	[echo]="echo {fam} echo hello-tcp|hello-tcp;echo --udp {fam} echo hello-udp|hello-udp"
-	[responder]="responder {fam} responder|IPv{v}"
-	[web]="browse {fam} http://web/|IPv{v}"
-	[chat]="chat {fam} chat --nick imagecheck{v} --join '#lab' --say hello|hello"
-	[lookup]="lookup {fam} lookup search TCP|TCP"
+	[responder]="responder {fam} responder|over IPv{v}"
+	[web]="browse {fam} --body-only web/whoami|family: IPv{v}"
+	[chat]="chat {fam} chat --nick check{v} --join '#lab' --say hello|Welcome to the socketlab IRC network"
+	[lookup]="lookup {fam} lookup search TCP|Transmission Control Protocol"
 )
 
 pass=0 fail=0
@@ -111,6 +111,7 @@ stop_check() {
 	fi
 }
 
+declare -A started
 for s in "${services[@]}"; do
 	img=$prefix/$s:$tag
 	echo "== $img"
@@ -126,17 +127,21 @@ for s in "${services[@]}"; do
 	mib=$(awk -v s="$size" 'BEGIN{printf "%.1f", s/1048576}')
 	[ "$size" -le $((max_mib * 1048576)) ] && ok "size $mib MiB (budget $max_mib MiB)" || bad "size $mib MiB over $max_mib MiB"
 
-	# Run hardened and wait for health.
-	c=$run-$s
-	t0=$(date +%s%N)
-	docker run -d --name "$c" --network "$net" --network-alias "$s" --label "$label" "${hardening[@]}" "$img" >/dev/null
+	# Run hardened; all services start now and become healthy side by side.
+	docker run -d --name "$run-$s" --network "$net" --network-alias "$s" --label "$label" "${hardening[@]}" "$img" >/dev/null
+	started[$s]=$(date +%s%N)
+done
+
+for s in "${services[@]}"; do
+	img=$prefix/$s:$tag c=$run-$s t0=${started[$s]}
+	echo "== $img running"
 	state=starting
 	for _ in $(seq 1 300); do
 		state=$(docker inspect -f '{{.State.Health.Status}}' "$c" 2>/dev/null || echo gone)
 		[ "$state" = starting ] || break
 		sleep 0.1
 	done
-	[ "$state" = healthy ] && ok "healthy after $(ms "$t0") ms under ${hardening[*]}" ||
+	[ "$state" = healthy ] && ok "healthy $(ms "$t0") ms after docker run under ${hardening[*]}" ||
 		{ bad "health: $state after $(ms "$t0") ms"; docker logs "$c" 2>&1 | tail -5 | sed 's/^/       /'; }
 	proc_check "$c"
 
@@ -148,7 +153,7 @@ for s in "${services[@]}"; do
 			bad "sock ${args%% *}: no such client sub-command in $prefix/client"; continue
 		fi
 		for v in 4 6; do
-			a=${args//\{fam\}/-$v}; w=${want//\{v\}/$v}
+			a=${args//\{fam\}/-$v}; a=${a//\{v\}/$v}; w=${want//\{v\}/$v}
 			# shellcheck disable=SC2086 # the probe's words are meant to split
 			out=$(eval docker exec "$client" sock $a 2>&1) && rc=0 || rc=$?
 			if [ "$rc" = 0 ] && grep -qF -- "$w" <<<"$out"; then
