@@ -40,13 +40,13 @@ func Load(path string) (*Scenario, error) {
 // duplicate keys and values of the wrong kind are errors. On any problem,
 // Parse returns a nil scenario and Errors holding every problem found.
 func Parse(name string, data []byte) (*Scenario, error) {
-	d := &decoder{file: name, pos: map[string]position{}, bad: map[string]bool{}}
+	d := &decoder{file: name, src: &source{pos: map[string]position{}, empty: map[string]bool{}, bad: map[string]bool{}}}
 	sc := d.document(data)
 	if sc == nil {
 		d.errs.sort()
 		return nil, d.errs
 	}
-	sc.File, sc.pos, sc.bad = name, d.pos, d.bad
+	sc.File, sc.src = name, d.src
 	errs := append(d.errs, sc.validate()...)
 	if len(errs) > 0 {
 		errs.sort()
@@ -62,8 +62,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 type decoder struct {
 	file  string
 	errs  Errors
-	pos   map[string]position
-	bad   map[string]bool // paths whose values could not be decoded
+	src   *source
 	count int
 	full  bool // maxElements reached: stop decoding
 }
@@ -106,7 +105,7 @@ func (d *decoder) document(data []byte) *Scenario {
 		return nil
 	}
 	sc := &Scenario{}
-	d.pos[""] = position{root.Line, root.Column}
+	d.src.pos[""] = position{root.Line, root.Column}
 	d.value(root, "", reflect.ValueOf(sc).Elem(), 0)
 	return sc
 }
@@ -163,12 +162,12 @@ func (d *decoder) errorAt(n *yaml.Node, path, hint, format string, args ...any) 
 // fail reports that the value at path has the wrong kind and marks the path
 // bad, so that validation does not also report it missing.
 func (d *decoder) fail(n *yaml.Node, path, hint, format string, args ...any) {
-	d.bad[path] = true
+	d.src.bad[path] = true
 	d.errorAt(n, path, hint, format, args...)
 }
 
 func (d *decoder) at(path string, n *yaml.Node) {
-	d.pos[path] = position{n.Line, n.Column}
+	d.src.pos[path] = position{n.Line, n.Column}
 }
 
 var (
@@ -209,6 +208,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 			v.SetString(n.Value)
 		}
 	case reflect.Bool:
+		if isNull(n) {
+			return // left out
+		}
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || err != nil {
 			d.fail(n, path, "", "want true or false, got %s", describe(n))
@@ -216,6 +218,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 		}
 		v.SetBool(b)
 	case reflect.Int64:
+		if isNull(n) {
+			return // left out
+		}
 		var i int64
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
 			d.fail(n, path, "", "want a whole number, got %s", describe(n))
@@ -290,7 +295,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value, depth int)
 			hint := didYouMean(e.key.Value, names)
 			if hint != "" {
 				// The field is probably there, misspelt: don't also report it missing.
-				d.bad[join(path, closest(e.key.Value, names))] = true
+				d.src.bad[join(path, closest(e.key.Value, names))] = true
 			} else {
 				hint = "known keys: " + strings.Join(names, ", ")
 			}
@@ -299,6 +304,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value, depth int)
 		}
 		p := join(path, f.key)
 		d.at(p, resolve(e.val))
+		if isNull(resolve(e.val)) {
+			d.src.empty[p] = true // a key with no value counts as left out
+		}
 		d.value(e.val, p, v.FieldByIndex(f.index), depth+1)
 	}
 }
@@ -410,7 +418,7 @@ func (d *decoder) entries(n *yaml.Node, path string, depth int) []entry {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			d.bad[path] = true
+			d.src.bad[path] = true
 			d.errorAt(k, path, "", "a key must be a plain name, not %s", describe(k))
 		case isMerge(k):
 			for _, e := range d.merged(val, path, depth) {

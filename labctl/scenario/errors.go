@@ -86,6 +86,14 @@ func (es Errors) sort() {
 // position is where an element is written in a file.
 type position struct{ line, column int }
 
+// source is what decoding learnt about a scenario's file, for validation's
+// messages. Paths name elements as errors do: nodes.alice.networks[1].
+type source struct {
+	pos   map[string]position // where each element is written
+	empty map[string]bool     // keys written without a value (left out, in effect)
+	bad   map[string]bool     // values that did not decode, already reported
+}
+
 // didYouMean suggests the candidate closest to word, if one is close enough
 // to be a likely typo; "" otherwise.
 func didYouMean(word string, candidates []string) string {

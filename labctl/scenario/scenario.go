@@ -32,11 +32,8 @@ type Scenario struct {
 	// File is the path the scenario was read from ("" when built in code).
 	File string `yaml:"-"`
 
-	// pos maps element paths ("nodes.alice.networks[1]") to where they are
-	// written in File; nil when built in code.
-	pos map[string]position
-	// bad holds the paths whose values did not decode (already reported).
-	bad map[string]bool
+	// src is what decoding learnt about the file; nil when built in code.
+	src *source
 }
 
 // Stack is the address families a network carries.

@@ -14,11 +14,11 @@ import (
 
 //go:generate go test -run ^TestSchemaFile$ -update .
 
-// source is this package's type definitions: their doc comments are the
+// typesSource is this package's type definitions: their doc comments are the
 // schema's descriptions, so that the Go types stay the single definition.
 //
 //go:embed scenario.go
-var source []byte
+var typesSource []byte
 
 // SchemaID is the draft of JSON Schema that Schema writes: draft-07, the
 // newest that yaml-language-server supports.
@@ -236,7 +236,7 @@ func describeField(doc, goName, key string) string {
 
 // docComments reads the doc comments of the types in source.
 func docComments() (map[string]string, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), "scenario.go", source, parser.ParseComments)
+	f, err := parser.ParseFile(token.NewFileSet(), "scenario.go", typesSource, parser.ParseComments)
 	if err != nil {
 		return nil, err
 	}

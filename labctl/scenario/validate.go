@@ -104,11 +104,11 @@ func (s *Scenario) validate() Errors {
 
 // where is the position of path in the file, or of its closest ancestor.
 func (s *Scenario) where(path string) position {
-	if s.pos == nil {
+	if s.src == nil {
 		return position{}
 	}
 	for {
-		if p, ok := s.pos[path]; ok {
+		if p, ok := s.src.pos[path]; ok {
 			return p
 		}
 		if path == "" {
@@ -123,10 +123,14 @@ func (s *Scenario) where(path string) position {
 	}
 }
 
-// written reports whether path is written in the file (as opposed to left out).
+// written reports whether path is written in the file with a value (as
+// opposed to left out, or a key with nothing after it).
 func (s *Scenario) written(path string) bool {
-	_, ok := s.pos[path]
-	return ok
+	if s.src == nil {
+		return false
+	}
+	_, ok := s.src.pos[path]
+	return ok && !s.src.empty[path]
 }
 
 func (v *validator) errorf(path, hint, format string, args ...any) {
@@ -142,7 +146,7 @@ func (v *validator) errorAt(posPath, path, hint, format string, args ...any) {
 }
 
 // bad reports whether decoding already reported the value at path.
-func (v *validator) bad(path string) bool { return v.s.bad[path] }
+func (v *validator) bad(path string) bool { return v.s.src != nil && v.s.src.bad[path] }
 
 // oneOf reports an invalid value of a vocabulary, with a hint.
 func (v *validator) oneOf(path, what, value string, allowed []string) {
