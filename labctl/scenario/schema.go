@@ -160,8 +160,14 @@ func (g *schemaGen) object(t reflect.Type) *schema {
 		ps := g.field(id, f.typ)
 		ps.Description = describeField(g.docs[id], f.goName, f.key)
 		s.Properties = append(s.Properties, property{f.key, ps})
-		if sf, _ := t.FieldByName(f.goName); !strings.Contains(sf.Tag.Get("yaml"), ",omitempty") {
+		sf, _ := t.FieldByName(f.goName)
+		switch typ, one := ps.Type.(string); {
+		case !strings.Contains(sf.Tag.Get("yaml"), ",omitempty"):
 			s.Required = append(s.Required, f.key)
+		case one && !(f.typ.Kind() == reflect.Pointer && f.typ.Elem().Kind() == reflect.String):
+			// An optional key written without a value is left out; but
+			// equals: with nothing is an error (write "").
+			ps.Type = []string{typ, "null"}
 		}
 	}
 	return s
