@@ -61,7 +61,7 @@ type schema struct {
 	Title                string             `json:"title,omitempty"`
 	Description          string             `json:"description,omitempty"`
 	Type                 any                `json:"type,omitempty"`
-	Enum                 []string           `json:"enum,omitempty"`
+	Enum                 []any              `json:"enum,omitempty"`
 	Default              any                `json:"default,omitempty"`
 	Pattern              string             `json:"pattern,omitempty"`
 	MaxLength            int                `json:"maxLength,omitempty"`
@@ -168,6 +168,9 @@ func (g *schemaGen) object(t reflect.Type) *schema {
 			// An optional key written without a value is left out; but
 			// equals: with nothing is an error (write "").
 			ps.Type = []string{typ, "null"}
+			if ps.Enum != nil {
+				ps.Enum = append(ps.Enum, nil)
+			}
 		}
 	}
 	return s
@@ -181,8 +184,10 @@ func (g *schemaGen) field(id string, t reflect.Type) *schema {
 	case t.Kind() == reflect.Pointer:
 		return g.field(id, t.Elem())
 	case t.Kind() == reflect.String:
-		s := &schema{Type: "string", Enum: schemaEnums[id], Default: schemaDefaults[id],
-			Pattern: schemaPatterns[id], MaxLength: schemaMaxLength[id]}
+		s := &schema{Type: "string", Default: schemaDefaults[id], Pattern: schemaPatterns[id], MaxLength: schemaMaxLength[id]}
+		for _, v := range schemaEnums[id] {
+			s.Enum = append(s.Enum, v)
+		}
 		return s
 	case t.Kind() == reflect.Bool:
 		return &schema{Type: "boolean"}
