@@ -95,10 +95,12 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 		r.Detail("wire_received", wireDetail(got.Bytes()))
 	}
 	if err != nil {
+		var pe *frame.PartialError
 		switch {
 		case errors.Is(err, io.EOF):
 			r.Fail(probe.Errorf(probe.KindProtocol, "%s closed the connection without answering", r.Remote))
-		case errors.Is(err, frame.ErrTruncated), ctx.Err() != nil || isTimeout(err):
+		case errors.As(err, &pe), ctx.Err() != nil:
+			// Cut short: by the server closing or resetting, or by our deadline.
 			r.Fail(explain(ctx, err, r.Remote, o.Timeout))
 		default:
 			r.Fail(probe.Errorf(probe.KindProtocol, "%s answered, but not in the lookup protocol: %v", r.Remote, strings.TrimPrefix(err.Error(), "frame: ")))
@@ -113,7 +115,7 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 	text, err := decodeText(m.Header.ContentEncoding, m.Header.ByteOrder, m.Content)
 	var resp map[string]any
 	if err == nil {
-		err = json.Unmarshal([]byte(text), &resp)
+		err = json.Unmarshal(text, &resp)
 	}
 	if err != nil || resp == nil {
 		r.Received = printable(m.Content)
@@ -160,11 +162,6 @@ func explain(ctx context.Context, err error, addr string, timeout time.Duration)
 		err = context.DeadlineExceeded
 	}
 	return probe.Explain(err, addr, timeout)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // firstByte records the time of the first byte of the response.

@@ -18,26 +18,26 @@ var Encodings = []string{"utf-8", "ascii", "latin-1", "utf-16", "utf-16-le", "ut
 
 // decodeText turns text/json content into a UTF-8 string. byteOrder (from
 // the header) settles UTF-16 without a byte-order mark.
-func decodeText(encoding, byteOrder string, b []byte) (string, error) {
+func decodeText(encoding, byteOrder string, b []byte) ([]byte, error) {
 	switch strings.ReplaceAll(strings.ToLower(strings.TrimSpace(encoding)), "_", "-") {
 	case "utf-8", "utf8", "u8":
 		if !utf8.Valid(b) {
-			return "", fmt.Errorf("the content is not valid utf-8 (bad byte at offset %d)", badUTF8(b))
+			return nil, fmt.Errorf("the content is not valid utf-8 (bad byte at offset %d)", badUTF8(b))
 		}
-		return string(b), nil
+		return b, nil
 	case "ascii", "us-ascii":
 		for i, c := range b {
 			if c >= 0x80 {
-				return "", fmt.Errorf("the content is not ascii (byte 0x%02x at offset %d)", c, i)
+				return nil, fmt.Errorf("the content is not ascii (byte 0x%02x at offset %d)", c, i)
 			}
 		}
-		return string(b), nil
+		return b, nil
 	case "latin-1", "latin1", "iso-8859-1", "iso8859-1", "l1":
-		r := make([]rune, len(b))
-		for i, c := range b {
-			r[i] = rune(c)
+		out := make([]byte, 0, 2*len(b))
+		for _, c := range b {
+			out = utf8.AppendRune(out, rune(c))
 		}
-		return string(r), nil
+		return out, nil
 	case "utf-16", "utf16":
 		order := binary.ByteOrder(binary.LittleEndian)
 		if byteOrder == "big" {
@@ -57,12 +57,12 @@ func decodeText(encoding, byteOrder string, b []byte) (string, error) {
 	case "utf-16-be", "utf-16be":
 		return decodeUTF16(b, binary.BigEndian)
 	}
-	return "", fmt.Errorf("%w %q for text/json: use one of %s", errUnknownEncoding, clip(encoding), strings.Join(Encodings, ", "))
+	return nil, fmt.Errorf("%w %q for text/json: use one of %s", errUnknownEncoding, clip(encoding), strings.Join(Encodings, ", "))
 }
 
-func decodeUTF16(b []byte, order binary.ByteOrder) (string, error) {
+func decodeUTF16(b []byte, order binary.ByteOrder) ([]byte, error) {
 	if len(b)%2 != 0 {
-		return "", fmt.Errorf("the content is not valid utf-16 (odd length %d)", len(b))
+		return nil, fmt.Errorf("the content is not valid utf-16 (odd length %d)", len(b))
 	}
 	u := make([]uint16, len(b)/2)
 	for i := range u {
@@ -73,10 +73,10 @@ func decodeUTF16(b []byte, order binary.ByteOrder) (string, error) {
 		case utf16.IsSurrogate(rune(u[i])) && i+1 < len(u) && u[i] < 0xdc00 && u[i+1] >= 0xdc00 && u[i+1] < 0xe000:
 			i++
 		case utf16.IsSurrogate(rune(u[i])):
-			return "", fmt.Errorf("the content is not valid utf-16 (lone surrogate at offset %d)", 2*i)
+			return nil, fmt.Errorf("the content is not valid utf-16 (lone surrogate at offset %d)", 2*i)
 		}
 	}
-	return string(utf16.Decode(u)), nil
+	return []byte(string(utf16.Decode(u))), nil
 }
 
 func badUTF8(b []byte) int {

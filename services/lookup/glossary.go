@@ -10,6 +10,7 @@ import (
 // underscores alike ("Dual-Stack" finds "dual stack").
 type Glossary struct {
 	index map[string]int // normalized name or alias -> entry
+	exact map[string]int // name or alias as written -> entry, to skip normalizing
 	terms []Entry
 }
 
@@ -23,11 +24,12 @@ type Entry struct {
 // NewGlossary indexes entries by term and alias. A later entry does not
 // override an earlier one with the same name.
 func NewGlossary(entries []Entry) *Glossary {
-	g := &Glossary{index: make(map[string]int), terms: entries}
+	g := &Glossary{index: make(map[string]int), exact: make(map[string]int), terms: entries}
 	for i, e := range entries {
 		for _, name := range append([]string{e.Term}, e.Aliases...) {
 			if _, dup := g.index[normalize(name)]; !dup {
 				g.index[normalize(name)] = i
+				g.exact[name] = i
 			}
 		}
 	}
@@ -36,11 +38,19 @@ func NewGlossary(entries []Entry) *Glossary {
 
 // Lookup returns the entry for term, if any.
 func (g *Glossary) Lookup(term string) (Entry, bool) {
-	i, ok := g.index[normalize(term)]
+	i, ok := g.find(term)
 	if !ok {
 		return Entry{}, false
 	}
 	return g.terms[i], true
+}
+
+func (g *Glossary) find(term string) (int, bool) {
+	if i, ok := g.exact[term]; ok {
+		return i, true
+	}
+	i, ok := g.index[normalize(term)]
+	return i, ok
 }
 
 // Terms lists the glossary's terms (not aliases), sorted without regard to case.

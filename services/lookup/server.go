@@ -116,20 +116,27 @@ const flushAt = 32 << 10
 // explaining and "error" naming the kind), then the connection closes.
 func NewServer(cfg Config) *service.ConnServer {
 	cfg = cfg.withDefaults()
+	// A found term's response never changes: frame it once.
+	answers := make([][]byte, len(cfg.Glossary.terms))
+	for i, e := range cfg.Glossary.terms {
+		answers[i], _ = frame.Append(nil, jsonResponse(e.Definition))
+	}
 	cs := &service.ConnServer{Name: "lookup"}
 	cs.Handler = func(ctx context.Context, c *service.Conn) error {
-		h := &handler{cfg: cfg, c: c, log: cs.Log}
+		h := &handler{cfg: cfg, answers: answers, c: c, log: cs.Log}
 		return h.serve(ctx)
 	}
 	return cs
 }
 
 type handler struct {
-	cfg  Config
-	c    *service.Conn
-	log  *slog.Logger
-	out  []byte
-	reqs int
+	cfg     Config
+	answers [][]byte // the framed response for each glossary entry
+	c       *service.Conn
+	log     *slog.Logger
+	out     []byte // responses not yet written
+	scratch []byte
+	reqs    int
 }
 
 // errShutdown ends a connection when the server stops; the connection log
@@ -164,12 +171,9 @@ func (h *handler) serve(ctx context.Context) error {
 			return h.fail(ctx, err)
 		}
 		h.reqs++
-		resp, kind, note := h.answer(m)
+		var kind, note string
+		h.out, kind, note = h.answer(h.out, m)
 		h.logRequest(m, kind, note)
-		var aerr error
-		if h.out, aerr = frame.Append(h.out, resp); aerr != nil {
-			return aerr
-		}
 		if kind != "" {
 			return h.closeAfterError(kind, note)
 		}
@@ -280,19 +284,19 @@ func jsonResponse(result string) frame.Message {
 	}
 }
 
-// answer builds the response to one request. kind is non-empty when the
-// response is an error response after which the connection closes; note
-// says what happened, for the log.
-func (h *handler) answer(m frame.Message) (resp frame.Message, kind, note string) {
+// answer appends the response to one request to dst. kind is non-empty
+// when the response is an error response after which the connection closes;
+// note says what happened, for the log.
+func (h *handler) answer(dst []byte, m frame.Message) (out []byte, kind, note string) {
 	if m.Header.ContentType != TypeJSON {
 		// Binary, or any content type but text/json: as the tutorial does.
 		n := min(len(m.Content), 10)
-		content := make([]byte, 0, len(BinaryPrefix)+n)
-		content = append(append(content, BinaryPrefix...), m.Content[:n]...)
-		return frame.Message{
+		h.scratch = append(append(h.scratch[:0], BinaryPrefix...), m.Content[:n]...)
+		out, _ = frame.Append(dst, frame.Message{
 			Header:  frame.Header{ContentType: TypeServerBinary, ContentEncoding: EncodingBinary},
-			Content: content,
-		}, "", fmt.Sprintf("binary, %d bytes", len(m.Content))
+			Content: h.scratch,
+		})
+		return out, "", "binary"
 	}
 	text, err := decodeText(m.Header.ContentEncoding, m.Header.ByteOrder, m.Content)
 	if err != nil {
@@ -300,48 +304,98 @@ func (h *handler) answer(m frame.Message) (resp frame.Message, kind, note string
 		if errors.Is(err, errUnknownEncoding) {
 			kind = KindUnknownEncoding
 		}
-		return errorResponse(kind, err.Error()), kind, err.Error()
+		out, _ = frame.Append(dst, errorResponse(kind, err.Error()))
+		return out, kind, err.Error()
 	}
-	var req map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(text), &req); err != nil || req == nil {
-		note := "the text/json content is not a JSON object"
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			note = fmt.Sprintf("the text/json content is not valid JSON (%v at byte %d)", se, se.Offset)
-		}
-		return errorResponse(KindBadJSON, note), KindBadJSON, note
+	req, bad := parseRequest(text)
+	if bad != "" {
+		out, _ = frame.Append(dst, errorResponse(KindBadJSON, bad))
+		return out, KindBadJSON, bad
 	}
-	result, note := h.search(req)
-	return jsonResponse(result), "", note
+	result, entry, note := h.search(req)
+	if entry >= 0 {
+		return append(dst, h.answers[entry]...), "", note
+	}
+	out, _ = frame.Append(dst, jsonResponse(result))
+	return out, "", note
 }
 
-// search answers a well-formed JSON request. Mistakes in it get an
-// explanatory result, not an error response: the framing is intact, so the
-// connection stays usable, as in the tutorial.
-func (h *handler) search(req map[string]json.RawMessage) (result, note string) {
-	var action, value string
-	rawAction, ok := req["action"]
-	if !ok {
-		return `Error: the request has no "action". Send {"action": "search", "value": "TCP"} to look up a networking term.`, "no action"
+// request is a text/json request: which of its fields are there, and which
+// are strings.
+type request struct {
+	action, value         string
+	hasAction, hasValue   bool
+	actionText, valueText bool   // the field is a JSON string
+	actionRaw             string // the JSON of a non-string action
+}
+
+// parseRequest decodes a text/json request, without allocating for the
+// usual flat object. bad is non-empty when the content is not a JSON object.
+func parseRequest(b []byte) (r request, bad string) {
+	if frame.ScanFlat(b, func(key []byte, kind int, val []byte) {
+		switch string(key) {
+		case "action":
+			r.hasAction, r.actionText = true, kind == frame.FlatString
+			r.action, r.actionRaw = string(val), string(val)
+			if r.actionText {
+				r.actionRaw = ""
+			}
+		case "value":
+			r.hasValue, r.valueText = true, kind == frame.FlatString
+			r.value = string(val)
+		}
+	}) {
+		return r, ""
 	}
-	if json.Unmarshal(rawAction, &action) != nil {
-		return fmt.Sprintf(`Error: "action" must be a string, not %s. The only action is "search".`, clip(string(rawAction))), "action not a string"
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return r, fmt.Sprintf("the text/json content is not valid JSON (%v at byte %d)", se, se.Offset)
+		}
+		return r, "the text/json content is not a JSON object"
 	}
-	if action != ActionSearch {
-		return fmt.Sprintf(`Error: invalid action %q. The only action is "search", with "value" a networking term such as "TCP"; send any content-type but text/json for a binary answer.`, action), "unknown action"
+	str := func(raw json.RawMessage, s *string) bool {
+		return len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, s) == nil
 	}
-	rawValue, ok := req["value"]
-	if !ok || json.Unmarshal(rawValue, &value) != nil {
-		return `Error: "search" needs a "value" string: the term to look up, such as "IPv6".`, "no value"
+	if raw, ok := obj["action"]; ok {
+		r.hasAction, r.actionText = true, str(raw, &r.action)
+		if !r.actionText {
+			r.actionRaw = string(raw)
+		}
+	}
+	if raw, ok := obj["value"]; ok {
+		r.hasValue, r.valueText = true, str(raw, &r.value)
+	}
+	return r, ""
+}
+
+// search answers a well-formed JSON request: the glossary entry's index when
+// the term is found (its response is ready-made), or else an explanatory
+// result. Mistakes in the request get an explanation, not an error response:
+// the framing is intact, so the connection stays usable, as in the tutorial.
+func (h *handler) search(r request) (result string, entry int, note string) {
+	switch {
+	case !r.hasAction:
+		return `Error: the request has no "action". Send {"action": "search", "value": "TCP"} to look up a networking term.`, -1, "no action"
+	case !r.actionText:
+		return fmt.Sprintf(`Error: "action" must be a string, not %s. The only action is "search".`, clip(r.actionRaw)), -1, "action not a string"
+	case r.action != ActionSearch:
+		return fmt.Sprintf(`Error: invalid action %q. The only action is "search", with "value" a networking term such as "TCP"; send any content-type but text/json for a binary answer.`, r.action), -1, "unknown action"
+	case !r.valueText:
+		return `Error: "search" needs a "value" string: the term to look up, such as "IPv6".`, -1, "no value"
 	}
 	g := h.cfg.Glossary
-	if e, ok := g.Lookup(value); ok {
-		return e.Definition, "found " + e.Term
+	if i, ok := g.find(r.value); ok {
+		if h.log != nil {
+			note = "found " + g.terms[i].Term
+		}
+		return "", i, note
 	}
-	if s := g.Suggest(value); s != "" {
-		return fmt.Sprintf("No match for %q. Did you mean %q?", value, s), "no match"
+	if s := g.Suggest(r.value); s != "" {
+		return fmt.Sprintf("No match for %q. Did you mean %q?", r.value, s), -1, "no match"
 	}
-	return fmt.Sprintf("No match for %q. The glossary knows: %s.", value, strings.Join(g.Terms(), ", ")), "no match"
+	return fmt.Sprintf("No match for %q. The glossary knows: %s.", r.value, strings.Join(g.Terms(), ", ")), -1, "no match"
 }
 
 func (h *handler) logRequest(m frame.Message, kind, note string) {

@@ -235,6 +235,15 @@ func ParseHeader(b []byte) (Header, error) {
 	if !utf8.Valid(b) {
 		return h, fmt.Errorf("frame: %w: not valid UTF-8", ErrMalformedHeader)
 	}
+	if h, ok := parseFlatHeader(b); ok {
+		return h, nil
+	}
+	return parseHeaderJSON(b)
+}
+
+// parseHeaderJSON is ParseHeader with encoding/json, for any valid UTF-8 b.
+func parseHeaderJSON(b []byte) (Header, error) {
+	var h Header
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {
 		var te *json.UnmarshalTypeError

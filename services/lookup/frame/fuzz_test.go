@@ -2,9 +2,11 @@ package frame
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzReader feeds arbitrary bytes, cut into reads of a fuzzed size, to a
@@ -77,6 +79,38 @@ func FuzzReader(f *testing.F) {
 				}
 				t.Fatalf("round trip of %+v: %+v, %v", m.Header, back.ms, back.err)
 			}
+		}
+	})
+}
+
+// FuzzParseHeader checks ParseHeader's allocation-free fast path against
+// encoding/json: whenever the fast path accepts a header, the general
+// decoding must accept it with the same fields.
+func FuzzParseHeader(f *testing.F) {
+	for _, s := range []string{
+		`{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 37}`,
+		`{"content-length":0,"byteorder":"big","content-type":"x","content-encoding":"","x":null,"y":true,"z":-5}`,
+		`{"byteorder": "big", "byteorder": 1, "content-type": "a", "content-encoding": "b", "content-length": 1}`,
+		`{"byteorder": "big", "content-type": "a", "content-encoding": "b", "content-length": 012}`,
+		`{"byteorder": "big", "content-type": "a", "content-encoding": "b", "content-length": -0}`,
+		`{"byteorder": "big", "content-type": "a\u0041", "content-encoding": "b", "content-length": 1.5}`,
+		` {"byteorder" : "little" , "content-type":"t", "content-encoding":"e", "content-length":99999999999999999999} `,
+		`{}`, `[]`, `{"a": {"b": 1}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) {
+			return
+		}
+		fast, ok := parseFlatHeader(b)
+		slow, err := parseHeaderJSON(b)
+		if ok && (err != nil || fast != slow) {
+			t.Fatalf("fast path %+v, encoding/json %+v, %v", fast, slow, err)
+		}
+		var keys int
+		if ScanFlat(b, func([]byte, int, []byte) { keys++ }) && !json.Valid(b) {
+			t.Fatalf("ScanFlat accepted invalid JSON %q", b)
 		}
 	})
 }

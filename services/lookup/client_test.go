@@ -1,0 +1,281 @@
+package lookup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"socketlab/services/internal/probe"
+	"socketlab/services/internal/svctest"
+	"socketlab/services/lookup/frame"
+)
+
+var quick = probe.Options{Timeout: 3 * time.Second}
+
+func TestExchange(t *testing.T) {
+	ipv6, _ := DefaultGlossary.Lookup("IPv6")
+	for _, fam := range svctest.Families {
+		t.Run(fam, func(t *testing.T) {
+			t.Parallel()
+			addr, _ := startServer(t, testConfig, svctest.Loopbacks[fam])
+			ctx := context.Background()
+
+			r := Exchange(ctx, quick, addr, NewSearch(ActionSearch, "ipv6"), ExchangeOptions{Raw: true})
+			if !r.OK && r.Error != "" || r.Received != ipv6.Definition || r.Family != fam {
+				t.Fatalf("search: %+v", r)
+			}
+			sent := r.Details["wire_sent"].(map[string]any)
+			if sent["length_prefix"] != "00 67" || sent["header_length"] != 103 ||
+				sent["header"] != `{"byteorder": "`+frame.NativeByteOrder+`", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 37}` ||
+				sent["content"] != `{"action": "search", "value": "ipv6"}` {
+				t.Errorf("wire_sent: %v", sent)
+			}
+			got := r.Details["wire_received"].(map[string]any)
+			if got["bytes"] != int(r.BytesReceived) || !strings.Contains(got["header"].(string), `"content-type": "text/json"`) {
+				t.Errorf("wire_received: %v", got)
+			}
+			if h := r.Details["response_header"].(map[string]any); h["content-length"] != len(got["content"].(string)) {
+				t.Errorf("response header %v vs content %q", h, got["content"])
+			}
+
+			r = Exchange(ctx, quick, addr, NewBinary("", []byte("hello\x00world")), ExchangeOptions{Split: 7})
+			if r.Error != "" || r.Received != `"First 10 bytes of request: hello\x00worl"` {
+				t.Errorf("binary: %q %q", r.Received, r.Error)
+			}
+		})
+	}
+}
+
+func TestExchangeFailures(t *testing.T) {
+	small := testConfig
+	small.MaxContent = 8
+	tooSmall, _ := startServer(t, small, "127.0.0.1")
+	closes := fakeServer(t, func(c net.Conn) { c.Read(make([]byte, 4096)) })
+	resets := fakeServer(t, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		c.(*net.TCPConn).SetLinger(0)
+	})
+	halfAnswer := fakeServer(t, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		c.Write(rawMsg(`{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 30}`, "{"))
+	})
+	http := fakeServer(t, func(c net.Conn) { io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n") })
+	silent := fakeServer(t, func(c net.Conn) { time.Sleep(2 * time.Second) })
+	notJSON := fakeServer(t, func(c net.Conn) {
+		c.Write(rawMsg(`{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 3}`, "abc"))
+	})
+	cases := []struct {
+		name, addr, kind, text, received string
+	}{
+		{"error response", tooSmall, probe.KindProtocol, "the server refused the request (content-too-large)",
+			"Error: content too large: content-length 36 is over the limit of 8 bytes."},
+		{"closes at once", closes, probe.KindProtocol, "closed the connection without answering", ""},
+		{"resets", resets, probe.KindReset, "connection reset by 127.0.0.1:", ""},
+		{"answer cut short", halfAnswer, probe.KindProtocol, "closed the connection early", ""},
+		{"speaks HTTP", http, probe.KindProtocol, "answered, but not in the lookup protocol: JSON header too large: the length prefix announces 18516 bytes", ""},
+		{"never answers", silent, probe.KindTimeout, "within 300ms", ""},
+		{"bad JSON answer", notJSON, probe.KindProtocol, "sent text/json content that is not a JSON object", "abc"},
+		{"nothing listens", "127.0.0.1:1", probe.KindRefused, "connection refused by 127.0.0.1:1", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := quick
+			o.Timeout = 300 * time.Millisecond
+			ctx, cancel := o.Context(context.Background())
+			defer cancel()
+			r := Exchange(ctx, o, c.addr, NewSearch(ActionSearch, "TCP"), ExchangeOptions{})
+			if r.ErrorKind != c.kind || !strings.Contains(r.Error, c.text) || r.Received != c.received {
+				t.Errorf("got kind %q error %q received %q", r.ErrorKind, r.Error, r.Received)
+			}
+		})
+	}
+}
+
+// fakeServer accepts connections on 127.0.0.1 and runs serve on each.
+func fakeServer(t *testing.T, serve func(c net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func runClient(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := ClientCommand()
+	var out, errb bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	var ee probe.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.Code
+	default:
+		code = 2
+		errb.WriteString(err.Error())
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestClientCommand(t *testing.T) {
+	addr, _ := startServer(t, testConfig, "::1")
+	small := testConfig
+	small.MaxContent = 8
+	tooSmall, _ := startServer(t, small, "127.0.0.1")
+	tcp, _ := DefaultGlossary.Lookup("TCP")
+	cases := []struct {
+		name     string
+		stdin    string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"search", "", []string{addr, "search", "TCP"}, 0, tcp.Definition + "\n", ""},
+		{"search words joined", "", []string{addr, "search", "three", "way", "handshake"}, 0, "A TCP connection opens with three segments", ""},
+		{"binary", "", []string{addr, "binary", "hello"}, 0, "First 10 bytes of request: hello\n", ""},
+		{"binary from stdin", "piped in", []string{addr, "binary"}, 0, "First 10 bytes of request: piped in\n", ""},
+		{"raw", "", []string{"--raw", addr, "binary", "hello"}, 0,
+			"sent 133 bytes to " + addr + "\n" +
+				"  length   00 7e  (126: the JSON header's size, big-endian)\n" +
+				`  header   {"byteorder": "` + frame.NativeByteOrder + `", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 5}` + "\n" +
+				"  content  hello\n" +
+				"received 161 bytes from " + addr + "\n" +
+				"  length   00 7f  (127: the JSON header's size, big-endian)\n", ""},
+		{"other action", "", []string{"--action", "dance", addr, "search", "x"}, 0, `Error: invalid action "dance".`, ""},
+		{"other content type", "", []string{"--content-type", "image/png", addr, "binary", "PNG"}, 0, "First 10 bytes of request: PNG\n", ""},
+		{"server error", "", []string{tooSmall, "search", "TCP"}, 1, "Error: content too large", "lookup: the server refused the request (content-too-large)\n"},
+		{"refused", "", []string{"127.0.0.1:1", "search", "TCP"}, 1, "", "lookup: connection refused by 127.0.0.1:1\n"},
+		{"unknown request", "", []string{addr, "find", "TCP"}, 2, "", `lookup: unknown request "find": use search TERM or binary TEXT`},
+		{"search without a term", "", []string{addr, "search"}, 2, "", "lookup: search needs a TERM"},
+		{"too few arguments", "", []string{addr}, 2, "", "requires at least 2 arg(s)"},
+		{"json content type as binary", "", []string{"--content-type", "text/json", addr, "binary", "{}"}, 2, "", "would not be binary"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errs, code := runClient(t, c.stdin, c.args...)
+			if code != c.code || !strings.HasPrefix(out, c.out) || !strings.Contains(errs, c.err) {
+				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q..., stderr with %q", code, out, errs, c.code, c.out, c.err)
+			}
+		})
+	}
+
+	t.Run("json", func(t *testing.T) {
+		out, _, code := runClient(t, "", "--json", addr, "search", "UDP")
+		var r struct {
+			OK       bool   `json:"ok"`
+			Family   string `json:"family"`
+			Sent     string `json:"sent"`
+			Received string `json:"received"`
+			Details  struct {
+				Request  map[string]any `json:"request_header"`
+				Response map[string]any `json:"response_header"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+			t.Fatalf("exit %d, %v: %s", code, err, out)
+		}
+		if !r.OK || r.Family != "IPv6" || r.Sent != `{"action": "search", "value": "UDP"}` || !strings.HasPrefix(r.Received, "UDP (User Datagram Protocol)") ||
+			r.Details.Request["content-type"] != TypeJSON || r.Details.Response["content-length"] == nil {
+			t.Errorf("%+v", r)
+		}
+	})
+}
+
+// The binary: PORT from the environment, a real healthcheck, requests over
+// both families, and SIGTERM ending it with status 0.
+func TestBinaryServesChecksAndStops(t *testing.T) {
+	bin := svctest.Binary(t, "socketlab/services/lookup/cmd")
+	port := svctest.FreePort(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"listening"`) {
+		t.Fatalf("first log line: %q", lines.Text())
+	}
+	logs := make(chan string, 100)
+	go func() {
+		for lines.Scan() {
+			logs <- lines.Text()
+		}
+		close(logs)
+	}()
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		r := Exchange(context.Background(), quick, net.JoinHostPort(host, strconv.Itoa(port)), NewSearch(ActionSearch, "socket"), ExchangeOptions{})
+		if r.Error != "" || !strings.HasPrefix(r.Received, "A socket is") {
+			t.Errorf("%s: %+v", host, r)
+		}
+	}
+	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
+	if b, err := hc.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "healthy: lookup answers on 127.0.0.1:") {
+		t.Errorf("healthcheck: %v %s", err, b)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("stopping took %v", took)
+	}
+	var all []string
+	for l := range logs {
+		all = append(all, l)
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{`"msg":"request"`, `"answer":"found socket"`, `"family":"IPv6"`, `"msg":"shutdown"`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("logs lack %s:\n%s", want, joined)
+		}
+	}
+}
+
+func TestBinaryRejectsBadFlags(t *testing.T) {
+	bin := svctest.Binary(t, "socketlab/services/lookup/cmd")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-header", "10", "--port", "0"}, "--max-header 10 is out of range (64-65535)"},
+		{[]string{"--max-content", "0", "--port", "0"}, "--max-content 0 must be at least 1"},
+	} {
+		b, err := exec.Command(bin, c.args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(b), c.want) {
+			t.Errorf("%v: %v %s", c.args, err, b)
+		}
+	}
+}
