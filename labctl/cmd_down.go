@@ -19,7 +19,8 @@ func downCommand() *cobra.Command {
 		Short: "Remove a lab's containers and networks",
 		Long: `down removes every container and network of a lab, found by the lab's label:
 the scenario file is not needed (given a file, down reads only the lab's name
-from it). --all removes every socketlab lab on this Docker engine.`,
+from it). --all removes every socketlab lab on this Docker engine. Taking down
+a lab that is not up is not an error.`,
 		Example: `  labctl down default
   labctl down scenarios/default.yaml
   labctl down --all`,
@@ -47,6 +48,10 @@ from it). --all removes every socketlab lab on this Docker engine.`,
 				began := time.Now()
 				err := lab.Down(ctx, name, lab.WithProgress(p.event))
 				p.done()
+				if errors.Is(err, lab.ErrNoLab) {
+					fmt.Fprintf(out, "lab %s is not up: nothing to do\n", name)
+					continue
+				}
 				if err != nil {
 					errs = append(errs, err)
 					continue

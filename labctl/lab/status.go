@@ -46,6 +46,20 @@ type NodeStatus struct {
 	// ExitCode is set when the node has exited.
 	ExitCode  int       `json:"exit_code,omitempty"`
 	Addresses []Address `json:"addresses"`
+	// Security is how the container is confined.
+	Security Security `json:"security"`
+}
+
+// Security is how a node's container is confined, as Docker reports it.
+type Security struct {
+	User         string   `json:"user"` // uid:gid; "" would be root
+	ReadOnlyRoot bool     `json:"read_only_root"`
+	CapDrop      []string `json:"cap_drop,omitempty"`
+	CapAdd       []string `json:"cap_add,omitempty"`
+	SecurityOpt  []string `json:"security_opt,omitempty"`
+	Privileged   bool     `json:"privileged,omitempty"`
+	Memory       int64    `json:"memory,omitempty"` // bytes; 0: no limit
+	Pids         int64    `json:"pids,omitempty"`   // 0: no limit
 }
 
 // Address is a node's place on one network.
@@ -120,6 +134,20 @@ func nodeStatus(c container.Summary, ins container.InspectResponse, byDocker map
 		}
 		if !s.Running && s.Status != container.StateCreated {
 			ns.ExitCode = s.ExitCode
+		}
+	}
+	if ins.Config != nil {
+		ns.Security.User = ins.Config.User
+	}
+	if h := ins.HostConfig; h != nil {
+		ns.Security.ReadOnlyRoot = h.ReadonlyRootfs
+		ns.Security.CapDrop = h.CapDrop
+		ns.Security.CapAdd = h.CapAdd
+		ns.Security.SecurityOpt = h.SecurityOpt
+		ns.Security.Privileged = h.Privileged
+		ns.Security.Memory = h.Memory
+		if h.PidsLimit != nil {
+			ns.Security.Pids = *h.PidsLimit
 		}
 	}
 	if ins.NetworkSettings == nil {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Times the default lab coming up and going down, with warm images, two ways in one run:
+#   labctl up / down of scenarios/default.yaml (up returns when every node passed its
+#   healthcheck), and docker-compose up -d / down of compose.yaml (up -d returns once the
+#   containers run; "up+healthy" waits further until Docker reports each healthy, which is
+#   what a person needs before using the lab). Prints min, median and max of RUNS runs and
+#   the ratios. Goal: labctl up ≤ 2 s and ≤ 0.5× compose.
+# Every lab and compose project gets a unique name, so nothing else running is touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${RUNS:-5}
+scenario=${SCENARIO:-scenarios/default.yaml}
+labctl=bin/labctl
+name=bench-$$
+project=socketlab-bench-$$
+
+if docker compose version >/dev/null 2>&1; then compose=(docker compose)
+elif command -v docker-compose >/dev/null; then compose=(docker-compose)
+else echo "bench-lab: neither 'docker compose' nor docker-compose is installed" >&2; exit 1; fi
+
+cleanup() {
+	"$labctl" down -q "$name" >/dev/null 2>&1 || true
+	"${compose[@]}" -p "$project" down -t 1 >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+
+# compose_healthy waits until every container of the project runs and is healthy (or has
+# no healthcheck).
+compose_healthy() {
+	local ids
+	ids=$("${compose[@]}" -p "$project" ps -q)
+	while docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' $ids |
+		grep -qv '^running healthy$'; do
+		sleep 0.05
+	done
+}
+
+declare -a lab_up lab_down c_up c_healthy c_down
+echo "bench-lab: $runs runs of each, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for i in $(seq "$runs"); do
+	t=$(now); "$labctl" up -q --name "$name" "$scenario" >/dev/null; lab_up+=("$(since "$t")")
+	t=$(now); "$labctl" down -q "$name" >/dev/null; lab_down+=("$(since "$t")")
+
+	t=$(now); "${compose[@]}" -p "$project" up -d --no-build >/dev/null 2>&1; c_up+=("$(since "$t")")
+	compose_healthy; c_healthy+=("$(since "$t")")
+	t=$(now); "${compose[@]}" -p "$project" down >/dev/null 2>&1; c_down+=("$(since "$t")")
+	echo "  run $i: labctl up ${lab_up[-1]}s down ${lab_down[-1]}s | compose up -d ${c_up[-1]}s up+healthy ${c_healthy[-1]}s down ${c_down[-1]}s"
+done
+
+# stats prints "min median max" of its arguments.
+stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f", v[1], m, v[NR] }'; }
+median() { stats "$@" | cut -d' ' -f2; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+printf '\n%-24s %7s %7s %7s\n' "seconds ($runs runs)" min median max
+printf '%-24s %7s %7s %7s\n' "labctl up" $(stats "${lab_up[@]}")
+printf '%-24s %7s %7s %7s\n' "labctl down" $(stats "${lab_down[@]}")
+printf '%-24s %7s %7s %7s\n' "${compose[*]} up -d" $(stats "${c_up[@]}")
+printf '%-24s %7s %7s %7s\n' "${compose[*]} up+healthy" $(stats "${c_healthy[@]}")
+printf '%-24s %7s %7s %7s\n' "${compose[*]} down" $(stats "${c_down[@]}")
+up=$(median "${lab_up[@]}")
+printf '\nlabctl up / compose up+healthy: %s (goal ≤ 0.50)\n' "$(ratio "$up" "$(median "${c_healthy[@]}")")"
+printf 'labctl up / compose up -d:      %s\n' "$(ratio "$up" "$(median "${c_up[@]}")")"
+printf 'labctl down / compose down:     %s\n' "$(ratio "$(median "${lab_down[@]}")" "$(median "${c_down[@]}")")"
+printf 'labctl up median %ss (goal ≤ 2 s)\n' "$up"
