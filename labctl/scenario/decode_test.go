@@ -365,3 +365,16 @@ func TestMemoryBytes(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParseDefault(b *testing.B) {
+	data, err := os.ReadFile("../../scenarios/default.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("default.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,6 +4,42 @@
 // error reported at once, and the JSON Schema for editors is generated from
 // them (the doc comments below become the schema's descriptions).
 //
+// A scenario file is one YAML document:
+//
+//	name: my-lab
+//	networks:
+//	  front: {}                  # dual stack; the engine picks the subnets
+//	  back: {stack: ipv4, ipv4: 10.80.2.0/24}
+//	nodes:
+//	  web: {image: web, networks: [front]}
+//	  client:
+//	    image: client
+//	    networks: [front, {name: back, ipv4: 10.80.2.10, aliases: [probe]}]
+//	steps:
+//	  - {node: client, run: browse, target: http://web/, family: ipv6}
+//
+// Decoding rejects unknown keys, duplicate keys and values of the wrong
+// kind; a key written without a value counts as left out. YAML anchors and
+// merge keys (<<: *defaults) work, and top-level keys starting with x- are
+// ignored, as a place to define anchors.
+//
+// Validation is strict, and each rule is a decision of the format:
+//   - lab, network and node names are lowercase DNS labels (the lab's at most
+//     32 characters); nodes are not called localhost;
+//   - fixed IPv4 subnets are private (10/8, 172.16/12, 192.168/16) and /30 or
+//     larger; fixed IPv6 subnets are unique local (inside fd00::/8) and /64 or
+//     larger; subnets are written masked and do not overlap;
+//   - a fixed address needs its network's fixed subnet, the right family, a
+//     place inside the subnet other than its first address and the gateway
+//     (the next one, which Docker takes) or the IPv4 broadcast, and no other
+//     node on the network using it;
+//   - memory is at least 6m (Docker's minimum) and pids at least 16 (a Go
+//     server crashes at start below 6 threads; a step's client runs beside it);
+//   - steps run clients only in client nodes; the checks that depend on
+//     earlier steps (stopped nodes, connected networks) follow the steps in
+//     order, and a step that cannot succeed (its target stopped, on no shared
+//     network, or only over the other family) must expect a failure.
+//
 // A scenario that Parse, Load or Validate accepted has its defaults filled in:
 // every network has a Stack and every step a Timeout.
 package scenario
