@@ -219,6 +219,29 @@ func TestPipelinedRequestsAndKeepAlive(t *testing.T) {
 	waitLog(t, logs, `"reason":"peer closed"`)
 }
 
+// Responses to the complete requests of a read go out at once, even when the
+// same read ends with part of a request whose rest the client sends later.
+func TestNoResponseWaitsForTheNextRequest(t *testing.T) {
+	cfg := testConfig
+	cfg.RequestTimeout = 10 * time.Second
+	addr, _ := startServer(t, cfg, "127.0.0.1")
+	c := dial(t, addr)
+	third := encode(t, NewSearch(ActionSearch, "ACK"))
+	c.Write(append(encode(t, NewSearch(ActionSearch, "SYN"), NewBinary("", []byte("two"))), third[:5]...))
+	c.SetReadDeadline(time.Now().Add(3 * time.Second)) // well before the request timeout
+	fr := frame.NewReader(c)
+	if r := result(t, fr)["result"]; !strings.HasPrefix(r, "SYN (synchronize)") {
+		t.Errorf("1st: %q", r)
+	}
+	if m, err := fr.Next(); err != nil || string(m.Content) != "First 10 bytes of request: two" {
+		t.Fatalf("2nd: %v %q", err, m.Content)
+	}
+	c.Write(third[5:])
+	if r := result(t, fr)["result"]; !strings.HasPrefix(r, "ACK (acknowledgment)") {
+		t.Errorf("3rd: %q", r)
+	}
+}
+
 func waitLog(t testing.TB, logs *logBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {

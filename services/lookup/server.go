@@ -144,7 +144,7 @@ type handler struct {
 var errShutdown = errors.New("server shutting down")
 
 func (h *handler) serve(ctx context.Context) error {
-	fr := frame.NewReader(h.c)
+	fr := frame.NewReader(flushReader{h})
 	fr.MaxHeader, fr.MaxContent = h.cfg.MaxHeader, h.cfg.MaxContent
 	for {
 		if fr.Buffered() == 0 {
@@ -193,6 +193,19 @@ func (h *handler) readDeadline(ctx context.Context, d time.Duration) {
 	if ctx.Err() != nil {
 		_ = h.c.SetReadDeadline(time.Now())
 	}
+}
+
+// flushReader reads from the connection, but first writes the responses
+// gathered so far. Responses to requests that came in one read go out in one
+// write, yet none waits for the network: the reader reads from the socket
+// only when the requests it holds are answered and it needs more bytes.
+type flushReader struct{ h *handler }
+
+func (f flushReader) Read(p []byte) (int, error) {
+	if err := f.h.flush(); err != nil {
+		return 0, err
+	}
+	return f.h.c.Read(p)
 }
 
 // flush writes the responses gathered so far in one write.
