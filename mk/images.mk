@@ -1,6 +1,6 @@
 # Images: one FROM scratch image per service plus socketlab/client; see scripts/images.sh.
 
-.PHONY: images images-check images-clean
+.PHONY: images images-check images-clean compose-check
 
 images: build ## build socketlab/<service> and socketlab/client from bin/ (FROM scratch, nothing pulled)
 	@scripts/images.sh
@@ -12,3 +12,6 @@ images-clean: ## remove the socketlab/* images and their build contexts
 	@ids=$$(docker images -q --filter 'reference=socketlab/*'); \
 		if [ -n "$$ids" ]; then docker image rm $$ids; fi
 	rm -rf $(BIN)/.images
+
+compose-check: ## bring compose.yaml up (own project name), check health, hardening, IPv4+IPv6 from the client, down
+	@scripts/compose-check.sh

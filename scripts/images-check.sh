@@ -27,20 +27,7 @@ declare -A expose=(
 	[lookup]="65432/tcp"
 	[web]="80/tcp"
 )
-# Probes: sock arguments run in the client container ({fam} becomes -4 or -6) and a text the
-# answer must contain ({v} becomes 4 or 6). Several probes per service are separated by ';'.
-declare -A probes=(
-	[welcome]="welcome {fam} welcome|over IPv{v}"
-	[echo]="echo {fam} echo hello-tcp|hello-tcp;echo --udp {fam} echo hello-udp|hello-udp"
-	[responder]="responder {fam} responder|over IPv{v}"
-	[web]="browse {fam} --body-only web/whoami|family: IPv{v}"
-	[chat]="chat {fam} chat --nick check{v} --join '#lab' --say hello|Welcome to the socketlab IRC network"
-	[lookup]="lookup {fam} lookup search TCP|Transmission Control Protocol"
-)
-
-pass=0 fail=0
-ok() { printf '  ok   %s\n' "$*"; pass=$((pass + 1)); }
-bad() { printf '  FAIL %s\n' "$*"; fail=$((fail + 1)); }
+. scripts/probes.sh
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 cleanup() {
@@ -146,23 +133,7 @@ for s in "${services[@]}"; do
 	proc_check "$c"
 
 	# Talk to it from the client container, by name, over each family.
-	IFS=';' read -ra list <<<"${probes[$s]:-}"
-	for p in "${list[@]}"; do
-		args=${p%%|*} want=${p#*|}
-		if ! docker exec "$client" sock "${args%% *}" --help >/dev/null 2>&1; then
-			bad "sock ${args%% *}: no such client sub-command in $prefix/client"; continue
-		fi
-		for v in 4 6; do
-			a=${args//\{fam\}/-$v}; a=${a//\{v\}/$v}; w=${want//\{v\}/$v}
-			# shellcheck disable=SC2086 # the probe's words are meant to split
-			out=$(eval docker exec "$client" sock $a 2>&1) && rc=0 || rc=$?
-			if [ "$rc" = 0 ] && grep -qF -- "$w" <<<"$out"; then
-				ok "sock $a: $(head -1 <<<"$out" | cut -c1-90)"
-			else
-				bad "sock $a: exit $rc, want '$w' in: $(head -3 <<<"$out")"
-			fi
-		done
-	done
+	probe "$client" "$s"
 
 	# Graceful stop, and logs.
 	stop_check "$c"
