@@ -142,13 +142,14 @@ func TestLabsSideBySide(t *testing.T) {
 	}
 	// Both come up at the same moment: subnet allocation must not collide.
 	labs := make([]*lab.Lab, 2)
+	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range labs {
-		wg.Go(func() { labs[i] = labtest.Up(t, sc()) })
+		wg.Go(func() { labs[i], errs[i] = labtest.Start(t, sc()) })
 	}
 	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("up: %v", err)
 	}
 	a, b := status(t, labs[0]), status(t, labs[1])
 	if a.Networks[0].IPv4 == b.Networks[0].IPv4 || a.Networks[0].IPv6 == b.Networks[0].IPv6 {

@@ -170,7 +170,8 @@ func Name(t testing.TB) string {
 }
 
 // Up brings sc up as a lab named Name(t) (unless opts name it) and takes it
-// down when the test ends. It fails t if the lab does not come up.
+// down when the test ends. It skips t when an image is missing (see
+// NeedImages) and fails it if the lab does not come up.
 func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 	t.Helper()
 	var images []string
@@ -178,11 +179,21 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 		images = append(images, n.Image)
 	}
 	NeedImages(t, images...)
+	l, err := Start(t, sc, opts...)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	return l
+}
+
+// Start is Up for use from goroutines: it neither skips nor fails t, but
+// returns the error. The lab, if it came up, is taken down when t ends.
+func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	l, err := lab.Up(ctx, sc, append([]lab.Option{lab.WithName(Name(t))}, opts...)...)
 	if err != nil {
-		t.Fatalf("up: %v", err)
+		return nil, err
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -192,7 +203,7 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 		}
 		l.Close()
 	})
-	return l
+	return l, nil
 }
 
 // Exists tells whether the engine holds any container or network of the lab
@@ -224,3 +235,6 @@ func Services() []string {
 
 // Images are the images the tests may use: every service's, and client.
 func Images() []string { return append(Services(), scenario.ClientImage) }
+
+// Missing tells whether image is not built (when the engine is there).
+func Missing(image string) bool { return slices.Contains(state.missing, image) }
