@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"socketlab/labctl/scenario"
@@ -33,9 +34,6 @@ const (
 	Fail  = "fail"  // the step ran and an expectation did not hold
 	Error = "error" // the step could not be run (the client crashed, Docker failed)
 )
-
-// DefaultTimeout bounds a step whose scenario gives no timeout.
-const DefaultTimeout = 10 * time.Second
 
 // Result is the outcome of one step (or, for family "both", of one family of it).
 type Result struct {
@@ -92,20 +90,41 @@ func (r *Report) Counts() (pass, fail, errs int) {
 	return
 }
 
-// Run runs the steps of sc in order against l. progress, if non-nil, gets
-// each result as soon as it is known.
+// Run runs the steps of sc in order against l. A background step starts and
+// the next step follows at once; Run waits for every background step before
+// it returns. progress, if non-nil, gets each result as soon as it is known.
 func Run(ctx context.Context, l Lab, sc *scenario.Scenario, progress func(*Result)) *Report {
 	start := time.Now()
 	rep := &Report{Scenario: sc.Name, File: sc.File}
-	for i, st := range sc.Steps {
-		for _, fam := range families(st) {
-			res := runStep(ctx, l, i+1, st, fam)
-			rep.Results = append(rep.Results, res)
-			if progress != nil {
-				progress(res)
-			}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	done := func(res *Result) {
+		if progress != nil {
+			mu.Lock()
+			progress(res)
+			mu.Unlock()
 		}
 	}
+	for i, st := range sc.Steps {
+		for _, fam := range families(st) {
+			res := &Result{}
+			rep.Results = append(rep.Results, res)
+			if st.Background {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					*res = *runStep(ctx, l, i+1, st, fam)
+					done(res)
+				}()
+				continue
+			}
+			*res = *runStep(ctx, l, i+1, st, fam)
+			done(res)
+		}
+	}
+	wg.Wait()
 	rep.Seconds = time.Since(start).Seconds()
 	return rep
 }
@@ -126,7 +145,7 @@ func timeout(st *scenario.Step) time.Duration {
 	if st.Timeout > 0 {
 		return time.Duration(st.Timeout)
 	}
-	return DefaultTimeout
+	return scenario.DefaultTimeout
 }
 
 func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string) *Result {

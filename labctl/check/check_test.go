@@ -209,3 +209,40 @@ func TestReports(t *testing.T) {
 		t.Errorf("json: %s", js.String())
 	}
 }
+
+// slowLab answers a chat client only once a later step has run.
+type slowLab struct {
+	fakeLab
+	said chan struct{}
+}
+
+func (s *slowLab) Exec(ctx context.Context, node string, argv []string) ([]byte, []byte, int, error) {
+	if strings.Contains(strings.Join(argv, " "), "--expect") {
+		select {
+		case <-s.said:
+			return []byte(okJSON("<< :bob PRIVMSG #lab :hi ada", "IPv6")), nil, 0, nil
+		case <-ctx.Done():
+			return []byte(failJSON("timeout", "no line containing hi ada within 10s")), nil, 1, nil
+		}
+	}
+	close(s.said)
+	return []byte(okJSON("said", "IPv6")), nil, 0, nil
+}
+
+func TestBackgroundStepWaitsForALaterOne(t *testing.T) {
+	lab := &slowLab{said: make(chan struct{})}
+	sc := &scenario.Scenario{Name: "chat", Steps: []*scenario.Step{
+		{Name: "ada waits", Node: "client", Run: "chat", Target: "chat", Args: []string{"--expect", "hi ada"}, Background: true,
+			Expect: &scenario.Expect{Contains: "hi ada"}},
+		{Name: "bob says", Node: "client", Run: "chat", Target: "chat", Args: []string{"--say", "hi ada"}},
+	}}
+	var order []string
+	rep := Run(context.Background(), lab, sc, func(r *Result) { order = append(order, r.Name) })
+	if !rep.Passed() {
+		t.Fatalf("failed: %+v %+v", rep.Results[0], rep.Results[1])
+	}
+	// Reports keep file order; progress shows the order things finished in.
+	if rep.Results[0].Name != "ada waits" || strings.Join(order, ",") != "bob says,ada waits" {
+		t.Errorf("results %q, %q; progress order %v", rep.Results[0].Name, rep.Results[1].Name, order)
+	}
+}

@@ -178,6 +178,11 @@ type Step struct {
 	Args []string `yaml:"args,omitempty"`
 	// Expect is what the client's run must show; left out, it must succeed.
 	Expect *Expect `yaml:"expect,omitempty"`
+	// Background starts the client and goes on to the next step at once; its
+	// result is judged when it ends, before the lab is torn down. For a client
+	// that waits for what a later step causes: a chat user waiting for
+	// another's message.
+	Background bool `yaml:"background,omitempty"`
 
 	// Action acts on the node instead of running a client: stop, kill,
 	// start, disconnect or connect (with network), or sleep (with for).

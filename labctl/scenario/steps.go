@@ -416,6 +416,7 @@ func familyName(f string) string {
 func (v *validator) actionStep(path string, i int, st *Step) {
 	v.only(path, "action", "it belongs to run steps: remove it", map[string]bool{
 		"target": st.Target != "", "family": st.Family != "", "args": len(st.Args) > 0, "expect": st.Expect != nil,
+		"background": st.Background,
 	})
 	if !slices.Contains(actions, st.Action) {
 		hint := didYouMean(st.Action, actions)
