@@ -388,3 +388,33 @@ func TestStacks(t *testing.T) {
 		})
 	}
 }
+
+func TestImageMissing(t *testing.T) {
+	t.Parallel()
+	labtest.Need(t)
+	name := labtest.Name(t)
+	_, err := lab.Up(context.Background(), pair("welcome"), lab.WithName(name), lab.WithImageTag("not-built"))
+	want := "socketlab/welcome:not-built, socketlab/client:not-built: run make images"
+	if !errors.Is(err, lab.ErrImageMissing) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("up with unbuilt images: %v, want ErrImageMissing ending %q", err, want)
+	}
+	if labtest.Exists(t, name) {
+		t.Error("an up without images left resources")
+	}
+}
+
+func TestFailedUpRollsBack(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "welcome", scenario.ClientImage)
+	sc := twoNets()
+	sc.Nodes[0].Args = []string{"--no-such-flag"} // welcome exits at once
+	name := labtest.Name(t)
+	_, err := lab.Up(context.Background(), sc, lab.WithName(name))
+	if !errors.Is(err, lab.ErrUnhealthy) || !strings.Contains(err.Error(), "welcome exited with code") ||
+		!strings.Contains(err.Error(), "no-such-flag") {
+		t.Fatalf("up with a node that exits: %v, want ErrUnhealthy with its exit code and log", err)
+	}
+	if labtest.Exists(t, name) {
+		t.Fatal("a failed up left containers or networks behind")
+	}
+}

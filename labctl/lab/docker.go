@@ -17,8 +17,13 @@ import (
 	"socketlab/labctl/scenario"
 )
 
-// ImageRef is the Docker image a scenario's image name runs: socketlab/NAME:latest.
-func ImageRef(image string) string { return scenario.ImagePrefix + image + ":latest" }
+// DefaultTag is the tag of the images a lab runs unless WithImageTag says
+// otherwise: what `make images` builds.
+const DefaultTag = "latest"
+
+// ImageRef is the Docker image a scenario's image name runs:
+// socketlab/NAME:latest.
+func ImageRef(image string) string { return scenario.ImagePrefix + image + ":" + DefaultTag }
 
 var setupOnce sync.Once
 
@@ -54,8 +59,8 @@ func connect(ctx context.Context) (*engine, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w at %s: is the Docker daemon running? (%v); "+
-			"start it, or point DOCKER_HOST at one", ErrEngineUnreachable, cli.DaemonHost(), err)
+		return nil, fmt.Errorf("%w at %s: is the Docker daemon running? Start it, or point DOCKER_HOST at one (%v)",
+			ErrEngineUnreachable, cli.DaemonHost(), err)
 	}
 	return &engine{cli: cli}, nil
 }

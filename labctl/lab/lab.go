@@ -56,10 +56,11 @@ type options struct {
 	healthTimeout time.Duration
 	pool4, pool6  string
 	logs          io.Writer
+	tag           string
 }
 
 func newOptions(opts []Option) options {
-	o := options{healthTimeout: DefaultHealthTimeout, pool4: DefaultPool4, pool6: DefaultPool6}
+	o := options{healthTimeout: DefaultHealthTimeout, pool4: DefaultPool4, pool6: DefaultPool6, tag: DefaultTag}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -87,6 +88,10 @@ func WithHealthTimeout(d time.Duration) Option { return func(o *options) { o.hea
 func WithPools(ipv4, ipv6 string) Option {
 	return func(o *options) { o.pool4, o.pool6 = ipv4, ipv6 }
 }
+
+// WithImageTag runs the images with tag instead of DefaultTag, e.g. images
+// built for a branch.
+func WithImageTag(tag string) Option { return func(o *options) { o.tag = tag } }
 
 // WithEngineLog sends testcontainers' own log lines to w (default: dropped).
 func WithEngineLog(w io.Writer) Option { return func(o *options) { o.logs = w } }

@@ -391,6 +391,9 @@ func (e *engine) waitHealthy(ctx context.Context, id, node, image string, timeou
 		}
 		ins, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		if err != nil {
+			if ctx.Err() != nil {
+				continue // the select above says why
+			}
 			return engineErr("inspect "+node, err)
 		}
 		if st := ins.Container.State; !st.Running {

@@ -96,6 +96,9 @@ type upper struct {
 	mu sync.Mutex // serializes progress events
 }
 
+// ref is the image a node runs.
+func (u *upper) ref(image string) string { return scenario.ImagePrefix + image + ":" + u.o.tag }
+
 func (u *upper) emit(kind Kind, name string, ph Phase, detail string, err error) {
 	if u.o.progress == nil {
 		return
@@ -164,7 +167,7 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 func (u *upper) inspectImages(ctx context.Context) error {
 	var missing []string
 	for _, n := range u.sc.Nodes {
-		ref := ImageRef(n.Image)
+		ref := u.ref(n.Image)
 		if _, ok := u.images[ref]; ok || slices.Contains(missing, ref) {
 			continue
 		}
@@ -224,8 +227,8 @@ func (u *upper) checkExisting(ctx context.Context, ctrs []container.Summary, net
 			diffs = append(diffs, "node "+name+" is not in the scenario")
 		case c.Labels[LabelSpec] != nodeSpec(w):
 			diffs = append(diffs, "node "+name+" is defined differently")
-		case c.ImageID != u.images[ImageRef(w.Image)].id:
-			diffs = append(diffs, "node "+name+" runs an older build of "+ImageRef(w.Image))
+		case c.ImageID != u.images[u.ref(w.Image)].id:
+			diffs = append(diffs, "node "+name+" runs an older build of "+u.ref(w.Image))
 		}
 	}
 	if len(diffs) > 0 {
@@ -430,17 +433,17 @@ func subnets(n network.Summary) string {
 // left alone, a stopped one is started.
 func (u *upper) resume(ctx context.Context, n *scenario.Node, c container.Summary) (bool, error) {
 	if c.State == container.StateRunning {
-		u.emit(KindNode, n.Name, Unchanged, ImageRef(n.Image), nil)
+		u.emit(KindNode, n.Name, Unchanged, u.ref(n.Image), nil)
 		return false, nil
 	}
 	if _, err := u.e.cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 		return true, engineErr("start "+n.Name, err)
 	}
-	u.emit(KindNode, n.Name, Started, ImageRef(n.Image), nil)
+	u.emit(KindNode, n.Name, Started, u.ref(n.Image), nil)
 	if err := u.e.waitHealthy(ctx, c.ID, n.Name, c.ImageID, u.o.healthTimeout); err != nil {
 		return true, err
 	}
-	u.emit(KindNode, n.Name, Healthy, ImageRef(n.Image), nil)
+	u.emit(KindNode, n.Name, Healthy, u.ref(n.Image), nil)
 	return true, nil
 }
 
@@ -449,7 +452,7 @@ func (u *upper) resume(ctx context.Context, n *scenario.Node, c container.Summar
 // the server inside starts with every address), starts it and waits until it
 // passes its healthcheck.
 func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) error {
-	ref := ImageRef(n.Image)
+	ref := u.ref(n.Image)
 	img := u.images[ref]
 	first := n.Networks[0]
 	firstNet := dockerName(u.name, first.Network)
@@ -464,6 +467,7 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	memory := n.MemoryBytes()
+	health := &healthStrategy{e: u.e, node: n.Name, image: img.id, timeout: u.o.healthTimeout}
 	var hostConfig *container.HostConfig // set by HostConfigModifier
 
 	req := testcontainers.ContainerRequest{
@@ -513,7 +517,7 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 				return nil
 			}},
 		}},
-		WaitingFor: healthStrategy{e: u.e, node: n.Name, image: img.id, timeout: u.o.healthTimeout},
+		WaitingFor: health,
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: req,
@@ -542,6 +546,9 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if health.err != nil {
+			return health.err // without testcontainers' hook wrapping
+		}
 		return fmt.Errorf("start node %s: %w", n.Name, err)
 	}
 	u.emit(KindNode, n.Name, Healthy, ref, nil)
@@ -555,16 +562,18 @@ type healthStrategy struct {
 	node    string
 	image   string
 	timeout time.Duration
+	err     error // why the node did not become healthy
 }
 
-var _ wait.Strategy = healthStrategy{}
+var _ wait.Strategy = (*healthStrategy)(nil)
 
-func (h healthStrategy) WaitUntilReady(ctx context.Context, t wait.StrategyTarget) error {
+func (h *healthStrategy) WaitUntilReady(ctx context.Context, t wait.StrategyTarget) error {
 	c, ok := t.(interface{ GetContainerID() string })
 	if !ok {
 		return fmt.Errorf("wait for %s: no container ID", h.node)
 	}
-	return h.e.waitHealthy(ctx, c.GetContainerID(), h.node, h.image, h.timeout)
+	h.err = h.e.waitHealthy(ctx, c.GetContainerID(), h.node, h.image, h.timeout)
+	return h.err
 }
 
 // rollback removes what this run of Up created, found by the run's label.

@@ -1,0 +1,107 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"socketlab/internal/labtest"
+	"socketlab/labctl/lab"
+	"socketlab/labctl/scenario"
+)
+
+var labctlBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "labctl-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "labctl")
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "build", "-o", bin, "./labctl")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", errors.New("go build ./labctl: " + err.Error() + "\n" + string(out))
+	}
+	return bin, nil
+})
+
+// labctl runs the labctl binary and returns its exit status and output.
+func labctl(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	bin, err := labctlBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("labctl %q: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// TestCLI drives labctl as a person would: up, up again, status, exec,
+// logs, down.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "welcome", scenario.ClientImage)
+	file := filepath.Join(t.TempDir(), "cli.yaml")
+	os.WriteFile(file, []byte(`name: cli
+networks:
+  net: {}
+nodes:
+  welcome:
+    image: welcome
+    networks: [net]
+  client:
+    image: client
+    networks: [net]
+`), 0o644)
+	name := labtest.Name(t)
+	t.Cleanup(func() { labctl(t, "down", name) })
+
+	steps := []struct {
+		args   []string
+		code   int
+		stdout []string
+	}{
+		{[]string{"up", "--name", name, file}, 0, []string{"node welcome healthy", "lab " + name + " is up", "IPv6", "Try:", "exec --lab " + name + " client -- sock welcome -6 welcome"}},
+		{[]string{"up", "--name", name, file}, 0, []string{"node welcome unchanged", "nothing changed"}},
+		{[]string{"exec", "--lab", name, "client", "--", "sock", "welcome", "-6", "welcome"}, 0, []string{"over IPv6"}},
+		{[]string{"exec", "--lab", name, "client", "--", "sock", "welcome", "--timeout", "1s", "nosuch"}, 1, nil},
+		{[]string{"exec", "--lab", name, "welcome", "--", "/bin/welcome", "healthcheck"}, 0, []string{"healthy"}},
+		{[]string{"logs", "--lab", name, "welcome"}, 0, []string{`"service":"welcome"`, `"family":"IPv6"`}},
+		{[]string{"down", name}, 0, []string{"network net removed", "lab " + name + " is down"}},
+		{[]string{"down", name}, 0, []string{"lab " + name + " is not up: nothing to do"}},
+		{[]string{"status", name}, 1, nil},
+	}
+	for _, st := range steps {
+		code, stdout, stderr := labctl(t, st.args...)
+		if code != st.code {
+			t.Fatalf("labctl %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(st.args, " "), code, st.code, stdout, stderr)
+		}
+		for _, want := range st.stdout {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("labctl %s: output lacks %q:\n%s", strings.Join(st.args, " "), want, stdout)
+			}
+		}
+		if st.args[0] == "up" && st.code == 0 {
+			// status -o json is the machine-readable twin of the table.
+			code, out, _ := labctl(t, "status", name, "-o", "json")
+			var s lab.Status
+			if code != 0 || json.Unmarshal([]byte(out), &s) != nil || len(s.Nodes) != 2 || s.Nodes[0].Addresses[0].IPv6 == "" {
+				t.Errorf("status -o json: exit %d: %s", code, out)
+			}
+		}
+	}
+}
