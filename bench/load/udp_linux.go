@@ -1,0 +1,176 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batch is how many datagrams one sendmmsg or recvmmsg call moves at most.
+const batch = 64
+
+// UDPFlood keeps window datagrams of size bytes in flight on each of sockets
+// UDP sockets connected to addr, sending one more for each reply, for d, and
+// returns the replies per second. It moves datagrams in batches
+// (sendmmsg/recvmmsg), so that the load costs less CPU than the server
+// answering it. A socket that hears nothing for 20 ms counts its window as
+// lost and sends a fresh one.
+func UDPFlood(ctx context.Context, addr string, sockets, window, size int, d time.Duration) (float64, error) {
+	raddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return 0, fmt.Errorf("udp flood: %w", err)
+	}
+	var (
+		replies atomic.Int64
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+		errs    = make(chan error, sockets)
+		conns   []*net.UDPConn
+	)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range sockets {
+		c, err := net.DialUDP("udp", nil, raddr)
+		if err != nil {
+			return 0, fmt.Errorf("udp flood: %w", err)
+		}
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+		conns = append(conns, c)
+	}
+	start := make(chan struct{})
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := flood(c, window, size, &replies, &stop); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	t0 := time.Now()
+	close(start)
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	n, el := replies.Load(), time.Since(t0)
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errors.New("udp flood: no reply at all")
+	}
+	return float64(n) / el.Seconds(), nil
+}
+
+// mmsgs is a batch of message headers over one buffer per message.
+type mmsgs struct {
+	hdrs []unix.Mmsghdr
+	iovs []unix.Iovec
+	bufs [][]byte
+}
+
+func newMmsgs(n, size int, fill []byte) *mmsgs {
+	m := &mmsgs{hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n), bufs: make([][]byte, n)}
+	for i := range n {
+		m.bufs[i] = make([]byte, size)
+		copy(m.bufs[i], fill)
+		m.iovs[i].Base = &m.bufs[i][0]
+		m.iovs[i].SetLen(size)
+		m.hdrs[i].Hdr.Iov = &m.iovs[i]
+		m.hdrs[i].Hdr.SetIovlen(1)
+	}
+	return m
+}
+
+func flood(c *net.UDPConn, window, size int, replies *atomic.Int64, stop *atomic.Bool) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	out := newMmsgs(batch, size, Pattern(size))
+	in := newMmsgs(batch, 2048, nil)
+	send := func(n int) error {
+		refused := 0
+		for n > 0 {
+			var sent int
+			var serr error
+			err := rc.Write(func(fd uintptr) bool {
+				r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&out.hdrs[0])), uintptr(min(n, batch)), 0, 0, 0)
+				if e == syscall.EAGAIN {
+					return false
+				}
+				if e != 0 {
+					serr = e
+				}
+				sent = int(r)
+				return true
+			})
+			if err == nil {
+				err = serr
+			}
+			if err != nil {
+				if errors.Is(err, syscall.ECONNREFUSED) && refused < 100 {
+					refused++ // an ICMP error about an earlier datagram; the next may pass
+					continue
+				}
+				return fmt.Errorf("udp flood: sendmmsg: %w", err)
+			}
+			n -= sent
+		}
+		return nil
+	}
+	if err := send(window); err != nil {
+		return err
+	}
+	for !stop.Load() {
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		var got int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&in.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+			if e == syscall.EAGAIN {
+				return false
+			}
+			if e != 0 {
+				rerr = e
+			}
+			got = int(r)
+			return true
+		})
+		if err == nil {
+			err = rerr
+		}
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			got = window // all lost, or the server paused: start over
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return errors.New("udp flood: connection refused (no server on that port)")
+		case err != nil:
+			return fmt.Errorf("udp flood: recvmmsg: %w", err)
+		default:
+			replies.Add(int64(got))
+		}
+		if err := send(got); err != nil {
+			return err
+		}
+	}
+	return nil
+}
