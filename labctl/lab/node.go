@@ -243,7 +243,11 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 	if _, err := l.e.cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 		return engineErr("start "+node, err)
 	}
-	return l.e.waitHealthy(ctx, c.ID, node, c.ImageID, l.o.healthTimeout)
+	argv, err := l.e.healthcheck(ctx, c.ImageID)
+	if err != nil {
+		return err
+	}
+	return l.e.waitHealthy(ctx, c.ID, node, argv, l.o.healthTimeout)
 }
 
 // Disconnect takes node off network, as if its cable were pulled.
@@ -363,15 +367,11 @@ func healthArgv(test []string) []string {
 // of starting, so the first or second run passes.
 const healthPoll = 100 * time.Millisecond
 
-// waitHealthy runs the image's healthcheck inside the container until it
-// passes. Docker runs the same check on its own, but only after the image's
+// waitHealthy runs argv, the image's healthcheck (nil: none), inside the
+// container until it passes. Docker runs the same check on its own, but only after the image's
 // interval (Docker 20.10 has no start interval), which would make every
 // `up` take seconds; this one runs at once and then every healthPoll.
-func (e *engine) waitHealthy(ctx context.Context, id, node, image string, timeout time.Duration) error {
-	argv, err := e.healthcheck(ctx, image)
-	if err != nil {
-		return err
-	}
+func (e *engine) waitHealthy(ctx context.Context, id, node string, argv []string, timeout time.Duration) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -75,9 +75,8 @@ func newID() string {
 
 // imageInfo is what Up needs of an image.
 type imageInfo struct {
-	id      string
-	health  []string // the HEALTHCHECK command, nil if none
-	exposed []string // e.g. "7/tcp"
+	id     string
+	health []string // the HEALTHCHECK command, nil if none
 }
 
 // upper is one run of Up.
@@ -165,36 +164,46 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 // inspectImages checks that every image is built (nothing is ever pulled:
 // the lab machines have no registry) and reads its healthcheck and ports.
 func (u *upper) inspectImages(ctx context.Context) error {
-	var missing []string
+	var refs []string
 	for _, n := range u.sc.Nodes {
-		ref := u.ref(n.Image)
-		if _, ok := u.images[ref]; ok || slices.Contains(missing, ref) {
-			continue
+		if ref := u.ref(n.Image); !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
 		}
-		img, err := u.e.cli.ImageInspect(ctx, ref)
-		if cerrdefs.IsNotFound(err) {
+	}
+	infos := make([]imageInfo, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Go(func() { infos[i], errs[i] = u.e.inspectImage(ctx, ref) })
+	}
+	wg.Wait()
+	var missing []string
+	for i, ref := range refs {
+		switch {
+		case cerrdefs.IsNotFound(errs[i]):
 			missing = append(missing, ref)
-			continue
+		case errs[i] != nil:
+			return engineErr("inspect image "+ref, errs[i])
+		default:
+			u.images[ref] = infos[i]
 		}
-		if err != nil {
-			return engineErr("inspect image "+ref, err)
-		}
-		info := imageInfo{id: img.ID}
-		if img.Config != nil {
-			if img.Config.Healthcheck != nil {
-				info.health = healthArgv(img.Config.Healthcheck.Test)
-			}
-			for p := range img.Config.ExposedPorts {
-				info.exposed = append(info.exposed, p)
-			}
-			slices.Sort(info.exposed)
-		}
-		u.images[ref] = info
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s: run make images", ErrImageMissing, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+func (e *engine) inspectImage(ctx context.Context, ref string) (imageInfo, error) {
+	img, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return imageInfo{}, err
+	}
+	info := imageInfo{id: img.ID}
+	if img.Config != nil && img.Config.Healthcheck != nil {
+		info.health = healthArgv(img.Config.Healthcheck.Test)
+	}
+	return info, nil
 }
 
 // checkExisting compares what the engine holds with the scenario: the same
@@ -237,32 +246,29 @@ func (u *upper) checkExisting(ctx context.Context, ctrs []container.Summary, net
 	}
 
 	// Names the lab will create must be free.
+	allNets, err := u.e.cli.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return engineErr("list networks", err)
+	}
+	allCtrs, err := u.e.cli.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return engineErr("list containers", err)
+	}
 	var taken []string
 	for _, n := range u.sc.Networks {
-		if _, ok := want[n.Name]; ok && slices.ContainsFunc(nets, func(s network.Summary) bool { return s.Labels[LabelNetwork] == n.Name }) {
-			continue
-		}
-		res, err := u.e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", dockerName(u.name, n.Name))})
-		if err != nil {
-			return engineErr("list networks", err)
-		}
-		for _, s := range res.Items {
-			if s.Name == dockerName(u.name, n.Name) {
-				taken = append(taken, "network "+s.Name)
+		name := dockerName(u.name, n.Name)
+		for _, s := range allNets.Items {
+			if s.Name == name && s.Labels[LabelLab] != u.name {
+				taken = append(taken, "network "+name)
 			}
 		}
 	}
 	for _, n := range u.sc.Nodes {
-		if slices.ContainsFunc(ctrs, func(c container.Summary) bool { return c.Labels[LabelNode] == n.Name }) {
-			continue
-		}
-		res, err := u.e.cli.ContainerList(ctx, client.ContainerListOptions{All: true,
-			Filters: make(client.Filters).Add("name", "^/"+dockerName(u.name, n.Name)+"$")})
-		if err != nil {
-			return engineErr("list containers", err)
-		}
-		if len(res.Items) > 0 {
-			taken = append(taken, "container "+dockerName(u.name, n.Name))
+		name := "/" + dockerName(u.name, n.Name)
+		for _, c := range allCtrs.Items {
+			if slices.Contains(c.Names, name) && c.Labels[LabelLab] != u.name {
+				taken = append(taken, "container "+name[1:])
+			}
 		}
 	}
 	if len(taken) > 0 {
@@ -440,7 +446,7 @@ func (u *upper) resume(ctx context.Context, n *scenario.Node, c container.Summar
 		return true, engineErr("start "+n.Name, err)
 	}
 	u.emit(KindNode, n.Name, Started, u.ref(n.Image), nil)
-	if err := u.e.waitHealthy(ctx, c.ID, n.Name, c.ImageID, u.o.healthTimeout); err != nil {
+	if err := u.e.waitHealthy(ctx, c.ID, n.Name, u.images[u.ref(n.Image)].health, u.o.healthTimeout); err != nil {
 		return true, err
 	}
 	u.emit(KindNode, n.Name, Healthy, u.ref(n.Image), nil)
@@ -467,7 +473,7 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	memory := n.MemoryBytes()
-	health := &healthStrategy{e: u.e, node: n.Name, image: img.id, timeout: u.o.healthTimeout}
+	health := &healthStrategy{e: u.e, node: n.Name, argv: img.health, timeout: u.o.healthTimeout}
 	var hostConfig *container.HostConfig // set by HostConfigModifier
 
 	req := testcontainers.ContainerRequest{
@@ -560,7 +566,7 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 type healthStrategy struct {
 	e       *engine
 	node    string
-	image   string
+	argv    []string // the image's healthcheck
 	timeout time.Duration
 	err     error // why the node did not become healthy
 }
@@ -572,7 +578,7 @@ func (h *healthStrategy) WaitUntilReady(ctx context.Context, t wait.StrategyTarg
 	if !ok {
 		return fmt.Errorf("wait for %s: no container ID", h.node)
 	}
-	h.err = h.e.waitHealthy(ctx, c.GetContainerID(), h.node, h.image, h.timeout)
+	h.err = h.e.waitHealthy(ctx, c.GetContainerID(), h.node, h.argv, h.timeout)
 	return h.err
 }
 
