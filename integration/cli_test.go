@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +104,50 @@ nodes:
 			if code != 0 || json.Unmarshal([]byte(out), &s) != nil || len(s.Nodes) != 2 || s.Nodes[0].Addresses[0].IPv6 == "" {
 				t.Errorf("status -o json: exit %d: %s", code, out)
 			}
+		}
+	}
+}
+
+// TestConcurrentProcesses brings labs up from several labctl processes at
+// once, from a pool of four subnets: they choose alike often, Docker refuses
+// the second of two, and it must choose again.
+func TestConcurrentProcesses(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "welcome")
+	file := filepath.Join(t.TempDir(), "one.yaml")
+	os.WriteFile(file, []byte("name: one\nnetworks:\n  net: {}\nnodes:\n  welcome:\n    image: welcome\n    networks: [net]\n"), 0o644)
+	x := rand.IntN(64) * 4 // a /22 of 10.252.0.0/16, apart from other test runs
+	pool4, pool6 := fmt.Sprintf("10.252.%d.0/22", x), fmt.Sprintf("fd5c:1ab:fffe:%x::/62", x)
+	const n = 3
+	names := make([]string, n)
+	errs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		names[i] = labtest.Name(t)
+		t.Cleanup(func() { labctl(t, "down", names[i]) })
+		wg.Go(func() {
+			if code, _, stderr := labctl(t, "up", "-q", "--name", names[i], "--ipv4-pool", pool4, "--ipv6-pool", pool6, file); code != 0 {
+				errs[i] = stderr
+			}
+		})
+	}
+	wg.Wait()
+	subnets := map[string]string{}
+	for i, name := range names {
+		if errs[i] != "" {
+			t.Errorf("up %s: %s", name, errs[i])
+			continue
+		}
+		code, out, _ := labctl(t, "status", name, "-o", "json")
+		var s lab.Status
+		if code != 0 || json.Unmarshal([]byte(out), &s) != nil {
+			t.Fatalf("status %s: exit %d: %s", name, code, out)
+		}
+		for _, sn := range []string{s.Networks[0].IPv4, s.Networks[0].IPv6} {
+			if other, ok := subnets[sn]; ok {
+				t.Errorf("labs %s and %s share subnet %s", other, name, sn)
+			}
+			subnets[sn] = name
 		}
 	}
 }

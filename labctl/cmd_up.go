@@ -17,6 +17,7 @@ func upCommand() *cobra.Command {
 	var name string
 	var recreate, quiet bool
 	var timeout time.Duration
+	var pool4, pool6 string
 	c := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Create a scenario's networks and nodes and wait until every node is healthy",
@@ -50,11 +51,12 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			out := cmd.OutOrStdout()
 			p := newProgress(out, quiet)
 			began := time.Now()
-			l, err := lab.Up(ctx, sc, lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout))
+			l, err := lab.Up(ctx, sc, lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
+				lab.WithPools(pool4, pool6))
 			p.done()
 			if err != nil {
 				if ctx.Err() != nil {
-					return fmt.Errorf("up %s interrupted: what it had created is removed", name)
+					return exitError{code: 130, err: fmt.Errorf("up %s interrupted: what it had created is removed", name)}
 				}
 				return fmt.Errorf("up %s: %w", name, err)
 			}
@@ -82,5 +84,7 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 	c.Flags().BoolVar(&recreate, "recreate", false, "take the lab down first if it is up")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the final line")
 	c.Flags().DurationVar(&timeout, "timeout", lab.DefaultHealthTimeout, "how long a node may take to become healthy")
+	c.Flags().StringVar(&pool4, "ipv4-pool", lab.DefaultPool4, "where IPv4 /24 subnets are taken from when the scenario gives none")
+	c.Flags().StringVar(&pool6, "ipv6-pool", lab.DefaultPool6, "where IPv6 /64 subnets are taken from when the scenario gives none")
 	return c
 }

@@ -149,7 +149,7 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 			} else {
 				did[i], errs[i] = true, u.createNode(ctx, i, n)
 			}
-			if errs[i] != nil {
+			if errs[i] != nil && ctx.Err() == nil {
 				u.emit(KindNode, n.Name, Failed, "", errs[i])
 			}
 		})
