@@ -139,17 +139,21 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	for _, c := range ctrs {
 		byNode[c.Labels[LabelNode]] = c
 	}
+	// The first node to fail stops the others: the lab will be rolled back.
+	nctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
 	errs := make([]error, len(u.sc.Nodes))
 	did := make([]bool, len(u.sc.Nodes))
 	for i, n := range u.sc.Nodes {
 		wg.Go(func() {
 			if c, ok := byNode[n.Name]; ok {
-				did[i], errs[i] = u.resume(ctx, n, c)
+				did[i], errs[i] = u.resume(nctx, n, c)
 			} else {
-				did[i], errs[i] = true, u.createNode(ctx, i, n)
+				did[i], errs[i] = true, u.createNode(nctx, i, n)
 			}
-			if errs[i] != nil && ctx.Err() == nil {
+			if errs[i] != nil && nctx.Err() == nil {
+				stop(errs[i])
 				u.emit(KindNode, n.Name, Failed, "", errs[i])
 			}
 		})
@@ -158,11 +162,14 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	return changed || slices.Contains(did, true), joinErrs(errs)
+	if err := context.Cause(nctx); err != nil {
+		return false, err
+	}
+	return changed || slices.Contains(did, true), nil
 }
 
 // inspectImages checks that every image is built (nothing is ever pulled:
-// the lab machines have no registry) and reads its healthcheck and ports.
+// the lab machines have no registry) and reads its healthcheck.
 func (u *upper) inspectImages(ctx context.Context) error {
 	var refs []string
 	for _, n := range u.sc.Nodes {
