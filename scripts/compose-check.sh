@@ -28,13 +28,16 @@ echo "compose-check: $("${compose[@]}" version --short 2>/dev/null || "${compose
 # The file's own subnets first; when another network holds them (another copy of the lab),
 # random ones through the SOCKETLAB_* variables compose.yaml reads.
 log=$(mktemp)
-for try in $(seq 1 10); do
+for _ in $(seq 1 10); do
 	t0=$(date +%s%N)
 	dc up -d >"$log" 2>&1 && break
 	grep -q 'Pool overlaps' "$log" || { cat "$log" >&2; rm -f "$log"; exit 1; }
 	down
-	export SOCKETLAB_FRONT_IPV4=10.214.$((RANDOM % 128 * 2)).0/24 SOCKETLAB_BACK_IPV4=10.214.$((RANDOM % 128 * 2 + 1)).0/24
-	export SOCKETLAB_FRONT_IPV6=$(printf 'fd00:5c:1ab:%x::/64' $((256 + RANDOM))) SOCKETLAB_BACK_IPV6=$(printf 'fd00:5c:1ab:%x::/64' $((33024 + RANDOM % 32000)))
+	SOCKETLAB_FRONT_IPV4=10.214.$((RANDOM % 128 * 2)).0/24
+	SOCKETLAB_BACK_IPV4=10.214.$((RANDOM % 128 * 2 + 1)).0/24
+	SOCKETLAB_FRONT_IPV6=$(printf 'fd00:5c:1ab:%x::/64' $((256 + RANDOM)))
+	SOCKETLAB_BACK_IPV6=$(printf 'fd00:5c:1ab:%x::/64' $((33024 + RANDOM % 32000)))
+	export SOCKETLAB_FRONT_IPV4 SOCKETLAB_BACK_IPV4 SOCKETLAB_FRONT_IPV6 SOCKETLAB_BACK_IPV6
 	echo "compose-check: subnets taken; trying $SOCKETLAB_FRONT_IPV4 $SOCKETLAB_FRONT_IPV6 $SOCKETLAB_BACK_IPV4 $SOCKETLAB_BACK_IPV6"
 done
 if grep -q 'Pool overlaps' "$log"; then cat "$log" >&2; rm -f "$log"; exit 1; fi

@@ -31,11 +31,11 @@ declare -A expose=(
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 cleanup() {
-	local c n
-	c=$(docker ps -aq --filter "label=$label")
-	[ -z "$c" ] || docker rm -f $c >/dev/null
-	n=$(docker network ls -q --filter "label=$label")
-	[ -z "$n" ] || docker network rm $n >/dev/null
+	local ids nets
+	mapfile -t ids < <(docker ps -aq --filter "label=$label")
+	[ ${#ids[@]} = 0 ] || docker rm -f "${ids[@]}" >/dev/null
+	mapfile -t nets < <(docker network ls -q --filter "label=$label")
+	[ ${#nets[@]} = 0 ] || docker network rm "${nets[@]}" >/dev/null
 }
 trap cleanup EXIT
 
@@ -132,7 +132,7 @@ for s in "${services[@]}"; do
 	IFS='|' read -r started_at first_ok < <(docker inspect -f \
 		'{{.State.StartedAt}}|{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{json .End}} {{end}}{{end}}' "$c")
 	first_ok=${first_ok%% *}; first_ok=${first_ok//\"/}
-	took=?
+	took='?'
 	[ -z "$first_ok" ] || took=$(( ($(date -d "$first_ok" +%s%N) - $(date -d "$started_at" +%s%N)) / 1000000 ))
 	[ "$state" = healthy ] && ok "healthy $took ms after the start, under ${hardening[*]}" ||
 		{ bad "health: $state after $(ms "$t0") ms"; docker logs "$c" 2>&1 | tail -5 | sed 's/^/       /'; }

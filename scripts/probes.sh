@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by images-check.sh and compose-check.sh: how to talk to each service from the
 # client container, and the ok/bad tally both scripts print.
 
