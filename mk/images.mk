@@ -9,8 +9,8 @@ images-check: ## run each image hardened (read-only, no caps), check health, IPv
 	@scripts/images-check.sh
 
 images-clean: ## remove the socketlab/* images and their build contexts
-	@ids=$$(docker images -q --filter 'reference=socketlab/*'); \
-		if [ -n "$$ids" ]; then docker image rm $$ids; fi
+	@refs=$$(docker images --format '{{.Repository}}:{{.Tag}}' --filter 'reference=socketlab/*'); \
+		if [ -n "$$refs" ]; then docker image rm $$refs; fi
 	rm -rf $(BIN)/.images
 
 compose-check: ## bring compose.yaml up (own project name), check health, hardening, IPv4+IPv6 from the client, down
