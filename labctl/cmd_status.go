@@ -73,7 +73,7 @@ interval after the node starts, so for a moment after up it may still say
 				if i > 0 {
 					fmt.Fprintln(out)
 				}
-				writeTable(out, st)
+				writeTable(out, st, true)
 			}
 			return nil
 		},

@@ -64,7 +64,7 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			if !l.Changed() {
 				fmt.Fprintf(out, "lab %s is already up as %s says: nothing changed\n", name, a[0])
 			} else {
-				fmt.Fprintf(out, "lab %s is up in %.1fs\n", name, time.Since(began).Seconds())
+				fmt.Fprintf(out, "lab %s is up in %.1fs: every node passed its healthcheck\n", name, time.Since(began).Seconds())
 			}
 			if quiet {
 				return nil
@@ -74,7 +74,7 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 				return err
 			}
 			fmt.Fprintln(out)
-			writeTable(out, st)
+			writeTable(out, st, false)
 			fmt.Fprintln(out)
 			writeHints(out, st)
 			return nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"socketlab/labctl/lab"
 )
 
 // labctl runs the command in-process and returns its exit status and output.
@@ -140,6 +142,38 @@ func TestHelpTeaches(t *testing.T) {
 		}
 		if cmd != "schema" && !strings.Contains(stdout, "Examples:") {
 			t.Errorf("%s --help has no examples", cmd)
+		}
+	}
+}
+
+func TestTableAndHints(t *testing.T) {
+	st := &lab.Status{
+		Lab: "mine",
+		Networks: []lab.NetworkStatus{
+			{Name: "front", Stack: "dual", IPv4: "10.200.1.0/24", IPv6: "fd5c:1ab:0:1::/64"},
+			{Name: "v6", Stack: "ipv6", IPv4: "10.200.2.0/24", IPv6: "fd5c:1ab:0:2::/64", Note: "IPv4 between its nodes is blocked"},
+		},
+		Nodes: []lab.NodeStatus{
+			{Name: "echo", Image: "socketlab/echo:latest", State: "exited", ExitCode: 137, Health: "unhealthy",
+				Addresses: []lab.Address{{Network: "front", IPv4: "10.200.1.2", IPv6: "fd5c:1ab:0:1::2", Aliases: []string{"e"}}}},
+			{Name: "client", Image: "socketlab/client:latest", State: "running", Health: "none",
+				Addresses: []lab.Address{{Network: "front", IPv4: "10.200.1.3", IPv6: "fd5c:1ab:0:1::3"}, {Network: "v6", IPv6: "fd5c:1ab:0:2::3"}}},
+		},
+	}
+	var b bytes.Buffer
+	writeTable(&b, st, true)
+	writeHints(&b, st)
+	out := b.String()
+	for _, want := range []string{
+		"front    dual   10.200.1.0/24  fd5c:1ab:0:1::/64",
+		"v6: IPv4 between its nodes is blocked",
+		"echo    socketlab/echo    exited (137)  unhealthy  front (e)  10.200.1.2  fd5c:1ab:0:1::2",
+		"                                                   v6         -           fd5c:1ab:0:2::3",
+		"labctl exec --lab mine client -- sock echo -6 echo hello",
+		"labctl down mine",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // writeTable prints a lab's status for a person: its networks with their
-// subnets, then each node with its state, health and every address.
-func writeTable(w io.Writer, st *lab.Status) {
+// subnets, then each node with its state, health (unless !health) and every
+// address.
+func writeTable(w io.Writer, st *lab.Status, health bool) {
 	fmt.Fprintf(w, "lab %s", st.Lab)
 	if st.File != "" {
 		fmt.Fprintf(w, " (%s)", st.File)
@@ -35,26 +36,35 @@ func writeTable(w io.Writer, st *lab.Status) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tIMAGE\tSTATE\tHEALTH\tNETWORK\tIPv4\tIPv6\t")
+	if health {
+		fmt.Fprintln(tw, "NODE\tIMAGE\tSTATE\tHEALTH\tNETWORK\tIPv4\tIPv6\t")
+	} else {
+		fmt.Fprintln(tw, "NODE\tIMAGE\tSTATE\tNETWORK\tIPv4\tIPv6\t")
+	}
 	for _, n := range st.Nodes {
 		state := n.State
 		if n.State == "exited" {
 			state = fmt.Sprintf("exited (%d)", n.ExitCode)
 		}
 		image := strings.TrimSuffix(n.Image, ":latest")
+		cols := n.Name + "\t" + image + "\t" + state + "\t"
+		if health {
+			cols += n.Health + "\t"
+		}
+		blank := strings.Repeat("\t", strings.Count(cols, "\t"))
 		if len(n.Addresses) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t\n", n.Name, image, state, n.Health)
+			fmt.Fprintf(tw, "%s-\t-\t-\t\n", cols)
 		}
 		for i, a := range n.Addresses {
 			net := a.Network
 			if len(a.Aliases) > 0 {
 				net += " (" + strings.Join(a.Aliases, ", ") + ")"
 			}
-			if i == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n.Name, image, state, n.Health, net, dash(a.IPv4), dash(a.IPv6))
-			} else {
-				fmt.Fprintf(tw, "\t\t\t\t%s\t%s\t%s\t\n", net, dash(a.IPv4), dash(a.IPv6))
+			lead := cols
+			if i > 0 {
+				lead = blank
 			}
+			fmt.Fprintf(tw, "%s%s\t%s\t%s\t\n", lead, net, dash(a.IPv4), dash(a.IPv6))
 		}
 	}
 	tw.Flush()
@@ -67,15 +77,15 @@ func dash(s string) string {
 	return s
 }
 
-// tries are commands to try against each service from a client node, over
-// IPv6 (add -4 for IPv4); %s is the service node's name.
-var tries = map[string]string{
-	"welcome":   "sock welcome -6 %s",
-	"echo":      "sock echo -6 %s hello",
-	"responder": "sock responder -4 %s",
-	"chat":      "sock chat -6 %s --nick ada   (interactive: add -i after exec)",
-	"lookup":    "sock lookup -6 %s search socket",
-	"web":       "sock browse -6 http://%s/",
+// tries are, for each service, how to run its client from a client node:
+// exec's flags and the command, %s being the service node's name.
+var tries = map[string][2]string{
+	"welcome":   {"", "sock welcome -6 %s"},
+	"echo":      {"", "sock echo -6 %s hello"},
+	"responder": {"", "sock responder -4 %s"},
+	"chat":      {" -i", "sock chat -6 %s --nick ada"},
+	"lookup":    {"", "sock lookup -6 %s search socket"},
+	"web":       {"", "sock browse -6 http://%s/"},
 }
 
 // writeHints prints the commands a person can try next: a client for each
@@ -91,11 +101,12 @@ func writeHints(w io.Writer, st *lab.Status) {
 			clients = append(clients, n.Name)
 		}
 	}
-	fmt.Fprintln(w, "Try:")
 	labFlag := ""
 	if st.Lab != "default" {
 		labFlag = " --lab " + st.Lab
 	}
+	fmt.Fprintln(w, "Try:")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	for _, n := range st.Nodes {
 		try, ok := tries[imageName(n.Image)]
 		if !ok {
@@ -103,14 +114,25 @@ func writeHints(w io.Writer, st *lab.Status) {
 		}
 		for _, c := range clients {
 			if slices.ContainsFunc(nets[n.Name], func(s string) bool { return slices.Contains(nets[c], s) }) {
-				fmt.Fprintf(w, "  %s exec%s %s -- %s\n", prog, labFlag, c, fmt.Sprintf(try, n.Name))
+				fmt.Fprintf(tw, "  %s exec%s%s %s -- %s\t%s\n", prog, try[0], labFlag, c, fmt.Sprintf(try[1], n.Name), comment[imageName(n.Image)])
 				break
 			}
 		}
 	}
-	fmt.Fprintf(w, "  %s status %s          every address, again\n", prog, st.Lab)
-	fmt.Fprintf(w, "  %s logs%s -f NODE     a server's JSON log lines\n", prog, labFlag)
-	fmt.Fprintf(w, "  %s down %s      when you are done\n", prog, st.Lab)
+	fmt.Fprintf(tw, "  %s status %s\tevery address; HEALTH as Docker sees it\n", prog, st.Lab)
+	fmt.Fprintf(tw, "  %s logs%s -f NODE\ta server's JSON log lines\n", prog, labFlag)
+	fmt.Fprintf(tw, "  %s down %s\twhen you are done\n", prog, st.Lab)
+	tw.Flush()
+}
+
+// comment says what each try shows.
+var comment = map[string]string{
+	"welcome":   "the address and family the server saw",
+	"echo":      "your message back (-u: over UDP)",
+	"responder": "a UDP reply naming your address",
+	"chat":      "IRC in #lab; type, /quit to leave",
+	"lookup":    "the framed protocol: a glossary entry",
+	"web":       "A and AAAA answers, then the raw HTTP",
 }
 
 // imageName is the scenario's name of an image reference: socketlab/echo:latest -> echo.
