@@ -282,9 +282,7 @@ func TestPing(t *testing.T) {
 // The server PINGs a silent client, keeps one that answers, and drops one
 // that does not.
 func TestServerPingAndTimeouts(t *testing.T) {
-	addr := newServer(t, "127.0.0.1", func(s *Server) {
-		s.PingInterval, s.PingTimeout, s.RegisterTimeout = 200*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
-	})
+	addr := newServer(t, "127.0.0.1", func(s *Server) { s.PingInterval, s.PingTimeout = 200*time.Millisecond, time.Second })
 	t.Run("answers", func(t *testing.T) {
 		t.Parallel()
 		c := register(t, addr, "ada")
@@ -299,12 +297,13 @@ func TestServerPingAndTimeouts(t *testing.T) {
 		t.Parallel()
 		c := register(t, addr, "bob")
 		c.expect("PING :test.chat")
-		if got := c.closed(); got != "ERROR :Closing Link: 127.0.0.1 (Ping timeout: 0 seconds)\r\n" {
+		if got := c.closed(); got != "ERROR :Closing Link: 127.0.0.1 (Ping timeout: 1 seconds)\r\n" {
 			t.Errorf("got %q", got)
 		}
 	})
 	t.Run("never registers", func(t *testing.T) {
 		t.Parallel()
+		addr := newServer(t, "127.0.0.1", func(s *Server) { s.RegisterTimeout = 300 * time.Millisecond })
 		c := dial(t, addr)
 		c.send("NICK cy")
 		if got := c.closed(); got != "ERROR :Closing Link: 127.0.0.1 (Registration timeout)\r\n" {
@@ -508,6 +507,8 @@ func TestShutdownTellsEveryClient(t *testing.T) {
 	a, b := register(t, addr, "ada"), dial(t, addr)
 	a.send("JOIN #lab")
 	a.expect(" 366 ")
+	b.send("PING :accepted")
+	b.expect("PONG")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	done := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -45,10 +46,13 @@ func TestSlowReaderIsCutOff(t *testing.T) {
 				order error
 			}
 			res := make(chan result, 1)
+			var fastGot atomic.Int64
+			var readerDone atomic.Bool
 			go func() {
 				var r result
-				_ = fast.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				defer readerDone.Store(true)
 				for r.got < n || r.quit == "" {
+					_ = fast.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 					l, err := fast.r.ReadString('\n')
 					if err != nil {
 						r.order = fmt.Errorf("read after %d messages: %v (last line %q)", r.got, err, l)
@@ -74,6 +78,7 @@ func TestSlowReaderIsCutOff(t *testing.T) {
 					}
 					r.lat = append(r.lat, time.Since(time.Unix(0, sent)))
 					r.got++
+					fastGot.Store(int64(r.got))
 				}
 				res <- r
 			}()
@@ -81,9 +86,14 @@ func TestSlowReaderIsCutOff(t *testing.T) {
 			start := time.Now()
 			for i := range n {
 				fmt.Fprintf(w, "PRIVMSG #lab :%d %d %s\r\n", i, time.Now().UnixNano(), pad)
-				if i%50 == 49 { // a brisk but steady sender
+				if i%25 == 24 {
 					w.Flush()
-					time.Sleep(2 * time.Millisecond)
+					// The sender stays at most 125 messages (18 KB) ahead of
+					// the fast reader, so that only the slow one can overflow
+					// its 32 KB SendQ however loaded this machine is.
+					for int64(i)-fastGot.Load() > 100 && !readerDone.Load() {
+						time.Sleep(time.Millisecond)
+					}
 				}
 			}
 			w.Flush()
