@@ -14,12 +14,17 @@ scenario=${SCENARIO:-scenarios/default.yaml}
 labctl=bin/labctl
 name=bench-$$
 project=socketlab-bench-$$
+# compose.yaml has fixed subnets; give this project its own, apart from any compose lab up.
+x=$(( RANDOM % 128 * 2 ))
+export SOCKETLAB_FRONT_IPV4=10.253.$x.0/24 SOCKETLAB_FRONT_IPV6=fd5c:1ab:fffd:$x::/64
+export SOCKETLAB_BACK_IPV4=10.253.$((x + 1)).0/24 SOCKETLAB_BACK_IPV6=fd5c:1ab:fffd:$((x + 1))::/64
 
 if docker compose version >/dev/null 2>&1; then compose=(docker compose)
 elif command -v docker-compose >/dev/null; then compose=(docker-compose)
 else echo "bench-lab: neither 'docker compose' nor docker-compose is installed" >&2; exit 1; fi
 
 cleanup() {
+	rm -f /tmp/bench-lab-$$.log
 	"$labctl" down -q "$name" >/dev/null 2>&1 || true
 	"${compose[@]}" -p "$project" down -t 1 >/dev/null 2>&1 || true
 }
@@ -32,8 +37,8 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 # no healthcheck).
 compose_healthy() {
 	local ids
-	ids=$("${compose[@]}" -p "$project" ps -q)
-	while docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' $ids |
+	mapfile -t ids < <("${compose[@]}" -p "$project" ps -q)
+	while docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' "${ids[@]}" |
 		grep -qv '^running healthy$'; do
 		sleep 0.05
 	done
@@ -45,7 +50,11 @@ for i in $(seq "$runs"); do
 	t=$(now); "$labctl" up -q --name "$name" "$scenario" >/dev/null; lab_up+=("$(since "$t")")
 	t=$(now); "$labctl" down -q "$name" >/dev/null; lab_down+=("$(since "$t")")
 
-	t=$(now); "${compose[@]}" -p "$project" up -d --no-build >/dev/null 2>&1; c_up+=("$(since "$t")")
+	t=$(now)
+	if ! "${compose[@]}" -p "$project" up -d --no-build >/tmp/bench-lab-$$.log 2>&1; then
+		echo "bench-lab: ${compose[*]} up failed:" >&2; cat /tmp/bench-lab-$$.log >&2; exit 1
+	fi
+	c_up+=("$(since "$t")")
 	compose_healthy; c_healthy+=("$(since "$t")")
 	t=$(now); "${compose[@]}" -p "$project" down >/dev/null 2>&1; c_down+=("$(since "$t")")
 	echo "  run $i: labctl up ${lab_up[-1]}s down ${lab_down[-1]}s | compose up -d ${c_up[-1]}s up+healthy ${c_healthy[-1]}s down ${c_down[-1]}s"
@@ -57,11 +66,18 @@ median() { stats "$@" | cut -d' ' -f2; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 printf '\n%-24s %7s %7s %7s\n' "seconds ($runs runs)" min median max
-printf '%-24s %7s %7s %7s\n' "labctl up" $(stats "${lab_up[@]}")
-printf '%-24s %7s %7s %7s\n' "labctl down" $(stats "${lab_down[@]}")
-printf '%-24s %7s %7s %7s\n' "${compose[*]} up -d" $(stats "${c_up[@]}")
-printf '%-24s %7s %7s %7s\n' "${compose[*]} up+healthy" $(stats "${c_healthy[@]}")
-printf '%-24s %7s %7s %7s\n' "${compose[*]} down" $(stats "${c_down[@]}")
+# row prints a label and the min, median and max of the rest.
+row() {
+	local label=$1 mn md mx
+	shift
+	read -r mn md mx <<<"$(stats "$@")"
+	printf '%-24s %7s %7s %7s\n' "$label" "$mn" "$md" "$mx"
+}
+row "labctl up" "${lab_up[@]}"
+row "labctl down" "${lab_down[@]}"
+row "${compose[*]} up -d" "${c_up[@]}"
+row "${compose[*]} up+healthy" "${c_healthy[@]}"
+row "${compose[*]} down" "${c_down[@]}"
 up=$(median "${lab_up[@]}")
 printf '\nlabctl up / compose up+healthy: %s (goal ≤ 0.50)\n' "$(ratio "$up" "$(median "${c_healthy[@]}")")"
 printf 'labctl up / compose up -d:      %s\n' "$(ratio "$up" "$(median "${c_up[@]}")")"
