@@ -301,14 +301,16 @@ func Dial(ctx context.Context, o Options, r *Result, network, target string, def
 	}
 	var d net.Dialer
 	var errs []error
-	for _, ip := range ips {
+	for i, ip := range ips {
 		addr := netip.AddrPortFrom(ip, uint16(port)).String()
-		c, err := d.DialContext(ctx, network, addr)
+		actx, cancel, share := attemptContext(ctx, len(ips)-i)
+		c, err := d.DialContext(actx, network, addr)
+		cancel()
 		if err == nil {
 			r.Connected(c)
 			return c, nil
 		}
-		errs = append(errs, Explain(err, addr, o.Timeout))
+		errs = append(errs, Explain(err, addr, share))
 	}
 	if len(errs) == 1 {
 		return nil, errs[0]
@@ -320,6 +322,28 @@ func Dial(ctx context.Context, o Options, r *Result, network, target string, def
 	}
 	last := errs[len(errs)-1].(*Error)
 	return nil, &Error{Kind: last.Kind, Msg: strings.Join(msgs, "; "), Err: last}
+}
+
+// minAttempt is the least time one address gets when several share a timeout.
+const minAttempt = 2 * time.Second
+
+// attemptContext bounds one connection attempt when left addresses (this one
+// included) share what remains of ctx's time, as net.Dialer does: each gets
+// an equal share, at least minAttempt, so that a silent first address does not
+// use up the time of the others. It returns the share, for error messages.
+func attemptContext(ctx context.Context, left int) (context.Context, context.CancelFunc, time.Duration) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		c, cancel := context.WithCancel(ctx)
+		return c, cancel, 0
+	}
+	remaining := time.Until(dl)
+	share := remaining / time.Duration(left)
+	if share < minAttempt {
+		share = min(minAttempt, remaining)
+	}
+	c, cancel := context.WithTimeout(ctx, share)
+	return c, cancel, share.Round(100 * time.Millisecond)
 }
 
 // Context returns a context bounded by the --timeout flag.
