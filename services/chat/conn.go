@@ -146,9 +146,9 @@ func (c *client) serve(ctx context.Context) error {
 		case c.dead.Load():
 			return errKilled
 		case !c.registered:
-			return errors.New("Registration timeout")
+			return reasonError("Registration timeout")
 		case c.pingSent:
-			return fmt.Errorf("Ping timeout: %d seconds", int(s.PingTimeout.Seconds()))
+			return reasonError(fmt.Sprintf("Ping timeout: %d seconds", int(s.PingTimeout.Seconds())))
 		}
 		c.send(encode("", "PING", true, s.Name))
 		c.pingSent = true
@@ -201,9 +201,17 @@ func (c *client) killedChan() <-chan struct{} {
 	return c.killed
 }
 
+// reasonError ends a connection for a reason the server gives in words.
+type reasonError string
+
+func (e reasonError) Error() string { return string(e) }
+
 // quitReason is what the others are told when a connection ends with err.
 func quitReason(err error) string {
+	var re reasonError
 	switch {
+	case errors.As(err, &re):
+		return string(re)
 	case errors.Is(err, syscall.ECONNRESET):
 		return "Connection reset by peer"
 	case errors.Is(err, syscall.EPIPE):
@@ -337,9 +345,9 @@ func (c *client) flush() {
 }
 
 // finish queues the last line (if any), waits until the queue is out or
-// Linger has passed, then half-closes and reads what the peer still sends
-// until it closes: closing a socket with unread input would send a reset
-// that can destroy the last line before the peer reads it.
+// Linger has passed, then half-closes and reads what the peer still sends:
+// closing a socket with unread input would send a reset that can destroy
+// the last line before the peer reads it.
 func (c *client) finish(final string) {
 	end := time.Now().Add(c.srv.Linger)
 	c.qmu.Lock()
@@ -367,10 +375,20 @@ func (c *client) finish(final string) {
 	if c.conn.CloseWrite() != nil {
 		return
 	}
-	_ = c.conn.SetReadDeadline(end)
+	// Until the peer closes too, or has been quiet for a moment (nc, for
+	// one, keeps its side open), but no longer than Linger in all.
 	for {
+		dl := time.Now().Add(quietDrain)
+		if dl.After(end) {
+			dl = end
+		}
+		_ = c.conn.SetReadDeadline(dl)
 		if _, err := c.conn.Read(c.buf[:]); err != nil {
 			return
 		}
 	}
 }
+
+// quietDrain is how long a closing connection may stay silent before it is
+// closed without waiting for the peer's own close.
+const quietDrain = 100 * time.Millisecond

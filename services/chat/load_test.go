@@ -2,6 +2,7 @@ package chat
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -275,7 +276,10 @@ func BenchmarkFanout(b *testing.B) {
 					counts <- n
 					return
 				}
-				if len(l) > 6 && string(l[len(l)-6:]) == ":last\r\n"[1:] {
+				if !bytes.Contains(l, []byte(" PRIVMSG ")) {
+					continue
+				}
+				if bytes.HasSuffix(l, []byte(" :last\r\n")) {
 					counts <- n
 					return
 				}
@@ -298,5 +302,13 @@ func BenchmarkFanout(b *testing.B) {
 	w.Flush()
 	wg.Wait()
 	took := time.Since(start)
+	close(counts)
+	total := 0
+	for n := range counts {
+		total += n
+	}
+	if total != b.N*members {
+		b.Fatalf("%d deliveries, want %d: some members were cut off", total, b.N*members)
+	}
 	b.ReportMetric(float64(b.N*members)/took.Seconds(), "deliveries/s")
 }

@@ -215,7 +215,8 @@ func (s *Server) handle(ctx context.Context, sc *service.Conn) error {
 	case errors.Is(err, io.EOF):
 		quit, err = "Connection closed", nil
 	default:
-		final, quit = "ERROR :Closing Link: "+c.host+" ("+err.Error()+")\r\n", err.Error()
+		quit = quitReason(err)
+		final = "ERROR :Closing Link: " + c.host + " (" + quit + ")\r\n"
 	}
 	s.leave(c, quit, ctx.Err() == nil)
 	c.finish(final)
