@@ -206,7 +206,7 @@ func (s *Server) handle(ctx context.Context, sc *service.Conn) error {
 	var final, quit string
 	switch {
 	case ctx.Err() != nil:
-		final, err = "ERROR :Server shutting down\r\n", nil
+		final, err = "ERROR :Server shutting down\r\n", ctx.Err() // logged as "shutdown"
 	case errors.Is(err, errQuit):
 		final, quit, err = "ERROR :Closing Link: "+c.host+" ("+c.quitMsg+")\r\n", c.quitMsg, nil
 	case errors.Is(err, errKilled):

@@ -83,9 +83,6 @@ func (s *session) wake() {
 func (s *session) record(line string) {
 	now := time.Now()
 	m, err := irc.Parse(line)
-	if err == nil && m.Command == "PING" {
-		s.send("PONG :" + m.Param(0))
-	}
 	s.mu.Lock()
 	s.r.BytesReceived += int64(len(line)) + 2
 	s.lines = append(s.lines, received{now, line, m})
@@ -95,6 +92,9 @@ func (s *session) record(line string) {
 	s.mu.Unlock()
 	if s.onLine != nil {
 		s.onLine(now, line, &m)
+	}
+	if err == nil && m.Command == "PING" {
+		s.send("PONG :" + m.Param(0))
 	}
 	s.wake()
 }
@@ -133,13 +133,13 @@ func nickOf(prefix string) string {
 func (s *session) send(line string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.showRaw != nil {
+		fmt.Fprintf(s.showRaw, ">> %s\n", line)
+	}
 	_ = s.conn.SetWriteDeadline(time.Now().Add(max(s.o.Timeout, time.Second)))
 	n, err := io.WriteString(s.conn, line+"\r\n")
 	s.r.BytesSent += int64(n)
 	s.sent = append(s.sent, line)
-	if s.showRaw != nil {
-		fmt.Fprintf(s.showRaw, ">> %s\n", line)
-	}
 	if err != nil {
 		return probe.Explain(err, s.r.Remote, s.o.Timeout)
 	}
