@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -524,4 +525,34 @@ func TestShutdownTellsEveryClient(t *testing.T) {
 	if _, err := net.Dial("tcp", addr); err == nil {
 		t.Error("still accepting after Shutdown")
 	}
+}
+
+// Random bytes, NULs, bare CRs, overlong lines and half-commands do not
+// upset the server: it still answers, and the others still chat.
+func TestGarbageDoesNotUpsetTheServer(t *testing.T) {
+	addr := newServer(t, "127.0.0.1", nil)
+	a, b := register(t, addr, "ada"), register(t, addr, "bob")
+	a.send("JOIN #lab")
+	a.expect(" 366 ")
+	b.send("JOIN #lab")
+	b.expect(" 366 ")
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"PRIVMSG", "#lab", ":", " ", "\r", "\n", "\x00", "JOIN", "NICK", "\xff", "@", ",", "#", "0", "MODE", "TOPIC", "WHO", "PART"}
+	for range 200 {
+		var line strings.Builder
+		for range rng.IntN(20) {
+			line.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		if rng.IntN(20) == 0 {
+			line.WriteString(strings.Repeat("z", 600))
+		}
+		line.WriteString("\r\n")
+		b.c.Write([]byte(line.String()))
+	}
+	b.sync()
+	a.sync()
+	if _, err := b.c.Write([]byte("JOIN #lab\r\nPRIVMSG #lab :still here\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(" PRIVMSG #lab :still here")
 }

@@ -520,7 +520,7 @@ func cmdTopic(c *client, m *irc.Message) error {
 	default:
 		topic := m.Params[1]
 		if len(topic) > TopicLen {
-			topic = string(fit([]byte(topic[:TopicLen])))
+			topic = topic[:runeStart(topic, TopicLen)]
 		}
 		ch.topic, ch.topicBy, ch.topicAt = topic, c.nick, time.Now()
 		b := encode(c.prefix, "TOPIC", true, ch.name, topic)

@@ -325,11 +325,17 @@ func fit(b []byte) []byte {
 	if len(b) <= irc.MaxLine {
 		return b
 	}
-	cut := irc.MaxLine - 2
-	for i := 0; i < 3 && cut > 0 && b[cut]&0xC0 == 0x80; i++ {
-		cut--
-	}
+	cut := runeStart(string(b), irc.MaxLine-2)
 	return append(b[:cut], '\r', '\n')
+}
+
+// runeStart moves i back to the start of the UTF-8 sequence it falls in,
+// if s is UTF-8 there, so that s[:i] does not end with half a character.
+func runeStart(s string, i int) int {
+	for j := 0; j < 3 && i > 0 && i < len(s) && s[i]&0xC0 == 0x80; j++ {
+		i--
+	}
+	return i
 }
 
 // Spec describes the chat server binary.
