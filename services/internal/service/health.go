@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -50,14 +51,27 @@ func healthCommand(spec Spec, defPort int, envErr error) *cobra.Command {
 	return cmd
 }
 
-// CheckTCP reports whether a TCP connection to addr is accepted.
+// CheckTCP reports whether a TCP connection to addr is accepted and, once the
+// check has sent its FIN, closed by the server in turn. Closing this way
+// rather than at once keeps the server's log honest: a check that hung up on
+// unread data would show as a reset.
 func CheckTCP(ctx context.Context, addr string) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
-	return c.Close()
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, io.LimitReader(c, 64<<10)); err != nil {
+		return fmt.Errorf("connected, but no clean close: %w", err)
+	}
+	return nil
 }
 
 // CheckUDP sends probe to addr and reports whether any datagram comes back

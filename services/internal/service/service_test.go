@@ -259,3 +259,34 @@ func TestDatagramsOneReplyEach(t *testing.T) {
 		t.Errorf("log line %v", l)
 	}
 }
+
+func TestCheckTCP(t *testing.T) {
+	closes := &ConnServer{Name: "t", Handler: func(_ context.Context, c *Conn) error {
+		io.WriteString(c, "hi\n")
+		_, err := io.Copy(io.Discard, c)
+		return err
+	}}
+	neverCloses := &ConnServer{Name: "t", Handler: func(ctx context.Context, c *Conn) error {
+		<-ctx.Done()
+		return nil
+	}}
+	cases := []struct {
+		name string
+		addr string
+		want string // "" for healthy
+	}{
+		{"answers and closes after our FIN", serveConns(t, closes, "127.0.0.1"), ""},
+		{"accepts but never closes", serveConns(t, neverCloses, "::1"), "connected, but no clean close"},
+		{"nothing listens", "127.0.0.1:1", "connection refused"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err := CheckTCP(ctx, c.addr)
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Errorf("CheckTCP = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
