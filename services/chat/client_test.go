@@ -1,18 +1,14 @@
 package chat
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -143,30 +139,10 @@ func TestClientCommandJSON(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitOutput(t *testing.T, b *syncBuffer, want string) {
+func waitOutput(t *testing.T, b *svctest.Buffer, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(b.String(), want); {
-		if time.Now().After(deadline) {
-			t.Fatalf("output lacks %q:\n%s", want, b.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !b.Await(want, 5*time.Second) {
+		t.Fatalf("output lacks %q:\n%s", want, b.String())
 	}
 }
 
@@ -180,7 +156,7 @@ func TestInteractive(t *testing.T) {
 	register(t, addr, "ada") // taken: the client tries ada_
 	in, typed := io.Pipe()
 	defer typed.Close()
-	var out, errb syncBuffer
+	var out, errb svctest.Buffer
 	status := make(chan int, 1)
 	go func() {
 		sc := Script{Nick: "ada", User: "ada", Realname: "Ada", Join: []string{"#lab"}, Quit: "bye"}
@@ -253,24 +229,10 @@ func TestFormat(t *testing.T) {
 // The binary: PORT from the environment, both families, the healthcheck,
 // and SIGTERM telling a connected client before exiting 0.
 func TestBinary(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/chat/cmd")
-	port := svctest.FreePort(t)
-	cmd := exec.Command(bin, "--server-name", "bin.chat", "--flood-rate", "0")
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"listening"`) {
-		t.Fatalf("first log line: %q", lines.Text())
-	}
-	go io.Copy(io.Discard, stdout)
-
-	p := strconv.Itoa(port)
-	v4 := dial(t, net.JoinHostPort("127.0.0.1", p))
-	v6 := dial(t, net.JoinHostPort("::1", p))
+	p := svctest.StartBinary(t, "socketlab/services/chat/cmd", "--server-name", "bin.chat", "--flood-rate", "0")
+	port := strconv.Itoa(p.Port)
+	v4 := dial(t, net.JoinHostPort("127.0.0.1", port))
+	v6 := dial(t, net.JoinHostPort("::1", port))
 	v4.nick, v6.nick = "four", "six"
 	for _, c := range []*ircConn{v4, v6} {
 		c.send("NICK "+c.nick, "USER x 0 * :x", "JOIN #lab")
@@ -282,36 +244,21 @@ func TestBinary(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 
-	hc := exec.Command(bin, "healthcheck", "--port", p)
-	if b, err := hc.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "healthy") {
-		t.Errorf("healthcheck: %v %s", err, b)
-	}
+	p.Healthy(t)
 
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.Terminate(t)
 	for _, c := range []*ircConn{v4, v6} {
 		if got := c.closed(); got != "ERROR :Server shutting down\r\n" {
 			t.Errorf("%s got %q on SIGTERM", c.nick, got)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
-	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("stopping took %v", took)
-	}
+	p.Wait(t, 3*time.Second)
 }
 
 func TestBinaryRejectsBadFlags(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/chat/cmd")
-	for _, tc := range []struct{ args, want string }{
-		{"--channel lab", `--channel "lab": a channel name starts with #`},
-		{"--server-name a:b", `--server-name "a:b": want a host-like name`},
-		{"--sendq 100", "--sendq 100: must hold at least one line"},
-	} {
-		b, err := exec.Command(bin, append(strings.Fields(tc.args), "--port", "0")...).CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(b), tc.want) {
-			t.Errorf("%s: %v %q, want status 2 and %q", tc.args, err, b, tc.want)
-		}
-	}
+	svctest.CheckUsage(t, "socketlab/services/chat/cmd", []svctest.Usage{
+		{Name: "channel without #", Args: []string{"--channel", "lab", "--port", "0"}, Code: 2, Want: `--channel "lab": a channel name starts with #`},
+		{Name: "server name with a colon", Args: []string{"--server-name", "a:b", "--port", "0"}, Code: 2, Want: `--server-name "a:b": want a host-like name`},
+		{Name: "sendq under a line", Args: []string{"--sendq", "100", "--port", "0"}, Code: 2, Want: "--sendq 100: must hold at least one line"},
+	})
 }

@@ -1,16 +1,13 @@
 package echo
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -143,52 +140,10 @@ func TestUDPEchoesEachDatagram(t *testing.T) {
 	}
 }
 
-// bindLoopPort binds a UDP socket to port on a random 127/8 address, so that
-// parallel test processes binding the same well-known port do not collide.
-func bindLoopPort(t *testing.T, port int) *net.UDPConn {
-	t.Helper()
-	for range 20 {
-		ip := net.IPv4(127, byte(1+rand.IntN(250)), byte(rand.IntN(256)), byte(2+rand.IntN(250)))
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
-		if errors.Is(err, syscall.EACCES) {
-			t.Skipf("binding port %d needs root or CAP_NET_BIND_SERVICE: %v", port, err)
-		}
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-			return c
-		}
-	}
-	t.Fatalf("cannot bind a loopback address on port %d", port)
-	return nil
-}
-
 // Datagrams from echo, daytime, chargen and time get no echo: two such
 // servers would otherwise answer each other forever.
 func TestUDPDropsDatagramsFromLoopPorts(t *testing.T) {
-	addr := svctest.ServeUDP(t, NewPacketServer(), "127.0.0.1")
-	dst, _ := net.ResolveUDPAddr("udp", addr)
-	for _, port := range []int{7, 13, 19, 37, 0} {
-		name := strconv.Itoa(port)
-		if port == 0 {
-			name = "ordinary port"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			c := bindLoopPort(t, port)
-			if _, err := c.WriteToUDP([]byte("loop?"), dst); err != nil {
-				t.Fatal(err)
-			}
-			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-			buf := make([]byte, 64)
-			n, _, err := c.ReadFromUDP(buf)
-			switch {
-			case port == 0 && err != nil:
-				t.Errorf("no echo to an ordinary port: %v", err)
-			case port != 0 && err == nil:
-				t.Errorf("echoed %q to source port %d", buf[:n], port)
-			}
-		})
-	}
+	svctest.CheckLoopPortsDropped(t, svctest.ServeUDP(t, NewPacketServer(), "127.0.0.1"))
 }
 
 // raiseFileLimit makes room for n more descriptors in this process.
@@ -382,26 +337,15 @@ func TestIdleTimeout(t *testing.T) {
 // families, the healthcheck, and SIGTERM exits 0 at once with a client still
 // connected.
 func TestBinaryServesChecksAndStops(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/echo/cmd")
-	port := svctest.FreePort(t)
-	cmd := exec.Command(bin, "--idle-timeout", "1m")
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p := svctest.StartBinary(t, "socketlab/services/echo/cmd", "--idle-timeout", "1m")
+	// One line per listener, TCP first: StartBinary read the first.
+	if l, _ := p.NextLog(10 * time.Second); !strings.Contains(l, `"msg":"listening"`) {
+		t.Fatalf("log line: %q", l)
 	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(out)
-	for range 2 { // one line per listener, TCP first
-		if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"listening"`) {
-			t.Fatalf("log line: %q", lines.Text())
-		}
-	}
-	go io.Copy(io.Discard, out)
 
 	var idle net.Conn
 	for _, fam := range svctest.Families {
-		addr := net.JoinHostPort(svctest.Loopbacks[fam], strconv.Itoa(port))
+		addr := net.JoinHostPort(svctest.Loopbacks[fam], strconv.Itoa(p.Port))
 		for _, network := range []string{"tcp", "udp"} {
 			c, err := net.Dial(network, addr)
 			if err != nil {
@@ -422,19 +366,8 @@ func TestBinaryServesChecksAndStops(t *testing.T) {
 		}
 	}
 
-	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
-	if b, err := hc.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "healthy") {
-		t.Errorf("healthcheck: %v %s", err, b)
-	}
-
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("stopping with an idle client took %v, want well under a second", took)
-	}
+	p.Healthy(t)
+	p.Stop(t, time.Second) // with an idle client connected
 	if b, err := io.ReadAll(idle); err != nil || len(b) != 0 {
 		t.Errorf("idle client after SIGTERM: %q %v, want a clean close", b, err)
 	}
@@ -443,21 +376,8 @@ func TestBinaryServesChecksAndStops(t *testing.T) {
 // The healthcheck fails when TCP answers but UDP does not.
 func TestHealthcheckNeedsUDP(t *testing.T) {
 	bin := svctest.Binary(t, "socketlab/services/echo/cmd")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	tcpOnly := svctest.FakeTCP(t, func(net.Conn) {})
+	_, port, _ := net.SplitHostPort(tcpOnly)
 	b, err := exec.Command(bin, "healthcheck", "--port", port, "--timeout", "300ms").CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "unhealthy") {
 		t.Errorf("healthcheck of a TCP-only port: %v %s", err, b)
@@ -465,31 +385,12 @@ func TestHealthcheckNeedsUDP(t *testing.T) {
 }
 
 func TestBinaryUsage(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/echo/cmd")
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"help names the flags", []string{"--help"}, 0, "--idle-timeout"},
-		{"negative max-conns", []string{"--port", "0", "--max-conns", "-1"}, 2, "--max-conns must be 0 (no limit) or more"},
-		{"negative idle", []string{"--port", "0", "--idle-timeout", "-1s"}, 2, "--idle-timeout must be 0 (never) or more"},
-		{"bad duration", []string{"--idle-timeout", "soon"}, 2, `invalid argument "soon"`},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			b, err := exec.Command(bin, c.args...).CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
-			if code != c.code || !strings.Contains(string(b), c.want) {
-				t.Errorf("exit %d (want %d), output %q lacks %q", code, c.code, b, c.want)
-			}
-		})
-	}
+	svctest.CheckUsage(t, "socketlab/services/echo/cmd", []svctest.Usage{
+		{Name: "help names the flags", Args: []string{"--help"}, Code: 0, Want: "--idle-timeout"},
+		{Name: "negative max-conns", Args: []string{"--port", "0", "--max-conns", "-1"}, Code: 2, Want: "--max-conns must be 0 (no limit) or more"},
+		{Name: "negative idle", Args: []string{"--port", "0", "--idle-timeout", "-1s"}, Code: 2, Want: "--idle-timeout must be 0 (never) or more"},
+		{Name: "bad duration", Args: []string{"--idle-timeout", "soon"}, Code: 2, Want: `invalid argument "soon"`},
+	})
 }
 
 var opts = probe.Options{Timeout: 5 * time.Second}
@@ -542,50 +443,20 @@ func TestClientRoundTrips(t *testing.T) {
 	}
 }
 
-// fakeTCP serves each connection with handle, on 127.0.0.1.
-func fakeTCP(t *testing.T, handle func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); handle(c) }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// silentUDP is a UDP socket that never answers.
-func silentUDP(t *testing.T) string {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return pc.LocalAddr().String()
-}
-
 func TestClientErrors(t *testing.T) {
 	free := "127.0.0.1:" + strconv.Itoa(svctest.FreePort(t))
-	silent := silentUDP(t)
-	upper := fakeTCP(t, func(c net.Conn) {
+	silent := svctest.SilentUDP(t, "127.0.0.1")
+	upper := svctest.FakeTCP(t, func(c net.Conn) {
 		b := make([]byte, 100)
 		n, _ := c.Read(b)
 		c.Write(bytes.ToUpper(b[:n]))
 		io.Copy(io.Discard, c)
 	})
-	chatty := fakeTCP(t, func(c net.Conn) { // echoes, then adds to it after the half-close
+	chatty := svctest.FakeTCP(t, func(c net.Conn) { // echoes, then adds to it after the half-close
 		io.Copy(c, c)
 		c.Write([]byte("bye"))
 	})
-	early := fakeTCP(t, func(c net.Conn) {
+	early := svctest.FakeTCP(t, func(c net.Conn) {
 		b := make([]byte, 5)
 		io.ReadFull(c, b)
 		c.Write(b[:3]) // and close: 2 bytes short
@@ -624,24 +495,8 @@ func TestClientErrors(t *testing.T) {
 
 // runCommand runs "sock echo args..." in process and returns stdout, stderr
 // and the exit status.
-func runCommand(t *testing.T, stdin string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := ClientCommand()
-	var out, errb bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
-	var ee probe.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.Code
-	}
-	return out.String(), err.Error(), 2 // what sock does with a flag error
+func runCommand(stdin string, args ...string) (string, string, int) {
+	return svctest.RunCommand(ClientCommand(), stdin, args...)
 }
 
 func TestClientCommand(t *testing.T) {
@@ -650,25 +505,25 @@ func TestClientCommand(t *testing.T) {
 	free := "127.0.0.1:" + strconv.Itoa(svctest.FreePort(t))
 
 	t.Run("message from args", func(t *testing.T) {
-		out, errs, code := runCommand(t, "", tcp, "hello", "world")
+		out, errs, code := runCommand("", tcp, "hello", "world")
 		if code != 0 || out != "hello world\n" || errs != "" {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 		}
 	})
 	t.Run("message from stdin", func(t *testing.T) {
-		out, _, code := runCommand(t, "line one\nline two\n", "--udp", udp)
+		out, _, code := runCommand("line one\nline two\n", "--udp", udp)
 		if code != 0 || out != "line one\nline two\n" {
 			t.Errorf("exit %d, stdout %q", code, out)
 		}
 	})
 	t.Run("load summary", func(t *testing.T) {
-		out, _, code := runCommand(t, "", "--count", "50", "--size", "64", tcp)
+		out, _, code := runCommand("", "--count", "50", "--size", "64", tcp)
 		if code != 0 || !strings.HasPrefix(out, "50 round trips of 64 bytes with "+tcp+" over IPv6 (tcp): rtt min ") {
 			t.Errorf("exit %d, stdout %q", code, out)
 		}
 	})
 	t.Run("json", func(t *testing.T) {
-		out, _, code := runCommand(t, "", "--json", "--udp", "-n", "3", udp, "ping")
+		out, _, code := runCommand("", "--json", "--udp", "-n", "3", udp, "ping")
 		var r map[string]any
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
@@ -682,7 +537,7 @@ func TestClientCommand(t *testing.T) {
 		}
 	})
 	t.Run("json refused", func(t *testing.T) {
-		out, errs, code := runCommand(t, "", "--json", free, "x")
+		out, errs, code := runCommand("", "--json", free, "x")
 		var r map[string]any
 		json.Unmarshal([]byte(out), &r)
 		if code != 1 || errs != "" || r["ok"] != false || r["error_kind"] != "refused" || r["error"] != "connection refused by "+free {
@@ -690,7 +545,7 @@ func TestClientCommand(t *testing.T) {
 		}
 	})
 	t.Run("text refused", func(t *testing.T) {
-		out, errs, code := runCommand(t, "", free, "x")
+		out, errs, code := runCommand("", free, "x")
 		if code != 1 || out != "" || errs != "echo: connection refused by "+free+"\n" {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 		}
@@ -706,7 +561,7 @@ func TestClientCommand(t *testing.T) {
 	}
 	for _, u := range usage {
 		t.Run(u.name, func(t *testing.T) {
-			_, errs, code := runCommand(t, "", u.args...)
+			_, errs, code := runCommand("", u.args...)
 			if code != 2 || !strings.Contains(errs, u.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errs, u.want)
 			}

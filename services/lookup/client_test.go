@@ -1,18 +1,12 @@
 package lookup
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -61,18 +55,18 @@ func TestExchangeFailures(t *testing.T) {
 	small := testConfig
 	small.MaxContent = 8
 	tooSmall, _ := startServer(t, small, "127.0.0.1")
-	closes := fakeServer(t, func(c net.Conn) { c.Read(make([]byte, 4096)) })
-	resets := fakeServer(t, func(c net.Conn) {
+	closes := svctest.FakeTCP(t, func(c net.Conn) { c.Read(make([]byte, 4096)) })
+	resets := svctest.FakeTCP(t, func(c net.Conn) {
 		c.Read(make([]byte, 4096))
 		c.(*net.TCPConn).SetLinger(0)
 	})
-	halfAnswer := fakeServer(t, func(c net.Conn) {
+	halfAnswer := svctest.FakeTCP(t, func(c net.Conn) {
 		c.Read(make([]byte, 4096))
 		c.Write(rawMsg(`{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 30}`, "{"))
 	})
-	http := fakeServer(t, func(c net.Conn) { io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n") })
-	silent := fakeServer(t, func(c net.Conn) { time.Sleep(2 * time.Second) })
-	notJSON := fakeServer(t, func(c net.Conn) {
+	http := svctest.FakeTCP(t, func(c net.Conn) { io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n") })
+	silent := svctest.FakeTCP(t, func(c net.Conn) { time.Sleep(2 * time.Second) })
+	notJSON := svctest.FakeTCP(t, func(c net.Conn) {
 		c.Write(rawMsg(`{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 3}`, "abc"))
 	})
 	cases := []struct {
@@ -103,48 +97,10 @@ func TestExchangeFailures(t *testing.T) {
 	}
 }
 
-// fakeServer accepts connections on 127.0.0.1 and runs serve on each.
-func fakeServer(t *testing.T, serve func(c net.Conn)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func runClient(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := ClientCommand()
-	var out, errb bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
-	var ee probe.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.Code
-	default:
-		code = 2
-		errb.WriteString(err.Error())
-	}
-	return out.String(), errb.String(), code
+// runClient runs "sock lookup args..." in process and returns stdout,
+// stderr and the exit status.
+func runClient(stdin string, args ...string) (stdout, stderr string, code int) {
+	return svctest.RunCommand(ClientCommand(), stdin, args...)
 }
 
 func TestClientCommand(t *testing.T) {
@@ -182,7 +138,7 @@ func TestClientCommand(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, errs, code := runClient(t, c.stdin, c.args...)
+			out, errs, code := runClient(c.stdin, c.args...)
 			if code != c.code || !strings.HasPrefix(out, c.out) || !strings.Contains(errs, c.err) {
 				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q..., stderr with %q", code, out, errs, c.code, c.out, c.err)
 			}
@@ -190,7 +146,7 @@ func TestClientCommand(t *testing.T) {
 	}
 
 	t.Run("json", func(t *testing.T) {
-		out, _, code := runClient(t, "", "--json", addr, "search", "UDP")
+		out, _, code := runClient("", "--json", addr, "search", "UDP")
 		var r struct {
 			OK       bool   `json:"ok"`
 			Family   string `json:"family"`
@@ -214,49 +170,17 @@ func TestClientCommand(t *testing.T) {
 // The binary: PORT from the environment, a real healthcheck, requests over
 // both families, and SIGTERM ending it with status 0.
 func TestBinaryServesChecksAndStops(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/lookup/cmd")
-	port := svctest.FreePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"listening"`) {
-		t.Fatalf("first log line: %q", lines.Text())
-	}
-	logs := make(chan string, 100)
-	go func() {
-		for lines.Scan() {
-			logs <- lines.Text()
-		}
-		close(logs)
-	}()
+	p := svctest.StartBinary(t, "socketlab/services/lookup/cmd")
 	for _, host := range []string{"127.0.0.1", "::1"} {
-		r := Exchange(context.Background(), quick, net.JoinHostPort(host, strconv.Itoa(port)), NewSearch(ActionSearch, "socket"), ExchangeOptions{})
+		r := Exchange(context.Background(), quick, net.JoinHostPort(host, strconv.Itoa(p.Port)), NewSearch(ActionSearch, "socket"), ExchangeOptions{})
 		if r.Error != "" || !strings.HasPrefix(r.Received, "A socket is") {
 			t.Errorf("%s: %+v", host, r)
 		}
 	}
-	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
-	if b, err := hc.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "healthy: lookup answers on 127.0.0.1:") {
-		t.Errorf("healthcheck: %v %s", err, b)
+	if got := p.Healthy(t); !strings.HasPrefix(got, "healthy: lookup answers on 127.0.0.1:") {
+		t.Errorf("healthcheck: %s", got)
 	}
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("stopping took %v", took)
-	}
-	var all []string
-	for l := range logs {
-		all = append(all, l)
-	}
-	joined := strings.Join(all, "\n")
+	joined := strings.Join(p.Stop(t, time.Second), "\n")
 	for _, want := range []string{`"msg":"request"`, `"answer":"found socket"`, `"family":"IPv6"`, `"msg":"shutdown"`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("logs lack %s:\n%s", want, joined)
@@ -265,17 +189,8 @@ func TestBinaryServesChecksAndStops(t *testing.T) {
 }
 
 func TestBinaryRejectsBadFlags(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/lookup/cmd")
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--max-header", "10", "--port", "0"}, "--max-header 10 is out of range (64-65535)"},
-		{[]string{"--max-content", "0", "--port", "0"}, "--max-content 0 must be at least 1"},
-	} {
-		b, err := exec.Command(bin, c.args...).CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(b), c.want) {
-			t.Errorf("%v: %v %s", c.args, err, b)
-		}
-	}
+	svctest.CheckUsage(t, "socketlab/services/lookup/cmd", []svctest.Usage{
+		{Name: "max-header too small", Args: []string{"--max-header", "10", "--port", "0"}, Code: 2, Want: "--max-header 10 is out of range (64-65535)"},
+		{Name: "max-content 0", Args: []string{"--max-content", "0", "--port", "0"}, Code: 2, Want: "--max-content 0 must be at least 1"},
+	})
 }

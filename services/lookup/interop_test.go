@@ -80,7 +80,7 @@ func TestInteropWithTutorial(t *testing.T) {
 			{"unknown action", []string{"--action", "dance", "search", "x"}, "Error: invalid action 'dance'.\n"},
 			{"binary", []string{"binary", "hello"}, "First 10 bytes of request: hello\n"},
 		} {
-			out, errs, code := runClient(t, "", append([]string{refAddr}, c.req...)...)
+			out, errs, code := runClient("", append([]string{refAddr}, c.req...)...)
 			if code != 0 || out != c.want {
 				t.Errorf("%s: exit %d, %q %s; want %q", c.name, code, out, errs, c.want)
 			}

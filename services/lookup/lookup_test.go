@@ -11,7 +11,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,30 +19,12 @@ import (
 	"socketlab/services/lookup/frame"
 )
 
-// logBuffer collects a server's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // testConfig has deadlines short enough for tests.
 var testConfig = Config{RequestTimeout: 300 * time.Millisecond, IdleTimeout: 2 * time.Second, Linger: 500 * time.Millisecond}
 
-func startServer(t testing.TB, cfg Config, host string) (string, *logBuffer) {
+func startServer(t testing.TB, cfg Config, host string) (string, *svctest.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &svctest.Buffer{}
 	s := NewServer(cfg)
 	s.Log = slog.New(slog.NewJSONHandler(logs, nil))
 	return svctest.ServeTCP(t, s, host), logs
@@ -242,14 +223,11 @@ func TestNoResponseWaitsForTheNextRequest(t *testing.T) {
 	}
 }
 
-func waitLog(t testing.TB, logs *logBuffer, want string) {
+func waitLog(t testing.TB, logs *svctest.Buffer, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if strings.Contains(logs.String(), want) {
-			return
-		}
+	if !logs.Await(want, 3*time.Second) {
+		t.Errorf("no log line with %s in:\n%s", want, logs.String())
 	}
-	t.Errorf("no log line with %s in:\n%s", want, logs.String())
 }
 
 // The framing survives one byte per write (and so per segment: Go sets TCP_NODELAY).

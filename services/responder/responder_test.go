@@ -1,20 +1,14 @@
 package responder
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -211,77 +205,20 @@ func TestRateLimitDropsBeyondBurst(t *testing.T) {
 	}
 }
 
-// bindPort binds a UDP socket to port on a random 127/8 address, so that
-// parallel test processes binding the same well-known port do not collide.
-func bindPort(t *testing.T, port int) *net.UDPConn {
-	t.Helper()
-	for range 20 {
-		ip := net.IPv4(127, byte(1+rand.IntN(250)), byte(rand.IntN(256)), byte(2+rand.IntN(250)))
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
-		if errors.Is(err, syscall.EACCES) {
-			t.Skipf("binding port %d needs root or CAP_NET_BIND_SERVICE: %v", port, err)
-		}
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-			return c
-		}
-	}
-	t.Fatalf("cannot bind a loopback address on port %d", port)
-	return nil
-}
-
+// Datagrams from echo, daytime, chargen and time get no reply: two such
+// servers would otherwise answer each other forever.
 func TestDropsDatagramsFromLoopPorts(t *testing.T) {
-	addr := serve(t, defaults, "127.0.0.1")
-	dst := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr))
-	for _, port := range []int{7, 13, 19, 37, 0} {
-		name := strconv.Itoa(port)
-		if port == 0 {
-			name = "ordinary port"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			c := bindPort(t, port)
-			if _, err := c.WriteToUDP([]byte("loop?"), dst); err != nil {
-				t.Fatal(err)
-			}
-			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-			buf := make([]byte, 600)
-			n, _, err := c.ReadFromUDP(buf)
-			switch {
-			case port == 0 && err != nil:
-				t.Errorf("no reply to an ordinary port: %v", err)
-			case port != 0 && err == nil:
-				t.Errorf("replied %q to source port %d", buf[:n], port)
-			}
-		})
-	}
+	svctest.CheckLoopPortsDropped(t, serve(t, defaults, "127.0.0.1"))
 }
 
 // The binary is UDP only: served on PORT from the environment over both
 // families, its healthcheck works, and SIGTERM ends it with status 0 at once.
 func TestBinaryServesChecksAndStops(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/responder/cmd")
-	port := svctest.FreePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p := svctest.StartBinary(t, "socketlab/services/responder/cmd")
+	if !strings.Contains(p.Listening, `"network":"udp"`) {
+		t.Fatalf("first log line: %q", p.Listening)
 	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"network":"udp"`) {
-		t.Fatalf("first log line: %q", lines.Text())
-	}
-	logs := make(chan string, 10)
-	go func() {
-		for lines.Scan() {
-			select {
-			case logs <- lines.Text():
-			default:
-			}
-		}
-	}()
+	port := p.Port
 
 	for _, fam := range svctest.Families {
 		c, err := net.Dial("udp", net.JoinHostPort(svctest.Loopbacks[fam], strconv.Itoa(port)))
@@ -293,64 +230,30 @@ func TestBinaryServesChecksAndStops(t *testing.T) {
 		if want := fmt.Sprintf("you are %s over %s; you sent 2 bytes\n", c.LocalAddr(), fam); string(got) != want || err != nil {
 			t.Errorf("%s: got %q %v, want %q", fam, got, err, want)
 		}
-		select {
-		case l := <-logs:
-			if !strings.Contains(l, `"msg":"datagram"`) || !strings.Contains(l, `"family":"`+fam+`"`) || !strings.Contains(l, `"reason":"replied"`) {
-				t.Errorf("log line: %s", l)
-			}
-		case <-time.After(5 * time.Second):
+		if l, ok := p.NextLog(5 * time.Second); !ok {
 			t.Errorf("%s: no log line", fam)
+		} else if !strings.Contains(l, `"msg":"datagram"`) || !strings.Contains(l, `"family":"`+fam+`"`) || !strings.Contains(l, `"reason":"replied"`) {
+			t.Errorf("log line: %s", l)
 		}
 	}
 	if _, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
 		t.Error("a TCP connection was accepted: the responder is UDP only")
 	}
 
-	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
-	if b, err := hc.CombinedOutput(); err != nil || string(b) != fmt.Sprintf("healthy: responder answers on 127.0.0.1:%d\n", port) {
-		t.Errorf("healthcheck: %v %q", err, b)
+	if got, want := p.Healthy(t), fmt.Sprintf("healthy: responder answers on 127.0.0.1:%d\n", port); got != want {
+		t.Errorf("healthcheck: %q, want %q", got, want)
 	}
-
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("stopping took %v, want well under a second", took)
-	}
-	hc = exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port), "--timeout", "500ms")
-	if b, err := hc.CombinedOutput(); err == nil || !strings.Contains(string(b), "unhealthy") {
-		t.Errorf("healthcheck with no server: %v %s", err, b)
-	}
+	p.Stop(t, time.Second)
+	p.Unhealthy(t)
 }
 
 func TestBinaryUsage(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/responder/cmd")
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"help names the flags", []string{"--help"}, 0, "--max-sources"},
-		{"two-line reply", []string{"--port", "0", "--reply", "a\nb"}, 2, "reply template must be one line"},
-		{"reply too long", []string{"--port", "0", "--reply", strings.Repeat("y", 600)}, 2, "over the 512-byte limit"},
-		{"burst 0", []string{"--port", "0", "--burst", "0"}, 2, "rate limit burst 0: want 1 or more"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			b, err := exec.Command(bin, c.args...).CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
-			if code != c.code || !strings.Contains(string(b), c.want) {
-				t.Errorf("exit %d (want %d), output %q lacks %q", code, c.code, b, c.want)
-			}
-		})
-	}
+	svctest.CheckUsage(t, "socketlab/services/responder/cmd", []svctest.Usage{
+		{Name: "help names the flags", Args: []string{"--help"}, Code: 0, Want: "--max-sources"},
+		{Name: "two-line reply", Args: []string{"--port", "0", "--reply", "a\nb"}, Code: 2, Want: "reply template must be one line"},
+		{Name: "reply too long", Args: []string{"--port", "0", "--reply", strings.Repeat("y", 600)}, Code: 2, Want: "over the 512-byte limit"},
+		{Name: "burst 0", Args: []string{"--port", "0", "--burst", "0"}, Code: 2, Want: "rate limit burst 0: want 1 or more"},
+	})
 }
 
 var opts = probe.Options{Timeout: 5 * time.Second}
@@ -377,11 +280,7 @@ func TestClientAsk(t *testing.T) {
 
 func TestClientErrors(t *testing.T) {
 	free := "127.0.0.1:" + strconv.Itoa(svctest.FreePort(t))
-	silent, err := net.ListenPacket("udp", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { silent.Close() })
+	silent := svctest.SilentUDP(t, "::1")
 	loud, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -403,9 +302,9 @@ func TestClientErrors(t *testing.T) {
 		kind, msg    string
 	}{
 		{"refused", free, opts, probe.KindRefused, "connection refused by " + free + " (ICMP port unreachable: nothing listens there)"},
-		{"silence", silent.LocalAddr().String(), probe.Options{Timeout: 300 * time.Millisecond}, probe.KindTimeout, "no reply from " + silent.LocalAddr().String() + " within 300ms"},
+		{"silence", silent, probe.Options{Timeout: 300 * time.Millisecond}, probe.KindTimeout, "no reply from " + silent + " within 300ms"},
 		{"oversize reply", loud.LocalAddr().String(), opts, probe.KindProtocol, loud.LocalAddr().String() + " replied with 600 bytes, over the 512-byte limit"},
-		{"-4 with a v6 address", silent.LocalAddr().String(), probe.Options{V4: true, Timeout: time.Second}, probe.KindUsage, "::1 is an IPv6 address but IPv4 was asked for"},
+		{"-4 with a v6 address", silent, probe.Options{V4: true, Timeout: time.Second}, probe.KindUsage, "::1 is an IPv6 address but IPv4 was asked for"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -420,39 +319,22 @@ func TestClientErrors(t *testing.T) {
 	}
 }
 
-func runCommand(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := ClientCommand()
-	var out, errb bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
-	var ee probe.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.Code
-	}
-	return out.String(), err.Error(), 2
+// runCommand runs "sock responder args..." in process and returns stdout,
+// stderr and the exit status.
+func runCommand(args ...string) (string, string, int) {
+	return svctest.RunCommand(ClientCommand(), "", args...)
 }
 
 func TestClientCommand(t *testing.T) {
 	addr := serve(t, defaults, "::1")
-	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := svctest.SilentUDP(t, "127.0.0.1")
 
-	out, errs, code := runCommand(t, addr)
+	out, errs, code := runCommand(addr)
 	if code != 0 || !strings.HasPrefix(out, "you are [::1]:") || !strings.HasSuffix(out, " over IPv6; you sent 5 bytes\n") || errs != "" {
 		t.Errorf("default message: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
-	out, _, code = runCommand(t, "--json", addr, "two", "words")
+	out, _, code = runCommand("--json", addr, "two", "words")
 	var r map[string]any
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("not one JSON object: %v\n%s", err, out)
@@ -463,17 +345,17 @@ func TestClientCommand(t *testing.T) {
 		t.Errorf("json: exit %d %s", code, out)
 	}
 
-	out, errs, code = runCommand(t, "--timeout", "200ms", silent.LocalAddr().String())
-	if want := "responder: no reply from " + silent.LocalAddr().String() + " within 200ms\n"; code != 1 || out != "" || errs != want {
+	out, errs, code = runCommand("--timeout", "200ms", silent)
+	if want := "responder: no reply from " + silent + " within 200ms\n"; code != 1 || out != "" || errs != want {
 		t.Errorf("silence: exit %d, stdout %q, stderr %q; want 1 and %q", code, out, errs, want)
 	}
 
-	out, errs, code = runCommand(t, "--json", "-4", "::1")
+	out, errs, code = runCommand("--json", "-4", "::1")
 	json.Unmarshal([]byte(out), &r)
 	if code != 2 || errs != "" || r["error_kind"] != "usage" {
 		t.Errorf("usage: exit %d, stderr %q, json %s", code, errs, out)
 	}
-	if _, _, code := runCommand(t); code != 2 {
+	if _, _, code := runCommand(); code != 2 {
 		t.Errorf("no target: exit %d, want 2", code)
 	}
 }

@@ -175,38 +175,24 @@ func TestBrowseErrors(t *testing.T) {
 // a channel that receives each request head it read.
 func fakeServer(t *testing.T, reply string, stall bool) (string, <-chan string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	heads := make(chan string, 10)
-	go func() {
+	addr := svctest.FakeTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		var head strings.Builder
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			line, err := br.ReadString('\n')
+			head.WriteString(line)
+			if err != nil || line == "\r\n" {
+				break
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				var head strings.Builder
-				for {
-					line, err := br.ReadString('\n')
-					head.WriteString(line)
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				heads <- head.String()
-				io.WriteString(c, reply)
-				if stall {
-					io.Copy(io.Discard, c)
-				}
-			}()
 		}
-	}()
-	return ln.Addr().String(), heads
+		heads <- head.String()
+		io.WriteString(c, reply)
+		if stall {
+			io.Copy(io.Discard, c)
+		}
+	})
+	return addr, heads
 }
 
 func TestBrowseBadResponses(t *testing.T) {
@@ -288,30 +274,15 @@ func TestParseURL(t *testing.T) {
 }
 
 // runCommand runs "sock browse args..." and returns stdout, stderr and the exit status.
-func runCommand(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := ClientCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	code := 0
-	if err := cmd.Execute(); err != nil {
-		var ee probe.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("execute: %v", err)
-		}
-		code = ee.Code
-	}
-	return out.String(), errOut.String(), code
+func runCommand(args ...string) (string, string, int) {
+	return svctest.RunCommand(ClientCommand(), "", args...)
 }
 
 func TestBrowseCommand(t *testing.T) {
 	addr := svctest.ServeTCP(t, NewServer(nil), "::1")
 	base := "http://" + addr
 
-	out, _, code := runCommand(t, base+"/healthz")
+	out, _, code := runCommand(base + "/healthz")
 	for _, want := range []string{
 		"* ::1 is an IP address: nothing to resolve\n",
 		"* trying " + addr + " (IPv6)... connected from [::1]:",
@@ -324,16 +295,16 @@ func TestBrowseCommand(t *testing.T) {
 		}
 	}
 
-	out, _, code = runCommand(t, "--body-only", base+"/chunked?n=2")
+	out, _, code = runCommand("--body-only", base+"/chunked?n=2")
 	if code != 0 || !strings.HasPrefix(out, "chunk 1 of 2 for [::1]:") || strings.Count(out, "\n") != 2 {
 		t.Errorf("--body-only: exit %d %q", code, out)
 	}
-	out, _, _ = runCommand(t, "--head-only", "-q", base+"/healthz")
+	out, _, _ = runCommand("--head-only", "-q", base+"/healthz")
 	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(out, "\r\n\r\n") {
 		t.Errorf("--head-only -q: %q", out)
 	}
 
-	out, _, code = runCommand(t, "--json", "-6", base+"/chunked?n=1")
+	out, _, code = runCommand("--json", "-6", base+"/chunked?n=1")
 	var res struct {
 		OK       bool
 		Family   string
@@ -356,15 +327,15 @@ func TestBrowseCommand(t *testing.T) {
 		t.Errorf("--json: %s", out)
 	}
 
-	_, errOut, code := runCommand(t, "--fail", base+"/missing")
+	_, errOut, code := runCommand("--fail", base+"/missing")
 	if code != 1 || errOut != "browse: HTTP 404 Not Found from "+addr+"\n" {
 		t.Errorf("--fail: exit %d, stderr %q", code, errOut)
 	}
-	_, errOut, code = runCommand(t, "https://web/")
+	_, errOut, code = runCommand("https://web/")
 	if code != 2 || !strings.Contains(errOut, "https is not supported") {
 		t.Errorf("https: exit %d, stderr %q", code, errOut)
 	}
-	_, errOut, code = runCommand(t, "--head-only", "--body-only", base)
+	_, errOut, code = runCommand("--head-only", "--body-only", base)
 	if code != 2 || errOut != "browse: --head-only and --body-only exclude each other\n" {
 		t.Errorf("both: exit %d, stderr %q", code, errOut)
 	}

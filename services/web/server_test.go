@@ -1,20 +1,14 @@
 package web
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,26 +128,8 @@ func TestServerEndpoints(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestServerLogsEachRequest(t *testing.T) {
-	var logs syncBuffer
+	var logs svctest.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil)).With("service", "web")
 	addr := svctest.ServeTCP(t, NewServer(log), "::1")
 	_, local := roundTrip(t, addr, "GET", "/whoami?x=1")
@@ -195,95 +171,43 @@ func TestServerLogsEachRequest(t *testing.T) {
 // The binary: PORT from the environment, the page over both families, the
 // healthcheck (GET /healthz), and SIGTERM ending it with status 0 quickly.
 func TestBinaryServesChecksAndStops(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/web/cmd")
-	port := svctest.FreePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"listening"`) {
-		t.Fatalf("first log line: %q", lines.Text())
-	}
-	logged := make(chan string, 10)
-	go func() {
-		for lines.Scan() {
-			logged <- lines.Text()
-		}
-		close(logged)
-	}()
-
+	p := svctest.StartBinary(t, "socketlab/services/web/cmd")
+	port := strconv.Itoa(p.Port)
 	for _, fam := range svctest.Families {
 		host := svctest.Loopbacks[fam]
-		resp, local := roundTrip(t, net.JoinHostPort(host, strconv.Itoa(port)), "GET", "/")
+		resp, local := roundTrip(t, net.JoinHostPort(host, port), "GET", "/")
 		if want := fmt.Sprintf("You are <strong>%s</strong> over <strong>%s</strong>", local, fam); !strings.Contains(string(resp.Body), want) {
 			t.Errorf("%s: page lacks %q", fam, want)
 		}
-		select {
-		case l := <-logged:
-			if !strings.Contains(l, `"msg":"request"`) || !strings.Contains(l, `"peer":"`+local+`"`) {
-				t.Errorf("%s: log line %s", fam, l)
-			}
-		case <-time.After(2 * time.Second):
+		if l, ok := p.NextLog(2 * time.Second); !ok {
 			t.Errorf("%s: no log line for the request", fam)
+		} else if !strings.Contains(l, `"msg":"request"`) || !strings.Contains(l, `"peer":"`+local+`"`) {
+			t.Errorf("%s: log line %s", fam, l)
 		}
 	}
 
-	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
-	if b, err := hc.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "healthy") {
-		t.Errorf("healthcheck: %v %s", err, b)
-	}
+	p.Healthy(t)
 
 	// A connection that has sent nothing yet does not hold up the stop.
-	silent, err := net.Dial("tcp", net.JoinHostPort("::1", strconv.Itoa(port)))
+	silent, err := net.Dial("tcp", net.JoinHostPort("::1", port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
 	time.Sleep(50 * time.Millisecond) // let the server accept it
 
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	for range logged {
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("stopping took %v, want well under a second", took)
-	} else {
-		t.Logf("stopped %v after SIGTERM", took)
-	}
-
-	hc = exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port), "--timeout", "500ms")
-	if b, err := hc.CombinedOutput(); err == nil || !strings.Contains(string(b), "unhealthy") {
-		t.Errorf("healthcheck with no server: %v %s", err, b)
-	}
+	p.Stop(t, 2*time.Second)
+	p.Unhealthy(t)
 }
 
 // The healthcheck wants 200 from /healthz, not just an open port.
 func TestCheckWantsHealthz(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
-			c.Close()
-		}
-	}()
+	unavailable := svctest.FakeTCP(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err = Check(ctx, ln.Addr().String())
+	err := Check(ctx, unavailable)
 	if err == nil || err.Error() != "GET /healthz: 503 Service Unavailable" {
 		t.Errorf("check: %v", err)
 	}
@@ -294,10 +218,7 @@ func TestCheckWantsHealthz(t *testing.T) {
 }
 
 func TestBinaryRejectsBadUsage(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/web/cmd")
-	cmd := exec.Command(bin, "--idle-timeout", "0", "--port", "0")
-	b, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(b), "--idle-timeout and --read-header-timeout must be positive") {
-		t.Errorf("exit %v, output %q", err, b)
-	}
+	svctest.CheckUsage(t, "socketlab/services/web/cmd", []svctest.Usage{
+		{Name: "idle timeout 0", Args: []string{"--idle-timeout", "0", "--port", "0"}, Code: 2, Want: "--idle-timeout and --read-header-timeout must be positive"},
+	})
 }

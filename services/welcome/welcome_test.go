@@ -1,16 +1,12 @@
 package welcome
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -97,77 +93,28 @@ func TestClientFetch(t *testing.T) {
 // The binary: PORT from the environment, healthcheck, and a SIGTERM that
 // ends it with status 0 well under a second when idle.
 func TestBinaryServesChecksAndStops(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/welcome/cmd")
-	port := svctest.FreePort(t)
-	cmd := exec.Command(bin, "--greeting", "port {local}")
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"listening"`) {
-		t.Fatalf("first log line: %q", lines.Text())
-	}
-	go io.Copy(io.Discard, out)
-
+	p := svctest.StartBinary(t, "socketlab/services/welcome/cmd", "--greeting", "port {local}")
 	for host, fam := range map[string]string{"127.0.0.1": "IPv4", "::1": "IPv6"} {
-		c, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		c, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(p.Port)))
 		if err != nil {
 			t.Fatalf("%s: %v", fam, err)
 		}
 		b, _ := io.ReadAll(c)
 		c.Close()
-		if want := "port " + net.JoinHostPort(host, strconv.Itoa(port)) + "\n"; string(b) != want {
+		if want := "port " + net.JoinHostPort(host, strconv.Itoa(p.Port)) + "\n"; string(b) != want {
 			t.Errorf("%s: got %q, want %q", fam, b, want)
 		}
 	}
-
-	hc := exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port))
-	if b, err := hc.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "healthy") {
-		t.Errorf("healthcheck: %v %s", err, b)
-	}
-
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("stopping took %v, want well under a second", took)
-	}
-
-	hc = exec.Command(bin, "healthcheck", "--port", strconv.Itoa(port), "--timeout", "500ms")
-	if b, err := hc.CombinedOutput(); err == nil || !strings.Contains(string(b), "unhealthy") {
-		t.Errorf("healthcheck with no server: %v %s", err, b)
-	}
+	p.Healthy(t)
+	p.Stop(t, time.Second)
+	p.Unhealthy(t)
 }
 
 func TestBinaryRejectsBadUsage(t *testing.T) {
-	bin := svctest.Binary(t, "socketlab/services/welcome/cmd")
-	cases := []struct {
-		name string
-		args []string
-		env  string
-		want string
-	}{
-		{"bad env port", nil, "PORT=http", `environment PORT="http" is not a port number`},
-		{"port out of range", []string{"--port", "70000"}, "", "--port 70000 is out of range"},
-		{"unknown flag", []string{"--bogus"}, "", "unknown flag: --bogus"},
-		{"multi-line greeting", []string{"--greeting", "a\nb", "--port", "0"}, "", "--greeting must be one line"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(bin, c.args...)
-			cmd.Env = append(os.Environ(), c.env)
-			b, err := cmd.CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-				t.Errorf("exit: %v, want status 2", err)
-			}
-			if !strings.Contains(string(b), c.want) {
-				t.Errorf("output %q lacks %q", b, c.want)
-			}
-		})
-	}
+	svctest.CheckUsage(t, "socketlab/services/welcome/cmd", []svctest.Usage{
+		{Name: "bad env port", Env: []string{"PORT=http"}, Code: 2, Want: `environment PORT="http" is not a port number`},
+		{Name: "port out of range", Args: []string{"--port", "70000"}, Code: 2, Want: "--port 70000 is out of range"},
+		{Name: "unknown flag", Args: []string{"--bogus"}, Code: 2, Want: "unknown flag: --bogus"},
+		{Name: "multi-line greeting", Args: []string{"--greeting", "a\nb", "--port", "0"}, Code: 2, Want: "--greeting must be one line"},
+	})
 }

@@ -1,15 +1,20 @@
 // Package svctest starts socketlab servers on ephemeral loopback ports for
-// tests, over IPv4 and IPv6, and builds server binaries for process-level tests.
+// tests, over IPv4 and IPv6, with stand-ins for misbehaving peers; it builds
+// and runs server binaries for process-level tests, and runs sock
+// sub-commands in process.
 package svctest
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +51,65 @@ func ServeUDP(t testing.TB, srv service.PacketServer, host string) string {
 	go srv.ServePacket(pc)
 	t.Cleanup(func() { shutdown(t, srv.Shutdown) })
 	return pc.LocalAddr().String()
+}
+
+// FakeTCP serves each TCP connection on an ephemeral 127.0.0.1 port with
+// handle, closing the connection when handle returns: a stand-in for a peer
+// that misbehaves. The listener closes when the test ends. FakeTCP returns
+// the listening address.
+func FakeTCP(t testing.TB, handle func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// SilentUDP opens a UDP socket on an ephemeral port of host that never
+// answers, until the test ends, and returns its address.
+func SilentUDP(t testing.TB, host string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc.LocalAddr().String()
+}
+
+// BindLoopbackUDP binds a UDP socket to port on a random 127/8 address, so
+// that parallel test processes binding the same well-known port do not
+// collide, and closes it when the test ends. It skips the test when the port
+// needs privileges the test lacks.
+func BindLoopbackUDP(t testing.TB, port int) *net.UDPConn {
+	t.Helper()
+	for range 20 {
+		ip := net.IPv4(127, byte(1+rand.IntN(250)), byte(rand.IntN(256)), byte(2+rand.IntN(250)))
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
+		if errors.Is(err, syscall.EACCES) {
+			t.Skipf("binding port %d needs root or CAP_NET_BIND_SERVICE: %v", port, err)
+		}
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+	}
+	t.Fatalf("cannot bind a loopback address on port %d", port)
+	return nil
 }
 
 func shutdown(t testing.TB, f func(context.Context) error) {
@@ -105,4 +169,39 @@ func Binary(t testing.TB, pkg string) string {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
+}
+
+// CheckLoopPortsDropped sends a datagram to the UDP server at addr (on
+// 127.0.0.1) from each of the source ports of echo, daytime, chargen and time
+// (7, 13, 19, 37) and from an ordinary port, in parallel subtests. It fails
+// unless only the ordinary port gets a reply: two such servers would
+// otherwise answer each other forever.
+func CheckLoopPortsDropped(t *testing.T, addr string) {
+	t.Helper()
+	dst, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{7, 13, 19, 37, 0} {
+		name := strconv.Itoa(port)
+		if port == 0 {
+			name = "ordinary port"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := BindLoopbackUDP(t, port)
+			if _, err := c.WriteToUDP([]byte("loop?"), dst); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			buf := make([]byte, 2048)
+			n, _, err := c.ReadFromUDP(buf)
+			switch {
+			case port == 0 && err != nil:
+				t.Errorf("no reply to an ordinary port: %v", err)
+			case port != 0 && err == nil:
+				t.Errorf("replied %q to source port %d", buf[:n], port)
+			}
+		})
+	}
 }
