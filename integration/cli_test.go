@@ -19,8 +19,12 @@ import (
 	"socketlab/labctl/scenario"
 )
 
+// labctlDir holds the labctl binary built for this test process; TestMain
+// removes it.
+var labctlDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "labctl-test-") })
+
 var labctlBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "labctl-test-")
+	dir, err := labctlDir()
 	if err != nil {
 		return "", err
 	}

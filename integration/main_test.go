@@ -7,4 +7,10 @@ import (
 	"socketlab/internal/labtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(labtest.Main(m, "it")) }
+func TestMain(m *testing.M) {
+	code := labtest.Main(m, "it")
+	if dir, err := labctlDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"socketlab/services/internal/svctest"
 )
 
 // testZone is what the fake name server knows; any other name does not exist.
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 			return d.DialContext(ctx, "udp", server)
 		},
 	}
-	code := m.Run()
+	code := svctest.Main(m)
 	pc.Close()
 	os.Exit(code)
 }

@@ -13,7 +13,9 @@ import (
 )
 
 // Datagrams serves a UDP socket with one loop that reuses its buffers: each
-// datagram gets at most one reply, and one log line.
+// datagram gets at most one reply, and one log line. On Linux the loop takes
+// the datagrams waiting in one system call and sends their replies in one
+// (recvmmsg, sendmmsg).
 type Datagrams struct {
 	// Name is the service name in log lines.
 	Name string
@@ -47,6 +49,9 @@ func (d *Datagrams) ServePacket(pc net.PacketConn) error {
 		return ErrServerClosed
 	}
 	local := peer.String(uc.LocalAddr())
+	if ok, err := d.serveBatches(uc, local); ok {
+		return err
+	}
 	in := make([]byte, 65536)
 	out := make([]byte, 65536)
 	for {

@@ -146,8 +146,22 @@ var (
 	builtDir string
 )
 
+// Main runs a test package's tests and then removes the binaries Binary
+// built; call it from TestMain and exit with what it returns.
+func Main(m *testing.M) int {
+	code := m.Run()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+		builtDir = ""
+	}
+	return code
+}
+
 // Binary builds the main package at pkg (e.g. "socketlab/services/echo/cmd")
-// once per test process and returns the path of the binary.
+// once per test process and returns the path of the binary. A package that
+// uses it removes the binaries with Main.
 func Binary(t testing.TB, pkg string) string {
 	t.Helper()
 	buildMu.Lock()
