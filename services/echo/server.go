@@ -48,13 +48,18 @@ func NewServer(maxConns int, idle time.Duration) *service.ConnServer {
 
 func serveConn(c *service.Conn, idle time.Duration) error {
 	buf := make([]byte, MinBuffer)
+	var writeBy time.Time
 	for {
 		n, rerr := c.Read(buf)
 		if n > 0 {
+			// A client that stops reading would block this write forever
+			// and keep its slot: give it as long as an idle one. As for
+			// reads, the deadline moves only when less than that is left.
 			if idle > 0 {
-				// A client that stops reading would block this write forever
-				// and keep its slot: give it as long as an idle one.
-				_ = c.SetWriteDeadline(time.Now().Add(idle))
+				if now := time.Now(); writeBy.Sub(now) < idle {
+					writeBy = now.Add(idle + idle/8)
+					_ = c.SetWriteDeadline(writeBy)
+				}
 			}
 			if _, err := c.Write(buf[:n]); err != nil {
 				return err
