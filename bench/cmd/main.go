@@ -84,7 +84,12 @@ func root() *cobra.Command {
 	f.StringVar(&benchOut, "benchfmt", "bench/results.txt", "write every run in Go benchmark format here, for benchstat (empty: don't)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "our servers write CPU and allocation profiles (pprof) into this directory")
 	f.StringVar(&cfg.LookupRef, "lookup-ref", "", "directory holding the sockets tutorial's app-server.py: an extra reference for lookup")
-	cmd.AddCommand(naiveCmd(), loadUDPCmd(), compareCmd())
+	cmd.AddCommand(naiveCmd(), loadUDPCmd(), compareCmd(), &cobra.Command{
+		Use:   "spin",
+		Short: "Keep every CPU busy until stopped (run it at nice 19)",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { suite.Spin(cmd.Context()) },
+	})
 	return cmd
 }
 

@@ -174,3 +174,63 @@ func flood(c *net.UDPConn, window, size int, replies *atomic.Int64, stop *atomic
 	}
 	return nil
 }
+
+// BatchUDPEcho serves pc as a UDP echo that moves datagrams in batches:
+// one recvmmsg takes up to 64 waiting datagrams and one sendmmsg sends
+// their replies. It is the reference for what a Go UDP server can reach
+// on this kernel. It returns when the socket is closed.
+func BatchUDPEcho(pc *net.UDPConn) error {
+	rc, err := pc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	m := newMmsgs(batch, 2048, nil)
+	names := make([]unix.RawSockaddrInet6, batch)
+	for {
+		for i := range m.hdrs {
+			m.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&names[i]))
+			m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			m.iovs[i].SetLen(len(m.bufs[i]))
+		}
+		var got int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+			if e == syscall.EAGAIN {
+				return false
+			}
+			if e != 0 {
+				rerr = e
+			}
+			got = int(r)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if rerr != nil {
+			continue
+		}
+		for i := range got {
+			m.iovs[i].SetLen(int(m.hdrs[i].Len))
+		}
+		for sent := 0; sent < got; {
+			var n int
+			werr := rc.Write(func(fd uintptr) bool {
+				r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[sent])), uintptr(got-sent), 0, 0, 0)
+				if e == syscall.EAGAIN {
+					return false
+				}
+				n = int(r)
+				if e != 0 {
+					n = 1 // skip the datagram that failed
+				}
+				return true
+			})
+			if werr != nil {
+				return werr
+			}
+			sent += n
+		}
+	}
+}

@@ -5,6 +5,7 @@ package load
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 )
 
@@ -12,3 +13,6 @@ import (
 func UDPFlood(ctx context.Context, addr string, sockets, window, size int, d time.Duration) (float64, error) {
 	return 0, errors.New("udp flood: Linux only")
 }
+
+// BatchUDPEcho needs recvmmsg and sendmmsg, which only Linux has.
+func BatchUDPEcho(pc *net.UDPConn) error { return errors.New("batch udp echo: Linux only") }

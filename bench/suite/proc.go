@@ -97,19 +97,21 @@ func (p *proc) rss() (int64, error) {
 	return 0, fmt.Errorf("rss of %s: no VmRSS line", p.name)
 }
 
-// threads reads how many threads the process has.
-func (p *proc) threads() int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+// cpu reads the CPU time the process has used so far, user and system.
+func (p *proc) cpu() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
 	if err != nil {
-		return 0
+		return 0, fmt.Errorf("cpu of %s: %w", p.name, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("cpu of %s: short stat line", p.name)
 	}
-	return 0
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return time.Duration(utime+stime) * tick, nil
 }
 
 // freePort returns a port free for TCP and UDP on 127.0.0.1 at the time of the call.

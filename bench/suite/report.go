@@ -15,8 +15,19 @@ import (
 // and the notes under it.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "socketlab bench — %s, %s, %d CPUs, Linux %s, %s\n", r.Commit, r.CPU, r.CPUs, r.Kernel, r.Go)
-	fmt.Fprintf(w, "load average %.2f before, %.2f after; %d runs per figure (3 for chat and memory), %s per throughput run; took %.0f s\n\n",
-		r.LoadBefore[0], r.LoadAfter[0], r.Runs, r.Duration, r.Seconds)
+	fmt.Fprintf(w, "load average %.2f before; %d runs per figure (3 for chat and memory), %s per throughput run; took %.0f s\n",
+		r.LoadBefore[0], r.Runs, r.Duration, r.Seconds)
+	if n := len(r.Quiet); n > 0 {
+		worst := r.Quiet[0]
+		for _, q := range r.Quiet[:n-1] {
+			if q.Others > worst.Others {
+				worst = q
+			}
+		}
+		fmt.Fprintf(w, "other processes used %.0f%% of one CPU on average during the run (most: %.0f%% during %s); hypervisor steal %.0f%%\n",
+			r.Quiet[n-1].Others, worst.Others, worst.Group, r.Quiet[n-1].Steal)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| metric | ours: median (min–max) | reference: median (min–max) | ratio | goal | result |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	refs := map[string]string{}

@@ -59,6 +59,9 @@ type Report struct {
 	Seconds    float64    `json:"seconds"`
 	Runs       int        `json:"runs"`
 	Duration   string     `json:"run_duration"`
+	// Quiet is how much CPU other processes took during each group and
+	// during the whole run (group "all").
+	Quiet []Quiet `json:"quiet"`
 	// Notes say how the figures were taken: server flags, pinning.
 	Notes   []string `json:"notes"`
 	Metrics []Metric `json:"metrics"`
@@ -137,13 +140,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		fmt.Fprintf(cfg.Progress, "warning: load average %.2f: other work shares these CPUs, so the figures will be noisy\n", r.LoadBefore[0])
 	}
 	start := time.Now()
+	first := sampleCPU()
 	s.taskset, _ = exec.LookPath("taskset")
 	for _, g := range groups {
 		if cfg.Only != nil && !cfg.Only.MatchString(g.name) {
 			continue
 		}
 		fmt.Fprintf(cfg.Progress, "== %s (load average %.2f)\n", g.name, loadAvg()[0])
+		before := sampleCPU()
 		ms, notes, err := g.run(ctx, s)
+		q := quietBetween(g.name, before, sampleCPU())
+		r.Quiet = append(r.Quiet, q)
+		fmt.Fprintf(cfg.Progress, "   other processes used %.0f%% of a CPU meanwhile (steal %.0f%%)\n", q.Others, q.Steal)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -166,6 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.LoadAfter = loadAvg()
 	r.Seconds = time.Since(start).Seconds()
+	r.Quiet = append(r.Quiet, quietBetween("all", first, sampleCPU()))
 	return r, nil
 }
 
