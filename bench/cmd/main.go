@@ -83,6 +83,7 @@ func root() *cobra.Command {
 	f.StringVar(&jsonOut, "json", "bench/results.json", "write the results as JSON here (empty: don't)")
 	f.StringVar(&benchOut, "benchfmt", "bench/results.txt", "write every run in Go benchmark format here, for benchstat (empty: don't)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "our servers write CPU and allocation profiles (pprof) into this directory")
+	f.StringVar(&cfg.Iperf3, "iperf3", "iperf3", "the iperf3 command, reference for the echo stream (empty: not measured)")
 	f.StringVar(&cfg.LookupRef, "lookup-ref", "", "directory holding the sockets tutorial's app-server.py: an extra reference for lookup")
 	cmd.AddCommand(naiveCmd(), loadUDPCmd(), compareCmd(), &cobra.Command{
 		Use:   "spin",

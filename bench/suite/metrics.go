@@ -105,14 +105,14 @@ func echoStream(ctx context.Context, s *suite) ([]Metric, []string, error) {
 		bps, err := load.Stream(ctx, addr, 128<<10, s.cfg.Duration)
 		return bps * 8 / 1e9, err
 	}
-	iperf, err := exec.LookPath("iperf3")
-	if err != nil {
+	iperf, err := exec.LookPath(s.cfg.Iperf3)
+	if s.cfg.Iperf3 == "" || err != nil {
 		figs, err := s.runs(ctx, s.cfg.Runs, []string{"echo"}, ours)
 		if err != nil {
 			return nil, nil, err
 		}
 		m := with(rowStream, figs[0], noRef, nil)
-		m.Note = "reference not measured: iperf3 is not installed (apt-get install iperf3)"
+		m.Skipped = "the reference, iperf3, is not installed: apt-get install iperf3"
 		return []Metric{m}, nil, nil
 	}
 	port, err := freePort()

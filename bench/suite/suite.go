@@ -39,6 +39,9 @@ type Config struct {
 	// ProfileDir, when set, makes our servers write a CPU and an
 	// allocation profile there (<group>-<server>.cpu.pprof, .mem.pprof).
 	ProfileDir string
+	// Iperf3 is the iperf3 command, the reference for the echo stream;
+	// empty or not found: that row's reference is not measured.
+	Iperf3 string
 	// LookupRef is a directory holding the sockets tutorial's
 	// app-server.py; when set, it is an extra reference for lookup.
 	LookupRef string
