@@ -15,7 +15,7 @@ import (
 // and the notes under it.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "socketlab bench — %s, %s, %d CPUs, Linux %s, %s\n", r.Commit, r.CPU, r.CPUs, r.Kernel, r.Go)
-	fmt.Fprintf(w, "load average %.2f before; %d runs per figure (3 for chat and memory), %s per throughput run; took %.0f s\n",
+	fmt.Fprintf(w, "load average %.2f before; %d runs per figure (3 for chat and memory, more for round trips), %s per throughput run; took %.0f s\n",
 		r.LoadBefore[0], r.Runs, r.Duration, r.Seconds)
 	if n := len(r.Quiet); n > 0 {
 		worst := r.Quiet[0]
@@ -57,6 +57,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m.Name, ours, ref, ratio, goalText(m), result)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "- ratio: ours over the reference, the median of the ratios of each round (the two run back to back)")
 	for _, name := range refOrder {
 		fmt.Fprintf(w, "- %s: %s\n", name, refs[name])
 	}

@@ -128,4 +128,9 @@ func TestSummaryIsMedianOfRuns(t *testing.T) {
 	if m.Ours.Median != 3 || m.Ref.Median != 3 || m.Ratio != 1 {
 		t.Errorf("ours %+v, ref %+v, ratio %v", m.Ours, m.Ref.Summary, m.Ratio)
 	}
+	// Rounds run back to back: the ratio is the median of each round's.
+	m = with(rowLookupKeep, []float64{2, 4, 6}, refFloor, []float64{1, 4, 3})
+	if m.Ratio != 2 {
+		t.Errorf("paired ratio of 2/1, 4/4, 6/3 = %v; want 2", m.Ratio)
+	}
 }

@@ -78,7 +78,7 @@ type Metric struct {
 	Better string        `json:"better"` // "higher" or "lower"
 	Ours   *load.Summary `json:"ours,omitempty"`
 	Ref    *Ref          `json:"ref,omitempty"`
-	// Ratio is ours over the reference, medians.
+	// Ratio is ours over the reference: the median of the per-round ratios.
 	Ratio float64 `json:"ratio,omitempty"`
 	Goal  *Goal   `json:"goal,omitempty"`
 	// Pass is nil when there is no goal or nothing was measured.
