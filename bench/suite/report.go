@@ -15,7 +15,7 @@ import (
 // and the notes under it.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "socketlab bench — %s, %s, %d CPUs, Linux %s, %s\n", r.Commit, r.CPU, r.CPUs, r.Kernel, r.Go)
-	fmt.Fprintf(w, "load average %.2f before; %d runs per figure (3 for chat and memory, more for round trips), %s per throughput run; took %.0f s\n",
+	fmt.Fprintf(w, "load average %.2f before; %d runs per figure (3 for chat and memory, 2n-1 for ping-pong and round trips), %s per throughput run; took %.0f s\n",
 		r.LoadBefore[0], r.Runs, r.Duration, r.Seconds)
 	if n := len(r.Quiet); n > 0 {
 		worst := r.Quiet[0]
