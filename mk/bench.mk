@@ -1,5 +1,5 @@
 # make bench: the servers measured on loopback next to references (bench/).
-# Not part of make test: it takes about 6 minutes and wants a quiet machine.
+# Not part of make test: it takes about 4 minutes and wants a quiet machine.
 
 BENCH_RUNS     ?= 5
 BENCH_DURATION ?= 2s
@@ -8,7 +8,7 @@ BENCHFLAGS     ?=
 
 .PHONY: bench bench-compare
 
-bench: build ## measure the servers on loopback next to references; table + bench/results.json (~6 min)
+bench: build ## measure the servers on loopback next to references; table + bench/results.json (~4 min)
 	@command -v iperf3 >/dev/null 2>&1 || echo "bench: iperf3 is not installed, so the echo stream row will have no reference; install it with: apt-get install iperf3"
 	@command -v taskset >/dev/null 2>&1 || echo "bench: taskset (util-linux) is not installed, so UDP servers run with GOMAXPROCS=1 but unpinned; install it with: apt-get install util-linux"
 	@$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bench ./bench/cmd
