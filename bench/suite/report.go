@@ -173,8 +173,8 @@ func ReadJSON(path string) (*Report, error) {
 }
 
 // Compare writes, for every metric in both reports, the medians and the
-// change from old to new, marked better or worse when it is outside both
-// runs' min–max ranges.
+// change from old to new, marked better or worse when the two runs'
+// min–max ranges do not overlap and the medians differ by 5% or more.
 func Compare(w io.Writer, old, cur *Report) {
 	fmt.Fprintf(w, "%s (%s) → %s (%s)\n\n", old.Commit, old.Date.Format("2006-01-02 15:04"), cur.Commit, cur.Date.Format("2006-01-02 15:04"))
 	fmt.Fprintln(w, "| metric | old | new | change | |")
@@ -190,7 +190,7 @@ func Compare(w io.Writer, old, cur *Report) {
 		}
 		ch := m.Ours.Median/o.Ours.Median - 1
 		verdict := "~"
-		if m.Ours.Min > o.Ours.Max || m.Ours.Max < o.Ours.Min {
+		if (m.Ours.Min > o.Ours.Max || m.Ours.Max < o.Ours.Min) && math.Abs(ch) >= 0.05 {
 			if (ch > 0) == (m.Better == "higher") {
 				verdict = "better"
 			} else {

@@ -107,16 +107,18 @@ func TestCompare(t *testing.T) {
 		with(rowPingPong, []float64{70e3, 72e3, 74e3}, noRef, nil),
 		with(rowRTT50, []float64{30, 31, 32}, noRef, nil),
 		with(rowMemEcho, []float64{8, 9, 10}, noRef, nil),
+		with(rowMemChat, []float64{8.00, 8.01, 8.02}, noRef, nil),
 	}}
 	cur := &Report{Commit: "new", Metrics: []Metric{
 		with(rowPingPong, []float64{80e3, 82e3, 84e3}, noRef, nil), // higher is better: better
 		with(rowRTT50, []float64{40, 41, 42}, noRef, nil),          // lower is better: worse
 		with(rowMemEcho, []float64{8.5, 9.5, 10.5}, noRef, nil),    // ranges overlap: ~
+		with(rowMemChat, []float64{8.03, 8.04, 8.05}, noRef, nil),  // apart, but by 0.4%: ~
 	}}
 	var b bytes.Buffer
 	Compare(&b, old, cur)
 	out := b.String()
-	for _, want := range []string{"| +13.9% | better |", "| +32.3% | worse |", "| +5.6% | ~ |"} {
+	for _, want := range []string{"| +13.9% | better |", "| +32.3% | worse |", "| +5.6% | ~ |", "| +0.4% | ~ |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("comparison lacks %q:\n%s", want, out)
 		}
