@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"socketlab/internal/spelling"
 )
 
 // Error is one problem in a scenario: where it is, what is wrong and, when
@@ -112,7 +114,7 @@ func closest(word string, candidates []string) string {
 		if c == word {
 			continue
 		}
-		d := distance(w, strings.ToLower(c))
+		d := spelling.Distance(w, strings.ToLower(c))
 		if best == "" || d < bestD {
 			best, bestD = c, d
 		}
@@ -130,38 +132,6 @@ func closest(word string, candidates []string) string {
 		return ""
 	}
 	return best
-}
-
-// distance is the optimal string alignment distance between a and b: the
-// insertions, deletions, substitutions and swaps of neighbours that turn a
-// into b. Runes, not bytes.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		// Too long to be a typo of a keyword; don't spend quadratic time.
-		return max(len(ra), len(rb))
-	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // quoteList formats words as "a", "b" or "c".

@@ -3,6 +3,8 @@ package lookup
 import (
 	"slices"
 	"strings"
+
+	"socketlab/internal/spelling"
 )
 
 // Glossary answers "search" requests: networking terms and their
@@ -78,7 +80,7 @@ func (g *Glossary) Suggest(q string) string {
 	// Scores in half edits: a prefix match counts as one and a half.
 	best, bestScore := "", max(2*maxEdits, 3)+1
 	for name, i := range g.index {
-		score := 2 * distance(q, name)
+		score := 2 * spelling.Distance(q, name)
 		if score > 3 && len(q) >= 3 && strings.HasPrefix(name, q) {
 			score = 3
 		}
@@ -97,28 +99,6 @@ func normalize(s string) string {
 		return r == ' ' || r == '-' || r == '_' || r == '\t'
 	})
 	return strings.Join(f, " ")
-}
-
-// distance is the Levenshtein edit distance between short strings.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // DefaultGlossary is the built-in glossary of networking terms.
