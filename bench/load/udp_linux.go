@@ -109,22 +109,7 @@ func flood(c *net.UDPConn, window, size int, replies *atomic.Int64, stop *atomic
 	send := func(n int) error {
 		refused := 0
 		for n > 0 {
-			var sent int
-			var serr error
-			err := rc.Write(func(fd uintptr) bool {
-				r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&out.hdrs[0])), uintptr(min(n, batch)), 0, 0, 0)
-				if e == syscall.EAGAIN {
-					return false
-				}
-				if e != 0 {
-					serr = e
-				}
-				sent = int(r)
-				return true
-			})
-			if err == nil {
-				err = serr
-			}
+			sent, err := sendmmsg(rc, out.hdrs[:min(n, batch)])
 			if err != nil {
 				if errors.Is(err, syscall.ECONNREFUSED) && refused < 100 {
 					refused++ // an ICMP error about an earlier datagram; the next may pass
@@ -141,22 +126,7 @@ func flood(c *net.UDPConn, window, size int, replies *atomic.Int64, stop *atomic
 	}
 	for !stop.Load() {
 		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		var got int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&in.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
-			if e == syscall.EAGAIN {
-				return false
-			}
-			if e != 0 {
-				rerr = e
-			}
-			got = int(r)
-			return true
-		})
-		if err == nil {
-			err = rerr
-		}
+		got, err := recvmmsg(rc, in.hdrs)
 		var ne net.Error
 		switch {
 		case errors.As(err, &ne) && ne.Timeout():
@@ -192,45 +162,65 @@ func BatchUDPEcho(pc *net.UDPConn) error {
 			m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 			m.iovs[i].SetLen(len(m.bufs[i]))
 		}
-		var got int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
-			if e == syscall.EAGAIN {
-				return false
-			}
-			if e != 0 {
-				rerr = e
-			}
-			got = int(r)
-			return true
-		})
+		got, err := recvmmsg(rc, m.hdrs)
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			continue // a failed receive (an ICMP error about an earlier reply)
+		}
 		if err != nil {
 			return err
-		}
-		if rerr != nil {
-			continue
 		}
 		for i := range got {
 			m.iovs[i].SetLen(int(m.hdrs[i].Len))
 		}
 		for sent := 0; sent < got; {
-			var n int
-			werr := rc.Write(func(fd uintptr) bool {
-				r, _, e := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[sent])), uintptr(got-sent), 0, 0, 0)
-				if e == syscall.EAGAIN {
-					return false
-				}
-				n = int(r)
-				if e != 0 {
-					n = 1 // skip the datagram that failed
-				}
-				return true
-			})
-			if werr != nil {
-				return werr
+			n, err := sendmmsg(rc, m.hdrs[sent:got])
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				n = 1 // skip the datagram that failed
+			} else if err != nil {
+				return err
 			}
 			sent += n
 		}
 	}
+}
+
+// recvmmsg receives up to len(hdrs) datagrams in one system call, waiting
+// (through the runtime's poller) until at least one is there. A failed
+// receive is returned as a syscall.Errno; other errors come from the socket
+// (a deadline, a close).
+func recvmmsg(rc syscall.RawConn, hdrs []unix.Mmsghdr) (int, error) {
+	return mmsg(rc.Read, unix.SYS_RECVMMSG, hdrs, unix.MSG_DONTWAIT)
+}
+
+// sendmmsg sends the datagrams of hdrs in one system call, waiting while the
+// socket's buffer is full; it returns how many went. Errors are as for
+// recvmmsg.
+func sendmmsg(rc syscall.RawConn, hdrs []unix.Mmsghdr) (int, error) {
+	return mmsg(rc.Write, unix.SYS_SENDMMSG, hdrs, 0)
+}
+
+func mmsg(wait func(func(uintptr) bool) error, trap uintptr, hdrs []unix.Mmsghdr, flags uintptr) (int, error) {
+	var n int
+	var errno syscall.Errno
+	err := wait(func(fd uintptr) bool {
+		r, _, e := syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), flags, 0, 0)
+		if e == syscall.EAGAIN {
+			return false
+		}
+		if e != 0 {
+			errno = e
+			return true
+		}
+		n = int(r)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
 }
