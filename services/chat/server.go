@@ -416,15 +416,11 @@ func isAlnum(c byte) bool {
 // CheckIRC is the healthcheck: the server at addr answers a PING with a PONG
 // before registration.
 func CheckIRC(ctx context.Context, addr string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := service.DialCheck(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	if _, err := io.WriteString(c, "PING :healthcheck\r\nQUIT\r\n"); err != nil {
 		return err
 	}

@@ -310,17 +310,13 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 
 // Check is the healthcheck: GET /healthz at addr must answer 200.
 func Check(ctx context.Context, addr string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := service.DialCheck(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	req := "GET /healthz HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: " + UserAgent + " (healthcheck)\r\nConnection: close\r\n\r\n"
 	if _, err := c.Write([]byte(req)); err != nil {
 		return fmt.Errorf("send GET /healthz: %w", err)

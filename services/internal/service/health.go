@@ -51,20 +51,30 @@ func healthCommand(spec Spec, defPort int, envErr error) *cobra.Command {
 	return cmd
 }
 
+// DialCheck connects to addr over network ("tcp" or "udp") for a health
+// check; every read and write on the connection ends by ctx's deadline.
+func DialCheck(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	return c, nil
+}
+
 // CheckTCP reports whether a TCP connection to addr is accepted and, once the
 // check has sent its FIN, closed by the server in turn. Closing this way
 // rather than at once keeps the server's log honest: a check that hung up on
 // unread data would show as a reset.
 func CheckTCP(ctx context.Context, addr string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := DialCheck(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 		return err
 	}
@@ -77,15 +87,11 @@ func CheckTCP(ctx context.Context, addr string) error {
 // CheckUDP sends probe to addr and reports whether any datagram comes back
 // before ctx ends.
 func CheckUDP(ctx context.Context, addr string, probe []byte) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", addr)
+	c, err := DialCheck(ctx, "udp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	if _, err := c.Write(probe); err != nil {
 		return err
 	}
