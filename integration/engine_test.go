@@ -257,11 +257,11 @@ func TestNodeOperations(t *testing.T) {
 	sc := &scenario.Scenario{
 		Name: "ops",
 		Networks: []*scenario.Network{
-			{Name: "net", IPv4: fmt.Sprintf("10.251.%d.0/24", x), IPv6: fmt.Sprintf("fd5c:1ab:ffff:%x::/64", x)},
+			{Name: "net", IPv4: netip.MustParsePrefix(fmt.Sprintf("10.251.%d.0/24", x)), IPv6: netip.MustParsePrefix(fmt.Sprintf("fd5c:1ab:ffff:%x::/64", x))},
 		},
 		Nodes: []*scenario.Node{
 			{Name: "welcome", Image: "welcome", Networks: []*scenario.Attachment{
-				{Network: "net", IPv4: v4, IPv6: v6, Aliases: []string{"greeter"}},
+				{Network: "net", IPv4: netip.MustParseAddr(v4), IPv6: netip.MustParseAddr(v6), Aliases: []string{"greeter"}},
 			}},
 			{Name: "echo", Image: "echo", Networks: attach("net")},
 			{Name: "client", Image: scenario.ClientImage, Networks: attach("net")},

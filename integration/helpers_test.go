@@ -26,7 +26,7 @@ func pair(service string) *scenario.Scenario {
 		Name:     "pair",
 		Networks: []*scenario.Network{{Name: "net"}},
 		Nodes: []*scenario.Node{
-			{Name: service, Image: service, Networks: attach("net"), Memory: "64m", Pids: 64},
+			{Name: service, Image: service, Networks: attach("net"), Memory: 64 << 20, Pids: 64},
 			{Name: "client", Image: scenario.ClientImage, Networks: attach("net")},
 		},
 	}

@@ -135,28 +135,21 @@ func families(st *scenario.Step) []string {
 	if st.Run == "" {
 		return []string{""}
 	}
-	if st.Family == "both" {
-		return []string{"ipv4", "ipv6"}
+	if st.Family == scenario.FamilyBoth {
+		return []string{string(scenario.FamilyIPv4), string(scenario.FamilyIPv6)}
 	}
-	return []string{st.Family}
-}
-
-func timeout(st *scenario.Step) time.Duration {
-	if st.Timeout > 0 {
-		return time.Duration(st.Timeout)
-	}
-	return scenario.DefaultTimeout
+	return []string{string(st.Family)}
 }
 
 func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string) *Result {
 	res := &Result{Index: idx, Name: st.Name, Node: st.Node, Target: st.Target, Run: st.Run,
-		Action: st.Action, Family: fam, Line: st.Line}
+		Action: string(st.Action), Family: fam, Line: st.Line}
 	if res.Name == "" {
 		res.Name = describe(st)
 	}
 	start := time.Now()
 	defer func() { res.Seconds = time.Since(start).Seconds() }()
-	t := timeout(st)
+	t := st.TimeoutOrDefault()
 	// The client gets the step's timeout; Docker gets some more to report it.
 	sctx, cancel := context.WithTimeout(ctx, t+10*time.Second)
 	defer cancel()
@@ -192,7 +185,7 @@ func describe(st *scenario.Step) string {
 	if st.Network != "" {
 		return fmt.Sprintf("%s %s from %s", st.Action, st.Node, st.Network)
 	}
-	if st.Action == "sleep" {
+	if st.Action == scenario.ActionSleep {
 		return fmt.Sprintf("sleep %s", time.Duration(st.For))
 	}
 	return fmt.Sprintf("%s %s", st.Action, st.Node)
@@ -200,17 +193,17 @@ func describe(st *scenario.Step) string {
 
 func act(ctx context.Context, l Lab, st *scenario.Step) error {
 	switch st.Action {
-	case "stop":
+	case scenario.ActionStop:
 		return l.Stop(ctx, st.Node)
-	case "kill":
+	case scenario.ActionKill:
 		return l.Kill(ctx, st.Node)
-	case "start":
+	case scenario.ActionStart:
 		return l.Start(ctx, st.Node)
-	case "disconnect":
+	case scenario.ActionDisconnect:
 		return l.Disconnect(ctx, st.Node, st.Network)
-	case "connect":
+	case scenario.ActionConnect:
 		return l.Connect(ctx, st.Node, st.Network)
-	case "sleep":
+	case scenario.ActionSleep:
 		select {
 		case <-time.After(time.Duration(st.For)):
 			return nil
@@ -261,11 +254,11 @@ func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) 
 		e = &scenario.Expect{}
 	}
 	if e.Fail != "" {
-		expected = "failure: " + e.Fail
+		expected = "failure: " + string(e.Fail)
 		if c.OK {
 			return Fail, expected, "success: " + c.String()
 		}
-		if e.Fail != "any" && c.ErrorKind != e.Fail {
+		if e.Fail != scenario.FailAny && scenario.FailKind(c.ErrorKind) != e.Fail {
 			return Fail, expected, c.String()
 		}
 		return Pass, expected, c.String()
@@ -296,8 +289,8 @@ func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) 
 		}
 	}
 	if e.Family != "" {
-		want = append(want, "over "+e.Family)
-		if !strings.EqualFold(c.Family, e.Family) {
+		want = append(want, "over "+string(e.Family))
+		if !strings.EqualFold(c.Family, string(e.Family)) {
 			bad = append(bad, "family")
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -28,13 +28,11 @@ const (
 	LabelAttach = "socketlab.attach."
 )
 
-var labName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$`)
-
-// checkName tells whether name can name a lab: Docker names of its
-// resources are built from it.
+// checkName tells whether name can name a lab (scenario.CheckLabName):
+// Docker names of its resources are built from it.
 func checkName(name string) error {
-	if !labName.MatchString(name) {
-		return fmt.Errorf("%w: lab name %q: use 1 to 48 lower-case letters, digits and inner '-'", ErrInvalid, name)
+	if err := scenario.CheckLabName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
@@ -69,7 +67,7 @@ func digest(v any) string {
 func networkSpec(n *scenario.Network) string {
 	return digest(struct {
 		Stack      scenario.Stack
-		IPv4, IPv6 string
+		IPv4, IPv6 netip.Prefix // written as text, "" when left to the engine
 		Internal   bool
 	}{stack(n), n.IPv4, n.IPv6, n.Internal})
 }
@@ -82,6 +80,10 @@ func nodeSpec(n *scenario.Node) string {
 		env = append(env, k+"="+v)
 	}
 	slices.Sort(env)
+	memory := "" // as the digest wrote it when memory was text
+	if n.Memory != 0 {
+		memory = n.Memory.String()
+	}
 	return digest(struct {
 		Image    string
 		Networks []*scenario.Attachment
@@ -89,7 +91,7 @@ func nodeSpec(n *scenario.Node) string {
 		Args     []string
 		Memory   string
 		Pids     int64
-	}{n.Image, n.Networks, env, n.Args, n.Memory, n.Pids})
+	}{n.Image, n.Networks, env, n.Args, memory, n.Pids})
 }
 
 func stack(n *scenario.Network) scenario.Stack {
@@ -101,9 +103,9 @@ func stack(n *scenario.Network) scenario.Stack {
 
 // attachment is what Connect needs to rejoin a network as the scenario says.
 type attachment struct {
-	IPv4    string   `json:"ipv4,omitempty"`
-	IPv6    string   `json:"ipv6,omitempty"`
-	Aliases []string `json:"aliases,omitempty"`
+	IPv4    netip.Addr `json:"ipv4,omitzero"`
+	IPv6    netip.Addr `json:"ipv6,omitzero"`
+	Aliases []string   `json:"aliases,omitempty"`
 }
 
 func attachLabel(a *scenario.Attachment, node string) string {

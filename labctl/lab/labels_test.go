@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"encoding/json"
 	"errors"
+	"net/netip"
 	"testing"
 
 	"socketlab/labctl/scenario"
@@ -42,7 +44,7 @@ func TestNodeSpec(t *testing.T) {
 	if networkSpec(n1) != networkSpec(n2) {
 		t.Error("default stack and dual differ")
 	}
-	if networkSpec(n1) == networkSpec(&scenario.Network{Name: "front", IPv4: "10.1.0.0/24"}) {
+	if networkSpec(n1) == networkSpec(&scenario.Network{Name: "front", IPv4: netip.MustParsePrefix("10.1.0.0/24")}) {
 		t.Error("a fixed subnet does not change the spec")
 	}
 }
@@ -66,17 +68,20 @@ func TestHealthArgv(t *testing.T) {
 }
 
 func TestEndpoint(t *testing.T) {
-	es, err := endpoint(attachment{IPv4: "10.1.0.5", IPv6: "fd00:1::5", Aliases: []string{"n", "x"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	es := endpoint(attachment{IPv4: netip.MustParseAddr("10.1.0.5"), IPv6: netip.MustParseAddr("fd00:1::5"), Aliases: []string{"n", "x"}})
 	if es.IPAMConfig.IPv4Address.String() != "10.1.0.5" || es.IPAMConfig.IPv6Address.String() != "fd00:1::5" || len(es.Aliases) != 2 {
 		t.Errorf("endpoint = %+v %+v", es, es.IPAMConfig)
 	}
-	if es, _ := endpoint(attachment{Aliases: []string{"n"}}); es.IPAMConfig != nil {
+	if es := endpoint(attachment{Aliases: []string{"n"}}); es.IPAMConfig != nil {
 		t.Error("no fixed address, yet an IPAM config")
 	}
-	if _, err := endpoint(attachment{IPv4: "10.1.0.300"}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("bad address: %v", err)
+	// The attachment label is read back by Connect: a bad address in it is
+	// an error there, and the label is written as before the typed model.
+	var a attachment
+	if err := json.Unmarshal([]byte(`{"ipv4":"10.1.0.300"}`), &a); err == nil {
+		t.Errorf("bad address in a label: %+v", a)
+	}
+	if got := attachLabel(&scenario.Attachment{Network: "front", IPv6: netip.MustParseAddr("fd00:1::5")}, "n"); got != `{"ipv6":"fd00:1::5","aliases":["n"]}` {
+		t.Errorf("attachLabel = %s", got)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -284,10 +283,7 @@ func (l *Lab) Connect(ctx context.Context, node, net string) error {
 			return fmt.Errorf("connect %s to %s: label %s: %w", node, net, LabelAttach+net, err)
 		}
 	}
-	es, err := endpoint(a)
-	if err != nil {
-		return err
-	}
+	es := endpoint(a)
 	if _, err := l.e.cli.NetworkConnect(ctx, n.ID, client.NetworkConnectOptions{Container: c.ID, EndpointConfig: es}); err != nil {
 		return engineErr(fmt.Sprintf("connect %s to %s", node, net), err)
 	}
@@ -295,27 +291,13 @@ func (l *Lab) Connect(ctx context.Context, node, net string) error {
 }
 
 // endpoint is the Docker endpoint configuration of an attachment.
-func endpoint(a attachment) (*network.EndpointSettings, error) {
+func endpoint(a attachment) *network.EndpointSettings {
 	es := &network.EndpointSettings{Aliases: a.Aliases}
-	if a.IPv4 == "" && a.IPv6 == "" {
-		return es, nil
+	if !a.IPv4.IsValid() && !a.IPv6.IsValid() {
+		return es
 	}
-	es.IPAMConfig = &network.EndpointIPAMConfig{}
-	for _, s := range []string{a.IPv4, a.IPv6} {
-		if s == "" {
-			continue
-		}
-		ip, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: address %q: %v", ErrInvalid, s, err)
-		}
-		if ip.Is4() {
-			es.IPAMConfig.IPv4Address = ip
-		} else {
-			es.IPAMConfig.IPv6Address = ip
-		}
-	}
-	return es, nil
+	es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: a.IPv4, IPv6Address: a.IPv6}
+	return es
 }
 
 // Logs copies node's log (its stdout and stderr) to stdout and stderr; with

@@ -304,18 +304,7 @@ func (u *upper) createNetwork(ctx context.Context, index int, n *scenario.Networ
 
 	st := stack(n)
 	want4, want6 := st != scenario.IPv6Only, st != scenario.IPv4Only
-	var fixed4, fixed6 netip.Prefix
-	var err error
-	if n.IPv4 != "" {
-		if fixed4, err = netip.ParsePrefix(n.IPv4); err != nil || !fixed4.Addr().Is4() {
-			return fmt.Errorf("%w: network %s: IPv4 subnet %q", ErrInvalid, n.Name, n.IPv4)
-		}
-	}
-	if n.IPv6 != "" {
-		if fixed6, err = netip.ParsePrefix(n.IPv6); err != nil || !fixed6.Addr().Is6() {
-			return fmt.Errorf("%w: network %s: IPv6 subnet %q", ErrInvalid, n.Name, n.IPv6)
-		}
-	}
+	fixed4, fixed6 := n.IPv4, n.IPv6 // zero: allocated below
 
 	opts := map[string]string{}
 	var enable4 *bool
@@ -475,11 +464,8 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 	for _, a := range n.Networks {
 		labels[LabelAttach+a.Network] = attachLabel(a, n.Name)
 	}
-	firstEP, err := endpoint(attachment{IPv4: first.IPv4, IPv6: first.IPv6})
-	if err != nil {
-		return fmt.Errorf("node %s: %w", n.Name, err)
-	}
-	memory := n.MemoryBytes()
+	firstEP := endpoint(attachment{IPv4: first.IPv4, IPv6: first.IPv6})
+	memory := int64(n.Memory)
 	health := &healthStrategy{e: u.e, node: n.Name, argv: img.health, timeout: u.o.healthTimeout}
 	var hostConfig *container.HostConfig // set by HostConfigModifier
 
@@ -544,10 +530,7 @@ func (u *upper) createNode(ctx context.Context, index int, n *scenario.Node) err
 		return engineErr("create node "+n.Name, err)
 	}
 	for _, a := range n.Networks[1:] {
-		es, err := endpoint(attachment{IPv4: a.IPv4, IPv6: a.IPv6, Aliases: aliases(a, n.Name)})
-		if err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
-		}
+		es := endpoint(attachment{IPv4: a.IPv4, IPv6: a.IPv6, Aliases: aliases(a, n.Name)})
 		if _, err := u.e.cli.NetworkConnect(ctx, u.netIDs[a.Network], client.NetworkConnectOptions{
 			Container: ctr.GetContainerID(), EndpointConfig: es,
 		}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
@@ -35,12 +36,13 @@ func Load(path string) (*Scenario, error) {
 	return Parse(path, data)
 }
 
-// Parse decodes a scenario from data, checks it and fills in its defaults.
+// Parse decodes a scenario from data, checks it and returns it typed, with
+// its defaults filled in (Network.Stack, Step.Timeout).
 // name is the file name its errors report. Decoding is strict: unknown keys,
 // duplicate keys and values of the wrong kind are errors. On any problem,
 // Parse returns a nil scenario and Errors holding every problem found.
 func Parse(name string, data []byte) (*Scenario, error) {
-	d := &decoder{file: name, src: &source{pos: map[string]position{}, empty: map[string]bool{}, bad: map[string]bool{}}}
+	d := &decoder{file: name, src: newSource()}
 	sc := d.document(data)
 	if sc == nil {
 		d.errs.sort()
@@ -175,6 +177,15 @@ var (
 	attachmentType = reflect.TypeFor[Attachment]()
 )
 
+// textTypes are the typed values written as text in YAML, with how each is
+// parsed. Decoding parses them once; validation judges the result and
+// words its messages with the text as written (rawValue).
+var textTypes = map[reflect.Type]func(string) (any, error){
+	reflect.TypeFor[netip.Prefix](): func(s string) (any, error) { return netip.ParsePrefix(s) },
+	reflect.TypeFor[netip.Addr]():   func(s string) (any, error) { return netip.ParseAddr(s) },
+	reflect.TypeFor[Bytes]():        func(s string) (any, error) { return parseBytes(s) },
+}
+
 // value decodes n into v, which is settable; path names it in errors.
 func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 	if d.full {
@@ -193,6 +204,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 	switch t := v.Type(); {
 	case t == durationType:
 		d.duration(n, path, v)
+		return
+	case textTypes[t] != nil:
+		d.text(n, path, v, textTypes[t])
 		return
 	case t == attachmentType && n.Kind == yaml.ScalarNode && !isNull(n):
 		v.FieldByName("Network").SetString(n.Value)
@@ -266,6 +280,27 @@ func (d *decoder) duration(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	v.SetInt(int64(dur))
+}
+
+// text decodes a scalar written as text into a typed value. The text is
+// kept for validation's messages; a value that does not parse is left zero
+// with its error, for validation to report with the rules around it.
+func (d *decoder) text(n *yaml.Node, path string, v reflect.Value, parse func(string) (any, error)) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "", "want a string, got %s", describe(n))
+		return
+	}
+	if n.Value == "" {
+		return // left out
+	}
+	val, err := parse(n.Value)
+	d.src.raw[path] = rawValue{text: n.Value, err: err}
+	if err == nil {
+		v.Set(reflect.ValueOf(val))
+	}
 }
 
 // mapping decodes a YAML mapping into the struct v, one field per yaml tag.
@@ -592,4 +627,57 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// MarshalText writes b as String does ("64m"), for YAML and JSON.
+func (b Bytes) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// UnmarshalText parses a size: a number of bytes, or of k, m or g (powers of
+// 1024), as in 64m.
+func (b *Bytes) UnmarshalText(text []byte) error {
+	v, err := parseBytes(string(text))
+	if err != nil {
+		return fmt.Errorf("scenario: memory %q is not a size (%w)", text, err)
+	}
+	*b = v
+	return nil
+}
+
+// yamlNetwork and yamlAttachment are Network and Attachment as YAML writes
+// them: yaml.v3 omits every netip value under omitempty (it sees a struct
+// of unexported fields as zero), so their text is written instead.
+type (
+	yamlNetwork struct {
+		Stack    Stack  `yaml:"stack,omitempty"`
+		IPv4     string `yaml:"ipv4,omitempty"`
+		IPv6     string `yaml:"ipv6,omitempty"`
+		Internal bool   `yaml:"internal,omitempty"`
+	}
+	yamlAttachment struct {
+		Network string   `yaml:"name"`
+		IPv4    string   `yaml:"ipv4,omitempty"`
+		IPv6    string   `yaml:"ipv6,omitempty"`
+		Aliases []string `yaml:"aliases,omitempty"`
+	}
+)
+
+// MarshalYAML writes the network as a scenario file does, subnets as text.
+func (n Network) MarshalYAML() (any, error) {
+	return yamlNetwork{n.Stack, textOf(n.IPv4), textOf(n.IPv6), n.Internal}, nil
+}
+
+// MarshalYAML writes the attachment as a scenario file does, addresses as text.
+func (a Attachment) MarshalYAML() (any, error) {
+	return yamlAttachment{a.Network, textOf(a.IPv4), textOf(a.IPv6), a.Aliases}, nil
+}
+
+// textOf is a netip value's text, "" for the zero value.
+func textOf(v interface {
+	IsValid() bool
+	String() string
+}) string {
+	if !v.IsValid() {
+		return ""
+	}
+	return v.String()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,7 +83,7 @@ func TestParseValid(t *testing.T) {
 			Name:        "full",
 			Description: "every field",
 			Networks: []*Network{
-				{Name: "front", Stack: Dual, IPv4: "10.80.1.0/24", IPv6: "fd00:80:1::/64", Line: 6},
+				{Name: "front", Stack: Dual, IPv4: netip.MustParsePrefix("10.80.1.0/24"), IPv6: netip.MustParsePrefix("fd00:80:1::/64"), Line: 6},
 				{Name: "back", Stack: IPv4Only, Internal: true, Line: 10},
 				{Name: "v6", Stack: IPv6Only, Line: 13},
 				{Name: "plain", Stack: Dual, Line: 15},
@@ -90,12 +91,12 @@ func TestParseValid(t *testing.T) {
 			Nodes: []*Node{
 				{Name: "server", Image: "echo", Line: 17,
 					Networks: []*Attachment{
-						{Network: "front", IPv4: "10.80.1.10", IPv6: "fd00:80:1::10", Aliases: []string{"ping", "ping.lab"}},
+						{Network: "front", IPv4: netip.MustParseAddr("10.80.1.10"), IPv6: netip.MustParseAddr("fd00:80:1::10"), Aliases: []string{"ping", "ping.lab"}},
 						{Network: "back"},
 					},
 					Env:    map[string]string{"PORT": "7", "GREETING": "hello", "EMPTY": ""},
 					Args:   []string{"--port", "7", "--quiet"},
-					Memory: "64m", Pids: 32,
+					Memory: 64 << 20, Pids: 32,
 				},
 				{Name: "client", Image: "client", Line: 32,
 					Networks: []*Attachment{{Network: "front"}, {Network: "back"}, {Network: "v6"}}},
@@ -120,9 +121,9 @@ func TestParseValid(t *testing.T) {
 			Name:     "merge",
 			Networks: []*Network{{Name: "front", Stack: Dual, Line: 6}},
 			Nodes: []*Node{
-				{Name: "one", Image: "echo", Memory: "32m", Networks: []*Attachment{{Network: "front"}}, Line: 8},
-				{Name: "two", Image: "echo", Memory: "64m", Networks: []*Attachment{{Network: "front"}}, Line: 9},
-				{Name: "three", Image: "welcome", Memory: "32m", Pids: 20, Networks: []*Attachment{{Network: "front"}}, Line: 12},
+				{Name: "one", Image: "echo", Memory: 32 << 20, Networks: []*Attachment{{Network: "front"}}, Line: 8},
+				{Name: "two", Image: "echo", Memory: 64 << 20, Networks: []*Attachment{{Network: "front"}}, Line: 9},
+				{Name: "three", Image: "welcome", Memory: 32 << 20, Pids: 20, Networks: []*Attachment{{Network: "front"}}, Line: 12},
 			},
 		}},
 		{"testdata/valid/empty-values.yaml", &Scenario{
@@ -202,14 +203,15 @@ func TestDefaultLab(t *testing.T) {
 		t.Errorf("echo and web must sit on different networks")
 	}
 	for _, n := range sc.Networks {
-		if n.Stack != Dual || n.IPv4 != "" || n.IPv6 != "" {
+		if n.Stack != Dual || n.IPv4.IsValid() || n.IPv6.IsValid() {
 			t.Errorf("network %s: want dual stack with subnets left to the engine, got %+v", n.Name, n)
 		}
 	}
 }
 
 // TestValidateInCode checks scenarios built in Go: errors without
-// positions, and defaults filled in once valid.
+// positions; Validate changes nothing, and the zero values read as the
+// defaults.
 func TestValidateInCode(t *testing.T) {
 	sc := &Scenario{
 		Name:     "code",
@@ -220,8 +222,11 @@ func TestValidateInCode(t *testing.T) {
 	if err := sc.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	if sc.Networks[0].Stack != Dual || time.Duration(sc.Steps[0].Timeout) != DefaultTimeout {
-		t.Errorf("defaults not filled in: stack %q, timeout %v", sc.Networks[0].Stack, sc.Steps[0].Timeout)
+	if sc.Networks[0].Stack != "" || sc.Steps[0].Timeout != 0 {
+		t.Errorf("Validate changed the scenario: stack %q, timeout %v", sc.Networks[0].Stack, sc.Steps[0].Timeout)
+	}
+	if st := sc.Networks[0].Stack; !st.HasIPv4() || !st.HasIPv6() || sc.Steps[0].TimeoutOrDefault() != DefaultTimeout {
+		t.Errorf("zero values do not read as the defaults: stack %q, timeout %v", st, sc.Steps[0].TimeoutOrDefault())
 	}
 	if err := sc.Validate(); err != nil {
 		t.Errorf("a validated scenario no longer validates: %v", err)
@@ -358,11 +363,49 @@ func TestDuration(t *testing.T) {
 	}
 }
 
-func TestMemoryBytes(t *testing.T) {
-	for s, want := range map[string]int64{"": 0, "64m": 64 << 20, "1G": 1 << 30, "512k": 512 << 10, "7000000": 7000000, "lots": 0} {
-		if got := (&Node{Memory: s}).MemoryBytes(); got != want {
-			t.Errorf("MemoryBytes(%q) = %d, want %d", s, got, want)
+// TestBytes checks sizes as a scenario writes them, and back.
+func TestBytes(t *testing.T) {
+	for s, want := range map[string]Bytes{"": 0, "64m": 64 << 20, "1G": 1 << 30, "512k": 512 << 10, "7000000": 7000000, "100b": 100} {
+		var got Bytes
+		if err := got.UnmarshalText([]byte(s)); err != nil || got != want {
+			t.Errorf("UnmarshalText(%q) = %d, %v; want %d", s, got, err, want)
 		}
+	}
+	var b Bytes
+	if err := b.UnmarshalText([]byte("lots")); err == nil ||
+		err.Error() != `scenario: memory "lots" is not a size (write a number with b, k, m or g, e.g. 64m)` {
+		t.Errorf("UnmarshalText(lots): %v", err)
+	}
+	for b, want := range map[Bytes]string{0: "0", 64 << 20: "64m", 1 << 30: "1g", 1536 << 20: "1536m", 512 << 10: "512k", 100: "100b", 7000000: "7000000b"} {
+		if got := b.String(); got != want {
+			t.Errorf("Bytes(%d).String() = %q, want %q", int64(b), got, want)
+		}
+		var back Bytes
+		if err := back.UnmarshalText([]byte(b.String())); err != nil || back != b {
+			t.Errorf("Bytes(%d) does not read back from %q: %d, %v", int64(b), b.String(), back, err)
+		}
+	}
+}
+
+// TestMarshalYAML checks that YAML writes the typed values as a scenario
+// file does: yaml.v3 alone would leave out every netip value.
+func TestMarshalYAML(t *testing.T) {
+	sc, err := Load("testdata/valid/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := yaml.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ipv4: 10.80.1.0/24", "ipv6: fd00:80:1::/64", "ipv4: 10.80.1.10", "ipv6: fd00:80:1::10",
+		"memory: 64m", "family: ipv6", "family: IPv6", "fail: any", "action: disconnect", "timeout: 5s"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("yaml.Marshal lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "invalid") {
+		t.Errorf("yaml.Marshal writes a zero netip value:\n%s", b)
 	}
 }
 

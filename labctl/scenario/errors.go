@@ -94,6 +94,18 @@ type source struct {
 	pos   map[string]position // where each element is written
 	empty map[string]bool     // keys written without a value (left out, in effect)
 	bad   map[string]bool     // values that did not decode, already reported
+	raw   map[string]rawValue // typed values as written (subnets, addresses, sizes)
+}
+
+func newSource() *source {
+	return &source{pos: map[string]position{}, empty: map[string]bool{}, bad: map[string]bool{}, raw: map[string]rawValue{}}
+}
+
+// rawValue is a typed value as written in the file, and why it did not
+// parse (nil if it did).
+type rawValue struct {
+	text string
+	err  error
 }
 
 // didYouMean suggests the candidate closest to word, if one is close enough

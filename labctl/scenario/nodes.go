@@ -116,13 +116,13 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 }
 
 // address checks a node's fixed address on a network.
-func (v *validator) address(attPath string, n *Node, ni *netInfo, s string, f *family) {
-	if s == "" {
+func (v *validator) address(attPath string, n *Node, ni *netInfo, a netip.Addr, f *family) {
+	path := attPath + "." + f.key
+	s, given, unparsed := v.raw(path, a)
+	if !given {
 		return
 	}
-	path := attPath + "." + f.key
-	a, err := netip.ParseAddr(s)
-	if err != nil {
+	if unparsed {
 		hint := ""
 		if p, perr := netip.ParsePrefix(s); perr == nil {
 			hint = fmt.Sprintf("write the address without a prefix length: %s", p.Addr())
@@ -313,17 +313,18 @@ func (v *validator) env(nodePath string, n *Node) {
 }
 
 func (v *validator) limits(nodePath string, n *Node) {
-	if n.Memory != "" {
-		path := nodePath + ".memory"
-		b, err := parseMemory(n.Memory)
-		switch {
-		case err != nil:
-			v.errorf(path, err.Error(), "memory %q is not a size", n.Memory)
-		case b < minMemory:
-			v.errorf(path, "Docker's minimum is 6m", "memory %s is too small", n.Memory)
-		}
+	path := nodePath + ".memory"
+	raw, written := rawValue{text: n.Memory.String()}, false
+	if v.s.src != nil {
+		raw, written = v.s.src.raw[path]
 	}
-	path := nodePath + ".pids"
+	switch {
+	case raw.err != nil:
+		v.errorf(path, raw.err.Error(), "memory %q is not a size", raw.text)
+	case (written || n.Memory != 0) && n.Memory < minMemory:
+		v.errorf(path, "Docker's minimum is 6m", "memory %s is too small", raw.text)
+	}
+	path = nodePath + ".pids"
 	switch {
 	case n.Pids < 0, n.Pids == 0 && v.s.written(path) && !v.bad(path):
 		v.errorf(path, "leave pids out for no limit", "pids %d is not a limit", n.Pids)
@@ -338,9 +339,9 @@ type memoryError string
 
 func (e memoryError) Error() string { return string(e) }
 
-// parseMemory parses a size such as 64m: a number of bytes, or of k, m or g
-// (powers of 1024). "" is 0.
-func parseMemory(s string) (int64, error) {
+// parseBytes parses a size such as 64m: a number of bytes, or of k, m or g
+// (powers of 1024). "" is 0. Its error is a hint at the fix.
+func parseBytes(s string) (Bytes, error) {
 	if s == "" {
 		return 0, nil
 	}
@@ -358,5 +359,5 @@ func parseMemory(s string) (int64, error) {
 	if err != nil || n > (1<<62)>>shift {
 		return 0, memoryError("that is more memory than exists")
 	}
-	return n << shift, nil
+	return Bytes(n << shift), nil
 }

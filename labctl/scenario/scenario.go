@@ -25,7 +25,7 @@
 //
 // Validation is strict, and each rule is a decision of the format:
 //   - lab, network and node names are lowercase DNS labels (the lab's at most
-//     32 characters); nodes are not called localhost;
+//     48 characters, see CheckLabName); nodes are not called localhost;
 //   - fixed IPv4 subnets are private (10/8, 172.16/12, 192.168/16) and /30 or
 //     larger; fixed IPv6 subnets are unique local (inside fd00::/8) and /64 or
 //     larger; subnets are written masked and do not overlap;
@@ -40,18 +40,25 @@
 //     order, and a step that cannot succeed (its target stopped, on no shared
 //     network, or only over the other family) must expect a failure.
 //
-// A scenario that Parse, Load or Validate accepted has its defaults filled in:
-// every network has a Stack and every step a Timeout.
+// The model is typed: subnets and addresses are netip values, memory is
+// Bytes, families, actions and failure kinds are typed strings. Each value
+// is parsed once, while decoding. A scenario that Parse or Load returns has
+// its defaults filled in: every network has a Stack and every step a
+// Timeout. Validate only checks (for scenarios built in code); code that
+// reads a scenario built in code uses Stack.HasIPv4, Stack.HasIPv6 and
+// Step.TimeoutOrDefault, which read a zero value as the default.
 package scenario
 
 import (
+	"net/netip"
+	"strconv"
 	"time"
 )
 
 // Scenario is a socketlab lab: its networks, its nodes (containers) and the
 // steps that check what happens on the wire.
 type Scenario struct {
-	// Name names the lab: lowercase letters, digits and dashes, at most 32
+	// Name names the lab: lowercase letters, digits and dashes, at most 48
 	// characters. Every Docker resource of the lab carries it in its labels.
 	Name string `yaml:"name"`
 	// Description tells a learner what the lab shows and what to watch.
@@ -100,11 +107,11 @@ type Network struct {
 	// IPv4 is the network's IPv4 subnet, e.g. 10.80.1.0/24: a private range
 	// (10/8, 172.16/12, 192.168/16), at most /30. Leave it out and labctl
 	// picks a free one; give it to fix node addresses.
-	IPv4 string `yaml:"ipv4,omitempty"`
+	IPv4 netip.Prefix `yaml:"ipv4,omitempty"`
 	// IPv6 is the network's IPv6 subnet, e.g. fd00:80:1::/64: a unique local
 	// range (inside fd00::/8), /64 or larger. Leave it out and labctl picks a
 	// free one; give it to fix node addresses.
-	IPv6 string `yaml:"ipv6,omitempty"`
+	IPv6 netip.Prefix `yaml:"ipv6,omitempty"`
 	// Internal cuts the network off from the host's outside world: no
 	// gateway, traffic stays between the lab's nodes.
 	Internal bool `yaml:"internal,omitempty"`
@@ -131,7 +138,7 @@ type Node struct {
 	Args []string `yaml:"args,omitempty"`
 	// Memory limits the container's memory, e.g. 64m or 1g (bytes, k, m or
 	// g; at least 6m). Leave it out for no limit.
-	Memory string `yaml:"memory,omitempty"`
+	Memory Bytes `yaml:"memory,omitempty"`
 	// Pids limits the processes and threads in the container (at least 16:
 	// every Go program needs several threads). Leave it out for no limit.
 	Pids int64 `yaml:"pids,omitempty"`
@@ -147,10 +154,10 @@ type Attachment struct {
 	Network string `yaml:"name"`
 	// IPv4 is the node's fixed IPv4 address on the network; the network must
 	// give its ipv4 subnet. Leave it out and Docker assigns one.
-	IPv4 string `yaml:"ipv4,omitempty"`
+	IPv4 netip.Addr `yaml:"ipv4,omitempty"`
 	// IPv6 is the node's fixed IPv6 address on the network; the network must
 	// give its ipv6 subnet. Leave it out and Docker assigns one.
-	IPv6 string `yaml:"ipv6,omitempty"`
+	IPv6 netip.Addr `yaml:"ipv6,omitempty"`
 	// Aliases are further DNS names of the node on this network.
 	Aliases []string `yaml:"aliases,omitempty"`
 }
@@ -173,7 +180,7 @@ type Step struct {
 	Target string `yaml:"target,omitempty"`
 	// Family is the address family the client uses: ipv4, ipv6, both (the
 	// step runs once per family) or left out (each address in resolver order).
-	Family string `yaml:"family,omitempty"`
+	Family Family `yaml:"family,omitempty"`
 	// Args are further arguments for the client, after the target.
 	Args []string `yaml:"args,omitempty"`
 	// Expect is what the client's run must show; left out, it must succeed.
@@ -186,7 +193,7 @@ type Step struct {
 
 	// Action acts on the node instead of running a client: stop, kill,
 	// start, disconnect or connect (with network), or sleep (with for).
-	Action string `yaml:"action,omitempty"`
+	Action Action `yaml:"action,omitempty"`
 	// Network is the network a disconnect or connect action concerns.
 	Network string `yaml:"network,omitempty"`
 	// For is how long a sleep action waits, e.g. 500ms.
@@ -209,12 +216,12 @@ type Expect struct {
 	// Matches is a regular expression (RE2 syntax) the output must match.
 	Matches string `yaml:"matches,omitempty"`
 	// Family is the address family the client must have used: IPv4 or IPv6.
-	Family string `yaml:"family,omitempty"`
+	Family AddrFamily `yaml:"family,omitempty"`
 	// Within bounds the client's total time, e.g. 200ms.
 	Within Duration `yaml:"within,omitempty"`
 	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
-	Fail string `yaml:"fail,omitempty"`
+	Fail FailKind `yaml:"fail,omitempty"`
 }
 
 // Duration is a time.Duration written as in Go: "500ms", "2s", "1m30s".
@@ -223,21 +230,57 @@ type Duration time.Duration
 // DefaultTimeout bounds a step whose scenario gives no timeout.
 const DefaultTimeout = 10 * time.Second
 
-// Step actions.
+// Bytes is a size in bytes, written in YAML as a number of bytes, k, m or g
+// (powers of 1024): 100b, 512k, 64m, 1g.
+type Bytes int64
+
+// Family is the address family a step's client uses.
+type Family string
+
+// Step families (Step.Family).
 const (
-	ActionStop       = "stop"
-	ActionKill       = "kill"
-	ActionStart      = "start"
-	ActionDisconnect = "disconnect"
-	ActionConnect    = "connect"
-	ActionSleep      = "sleep"
+	FamilyAny  Family = ""     // each of the target's addresses, in resolver order
+	FamilyIPv4 Family = "ipv4" // IPv4 only (sock -4)
+	FamilyIPv6 Family = "ipv6" // IPv6 only (sock -6)
+	FamilyBoth Family = "both" // the step runs twice, once per family
 )
 
-// Step families (Step.Family); the empty family lets the client choose.
+// Action is what an action step does to its node.
+type Action string
+
+// Step actions (Step.Action).
 const (
-	FamilyIPv4 = "ipv4"
-	FamilyIPv6 = "ipv6"
-	FamilyBoth = "both"
+	ActionStop       Action = "stop"
+	ActionKill       Action = "kill"
+	ActionStart      Action = "start"
+	ActionDisconnect Action = "disconnect"
+	ActionConnect    Action = "connect"
+	ActionSleep      Action = "sleep"
+)
+
+// FailKind is how a step expects its client to fail (Expect.Fail): the
+// error_kind of sock --json, or FailAny.
+type FailKind string
+
+// The ways a client may fail.
+const (
+	FailRefused     FailKind = "refused"     // RST to a SYN, or ICMP port unreachable
+	FailTimeout     FailKind = "timeout"     // no answer in time
+	FailUnreachable FailKind = "unreachable" // no route to the host or network
+	FailResolve     FailKind = "resolve"     // the name does not resolve
+	FailReset       FailKind = "reset"       // the connection was reset
+	FailProtocol    FailKind = "protocol"    // the server answered, but not as the protocol says
+	FailAny         FailKind = "any"         // any failure
+)
+
+// AddrFamily is the address family a client used (Expect.Family), as sock
+// --json reports it: IPv4 or IPv6.
+type AddrFamily string
+
+// Address families (Expect.Family).
+const (
+	AddrIPv4 AddrFamily = "IPv4"
+	AddrIPv6 AddrFamily = "IPv6"
 )
 
 // ClientImage is the image that carries every client; steps that run a
@@ -253,23 +296,22 @@ var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
 	images         = []string{"welcome", "echo", "chat", "responder", "lookup", "web", ClientImage}
 	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
-	actions        = []string{ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionSleep}
-	stepFamilies   = []string{FamilyIPv4, FamilyIPv6, FamilyBoth}
-	expectFamilies = []string{"IPv4", "IPv6"}
-	failKinds      = []string{"refused", "timeout", "unreachable", "resolve", "reset", "protocol", "any"}
+	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionSleep)
+	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)
+	expectFamilies = names(AddrIPv4, AddrIPv6)
+	failKinds      = names(FailRefused, FailTimeout, FailUnreachable, FailResolve, FailReset, FailProtocol, FailAny)
 )
+
+func names[T ~string](vs ...T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
 
 // Images returns the images a node may run: the services and client.
 func Images() []string { return append([]string(nil), images...) }
-
-// Clients returns the clients a step may run.
-func Clients() []string { return append([]string(nil), clients...) }
-
-// Actions returns the actions a step may take.
-func Actions() []string { return append([]string(nil), actions...) }
-
-// FailKinds returns the ways a step may expect a client to fail.
-func FailKinds() []string { return append([]string(nil), failKinds...) }
 
 // Network returns the network called name, or nil.
 func (s *Scenario) Network(name string) *Network {
@@ -291,18 +333,31 @@ func (s *Scenario) Node(name string) *Node {
 	return nil
 }
 
-// ImageRef is the Docker image the node runs, e.g. socketlab/echo.
-func (n *Node) ImageRef() string { return ImagePrefix + n.Image }
-
-// MemoryBytes is the node's memory limit in bytes; 0 means no limit (and is
-// also what an invalid Memory gives, which Validate rejects).
-func (n *Node) MemoryBytes() int64 {
-	b, err := parseMemory(n.Memory)
-	if err != nil {
-		return 0
+// TimeoutOrDefault is the step's timeout, DefaultTimeout when it has none
+// (a step built in code; Parse fills it in).
+func (st *Step) TimeoutOrDefault() time.Duration {
+	if st.Timeout > 0 {
+		return time.Duration(st.Timeout)
 	}
-	return b
+	return DefaultTimeout
 }
 
 // String formats d as time.Duration does ("1.5s").
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// String writes b in the largest unit that holds it whole: 64m, 1g, 512k,
+// 100b (0 is "0").
+func (b Bytes) String() string {
+	if b == 0 {
+		return "0"
+	}
+	for _, u := range []struct {
+		shift  uint
+		suffix string
+	}{{30, "g"}, {20, "m"}, {10, "k"}} {
+		if b%(1<<u.shift) == 0 {
+			return strconv.FormatInt(int64(b>>u.shift), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "b"
+}

@@ -135,8 +135,8 @@ func (v *validator) runStep(path string, st *Step) {
 			v.errorf(path+".node", "start it in an earlier step", "node %q was stopped by steps[%d]", n.Name, by)
 		}
 	}
-	if st.Family != "" && !slices.Contains(stepFamilies, st.Family) {
-		v.oneOf(path+".family", "family", st.Family, stepFamilies)
+	if st.Family != FamilyAny && !slices.Contains(stepFamilies, string(st.Family)) {
+		v.oneOf(path+".family", "family", string(st.Family), stepFamilies)
 	}
 	for j, a := range st.Args {
 		if use, ok := stepFlags[a]; ok {
@@ -180,8 +180,8 @@ func (v *validator) target(path string, st *Step, from *Node) {
 		switch st.Family {
 		case FamilyBoth:
 			v.errorf(tp, "name a node instead, or leave family out", "family both runs the step over IPv4 and IPv6, but %s is an %s address", host, fam.name)
-		case ipv4.key, ipv6.key:
-			if st.Family != fam.key {
+		case FamilyIPv4, FamilyIPv6:
+			if string(st.Family) != fam.key {
 				v.errorf(tp, "name a node instead, or change family", "%s is an %s address, but the step's family is %s", host, fam.name, st.Family)
 			}
 		}
@@ -362,8 +362,8 @@ func (v *validator) expect(path string, st *Step) {
 	}
 	ep := path + ".expect"
 	if e.Fail != "" {
-		if !slices.Contains(failKinds, e.Fail) {
-			v.oneOf(ep+".fail", "failure", e.Fail, failKinds)
+		if !slices.Contains(failKinds, string(e.Fail)) {
+			v.oneOf(ep+".fail", "failure", string(e.Fail), failKinds)
 		}
 		v.only(ep, "fail", "a failing client has no output to check: remove one", map[string]bool{
 			"contains": e.Contains != "", "equals": e.Equals != nil, "matches": e.Matches != "",
@@ -380,11 +380,11 @@ func (v *validator) expect(path string, st *Step) {
 	if e.Family != "" {
 		fp := ep + ".family"
 		switch {
-		case !slices.Contains(expectFamilies, e.Family):
-			v.oneOf(fp, "family", e.Family, expectFamilies)
+		case !slices.Contains(expectFamilies, string(e.Family)):
+			v.oneOf(fp, "family", string(e.Family), expectFamilies)
 		case st.Family == FamilyBoth:
 			v.errorf(fp, "the step runs once per family: split it into two steps", "expect.family cannot go with family: both")
-		case st.Family != "" && !strings.EqualFold(st.Family, e.Family):
+		case st.Family != FamilyAny && !strings.EqualFold(string(st.Family), string(e.Family)):
 			v.errorf(fp, fmt.Sprintf("did you mean %q?", familyName(st.Family)),
 				"the step runs over %s but expects %s", familyName(st.Family), e.Family)
 		}
@@ -392,10 +392,7 @@ func (v *validator) expect(path string, st *Step) {
 	if e.Within < 0 || e.Within == 0 && v.s.written(ep+".within") && !v.bad(ep+".within") {
 		v.errorf(ep+".within", "", "within %s is not positive", e.Within)
 	}
-	timeout := time.Duration(st.Timeout)
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := st.TimeoutOrDefault()
 	if time.Duration(e.Within) >= timeout {
 		v.errorf(ep+".within", fmt.Sprintf("raise the step's timeout above %s", e.Within),
 			"within %s is not shorter than the step's timeout, %s", e.Within, timeout)
@@ -403,14 +400,14 @@ func (v *validator) expect(path string, st *Step) {
 }
 
 // familyName is the name of a step family's one family: ipv4 → IPv4.
-func familyName(f string) string {
+func familyName(f Family) string {
 	switch f {
 	case FamilyIPv4:
 		return ipv4.name
 	case FamilyIPv6:
 		return ipv6.name
 	}
-	return f
+	return string(f)
 }
 
 func (v *validator) actionStep(path string, i int, st *Step) {
@@ -418,8 +415,8 @@ func (v *validator) actionStep(path string, i int, st *Step) {
 		"target": st.Target != "", "family": st.Family != "", "args": len(st.Args) > 0, "expect": st.Expect != nil,
 		"background": st.Background,
 	})
-	if !slices.Contains(actions, st.Action) {
-		hint := didYouMean(st.Action, actions)
+	if !slices.Contains(actions, string(st.Action)) {
+		hint := didYouMean(string(st.Action), actions)
 		switch st.Action {
 		case "restart":
 			hint = "stop, then start, in two steps"

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -9,17 +10,20 @@ import (
 )
 
 // Validate checks a scenario as Parse does (names, references, ranges,
-// address families, duplicates, steps) and, when it passes, fills in the
-// defaults: stack dual, step timeout 10s. It returns Errors with every
-// problem found, located in the file when s came from Parse or Load.
+// address families, duplicates, steps), for scenarios built in code. It
+// changes nothing: a zero Stack or Timeout stays zero, and reads as the
+// default (Stack.HasIPv4, Step.TimeoutOrDefault). It returns Errors with
+// every problem found, located in the file when s came from Parse or Load.
 func (s *Scenario) Validate() error {
 	if errs := s.validate(); len(errs) > 0 {
 		errs.sort()
 		return errs
 	}
-	s.setDefaults()
 	return nil
 }
+
+// setDefaults fills in what a scenario leaves out; Parse calls it once the
+// scenario is valid.
 
 func (s *Scenario) setDefaults() {
 	for _, n := range s.Networks {
@@ -36,7 +40,9 @@ func (s *Scenario) setDefaults() {
 
 // Limits of the format.
 const (
-	maxLabName  = 32
+	// maxLabName leaves room in Docker names (lab-node) and fits every name
+	// the tests make: labtest.Name gives at most 40 characters.
+	maxLabName  = 48
 	maxName     = 63 // a DNS label
 	minMemory   = 6 << 20
 	minPids     = 16
@@ -205,9 +211,25 @@ func (v *validator) labName() {
 	case name == "" && !v.bad("name"):
 		v.errorf("name", "add name: my-lab at the top", "the lab has no name")
 	case name == "":
-	case !labelRE.MatchString(name) || len(name) > maxLabName:
-		v.errorf("name", labelHint(name, maxLabName), "lab name %q is not valid", name)
+	default:
+		var e *Error
+		if errors.As(CheckLabName(name), &e) {
+			v.errorf("name", e.Hint, "%s", e.Reason)
+		}
 	}
+}
+
+// CheckLabName tells whether name can name a lab: 1 to 48 lowercase
+// letters, digits and dashes, starting and ending with a letter or digit
+// (the Docker names of the lab's networks and containers start with it).
+// Its error is an *Error without a file, e.g.
+//
+//	lab name "My Lab!" is not valid (lowercase letters, digits and dashes only: try "my-lab")
+func CheckLabName(name string) error {
+	if labelRE.MatchString(name) && len(name) <= maxLabName {
+		return nil
+	}
+	return &Error{Reason: fmt.Sprintf("lab name %q is not valid", name), Hint: labelHint(name, maxLabName)}
 }
 
 func (v *validator) networks() {
@@ -281,19 +303,38 @@ func (f *family) badIn(ni *netInfo) bool {
 	return ni.v6Bad
 }
 
-func (f *family) given(n *Network) string {
+func (f *family) given(n *Network) netip.Prefix {
 	if f == ipv4 {
 		return n.IPv4
 	}
 	return n.IPv6
 }
 
+// raw is the value at path as written: its text, and whether it is given
+// (written, or set in code) but did not parse. Messages quote values as
+// written; a value set in code is quoted as it formats.
+func (v *validator) raw(path string, value interface {
+	IsValid() bool
+	String() string
+}) (text string, given, unparsed bool) {
+	if v.s.src != nil {
+		if r, ok := v.s.src.raw[path]; ok {
+			return r.text, true, r.err != nil
+		}
+	}
+	if !value.IsValid() {
+		return "", false, false
+	}
+	return value.String(), true, false
+}
+
 // subnet checks one of a network's subnets; it returns the subnet if it is
 // given and valid, and whether it is given but invalid.
 func (v *validator) subnet(netPath string, ni *netInfo, f *family) (netip.Prefix, bool) {
-	s := f.given(ni.n)
+	p := f.given(ni.n)
 	path := netPath + "." + f.key
-	if s == "" {
+	s, given, unparsed := v.raw(path, p)
+	if !given {
 		return netip.Prefix{}, false
 	}
 	if !f.carriedBy(ni.n.Stack) {
@@ -301,8 +342,7 @@ func (v *validator) subnet(netPath string, ni *netInfo, f *family) (netip.Prefix
 			"the network is %s-only but has an %s subnet", f.other, f.name)
 		return netip.Prefix{}, true
 	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
+	if unparsed {
 		hint := fmt.Sprintf("write a subnet in CIDR form, e.g. %s", f.example)
 		if a, aerr := netip.ParseAddr(s); aerr == nil && f.is(a) {
 			hint = fmt.Sprintf("add the prefix length: did you mean %q?", defaultPrefix(a).String())
