@@ -36,7 +36,7 @@ func TestUpThenDownLeavesNothing(t *testing.T) {
 	name := labtest.Name(t)
 	var mu sync.Mutex
 	phases := map[string][]lab.Phase{}
-	l, err := lab.Up(ctx, twoNets(), lab.WithName(name), lab.WithProgress(func(ev lab.Event) {
+	l, err := labtest.Engine().Up(ctx, twoNets(), lab.WithName(name), lab.WithProgress(func(ev lab.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		phases[string(ev.Kind)+" "+ev.Name] = append(phases[string(ev.Kind)+" "+ev.Name], ev.Phase)
@@ -44,7 +44,6 @@ func TestUpThenDownLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	defer l.Close()
 	if !l.Changed() {
 		t.Error("a new lab reports nothing changed")
 	}
@@ -75,13 +74,13 @@ func TestUpThenDownLeavesNothing(t *testing.T) {
 		}
 	}
 
-	if err := lab.Down(ctx, name); err != nil {
+	if err := labtest.Engine().Down(ctx, name); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	if labtest.Exists(t, name) {
 		t.Fatal("containers or networks labelled with the lab remain after down")
 	}
-	if err := lab.Down(ctx, name); !errors.Is(err, lab.ErrNoLab) {
+	if err := labtest.Engine().Down(ctx, name); !errors.Is(err, lab.ErrNoLab) {
 		t.Errorf("second down: %v, want ErrNoLab", err)
 	}
 }
@@ -104,14 +103,13 @@ func TestInterruptedUpLeavesNothing(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			cancelled := false
-			l, err := lab.Up(ctx, twoNets(), lab.WithName(name), lab.WithProgress(func(ev lab.Event) {
+			_, err := labtest.Engine().Up(ctx, twoNets(), lab.WithName(name), lab.WithProgress(func(ev lab.Event) {
 				if !cancelled && tt.at(ev) {
 					cancelled = true
 					cancel() // as Ctrl-C does
 				}
 			}))
 			if err == nil {
-				l.Close()
 				t.Fatal("up succeeded although cancelled")
 			}
 			if !cancelled {
@@ -179,11 +177,10 @@ func TestUpIsIdempotent(t *testing.T) {
 		defer mu.Unlock()
 		phases = append(phases, ev.Phase)
 	})
-	again, err := lab.Up(ctx, twoNets(), lab.WithName(l.Name()), record)
+	again, err := labtest.Engine().Up(ctx, twoNets(), lab.WithName(l.Name()), record)
 	if err != nil {
 		t.Fatalf("second up: %v", err)
 	}
-	again.Close()
 	if again.Changed() {
 		t.Error("second up of a running lab reports a change")
 	}
@@ -201,11 +198,10 @@ func TestUpIsIdempotent(t *testing.T) {
 		t.Fatalf("stop welcome: %v", err)
 	}
 	phases = nil
-	again, err = lab.Up(ctx, twoNets(), lab.WithName(l.Name()), record)
+	again, err = labtest.Engine().Up(ctx, twoNets(), lab.WithName(l.Name()), record)
 	if err != nil {
 		t.Fatalf("up after a stop: %v", err)
 	}
-	again.Close()
 	if !again.Changed() || node(t, status(t, l), "welcome").State != "running" {
 		t.Error("up did not start the stopped node")
 	}
@@ -213,7 +209,7 @@ func TestUpIsIdempotent(t *testing.T) {
 	// Another definition under the same name is a conflict, and changes nothing.
 	changed := twoNets()
 	changed.Nodes[0].Args = []string{"--port", "8000"}
-	if _, err := lab.Up(ctx, changed, lab.WithName(l.Name())); !errors.Is(err, lab.ErrConflict) ||
+	if _, err := labtest.Engine().Up(ctx, changed, lab.WithName(l.Name())); !errors.Is(err, lab.ErrConflict) ||
 		!strings.Contains(err.Error(), "node welcome is defined differently") || !strings.Contains(err.Error(), "labctl down "+l.Name()) {
 		t.Errorf("up of a changed scenario: %v, want ErrConflict naming welcome and saying what to do", err)
 	}
@@ -238,7 +234,7 @@ func TestNameTaken(t *testing.T) {
 		Nodes:    []*scenario.Node{{Name: "welcome", Image: "welcome", Networks: attach("net")}},
 	}
 	name := l.Name() + "-x"
-	_, err := lab.Up(context.Background(), second, lab.WithName(name))
+	_, err := labtest.Engine().Up(context.Background(), second, lab.WithName(name))
 	if !errors.Is(err, lab.ErrNameTaken) || !strings.Contains(err.Error(), "network "+l.Name()+"-x-net") {
 		t.Fatalf("up over a taken name: %v, want ErrNameTaken naming the network", err)
 	}
@@ -393,7 +389,7 @@ func TestImageMissing(t *testing.T) {
 	t.Parallel()
 	labtest.Need(t)
 	name := labtest.Name(t)
-	_, err := lab.Up(context.Background(), pair("welcome"), lab.WithName(name), lab.WithImageTag("not-built"))
+	_, err := labtest.Engine().Up(context.Background(), pair("welcome"), lab.WithName(name), lab.WithImageTag("not-built"))
 	want := "socketlab/welcome:not-built, socketlab/client:not-built: run make images"
 	if !errors.Is(err, lab.ErrImageMissing) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("up with unbuilt images: %v, want ErrImageMissing ending %q", err, want)
@@ -409,7 +405,7 @@ func TestFailedUpRollsBack(t *testing.T) {
 	sc := twoNets()
 	sc.Nodes[0].Args = []string{"--no-such-flag"} // welcome exits at once
 	name := labtest.Name(t)
-	_, err := lab.Up(context.Background(), sc, lab.WithName(name))
+	_, err := labtest.Engine().Up(context.Background(), sc, lab.WithName(name))
 	if !errors.Is(err, lab.ErrUnhealthy) || !strings.Contains(err.Error(), "welcome exited with code") ||
 		!strings.Contains(err.Error(), "no-such-flag") {
 		t.Fatalf("up with a node that exits: %v, want ErrUnhealthy with its exit code and log", err)

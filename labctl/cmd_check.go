@@ -15,8 +15,6 @@ import (
 	"socketlab/labctl/scenario"
 )
 
-func init() { commands = append(commands, testCommand) }
-
 func testCommand() *cobra.Command {
 	var (
 		name, output, junit string
@@ -121,7 +119,7 @@ func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, q
 			fmt.Fprintf(log, format+"\n", a...)
 		}
 	}
-	if up, err := lab.List(ctx); err != nil {
+	if up, err := listLabs(ctx); err != nil {
 		rep.Setup = err.Error()
 		return rep
 	} else {
@@ -135,13 +133,12 @@ func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, q
 	say("== %s: up as lab %s", sc.File, labName)
 	began := time.Now()
 	p := newProgress(log, quiet)
-	l, err := lab.Up(ctx, sc, lab.WithName(labName), lab.WithProgress(p.event))
+	l, err := upLab(ctx, sc, lab.WithName(labName), lab.WithProgress(p.event))
 	p.done()
 	if err != nil {
 		rep.Setup = fmt.Sprintf("up %s: %v", labName, err)
 		return rep
 	}
-	defer l.Close()
 	say("== %s: up in %.1fs; %d steps", sc.Name, time.Since(began).Seconds(), len(sc.Steps))
 	rep = check.Run(ctx, l, sc, func(r *check.Result) {
 		fam := ""
@@ -156,7 +153,7 @@ func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, q
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if err := lab.Down(dctx, labName); err != nil && !errors.Is(err, lab.ErrNoLab) {
+	if err := downLab(dctx, labName); err != nil && !errors.Is(err, lab.ErrNoLab) {
 		rep.Setup = fmt.Sprintf("down %s: %v", labName, err)
 	}
 	return rep

@@ -10,8 +10,6 @@ import (
 	"socketlab/labctl/lab"
 )
 
-func init() { commands = append(commands, downCommand) }
-
 func downCommand() *cobra.Command {
 	var all, quiet bool
 	c := &cobra.Command{
@@ -46,7 +44,7 @@ a lab that is not up is not an error.`,
 			for _, name := range names {
 				p := newProgress(out, quiet)
 				began := time.Now()
-				err := lab.Down(ctx, name, lab.WithProgress(p.event))
+				err := downLab(ctx, name, lab.WithProgress(p.event))
 				p.done()
 				if errors.Is(err, lab.ErrNoLab) {
 					fmt.Fprintf(out, "lab %s is not up: nothing to do\n", name)
@@ -69,7 +67,7 @@ a lab that is not up is not an error.`,
 // downNames turns down's arguments into lab names.
 func downNames(cmd *cobra.Command, a []string, all bool) ([]string, error) {
 	if all {
-		labs, err := lab.List(cmd.Context())
+		labs, err := listLabs(cmd.Context())
 		if err != nil {
 			return nil, err
 		}

@@ -8,8 +8,6 @@ import (
 	"socketlab/labctl/lab"
 )
 
-func init() { commands = append(commands, execCommand) }
-
 func execCommand() *cobra.Command {
 	var labName string
 	var interactive bool
@@ -47,7 +45,6 @@ With -i, your input is passed to the command (for the interactive chat client).`
 			if err != nil {
 				return err
 			}
-			defer l.Close()
 			s := lab.Streams{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
 			if interactive {
 				s.Stdin = cmd.InOrStdin()

@@ -4,8 +4,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, logsCommand) }
-
 func logsCommand() *cobra.Command {
 	var labName string
 	var follow bool
@@ -22,7 +20,6 @@ func logsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer l.Close()
 			return l.Logs(cmd.Context(), a[0], follow, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -9,8 +9,6 @@ import (
 	"socketlab/labctl/lab"
 )
 
-func init() { commands = append(commands, statusCommand) }
-
 func statusCommand() *cobra.Command {
 	var output string
 	c := &cobra.Command{
@@ -36,7 +34,7 @@ interval after the node starts, so for a moment after up it may still say
 			if len(a) == 1 {
 				names = a
 			} else {
-				labs, err := lab.List(ctx)
+				labs, err := listLabs(ctx)
 				if err != nil {
 					return err
 				}
@@ -47,12 +45,11 @@ interval after the node starts, so for a moment after up it may still say
 			out := cmd.OutOrStdout()
 			statuses := []*lab.Status{}
 			for _, name := range names {
-				l, err := lab.Open(ctx, name)
+				l, err := openNamed(ctx, name)
 				if err != nil {
 					return err
 				}
 				st, err := l.Status(ctx)
-				l.Close()
 				if err != nil {
 					return err
 				}

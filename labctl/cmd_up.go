@@ -11,8 +11,6 @@ import (
 	"socketlab/labctl/lab"
 )
 
-func init() { commands = append(commands, upCommand) }
-
 func upCommand() *cobra.Command {
 	var name string
 	var recreate, quiet bool
@@ -44,14 +42,14 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			}
 			ctx := cmd.Context()
 			if recreate {
-				if err := lab.Down(ctx, name); err != nil && !errors.Is(err, lab.ErrNoLab) {
+				if err := downLab(ctx, name); err != nil && !errors.Is(err, lab.ErrNoLab) {
 					return err
 				}
 			}
 			out := cmd.OutOrStdout()
 			p := newProgress(out, quiet)
 			began := time.Now()
-			l, err := lab.Up(ctx, sc, lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
+			l, err := upLab(ctx, sc, lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
 				lab.WithPools(pool4, pool6))
 			p.done()
 			if err != nil {
@@ -60,7 +58,6 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 				}
 				return fmt.Errorf("up %s: %w", name, err)
 			}
-			defer l.Close()
 			if !l.Changed() {
 				fmt.Fprintf(out, "lab %s is already up as %s says: nothing changed\n", name, a[0])
 			} else {

@@ -9,8 +9,6 @@ import (
 	"socketlab/labctl/scenario"
 )
 
-func init() { commands = append(commands, validateCommand, schemaCommand) }
-
 func validateCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE...",

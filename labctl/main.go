@@ -11,12 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/spf13/cobra"
 )
-
-// commands are labctl's sub-commands; each cmd_*.go file adds its own.
-var commands []func() *cobra.Command
 
 // prog is how the hints name labctl: as it was invoked when that was a
 // relative path (bin/labctl from the repository), else labctl.
@@ -35,6 +30,9 @@ func main() {
 // run executes labctl with args and returns its exit status: 0 success,
 // 1 failure, 2 wrong usage or an invalid scenario, or what `exec` ran returned.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	lz := &lazyEngine{}
+	defer lz.close()
+	ctx = context.WithValue(ctx, engineKey{}, lz)
 	root := rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)

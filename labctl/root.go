@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"socketlab/labctl/backend/docker"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )
@@ -32,9 +34,8 @@ The images come from 'make images'; nothing is ever pulled.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	for _, c := range commands {
-		root.AddCommand(c())
-	}
+	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
+		testCommand(), validateCommand(), schemaCommand())
 	return root
 }
 
@@ -97,7 +98,7 @@ func pickLab(ctx context.Context, name string) (string, error) {
 	if name != "" {
 		return name, nil
 	}
-	labs, err := lab.List(ctx)
+	labs, err := listLabs(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -120,7 +121,7 @@ func openLab(ctx context.Context, name string) (*lab.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lab.Open(ctx, name)
+	return openNamed(ctx, name)
 }
 
 // isFile tells whether arg names a scenario file rather than a lab.
@@ -134,7 +135,7 @@ func isFile(arg string) bool {
 
 // completeLabs offers the names of the labs that are up.
 func completeLabs(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-	labs, err := lab.List(cmd.Context())
+	labs, err := listLabs(cmd.Context())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -152,7 +153,6 @@ func completeNodes(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.Sh
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	defer l.Close()
 	st, err := l.Status(cmd.Context())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -166,4 +166,69 @@ func completeNodes(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.Sh
 
 func completeYAML(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+}
+
+// engineKey finds the run's engine in a command's context.
+type engineKey struct{}
+
+// lazyEngine connects to the container engine on first use, once per run.
+type lazyEngine struct {
+	once sync.Once
+	e    *lab.Engine
+	err  error
+}
+
+func (l *lazyEngine) close() {
+	if l.e != nil {
+		l.e.Close()
+	}
+}
+
+// engine is the run's connection to the Docker engine.
+func engine(ctx context.Context) (*lab.Engine, error) {
+	l, ok := ctx.Value(engineKey{}).(*lazyEngine)
+	if !ok {
+		return nil, errors.New("labctl: no engine in this context")
+	}
+	l.once.Do(func() {
+		b, err := docker.New(ctx)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.e = lab.New(b)
+	})
+	return l.e, l.err
+}
+
+func listLabs(ctx context.Context) ([]lab.Summary, error) {
+	e, err := engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.List(ctx)
+}
+
+func downLab(ctx context.Context, name string, opts ...lab.Option) error {
+	e, err := engine(ctx)
+	if err != nil {
+		return err
+	}
+	return e.Down(ctx, name, opts...)
+}
+
+func upLab(ctx context.Context, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
+	e, err := engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.Up(ctx, sc, opts...)
+}
+
+func openNamed(ctx context.Context, name string) (*lab.Lab, error) {
+	e, err := engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.Open(ctx, name)
 }

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/images"
+	"socketlab/labctl/backend/docker"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )
@@ -29,7 +31,12 @@ var state struct {
 	prefix  string
 	missing []string // images not built
 	skip    string   // why every test skips ("" when the engine is there)
+	engine  *lab.Engine
 }
+
+// Engine is the engine of the test run, on the Docker backend; nil when
+// there is no Docker engine (Need skips or fails the test first).
+func Engine() *lab.Engine { return state.engine }
 
 // inCI tells whether the tests run in CI, where a missing engine or image
 // is a failure, not a reason to skip.
@@ -48,7 +55,12 @@ func Main(m *testing.M, prefix string) int {
 	state.prefix = prefix
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := lab.Ping(ctx); err != nil {
+	b, err := docker.New(ctx)
+	if err == nil {
+		state.engine = lab.New(b)
+		defer state.engine.Close()
+	}
+	if err != nil {
 		if inCI() {
 			fmt.Fprintf(os.Stderr, "FAIL: these tests need a Docker engine (CI=true, so they do not skip): %v\n", err)
 			return 1
@@ -56,7 +68,7 @@ func Main(m *testing.M, prefix string) int {
 		state.skip = fmt.Sprintf("no Docker engine (%v); CI=true would fail instead", err)
 		return m.Run()
 	}
-	missing, err := lab.ImagesMissing(ctx, Images()...)
+	missing, err := state.engine.ImagesMissing(ctx, Images()...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: checking images: %v\n", err)
 		return 1
@@ -78,24 +90,24 @@ func Main(m *testing.M, prefix string) int {
 	return code
 }
 
-func refs(images []string) []string {
-	out := make([]string, len(images))
-	for i, img := range images {
-		out[i] = lab.ImageRef(img)
+func refs(names []string) []string {
+	out := make([]string, len(names))
+	for i, img := range names {
+		out[i] = images.Ref(img, "")
 	}
 	return out
 }
 
 // sweep takes down the package's labs for which which says so.
 func sweep(ctx context.Context, which func(name string) bool) error {
-	labs, err := lab.List(ctx)
+	labs, err := state.engine.List(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, l := range labs {
 		if strings.HasPrefix(l.Name, state.prefix+"-") && which(l.Name) {
-			if err := lab.Down(ctx, l.Name); err != nil && !errors.Is(err, lab.ErrNoLab) {
+			if err := state.engine.Down(ctx, l.Name); err != nil && !errors.Is(err, lab.ErrNoLab) {
 				errs = append(errs, err)
 			}
 		}
@@ -130,13 +142,13 @@ func Need(t testing.TB) {
 }
 
 // NeedImages stops t unless the images are built (see Need).
-func NeedImages(t testing.TB, images ...string) {
+func NeedImages(t testing.TB, names ...string) {
 	t.Helper()
 	Need(t)
 	var missing []string
-	for _, img := range images {
+	for _, img := range names {
 		if slices.Contains(state.missing, img) {
-			missing = append(missing, lab.ImageRef(img))
+			missing = append(missing, images.Ref(img, ""))
 		}
 	}
 	if len(missing) > 0 {
@@ -191,17 +203,16 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := lab.Up(ctx, sc, append([]lab.Option{lab.WithName(Name(t))}, opts...)...)
+	l, err := state.engine.Up(ctx, sc, append([]lab.Option{lab.WithName(Name(t))}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := lab.Down(ctx, l.Name()); err != nil && !errors.Is(err, lab.ErrNoLab) {
+		if err := state.engine.Down(ctx, l.Name()); err != nil && !errors.Is(err, lab.ErrNoLab) {
 			t.Errorf("down %s: %v", l.Name(), err)
 		}
-		l.Close()
 	})
 	return l, nil
 }
@@ -210,7 +221,7 @@ func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, e
 // called name (found by label).
 func Exists(t testing.TB, name string) bool {
 	t.Helper()
-	labs, err := lab.List(context.Background())
+	labs, err := state.engine.List(context.Background())
 	if err != nil {
 		t.Fatalf("list labs: %v", err)
 	}
@@ -226,7 +237,7 @@ func Services() []string {
 	var out []string
 	for _, d := range dirs {
 		name := filepath.Base(filepath.Dir(d))
-		if slices.Contains(scenario.Images(), name) {
+		if images.IsService(name) {
 			out = append(out, name)
 		}
 	}
@@ -234,7 +245,7 @@ func Services() []string {
 }
 
 // Images are the images the tests may use: every service's, and client.
-func Images() []string { return append(Services(), scenario.ClientImage) }
+func Images() []string { return append(Services(), images.Client) }
 
 // Missing tells whether image is not built (when the engine is there).
 func Missing(image string) bool { return slices.Contains(state.missing, image) }

@@ -1,28 +1,35 @@
-// Package lab is the socketlab engine: it turns a scenario into Docker
-// networks and containers, and is the only package that talks to Docker.
+// Package lab is the socketlab engine. It plans a lab from a validated
+// scenario, reconciles the runtime with the plan (an idempotent up, rollback
+// of a failed one, labels as the only state), reports progress as events,
+// and hands out a Lab handle for a lab's nodes. It talks to the container
+// runtime only through a backend.Backend (package labctl/backend; the Docker
+// one is labctl/backend/docker): e := lab.New(backend), then e.Up, e.Down,
+// e.List, e.Open.
 //
-// Up creates a lab (networks with IPv4 and IPv6 subnets it allocates itself,
-// hardened containers from the socketlab images, each created on its first
-// network and connected to the others before it starts) and waits until every
-// node passes its image's healthcheck. Every resource carries the lab's name
-// in its labels, so Down, Status and the node operations work from the labels
-// alone, without the scenario file.
+// Where things go:
+//   - a new node kind is one new file registering a Kind (see kinds.go and
+//     kind_socketlab.go): its image reference, container settings, readiness;
+//   - a new runtime is one new package implementing backend.Backend;
+//   - helper containers (capture, impairment) run through Lab.RunHelper and
+//     carry the helper role label, so they are never taken for nodes.
 //
-// Containers are created and started with testcontainers-go; networks,
-// inspection, exec and node operations use the moby client directly.
+// Every resource carries the lab's name in its labels, so Down, Status and
+// the node operations work from the labels alone, without the scenario file.
 package lab
 
 import (
 	"errors"
-	"io"
 	"time"
+
+	"socketlab/internal/images"
+	"socketlab/labctl/backend"
 )
 
 // Errors callers branch on. The engine wraps them with what failed and what
 // to do, so errors.Is works and the message still reads well.
 var (
-	// ErrEngineUnreachable: no Docker engine answered.
-	ErrEngineUnreachable = errors.New("docker engine unreachable")
+	// ErrEngineUnreachable: no container engine answered.
+	ErrEngineUnreachable = backend.ErrUnreachable
 	// ErrImageMissing: an image the scenario needs has not been built.
 	ErrImageMissing = errors.New("image not found")
 	// ErrNameTaken: a Docker container or network with a lab resource's name
@@ -42,12 +49,13 @@ var (
 	ErrUnhealthy = errors.New("node did not become healthy")
 	// ErrSubnetsExhausted: no free subnet is left in the engine's pools.
 	ErrSubnetsExhausted = errors.New("no free subnet")
-	// ErrInvalid: the scenario or an argument cannot be turned into Docker
-	// resources (a bad name, memory size or address).
+	// ErrInvalid: the scenario or an argument cannot be turned into a lab
+	// (a bad name, pool or kind).
 	ErrInvalid = errors.New("invalid lab definition")
 )
 
-// Option configures Up, Open, Down and List.
+// Option configures an Engine (New) or one of its calls (Up, Down...); an
+// option given to a call overrides the engine's.
 type Option func(*options)
 
 type options struct {
@@ -55,21 +63,20 @@ type options struct {
 	progress      func(Event)
 	healthTimeout time.Duration
 	pool4, pool6  string
-	logs          io.Writer
 	tag           string
 }
 
-func newOptions(opts []Option) options {
-	o := options{healthTimeout: DefaultHealthTimeout, pool4: DefaultPool4, pool6: DefaultPool6, tag: DefaultTag}
+func defaultOptions() options {
+	return options{healthTimeout: DefaultHealthTimeout, pool4: DefaultPool4, pool6: DefaultPool6, tag: images.DefaultTag}
+}
+
+// with returns o with opts applied.
+func (o options) with(opts []Option) options {
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return o
 }
-
-// DefaultHealthTimeout bounds how long Up and Start wait for a node to pass
-// its healthcheck.
-const DefaultHealthTimeout = 30 * time.Second
 
 // WithName names the lab, overriding the scenario's name. Tests use it to
 // run one scenario several times side by side.
@@ -89,12 +96,9 @@ func WithPools(ipv4, ipv6 string) Option {
 	return func(o *options) { o.pool4, o.pool6 = ipv4, ipv6 }
 }
 
-// WithImageTag runs the images with tag instead of DefaultTag, e.g. images
-// built for a branch.
+// WithImageTag runs the socketlab images with tag instead of
+// images.DefaultTag, e.g. images built for a branch.
 func WithImageTag(tag string) Option { return func(o *options) { o.tag = tag } }
-
-// WithEngineLog sends testcontainers' own log lines to w (default: dropped).
-func WithEngineLog(w io.Writer) Option { return func(o *options) { o.logs = w } }
 
 // Phase is a step in the life of a network or node, as reported by Event.
 type Phase string

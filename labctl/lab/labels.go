@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -12,32 +11,37 @@ import (
 	"socketlab/labctl/scenario"
 )
 
-// The labels on every Docker resource of a lab. Down, Status and the node
+// The labels on every resource of a lab. Down, Status and the node
 // operations find a lab's resources by them, without the scenario file.
 const (
 	LabelLab     = "socketlab.lab"     // the lab's name, on every container and network
-	LabelNode    = "socketlab.node"    // the node's name, on its container
+	LabelRole    = "socketlab.role"    // RoleNode or RoleHelper, on containers
+	LabelNode    = "socketlab.node"    // the node's name, on its container and on its helpers
 	LabelNetwork = "socketlab.network" // the network's scenario name, on its network
 	LabelIndex   = "socketlab.index"   // position in the scenario, for listing in file order
 	LabelSpec    = "socketlab.spec"    // digest of the definition, to tell a changed scenario
 	LabelFile    = "socketlab.file"    // the scenario file the lab came from
 	LabelStack   = "socketlab.stack"   // dual, ipv4 or ipv6, on networks
+	LabelKind    = "socketlab.kind"    // the node's kind, on its container
+	LabelReady   = "socketlab.ready"   // what up checked before calling the node ready
 	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
+	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."
 )
 
-// checkName tells whether name can name a lab (scenario.CheckLabName):
-// Docker names of its resources are built from it.
-func checkName(name string) error {
-	if err := scenario.CheckLabName(name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return nil
-}
+// The roles of a lab's containers. A container without LabelRole is a node
+// (labs made before helpers existed).
+const (
+	RoleNode   = "node"
+	RoleHelper = "helper"
+)
 
-// dockerName is the Docker name of a lab's network or container.
+// isHelper tells a helper container from a node by its labels.
+func isHelper(labels map[string]string) bool { return labels[LabelRole] == RoleHelper }
+
+// dockerName is the runtime name of a lab's network or container.
 func dockerName(lab, name string) string { return lab + "-" + name }
 
 func baseLabels(lab, file, upID string, index int, spec string) map[string]string {
@@ -67,9 +71,16 @@ func digest(v any) string {
 func networkSpec(n *scenario.Network) string {
 	return digest(struct {
 		Stack      scenario.Stack
-		IPv4, IPv6 netip.Prefix // written as text, "" when left to the engine
+		IPv4, IPv6 string
 		Internal   bool
-	}{stack(n), n.IPv4, n.IPv6, n.Internal})
+	}{stackOf(n), prefixText(n.IPv4), prefixText(n.IPv6), n.Internal})
+}
+
+func prefixText(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.String()
 }
 
 // nodeSpec is what makes two nodes the same (the image's content is
@@ -80,40 +91,41 @@ func nodeSpec(n *scenario.Node) string {
 		env = append(env, k+"="+v)
 	}
 	slices.Sort(env)
-	memory := "" // as the digest wrote it when memory was text
-	if n.Memory != 0 {
-		memory = n.Memory.String()
+	atts := make([]attachment, len(n.Networks))
+	for i, a := range n.Networks {
+		atts[i] = attachmentOf(a, n.Name)
 	}
 	return digest(struct {
 		Image    string
-		Networks []*scenario.Attachment
+		Networks []attachment
 		Env      []string
 		Args     []string
-		Memory   string
+		Memory   int64
 		Pids     int64
-	}{n.Image, n.Networks, env, n.Args, memory, n.Pids})
+	}{n.Image, atts, env, n.Args, int64(n.Memory), n.Pids})
 }
 
-func stack(n *scenario.Network) scenario.Stack {
+func stackOf(n *scenario.Network) scenario.Stack {
 	if n.Stack == "" {
 		return scenario.Dual
 	}
 	return n.Stack
 }
 
-// attachment is what Connect needs to rejoin a network as the scenario says.
+// attachment is what Connect needs to rejoin a network as the scenario says,
+// kept as JSON in the node's LabelAttach label.
 type attachment struct {
+	Network string     `json:"network,omitempty"`
 	IPv4    netip.Addr `json:"ipv4,omitzero"`
 	IPv6    netip.Addr `json:"ipv6,omitzero"`
 	Aliases []string   `json:"aliases,omitempty"`
 }
 
-func attachLabel(a *scenario.Attachment, node string) string {
-	b, _ := json.Marshal(attachment{IPv4: a.IPv4, IPv6: a.IPv6, Aliases: aliases(a, node)})
-	return string(b)
+func attachmentOf(a *scenario.Attachment, node string) attachment {
+	return attachment{IPv4: a.IPv4, IPv6: a.IPv6, Aliases: append([]string{node}, a.Aliases...)}
 }
 
-// aliases are the DNS names of a node on a network: its own name first.
-func aliases(a *scenario.Attachment, node string) []string {
-	return append([]string{node}, a.Aliases...)
+func attachLabel(a attachment) string {
+	b, _ := json.Marshal(a)
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -9,15 +10,21 @@ import (
 	"socketlab/labctl/scenario"
 )
 
-func TestCheckName(t *testing.T) {
-	for _, ok := range []string{"default", "a", "it-echo-3f2a", "lab2"} {
-		if err := checkName(ok); err != nil {
-			t.Errorf("checkName(%q) = %v", ok, err)
+// TestLabNames: a bad lab name is refused before the backend is asked
+// anything (a nil backend would panic).
+func TestLabNames(t *testing.T) {
+	e := New(nil)
+	for _, bad := range []string{"", "Default", "-x", "x-", "a_b", "a.b", "a b", "0123456789012345678901234567890123456789012345678"} {
+		if err := e.Down(context.Background(), bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Down(%q) = %v, want ErrInvalid", bad, err)
+		}
+		if _, err := e.Open(context.Background(), bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Open(%q) = %v, want ErrInvalid", bad, err)
 		}
 	}
-	for _, bad := range []string{"", "Default", "-x", "x-", "a_b", "a.b", "a b", "0123456789012345678901234567890123456789012345678"} {
-		if err := checkName(bad); !errors.Is(err, ErrInvalid) {
-			t.Errorf("checkName(%q) = %v, want ErrInvalid", bad, err)
+	for _, ok := range []string{"default", "a", "it-echo-3f2a", "lab2"} {
+		if err := scenario.CheckLabName(ok); err != nil {
+			t.Errorf("CheckLabName(%q) = %v", ok, err)
 		}
 	}
 }
@@ -49,39 +56,15 @@ func TestNodeSpec(t *testing.T) {
 	}
 }
 
-func TestHealthArgv(t *testing.T) {
-	tests := []struct {
-		test []string
-		want []string
-	}{
-		{[]string{"CMD", "/bin/echo", "healthcheck"}, []string{"/bin/echo", "healthcheck"}},
-		{[]string{"CMD-SHELL", "true"}, []string{"/bin/sh", "-c", "true"}},
-		{[]string{"NONE"}, nil},
-		{nil, nil},
-	}
-	for _, tt := range tests {
-		got := healthArgv(tt.test)
-		if len(got) != len(tt.want) || len(got) > 0 && got[len(got)-1] != tt.want[len(tt.want)-1] {
-			t.Errorf("healthArgv(%q) = %q, want %q", tt.test, got, tt.want)
-		}
-	}
-}
-
-func TestEndpoint(t *testing.T) {
-	es := endpoint(attachment{IPv4: netip.MustParseAddr("10.1.0.5"), IPv6: netip.MustParseAddr("fd00:1::5"), Aliases: []string{"n", "x"}})
-	if es.IPAMConfig.IPv4Address.String() != "10.1.0.5" || es.IPAMConfig.IPv6Address.String() != "fd00:1::5" || len(es.Aliases) != 2 {
-		t.Errorf("endpoint = %+v %+v", es, es.IPAMConfig)
-	}
-	if es := endpoint(attachment{Aliases: []string{"n"}}); es.IPAMConfig != nil {
-		t.Error("no fixed address, yet an IPAM config")
-	}
+func TestAttachLabel(t *testing.T) {
 	// The attachment label is read back by Connect: a bad address in it is
 	// an error there, and the label is written as before the typed model.
 	var a attachment
 	if err := json.Unmarshal([]byte(`{"ipv4":"10.1.0.300"}`), &a); err == nil {
 		t.Errorf("bad address in a label: %+v", a)
 	}
-	if got := attachLabel(&scenario.Attachment{Network: "front", IPv6: netip.MustParseAddr("fd00:1::5")}, "n"); got != `{"ipv6":"fd00:1::5","aliases":["n"]}` {
+	att := attachmentOf(&scenario.Attachment{Network: "front", IPv6: netip.MustParseAddr("fd00:1::5")}, "n")
+	if got := attachLabel(att); got != `{"ipv6":"fd00:1::5","aliases":["n"]}` {
 		t.Errorf("attachLabel = %s", got)
 	}
 }

@@ -2,12 +2,11 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
+	"socketlab/labctl/backend"
 )
 
 // Status is a lab as the engine holds it now.
@@ -64,107 +63,91 @@ type Security struct {
 
 // Address is a node's place on one network.
 type Address struct {
-	Network string   `json:"network"`
-	IPv4    string   `json:"ipv4,omitempty"`
-	IPv6    string   `json:"ipv6,omitempty"`
-	Aliases []string `json:"aliases,omitempty"`
+	Network string `json:"network"`
+	// Interface is the node's interface on the network (eth0, eth1...;
+	// eth0 is not always the first network listed), "" when the engine
+	// cannot tell (a remote engine).
+	Interface string   `json:"interface,omitempty"`
+	MAC       string   `json:"mac,omitempty"`
+	IPv4      string   `json:"ipv4,omitempty"`
+	IPv6      string   `json:"ipv6,omitempty"`
+	Aliases   []string `json:"aliases,omitempty"`
 }
 
 // Status reads the lab's networks and nodes, in scenario order.
 func (l *Lab) Status(ctx context.Context) (*Status, error) {
-	ctrs, nets, err := l.e.resources(ctx, LabelLab+"="+l.name)
+	ctrs, nets, err := l.e.resources(ctx, backend.Selector{LabelLab: l.name})
 	if err != nil {
 		return nil, err
 	}
+	ctrs = slices.DeleteFunc(ctrs, func(c backend.Container) bool { return isHelper(c.Labels) })
 	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs))}
-	byDocker := map[string]string{} // Docker network name -> scenario name
-	var order []string              // scenario network names, in file order
+	byName := map[string]string{} // runtime network name -> scenario name
+	var order []string            // scenario network names, in file order
 	for _, n := range nets {
 		ns := NetworkStatus{
 			Name: n.Labels[LabelNetwork], Docker: n.Name, Stack: n.Labels[LabelStack], Internal: n.Internal,
 		}
-		for _, c := range n.IPAM.Config {
-			if c.Subnet.Addr().Is4() {
-				ns.IPv4 = c.Subnet.String()
+		for _, s := range n.Subnets {
+			if s.Addr().Is4() {
+				ns.IPv4 = s.String()
 			} else {
-				ns.IPv6 = c.Subnet.String()
+				ns.IPv6 = s.String()
 			}
 		}
 		if ns.Stack == "ipv6" && ns.IPv4 != "" {
 			ns.Note = "this Docker engine gives every network IPv4; IPv4 between its nodes is blocked"
 		}
-		byDocker[n.Name] = ns.Name
+		byName[n.Name] = ns.Name
 		order = append(order, ns.Name)
 		st.Networks = append(st.Networks, ns)
 		if st.File == "" {
 			st.File = n.Labels[LabelFile]
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(ctrs))
-	for i, c := range ctrs {
-		wg.Go(func() {
-			ins, err := l.e.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-			if err != nil {
-				errs[i] = engineErr("inspect "+c.Labels[LabelNode], err)
-				return
-			}
-			st.Nodes[i] = nodeStatus(c, ins.Container, byDocker, order)
-		})
-	}
-	wg.Wait()
+	errs := parallel(len(ctrs), func(i int) error {
+		ins, err := l.e.b.Inspect(ctx, ctrs[i].ID)
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", ctrs[i].Labels[LabelNode], err)
+		}
+		st.Nodes[i] = nodeStatus(ctrs[i], ins, byName, order)
+		return nil
+	})
 	if err := joinErrs(errs); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-func nodeStatus(c container.Summary, ins container.InspectResponse, byDocker map[string]string, order []string) NodeStatus {
+func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[string]string, order []string) NodeStatus {
 	ns := NodeStatus{
 		Name:      c.Labels[LabelNode],
-		Container: strings.TrimPrefix(ins.Name, "/"),
+		Container: ins.Name,
 		Image:     c.Image,
-		Health:    "none",
+		State:     ins.State,
+		Health:    ins.Health,
+		ExitCode:  ins.ExitCode,
 		Addresses: []Address{},
+		Security: Security{
+			User: ins.User, ReadOnlyRoot: ins.Security.ReadOnlyRoot,
+			CapDrop: ins.Security.CapDrop, CapAdd: ins.Security.CapAdd, SecurityOpt: ins.Security.SecurityOpt,
+			Privileged: ins.Security.Privileged, Memory: ins.Security.Memory, Pids: ins.Security.Pids,
+		},
 	}
-	if s := ins.State; s != nil {
-		ns.State = string(s.Status)
-		if s.Health != nil {
-			ns.Health = string(s.Health.Status)
-		}
-		if !s.Running && s.Status != container.StateCreated {
-			ns.ExitCode = s.ExitCode
-		}
+	if ns.Health == "" {
+		ns.Health = "none"
 	}
-	if ins.Config != nil {
-		ns.Security.User = ins.Config.User
-	}
-	if h := ins.HostConfig; h != nil {
-		ns.Security.ReadOnlyRoot = h.ReadonlyRootfs
-		ns.Security.CapDrop = h.CapDrop
-		ns.Security.CapAdd = h.CapAdd
-		ns.Security.SecurityOpt = h.SecurityOpt
-		ns.Security.Privileged = h.Privileged
-		ns.Security.Memory = h.Memory
-		if h.PidsLimit != nil {
-			ns.Security.Pids = *h.PidsLimit
-		}
-	}
-	if ins.NetworkSettings == nil {
-		return ns
-	}
-	for dn, ep := range ins.NetworkSettings.Networks {
-		a := Address{Network: byDocker[dn], Aliases: slices.DeleteFunc(slices.Clone(ep.Aliases), func(s string) bool {
-			return s == ns.Name || strings.HasPrefix(ins.ID, s) // Docker adds the short ID
-		})}
+	for _, ep := range ins.Endpoints {
+		a := Address{Network: byName[ep.Network], Interface: ep.Interface, MAC: ep.MAC,
+			Aliases: slices.DeleteFunc(slices.Clone(ep.Aliases), func(s string) bool { return s == ns.Name })}
 		if a.Network == "" {
-			a.Network = dn // joined outside the lab
+			a.Network = ep.Network // joined outside the lab
 		}
-		if ep.IPAddress.IsValid() {
-			a.IPv4 = ep.IPAddress.String()
+		if ep.IPv4.IsValid() {
+			a.IPv4 = ep.IPv4.String()
 		}
-		if ep.GlobalIPv6Address.IsValid() {
-			a.IPv6 = ep.GlobalIPv6Address.String()
+		if ep.IPv6.IsValid() {
+			a.IPv6 = ep.IPv6.String()
 		}
 		ns.Addresses = append(ns.Addresses, a)
 	}

@@ -1,0 +1,40 @@
+// Package images is the one list of socketlab's own images: the six
+// services, the client, the helpers, and how a short name becomes an image
+// reference. The scenario format, the engine, the build scripts' checks and
+// the tests all read it from here.
+package images
+
+import "slices"
+
+// Prefix starts every socketlab image reference: the node image "echo"
+// runs socketlab/echo.
+const Prefix = "socketlab/"
+
+// DefaultTag is the tag `make images` builds and a lab runs unless told
+// otherwise.
+const DefaultTag = "latest"
+
+// Client is the image that carries the sock client: the node steps run in.
+const Client = "client"
+
+// services are the servers, one image each, in the order the docs list them.
+var services = []string{"welcome", "echo", "chat", "responder", "lookup", "web"}
+
+// Services returns the names of the service images.
+func Services() []string { return slices.Clone(services) }
+
+// Nodes returns every short image name a scenario node may use: the
+// services, then the client.
+func Nodes() []string { return append(Services(), Client) }
+
+// IsService reports whether name is one of the service images.
+func IsService(name string) bool { return slices.Contains(services, name) }
+
+// Ref is the reference of the socketlab image name with tag ("" means
+// DefaultTag): Ref("echo", "") is socketlab/echo:latest.
+func Ref(name, tag string) string {
+	if tag == "" {
+		tag = DefaultTag
+	}
+	return Prefix + name + ":" + tag
+}

@@ -1,0 +1,436 @@
+// Package docker is the Docker backend of the socketlab engine: the only
+// package that imports Docker's types. It drives every container's whole
+// life with the moby client (create on the first network, connect the
+// others, start, exec, stop, remove), so one client owns each container.
+//
+// testcontainers-go stays what Go tests use to run containers of their own
+// (integration/); the engine does not use it: its create/start/wait cycle
+// cannot join several networks before start, and it publishes every exposed
+// port on the host.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"socketlab/labctl/backend"
+)
+
+// Backend is a connection to one Docker engine.
+type Backend struct {
+	cli *client.Client
+
+	once   sync.Once
+	info   backend.Info
+	logDrv string
+	err    error
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New connects to the Docker engine named by the environment (DOCKER_HOST,
+// default the local socket) and checks that it answers; the error wraps
+// backend.ErrUnreachable and says what to do.
+func New(ctx context.Context) (*Backend, error) {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", backend.ErrUnreachable, err)
+	}
+	b := &Backend{cli: cli}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w at %s: is the Docker daemon running? Start it, or point DOCKER_HOST at one (%v)",
+			backend.ErrUnreachable, cli.DaemonHost(), err)
+	}
+	return b, nil
+}
+
+// Close releases the connection.
+func (b *Backend) Close() error { return b.cli.Close() }
+
+// Info describes the engine; it is read once per connection.
+func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
+	b.once.Do(func() {
+		v, err := b.cli.ServerVersion(ctx, client.ServerVersionOptions{})
+		if err != nil {
+			b.err = classify("engine version", err)
+			return
+		}
+		b.info = backend.Info{
+			Name: "docker", Version: v.Version, APIVersion: b.cli.ClientVersion(),
+			// Docker 28 (API 1.48) makes bridges without IPv4 and filters
+			// IPv6 between networks with ip6tables by default.
+			IPv6OnlyNetworks: b.apiAtLeast(1, 48),
+			IsolatesIPv6:     b.apiAtLeast(1, 48),
+		}
+		if in, err := b.cli.Info(ctx, client.InfoOptions{}); err == nil {
+			b.logDrv = in.Info.LoggingDriver
+		}
+	})
+	return b.info, b.err
+}
+
+// apiAtLeast tells whether the engine speaks API major.minor or later.
+func (b *Backend) apiAtLeast(major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(b.cli.ClientVersion(), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// classify wraps a Docker error with op and with the backend error it
+// stands for, judged by its API status (errdefs), never its text.
+func classify(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case client.IsErrConnectionFailed(err):
+		return fmt.Errorf("%s: %w: is the Docker daemon running? (%v)", op, backend.ErrUnreachable, err)
+	case cerrdefs.IsNotFound(err):
+		return fmt.Errorf("%s: %w: %v", op, backend.ErrNotFound, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// List lists containers and networks by label.
+func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Container, []backend.Network, error) {
+	f := make(client.Filters)
+	for k, v := range sel {
+		if v == "" {
+			f = f.Add("label", k)
+		} else {
+			f = f.Add("label", k+"="+v)
+		}
+	}
+	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, nil, classify("list containers", err)
+	}
+	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return nil, nil, classify("list networks", err)
+	}
+	ctrs := make([]backend.Container, len(cs.Items))
+	for i, c := range cs.Items {
+		name := c.ID[:12]
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		ctrs[i] = backend.Container{
+			ID: c.ID, Name: name, Image: c.Image, ImageID: c.ImageID,
+			Running: c.State == container.StateRunning, State: string(c.State), Labels: c.Labels,
+		}
+	}
+	nets := make([]backend.Network, len(ns.Items))
+	for i, n := range ns.Items {
+		nets[i] = backend.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels}
+		for _, c := range n.IPAM.Config {
+			nets[i].Subnets = append(nets[i].Subnets, c.Subnet)
+		}
+	}
+	return ctrs, nets, nil
+}
+
+// Image inspects a local image.
+func (b *Backend) Image(ctx context.Context, ref string) (backend.Image, error) {
+	img, err := b.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return backend.Image{}, classify("inspect image "+ref, err)
+	}
+	out := backend.Image{ID: img.ID}
+	if img.Config != nil && img.Config.Healthcheck != nil {
+		out.Healthcheck = healthArgv(img.Config.Healthcheck.Test)
+	}
+	return out, nil
+}
+
+// healthArgv turns a HEALTHCHECK test into a command to exec.
+func healthArgv(test []string) []string {
+	if len(test) < 2 {
+		return nil // none, or NONE
+	}
+	switch test[0] {
+	case "CMD":
+		return test[1:]
+	case "CMD-SHELL":
+		return []string{"/bin/sh", "-c", test[1]}
+	}
+	return nil
+}
+
+// CreateNetwork creates a bridge network.
+func (b *Backend) CreateNetwork(ctx context.Context, spec backend.NetworkSpec) (string, error) {
+	if _, err := b.Info(ctx); err != nil {
+		return "", err
+	}
+	opts := map[string]string{}
+	var enable4 *bool
+	if spec.IPv4Off {
+		if !b.info.IPv6OnlyNetworks {
+			return "", fmt.Errorf("create network %s: an IPv6-only bridge: %w (Docker %s; 28 or later can)", spec.Name, backend.ErrUnsupported, b.info.Version)
+		}
+		off := false
+		enable4 = &off
+	}
+	if spec.Isolated {
+		opts["com.docker.network.bridge.enable_icc"] = "false"
+	}
+	ipam := &network.IPAM{Driver: "default"}
+	for _, s := range []netip.Prefix{spec.IPv4, spec.IPv6} {
+		if s.IsValid() {
+			ipam.Config = append(ipam.Config, network.IPAMConfig{Subnet: s})
+		}
+	}
+	want6 := spec.IPv6.IsValid()
+	res, err := b.cli.NetworkCreate(ctx, spec.Name, client.NetworkCreateOptions{
+		Driver: "bridge", EnableIPv4: enable4, EnableIPv6: &want6, IPAM: ipam,
+		Internal: spec.Internal, Options: opts, Labels: spec.Labels,
+	})
+	switch {
+	case err == nil:
+		return res.ID, nil
+	case cerrdefs.IsPermissionDenied(err): // 403: libnetwork's "Pool overlaps"
+		return "", fmt.Errorf("create network %s: %w (%v)", spec.Name, backend.ErrOverlap, err)
+	case cerrdefs.IsConflict(err):
+		return "", fmt.Errorf("create network %s: %w", spec.Name, backend.ErrNameInUse)
+	}
+	return "", classify("create network "+spec.Name, err)
+}
+
+// RemoveNetwork removes a network; one already gone is no error.
+func (b *Backend) RemoveNetwork(ctx context.Context, id string) error {
+	if _, err := b.cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		return classify("remove network "+id, err)
+	}
+	return nil
+}
+
+// endpoint is the Docker endpoint configuration of ep.
+func endpoint(ep backend.Endpoint) *network.EndpointSettings {
+	es := &network.EndpointSettings{Aliases: ep.Aliases}
+	if ep.IPv4.IsValid() || ep.IPv6.IsValid() {
+		es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ep.IPv4, IPv6Address: ep.IPv6}
+	}
+	return es
+}
+
+// CreateNode creates a node's container on its first network and joins it
+// to the others before it starts.
+func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string, error) {
+	if len(spec.Networks) == 0 {
+		return "", fmt.Errorf("create %s: no network", spec.Name)
+	}
+	if _, err := b.Info(ctx); err != nil {
+		return "", err
+	}
+	stop := int(spec.StopTimeout / time.Second)
+	cfg := &container.Config{
+		Image: spec.Image, Hostname: spec.Hostname, Cmd: spec.Cmd, Entrypoint: spec.Entrypoint,
+		Env: spec.Env, WorkingDir: spec.WorkDir, User: spec.User, Labels: spec.Labels, StopTimeout: &stop,
+	}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Networks[0].Network)}
+	confine(hc, spec.Security)
+	if spec.RestartOnFailure {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 5}
+	}
+	if spec.LogMaxBytes > 0 && (b.logDrv == "json-file" || b.logDrv == "local") {
+		hc.LogConfig = container.LogConfig{Type: b.logDrv, Config: map[string]string{
+			"max-size": strconv.FormatInt(spec.LogMaxBytes, 10), "max-file": "1",
+		}}
+	}
+	first := spec.Networks[0]
+	res, err := b.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: spec.Name, Config: cfg, HostConfig: hc,
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			first.Network: endpoint(first),
+		}},
+	})
+	switch {
+	case cerrdefs.IsConflict(err):
+		return "", fmt.Errorf("create %s: %w", spec.Name, backend.ErrNameInUse)
+	case err != nil:
+		return "", classify("create "+spec.Name, err)
+	}
+	// API < 1.44 creates a container on one network only.
+	for _, ep := range spec.Networks[1:] {
+		if err := b.Connect(ctx, ep.Network, res.ID, ep); err != nil {
+			return res.ID, err
+		}
+	}
+	return res.ID, nil
+}
+
+// confine applies s to a host configuration.
+func confine(hc *container.HostConfig, s backend.Security) {
+	hc.ReadonlyRootfs = s.ReadOnlyRoot
+	hc.CapDrop = s.CapDrop
+	hc.CapAdd = s.CapAdd
+	if s.NoNewPrivileges {
+		hc.SecurityOpt = []string{"no-new-privileges"}
+	}
+	hc.Memory = s.Memory
+	if s.Pids > 0 {
+		p := s.Pids
+		hc.PidsLimit = &p
+	}
+	if len(s.Tmpfs) > 0 {
+		hc.Tmpfs = map[string]string{}
+		for _, t := range s.Tmpfs {
+			hc.Tmpfs[t] = ""
+		}
+	}
+}
+
+// Connect joins a container to a network.
+func (b *Backend) Connect(ctx context.Context, net, ctr string, ep backend.Endpoint) error {
+	if _, err := b.cli.NetworkConnect(ctx, net, client.NetworkConnectOptions{Container: ctr, EndpointConfig: endpoint(ep)}); err != nil {
+		return classify("connect to network "+net, err)
+	}
+	return nil
+}
+
+// Disconnect takes a container off a network.
+func (b *Backend) Disconnect(ctx context.Context, net, ctr string) error {
+	if _, err := b.cli.NetworkDisconnect(ctx, net, client.NetworkDisconnectOptions{Container: ctr}); err != nil {
+		return classify("disconnect from network "+net, err)
+	}
+	return nil
+}
+
+// Start starts a container.
+func (b *Backend) Start(ctx context.Context, ctr string) error {
+	if _, err := b.cli.ContainerStart(ctx, ctr, client.ContainerStartOptions{}); err != nil {
+		return classify("start", err)
+	}
+	return nil
+}
+
+// Stop stops a container gracefully.
+func (b *Backend) Stop(ctx context.Context, ctr string, timeout time.Duration) error {
+	secs := int(timeout / time.Second)
+	if _, err := b.cli.ContainerStop(ctx, ctr, client.ContainerStopOptions{Timeout: &secs}); err != nil {
+		return classify("stop", err)
+	}
+	return nil
+}
+
+// Kill sends SIGKILL; a container that is not running is ErrNotRunning.
+func (b *Backend) Kill(ctx context.Context, ctr string) error {
+	if _, err := b.cli.ContainerKill(ctx, ctr, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		if cerrdefs.IsConflict(err) { // 409: not running
+			return fmt.Errorf("kill: %w", backend.ErrNotRunning)
+		}
+		return classify("kill", err)
+	}
+	return nil
+}
+
+// Remove force-removes a container; one gone or already being removed is
+// no error.
+func (b *Backend) Remove(ctx context.Context, ctr string) error {
+	_, err := b.cli.ContainerRemove(ctx, ctr, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) { // 409: removal in progress
+		return classify("remove container", err)
+	}
+	return nil
+}
+
+// Inspect reads a container.
+func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInfo, error) {
+	res, err := b.cli.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+	if err != nil {
+		return backend.ContainerInfo{}, classify("inspect", err)
+	}
+	c := res.Container
+	info := backend.ContainerInfo{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), ImageID: c.Image}
+	if c.Config != nil {
+		info.Image, info.User, info.Labels = c.Config.Image, c.Config.User, c.Config.Labels
+	}
+	pid := 0
+	if s := c.State; s != nil {
+		info.State, info.Running, pid = string(s.Status), s.Running, s.Pid
+		if s.Health != nil {
+			info.Health = string(s.Health.Status)
+		}
+		if !s.Running && s.Status != container.StateCreated {
+			info.ExitCode = s.ExitCode
+		}
+	}
+	if h := c.HostConfig; h != nil {
+		info.Security = backend.Security{
+			ReadOnlyRoot: h.ReadonlyRootfs, CapDrop: h.CapDrop, CapAdd: h.CapAdd,
+			NoNewPrivileges: slices.Contains(h.SecurityOpt, "no-new-privileges"), SecurityOpt: h.SecurityOpt,
+			Privileged: h.Privileged, Memory: h.Memory,
+		}
+		if h.PidsLimit != nil {
+			info.Security.Pids = *h.PidsLimit
+		}
+		for t := range h.Tmpfs {
+			info.Security.Tmpfs = append(info.Security.Tmpfs, t)
+		}
+	}
+	if c.NetworkSettings == nil {
+		return info, nil
+	}
+	ifaces := interfaces(pid)
+	for name, ep := range c.NetworkSettings.Networks {
+		e := backend.EndpointInfo{
+			Network: name, NetworkID: ep.NetworkID, IPv4: ep.IPAddress, IPv6: ep.GlobalIPv6Address,
+			MAC: ep.MacAddress.String(),
+			Aliases: slices.DeleteFunc(slices.Clone(ep.Aliases), func(s string) bool {
+				return strings.HasPrefix(c.ID, s) // Docker adds the short ID
+			}),
+		}
+		e.Interface = ifaces[e.MAC]
+		info.Endpoints = append(info.Endpoints, e)
+	}
+	slices.SortFunc(info.Endpoints, func(a, b backend.EndpointInfo) int { return strings.Compare(a.Network, b.Network) })
+	return info, nil
+}
+
+// interfaces maps the MAC address of each interface in the network
+// namespace of process pid to its name, read through /proc on this host.
+// Docker does not report interface names, and eth0 is not always the
+// network a container was created on (the engine joins networks in map
+// order at start). A remote engine, or a process without the rights, gives
+// an empty map: the names are then unknown.
+func interfaces(pid int) map[string]string {
+	out := map[string]string{}
+	if pid <= 0 {
+		return out
+	}
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "root", "sys", "class", "net")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return out
+	}
+	for _, e := range ents {
+		mac, err := os.ReadFile(filepath.Join(dir, e.Name(), "address"))
+		if err == nil {
+			out[strings.TrimSpace(string(mac))] = e.Name()
+		}
+	}
+	return out
+}

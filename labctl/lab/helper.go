@@ -1,0 +1,70 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+
+	"socketlab/labctl/backend"
+)
+
+// HelperSpec describes a helper container for RunHelper: a small image run
+// in a node's network namespace (packet capture, link impairment). Helpers
+// are never nodes: up, status and List leave them out, and down removes
+// them first.
+type HelperSpec struct {
+	// Purpose names what the helper does, e.g. "capture"; it is part of the
+	// helper's container name and its LabelHelper label.
+	Purpose string
+	Image   string
+	Cmd     []string
+	// Caps are the only capabilities the helper gets, e.g. NET_RAW.
+	Caps []string
+	// Labels are extra labels for the helper's container.
+	Labels map[string]string
+	// Stderr receives the helper's stderr (nil: dropped).
+	Stderr io.Writer
+}
+
+// RunHelper runs spec in the network namespace of node, which must be
+// running, and returns the running helper: read its Stdout, and Remove it
+// when done (Down removes any left).
+func (l *Lab) RunHelper(ctx context.Context, node string, spec HelperSpec) (backend.Helper, error) {
+	c, err := l.container(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Running {
+		return nil, fmt.Errorf("%s helper for %s: %w (labctl status shows its state)", spec.Purpose, node, ErrNotRunning)
+	}
+	labels := maps.Clone(spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelLab] = l.name
+	labels[LabelRole] = RoleHelper
+	labels[LabelNode] = node
+	labels[LabelHelper] = spec.Purpose
+	if f := c.Labels[LabelFile]; f != "" {
+		labels[LabelFile] = f
+	}
+	return l.e.b.RunHelper(ctx, c.ID, backend.HelperSpec{
+		Name:  dockerName(l.name, node) + "-" + spec.Purpose + "-" + newID()[:6],
+		Image: spec.Image, Cmd: spec.Cmd, Caps: spec.Caps, Labels: labels, Stderr: spec.Stderr,
+	})
+}
+
+// RemoveHelpers removes every helper serving node (all of the lab's when
+// node is "").
+func (l *Lab) RemoveHelpers(ctx context.Context, node string) error {
+	sel := backend.Selector{LabelLab: l.name, LabelRole: RoleHelper}
+	if node != "" {
+		sel[LabelNode] = node
+	}
+	ctrs, _, err := l.e.b.List(ctx, sel)
+	if err != nil {
+		return err
+	}
+	return joinErrs(parallel(len(ctrs), func(i int) error { return l.e.b.Remove(ctx, ctrs[i].ID) }))
+}

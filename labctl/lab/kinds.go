@@ -1,0 +1,72 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"socketlab/labctl/backend"
+	"socketlab/labctl/scenario"
+)
+
+// A NodeKind is one sort of node: what image it runs, how its container is
+// set up, and when it is ready. Each kind is one entry in the registry,
+// added by Register from its own file; the engine asks the registry and
+// knows no kind by name.
+type NodeKind interface {
+	// Name is the kind's name, e.g. "service".
+	Name() string
+	// Match tells whether the scenario node is of this kind.
+	Match(n *scenario.Node) bool
+	// Image is the image reference the node runs, with the engine's tag
+	// for the socketlab images.
+	Image(n *scenario.Node, tag string) string
+	// Configure sets the kind's container settings on spec, which the
+	// engine has filled with the node's name, networks and labels.
+	Configure(n *scenario.Node, spec *backend.NodeSpec)
+	// Readiness is how up knows the node is ready, given its image.
+	Readiness(n *scenario.Node, img backend.Image) Readiness
+}
+
+// KindValidator is a NodeKind that has rules of its own for a node, checked
+// when the lab is planned, before anything is created.
+type KindValidator interface {
+	Validate(n *scenario.Node) error
+}
+
+// Readiness is a node's readiness check.
+type Readiness struct {
+	// What says what was checked, for a person: "healthcheck", or "" when
+	// the node is ready once it runs.
+	What string
+	// Check runs once; nil error means ready. It is retried until it
+	// passes or the health timeout ends.
+	Check func(ctx context.Context, b backend.Backend, container string) error
+}
+
+var kinds []NodeKind
+
+// Register adds a node kind. Kinds are asked in the order registered; the
+// first that matches a node is its kind.
+func Register(k NodeKind) { kinds = append(kinds, k) }
+
+// Kinds returns the names of the registered kinds, sorted.
+func Kinds() []string {
+	var names []string
+	for _, k := range kinds {
+		names = append(names, k.Name())
+	}
+	sort.Strings(names)
+	return slices.Compact(names)
+}
+
+// kindOf finds the kind of a node.
+func kindOf(n *scenario.Node) (NodeKind, error) {
+	for _, k := range kinds {
+		if k.Match(n) {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: node %s: no node kind runs image %q (kinds: %v)", ErrInvalid, n.Name, n.Image, Kinds())
+}
