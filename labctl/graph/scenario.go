@@ -28,10 +28,10 @@ var servicePorts = map[string][]string{
 // FromScenario is the graph of the lab sc describes, before it is up:
 // networks with their stack and any fixed subnets, nodes with their image
 // and the ports it serves (moved by a PORT variable or a --port argument),
-// one link per attachment with any fixed addresses and aliases. Interfaces
-// are named as Docker names them, eth0, eth1, ... in attachment order.
-// A running lab's addresses, states and impairments are filled in by its
-// caller.
+// one link per attachment with any fixed addresses and aliases. Interface
+// names are left empty: Docker does not promise them in attachment order,
+// so only a running lab can tell them, like its addresses, states and
+// impairments, which the caller fills in.
 func FromScenario(sc *scenario.Scenario) *Graph {
 	g := &Graph{Name: sc.Name, Networks: []Network{}, Nodes: []Node{}, Links: []Link{}}
 	for _, n := range sc.Networks {
@@ -41,9 +41,9 @@ func FromScenario(sc *scenario.Scenario) *Graph {
 	}
 	for _, n := range sc.Nodes {
 		g.Nodes = append(g.Nodes, Node{Name: n.Name, Image: n.Image, Ports: ports(n)})
-		for i, a := range n.Networks {
+		for _, a := range n.Networks {
 			g.Links = append(g.Links, Link{
-				Node: n.Name, Network: a.Network, Interface: fmt.Sprintf("eth%d", i),
+				Node: n.Name, Network: a.Network,
 				IPv4: text(a.IPv4), IPv6: text(a.IPv6), Aliases: a.Aliases,
 			})
 		}
