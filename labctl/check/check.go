@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"socketlab/labctl/scenario"
 )
@@ -50,7 +51,16 @@ type Result struct {
 	Got      string  `json:"got,omitempty"`
 	Message  string  `json:"message,omitempty"`
 	Line     int     `json:"line,omitempty"`
+	// Command is what a client step ran in its node, e.g. "sock welcome
+	// --json --timeout 10s -4 welcome".
+	Command string `json:"command,omitempty"`
+	// Output is what the client received (or, when it gave no JSON result,
+	// what it printed), at most MaxOutput bytes.
+	Output string `json:"output,omitempty"`
 }
+
+// MaxOutput bounds Result.Output; longer output is cut and marked so.
+const MaxOutput = 16 << 10
 
 // Report is the outcome of every step of one scenario.
 type Report struct {
@@ -162,6 +172,7 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 		return res
 	}
 	argv := ClientArgv(st, fam, t)
+	res.Command = strings.Join(argv, " ")
 	stdout, stderr, code, err := l.Exec(sctx, st.Node, argv)
 	if err != nil {
 		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
@@ -169,11 +180,13 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 	}
 	var out clientResult
 	if jerr := json.Unmarshal(stdout, &out); jerr != nil {
+		res.Output = cut(string(stderr) + string(stdout))
 		res.Outcome = Error
 		res.Message = fmt.Sprintf("%s exited %d without a JSON result: %s", strings.Join(argv, " "), code,
 			firstLine(string(stderr)+string(stdout)))
 		return res
 	}
+	res.Output = cut(out.Received)
 	res.Outcome, res.Expected, res.Got = judge(st.Expect, &out)
 	return res
 }
@@ -317,6 +330,18 @@ func trim(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// cut bounds s to MaxOutput bytes, on a rune boundary.
+func cut(s string) string {
+	if len(s) <= MaxOutput {
+		return s
+	}
+	i := MaxOutput
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + fmt.Sprintf("\n… (%d more bytes)", len(s)-i)
 }
 
 func firstLine(s string) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"socketlab/labctl/scenario"
 )
@@ -244,5 +245,30 @@ func TestBackgroundStepWaitsForALaterOne(t *testing.T) {
 	// Reports keep file order; progress shows the order things finished in.
 	if rep.Results[0].Name != "ada waits" || strings.Join(order, ",") != "bob says,ada waits" {
 		t.Errorf("results %q, %q; progress order %v", rep.Results[0].Name, rep.Results[1].Name, order)
+	}
+}
+
+// A client step's result carries the command it ran and what came back;
+// a client that gave no JSON leaves what it printed instead.
+func TestResultOutput(t *testing.T) {
+	lab := &fakeLab{answers: map[string]string{
+		"client: sock echo --json --timeout 10s echo hi": okJSON("hi\n", "IPv4"),
+		"client: sock echo --json --timeout 10s big":     okJSON(strings.Repeat("é", MaxOutput), "IPv4"),
+	}}
+	sc := &scenario.Scenario{Name: "t", Steps: []*scenario.Step{
+		{Node: "client", Run: "echo", Target: "echo", Args: []string{"hi"}},
+		{Node: "client", Run: "nope", Target: "x"},
+		{Node: "client", Run: "echo", Target: "big"},
+	}}
+	rep := Run(context.Background(), lab, sc, nil)
+	if r := rep.Results[0]; r.Command != "sock echo --json --timeout 10s echo hi" || r.Output != "hi\n" {
+		t.Errorf("command %q output %q, want the echo command and hi", r.Command, r.Output)
+	}
+	if r := rep.Results[1]; r.Output != "sock: unknown command" {
+		t.Errorf("output %q, want what the client printed", r.Output)
+	}
+	r := rep.Results[2]
+	if !strings.HasSuffix(r.Output, fmt.Sprintf("… (%d more bytes)", MaxOutput)) || !utf8.ValidString(r.Output) {
+		t.Errorf("long output not cut on a rune boundary and marked: …%q", r.Output[len(r.Output)-40:])
 	}
 }
