@@ -32,6 +32,15 @@ The images come from 'make images'; nothing is ever pulled.`,
   labctl down default                      # or: labctl down --all`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An unknown sub-command is a usage error, said here where it
+		// arises rather than recognised later by cobra's wording.
+		Args: func(cmd *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return usageError{fmt.Errorf("unknown command %q (labctl --help lists the commands)", a[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
@@ -59,13 +68,7 @@ func (e usageError) Error() string { return e.err.Error() }
 
 func isUsage(err error) bool {
 	var u usageError
-	if errors.As(err, &u) {
-		return true
-	}
-	// cobra's own argument and command errors
-	s := err.Error()
-	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "accepts ") ||
-		strings.HasPrefix(s, "requires ") || strings.HasPrefix(s, "unknown flag") || strings.Contains(s, "arg(s)")
+	return errors.As(err, &u)
 }
 
 // args wraps a cobra argument check so that its failure exits with 2.

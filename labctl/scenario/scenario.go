@@ -53,6 +53,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	catalog "socketlab/internal/images"
 )
 
 // Scenario is a socketlab lab: its networks, its nodes (containers) and the
@@ -285,16 +287,16 @@ const (
 
 // ClientImage is the image that carries every client; steps that run a
 // client run in a node with this image.
-const ClientImage = "client"
+const ClientImage = catalog.Client
 
 // ImagePrefix is prepended to a node's image: the node "echo" runs the image
 // socketlab/echo.
-const ImagePrefix = "socketlab/"
+const ImagePrefix = catalog.Prefix
 
 // The vocabularies of the format, in the order the schema and hints list them.
 var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
-	images         = []string{"welcome", "echo", "chat", "responder", "lookup", "web", ClientImage}
+	images         = catalog.Nodes()
 	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
 	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionSleep)
 	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)

@@ -22,7 +22,7 @@ func healthCommand(spec Spec, defPort int, envErr error) *cobra.Command {
 		Short: "Check that the server on this host answers (exit 0 healthy, 1 not)",
 		Long: "healthcheck probes the server running on this host over loopback, IPv4 first, then IPv6.\n" +
 			"It is what the container image's HEALTHCHECK runs: a scratch image has no shell.",
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if envErr != nil && !cmd.Flags().Changed("port") {
 				return envErr

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -102,7 +101,7 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 		Use:   spec.Name + " [flags]",
 		Short: spec.Short,
 		Long:  spec.Long + portHelp(spec),
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if envErr != nil && !cmd.Flags().Changed("port") {
 				return envErr
@@ -131,6 +130,7 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 	if spec.Flags != nil {
 		spec.Flags(root.Flags())
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(healthCommand(spec, defPort, envErr))
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -139,7 +139,7 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
 		var u usageError
-		if errors.As(err, &u) || isFlagError(err) {
+		if errors.As(err, &u) {
 			return 2
 		}
 		return 1
@@ -158,15 +158,14 @@ func portHelp(spec Spec) string {
 // usageError marks an error in how the binary was called (exit status 2).
 type usageError struct{ error }
 
-func isFlagError(err error) bool {
-	// cobra reports unknown flags and bad values as plain errors; their text is stable.
-	s := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "unknown command", "accepts 0 arg"} {
-		if strings.Contains(s, p) {
-			return true
+// usageArgs marks a failed argument check as a usage error (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return usageError{err}
 		}
+		return nil
 	}
-	return false
 }
 
 func envPort(def int) (int, error) {
