@@ -67,4 +67,3 @@ func endpoint(ep backend.Endpoint) *network.EndpointSettings {
 	}
 	return es
 }
-
