@@ -3,8 +3,11 @@
 #   labctl up / down of scenarios/default.yaml (up returns when every node passed its
 #   healthcheck), and docker-compose up -d / down of compose.yaml (up -d returns once the
 #   containers run; "up+healthy" waits further until Docker reports each healthy, which is
-#   what a person needs before using the lab). Prints min, median and max of RUNS runs and
-#   the ratios. Goal: labctl up ≤ 2 s and ≤ 0.5× compose.
+#   what a person needs before using the lab), and the floor: the same networks and
+#   containers created, connected and started with bare API calls in parallel, with no
+#   readiness wait (bin/labfloor). With LABCTL_OLD=path, that labctl is timed too, in the
+#   same runs (e.g. a build of main before a change). Prints min, median and max of RUNS
+#   runs and the ratios. Goals: labctl up ≤ 2 s, ≤ 0.5× compose and ≤ 1.3× the floor.
 # Every lab and compose project gets a unique name, so nothing else running is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +15,7 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 scenario=${SCENARIO:-scenarios/default.yaml}
 labctl=bin/labctl
+old=${LABCTL_OLD:-}
 name=bench-$$
 project=socketlab-bench-$$
 # compose.yaml has fixed subnets; give this project its own, apart from any compose lab up.
@@ -26,6 +30,7 @@ else echo "bench-lab: neither 'docker compose' nor docker-compose is installed" 
 cleanup() {
 	rm -f /tmp/bench-lab-$$.log
 	"$labctl" down -q "$name" >/dev/null 2>&1 || true
+	[ -z "$old" ] || "$old" down -q "$name-old" >/dev/null 2>&1 || true
 	"${compose[@]}" -p "$project" down -t 1 >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -44,11 +49,17 @@ compose_healthy() {
 	done
 }
 
-declare -a lab_up lab_down c_up c_healthy c_down
+go build -o bin/labfloor ./bench/labfloor
+declare -a lab_up lab_down c_up c_healthy c_down f_up f_down old_up old_down
 echo "bench-lab: $runs runs of each, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$runs"); do
 	t=$(now); "$labctl" up -q --name "$name" "$scenario" >/dev/null; lab_up+=("$(since "$t")")
 	t=$(now); "$labctl" down -q "$name" >/dev/null; lab_down+=("$(since "$t")")
+	if [ -n "$old" ]; then
+		t=$(now); "$old" up -q --name "$name-old" "$scenario" >/dev/null; old_up+=("$(since "$t")")
+		t=$(now); "$old" down -q "$name-old" >/dev/null; old_down+=("$(since "$t")")
+	fi
+	read -r fu fd < <(bin/labfloor "$scenario"); f_up+=("$fu"); f_down+=("$fd")
 
 	t=$(now)
 	if ! "${compose[@]}" -p "$project" up -d --no-build >/tmp/bench-lab-$$.log 2>&1; then
@@ -57,7 +68,7 @@ for i in $(seq "$runs"); do
 	c_up+=("$(since "$t")")
 	compose_healthy; c_healthy+=("$(since "$t")")
 	t=$(now); "${compose[@]}" -p "$project" down >/dev/null 2>&1; c_down+=("$(since "$t")")
-	echo "  run $i: labctl up ${lab_up[-1]}s down ${lab_down[-1]}s | compose up -d ${c_up[-1]}s up+healthy ${c_healthy[-1]}s down ${c_down[-1]}s"
+	echo "  run $i: labctl up ${lab_up[-1]}s down ${lab_down[-1]}s | floor up ${f_up[-1]}s down ${f_down[-1]}s | compose up -d ${c_up[-1]}s up+healthy ${c_healthy[-1]}s down ${c_down[-1]}s"
 done
 
 # stats prints "min median max" of its arguments.
@@ -75,6 +86,12 @@ row() {
 }
 row "labctl up" "${lab_up[@]}"
 row "labctl down" "${lab_down[@]}"
+if [ -n "$old" ]; then
+	row "old labctl up" "${old_up[@]}"
+	row "old labctl down" "${old_down[@]}"
+fi
+row "floor up (bare API)" "${f_up[@]}"
+row "floor down (bare API)" "${f_down[@]}"
 row "${compose[*]} up -d" "${c_up[@]}"
 row "${compose[*]} up+healthy" "${c_healthy[@]}"
 row "${compose[*]} down" "${c_down[@]}"
@@ -82,4 +99,10 @@ up=$(median "${lab_up[@]}")
 printf '\nlabctl up / compose up+healthy: %s (goal ≤ 0.50)\n' "$(ratio "$up" "$(median "${c_healthy[@]}")")"
 printf 'labctl up / compose up -d:      %s\n' "$(ratio "$up" "$(median "${c_up[@]}")")"
 printf 'labctl down / compose down:     %s\n' "$(ratio "$(median "${lab_down[@]}")" "$(median "${c_down[@]}")")"
+printf 'labctl up / floor up:           %s (goal ≤ 1.30)\n' "$(ratio "$up" "$(median "${f_up[@]}")")"
+printf 'labctl down / floor down:       %s\n' "$(ratio "$(median "${lab_down[@]}")" "$(median "${f_down[@]}")")"
+if [ -n "$old" ]; then
+	printf 'labctl up / old labctl up:      %s\n' "$(ratio "$up" "$(median "${old_up[@]}")")"
+	printf 'labctl down / old labctl down:  %s\n' "$(ratio "$(median "${lab_down[@]}")" "$(median "${old_down[@]}")")"
+fi
 printf 'labctl up median %ss (goal ≤ 2 s)\n' "$up"
