@@ -3,8 +3,9 @@
 GO        ?= go
 BIN       := bin
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w' -buildvcs=false
-# Every services/<name>/cmd is a server binary bin/<name>.
+# Every services/<name>/cmd is a server binary bin/<name>; every helpers/<name>/cmd a helper bin/<name>.
 SERVICES  := $(patsubst services/%/cmd,%,$(wildcard services/*/cmd))
+HELPERS   := $(patsubst helpers/%/cmd,%,$(wildcard helpers/*/cmd))
 CLIENTS   := sock
 export CGO_ENABLED := 0
 
@@ -16,17 +17,20 @@ export CGO_ENABLED := 0
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## static binaries for every service, the sock client and labctl, in bin/
+build: ## static binaries for every service, helper, the sock client and labctl, in bin/
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do \
 		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$s ./services/$$s/cmd || exit 1; \
+	done
+	@for h in $(HELPERS); do \
+		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$h ./helpers/$$h/cmd || exit 1; \
 	done
 	@$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/sock ./services/sock
 	@if [ -f labctl/main.go ]; then $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/labctl ./labctl; fi
 	@ls -l $(BIN) | awk 'NR>1 {printf "  %-10s %5.1f MiB\n", $$9, $$5/1048576}'
 
 unit: ## unit tests (no Docker): every server and client over 127.0.0.1 and ::1
-	$(GO) test -count=1 ./services/... ./labctl/...
+	$(GO) test -count=1 ./services/... ./labctl/... ./helpers/...
 
 test: ## everything CI runs: images, then unit and integration tests
 	@if [ "$$CI" = true ] || docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \

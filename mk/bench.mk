@@ -18,3 +18,7 @@ bench: build ## measure the servers on loopback next to references; table + benc
 OLD ?= bench/baseline.json
 bench-compare: ## compare bench/results.json with OLD (default bench/baseline.json)
 	@$(GO) run ./bench/cmd compare $(OLD) bench/results.json
+
+.PHONY: bench-capture
+bench-capture: ## capture helper across two network namespaces (root): pkts/s, drops, helper CPU, stream ratio with/without
+	$(GO) test -count=1 -run '^$$' -bench CaptureEchoStream -benchtime 1x ./helpers/capture/

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the socketlab images from the static binaries in bin/ (run `make build` first):
 # socketlab/<service> for every service whose services/<service>/cmd exists, and
-# socketlab/client carrying bin/sock. Every image is FROM scratch: nothing is pulled, and
+# socketlab/client carrying bin/sock, and socketlab/<helper> for every helpers/<helper>/cmd
+# (socketlab/capture). Every image is FROM scratch: nothing is pulled, and
 # docker events is read afterwards to prove it.
 #
 # Reproducible: each image's build context is a small folder bin/.images/<name>/ holding
@@ -11,6 +12,7 @@
 #
 # Environment: IMAGE_PREFIX (socketlab), IMAGE_TAG (latest), IMAGE_MAX_MIB (8, the budget
 # of a service image), IMAGES_BUILDKIT (0: the classic builder, which needs no buildx).
+# Usage: scripts/images.sh [NAME...] builds only the images named (e.g. capture), default all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +35,15 @@ for d in services/*/cmd; do
 	s=${d#services/}; s=${s%/cmd}
 	[[ " ${services[*]} " == *" $s "* ]] || services+=("$s")
 done
+
+helpers=()
+for d in helpers/*/cmd; do
+	[ -d "$d" ] || continue
+	h=${d#helpers/}; helpers+=("${h%/cmd}")
+done
+# wanted NAME: true when NAME is to be built (no arguments: every image).
+wanted() { [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $1 "* ]]; }
+only=("$@")
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -98,6 +109,7 @@ report() {
 
 since=$(date +%s.%N)
 for s in "${services[@]}"; do
+	wanted "$s" || continue
 	if [ ! -d "services/$s/cmd" ]; then
 		say "skipped $s: services/$s/cmd is not there yet"
 	elif [ ! -f "services/$s/Dockerfile" ]; then
@@ -106,7 +118,16 @@ for s in "${services[@]}"; do
 		stage "$s" "services/$s/Dockerfile" "bin/$s"
 	fi
 done
-stage client services/sock/Dockerfile bin/sock
+wanted client && stage client services/sock/Dockerfile bin/sock
+for h in "${helpers[@]}"; do
+	wanted "$h" || continue
+	if [ ! -f "helpers/$h/Dockerfile" ]; then
+		say "skipped helper $h: helpers/$h/Dockerfile is missing"
+	else
+		stage "$h" "helpers/$h/Dockerfile" "bin/$h"
+	fi
+done
+[ ${#names[@]} -gt 0 ] || die "nothing to build: no image is named ${only[*]}"
 wait
 for n in "${names[@]}"; do report "$n"; done
 

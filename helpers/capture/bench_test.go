@@ -1,0 +1,135 @@
+package capture_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// The benchmark's echo server and stream client are this test binary run
+// again in a namespace with CAPBENCH_ROLE set (see TestMain).
+
+func TestMain(m *testing.M) {
+	switch os.Getenv("CAPBENCH_ROLE") {
+	case "echo":
+		os.Exit(echoServer(os.Getenv("CAPBENCH_ADDR")))
+	case "stream":
+		os.Exit(streamClient(os.Getenv("CAPBENCH_ADDR")))
+	}
+	os.Exit(m.Run())
+}
+
+func echoServer(addr string) int {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("ready")
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return 1
+		}
+		go func() { _, _ = io.Copy(c, c); c.Close() }()
+	}
+}
+
+// streamClient sends CAPBENCH_CHUNK-byte writes for CAPBENCH_SECONDS while
+// reading the echo back, and prints the bytes echoed per second.
+func streamClient(addr string) int {
+	chunk, _ := strconv.Atoi(os.Getenv("CAPBENCH_CHUNK"))
+	secs, _ := strconv.ParseFloat(os.Getenv("CAPBENCH_SECONDS"), 64)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	buf := make([]byte, chunk)
+	done := time.Now().Add(time.Duration(secs * float64(time.Second)))
+	got := make(chan int64)
+	go func() { n, _ := io.Copy(io.Discard, c); got <- n }()
+	start := time.Now()
+	for time.Now().Before(done) {
+		if _, err := c.Write(buf); err != nil {
+			return 1
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	n := <-got
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]float64{"bytes_per_s": float64(n) / time.Since(start).Seconds()})
+	return 0
+}
+
+// self runs this test binary in namespace ns with a role.
+func self(ctx context.Context, ns string, env ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// BenchmarkCaptureEchoStream streams TCP through an echo server across two
+// namespaces for a few seconds without capture, then with the helper
+// capturing the client's side, and reports: packets captured per second,
+// kernel drops, the helper's CPU (share of one core), and the stream's
+// throughput with capture over without (same run). Needs root.
+//
+//	go test -run '^$' -bench CaptureEchoStream -benchtime 1x ./helpers/capture/
+func BenchmarkCaptureEchoStream(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		chunk   int
+		snaplen int
+	}{{"writes64KiB", 64 << 10, 262144}, {"writes64KiB/snaplen256", 64 << 10, 256}, {"writes100B", 100, 262144}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := newPair(b)
+			srv := self(context.Background(), p.b, "CAPBENCH_ROLE=echo", "CAPBENCH_ADDR="+p.b4+":7")
+			out, _ := srv.StdoutPipe()
+			if err := srv.Start(); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+			if _, err := out.Read(make([]byte, 6)); err != nil {
+				b.Fatal("echo server did not start")
+			}
+			const secs = 3
+			stream := func() float64 {
+				cmd := self(context.Background(), p.a, "CAPBENCH_ROLE=stream", "CAPBENCH_ADDR="+p.b4+":7",
+					"CAPBENCH_CHUNK="+strconv.Itoa(bc.chunk), fmt.Sprintf("CAPBENCH_SECONDS=%d", secs))
+				o, err := cmd.Output()
+				if err != nil {
+					b.Fatalf("stream client: %v", err)
+				}
+				var r map[string]float64
+				if err := json.Unmarshal(o, &r); err != nil {
+					b.Fatalf("stream client said %q", o)
+				}
+				return r["bytes_per_s"]
+			}
+			for range b.N {
+				without := stream()
+				h := p.startCapture(b, p.a, "--snaplen", strconv.Itoa(bc.snaplen))
+				go func() { _, _ = io.Copy(io.Discard, h.stdout) }()
+				time.Sleep(200 * time.Millisecond)
+				start := time.Now()
+				with := stream()
+				res := h.stop(b)
+				wall := time.Since(start)
+				cpu := h.cmd.ProcessState.UserTime() + h.cmd.ProcessState.SystemTime()
+				b.ReportMetric(float64(res.Written)/wall.Seconds(), "pkts/s")
+				b.ReportMetric(float64(res.Dropped), "drops")
+				b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "helper-cpu-%")
+				b.ReportMetric(without/1e6, "MB/s-without")
+				b.ReportMetric(with/1e6, "MB/s-with")
+				b.ReportMetric(with/without, "ratio")
+			}
+		})
+	}
+}

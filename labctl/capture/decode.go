@@ -1,0 +1,264 @@
+// Package capture turns the capture helpers' pcapng streams into what a
+// learner and a test read: one merged pcapng with an interface per
+// node:network (Merger), one line per packet (Formatter), a filter language
+// (ParseFilter) and a step's wire analysis (Analyze). It has no Docker code:
+// labctl starts the helpers and hands their stdout here.
+package capture
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Proto is the protocol a decoded packet carries, at the highest layer decoded.
+type Proto uint8
+
+// Protocols Decode tells apart.
+const (
+	ProtoOther Proto = iota
+	ProtoARP
+	ProtoICMPv4
+	ProtoICMPv6
+	ProtoTCP
+	ProtoUDP
+)
+
+// String names p as a person reads it: "TCP", "ICMPv6".
+func (p Proto) String() string {
+	return [...]string{"other", "ARP", "ICMP", "ICMPv6", "TCP", "UDP"}[p]
+}
+
+// Family is the IP version of a packet: 0 (none, e.g. ARP), 4 or 6.
+type Family uint8
+
+// String is "IPv4", "IPv6" or "" for no IP.
+func (f Family) String() string {
+	switch f {
+	case 4:
+		return "IPv4"
+	case 6:
+		return "IPv6"
+	}
+	return ""
+}
+
+// TCPFlags are the flags of a TCP segment, in header bit order.
+type TCPFlags uint8
+
+// TCP flag bits.
+const (
+	FIN TCPFlags = 1 << iota
+	SYN
+	RST
+	PSH
+	ACK
+	URG
+)
+
+// String lists the set flags as Wireshark does: "SYN,ACK".
+func (f TCPFlags) String() string {
+	var b []byte
+	for i, name := range []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG"} {
+		if f&(1<<i) != 0 {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, name...)
+		}
+	}
+	return string(b)
+}
+
+// TCP is the TCP header of a segment.
+type TCP struct {
+	Flags    TCPFlags
+	Seq, Ack uint32
+	Window   uint16
+}
+
+// ICMP is an ICMPv4 or ICMPv6 message; for errors (unreachable, time
+// exceeded) Quoted is the datagram it answers, as far as it was quoted.
+type ICMP struct {
+	Type, Code uint8
+	// Target is the address a neighbour solicitation or advertisement is about.
+	Target netip.Addr
+	// Quoted is the packet an error message quotes (its addresses, ports, protocol).
+	Quoted *Decoded
+}
+
+// ARP is an ARP request or reply.
+type ARP struct {
+	Op                 uint16 // 1 request, 2 reply
+	SenderIP, TargetIP netip.Addr
+	SenderMAC          net.HardwareAddr
+}
+
+// Decoded is what Decode learnt of one Ethernet frame. Src and Dst carry the
+// ports for TCP and UDP, port 0 otherwise; Payload is the transport payload
+// (a slice of the frame, not a copy).
+type Decoded struct {
+	Family   Family
+	Proto    Proto
+	Src, Dst netip.AddrPort
+	TCP      TCP
+	ICMP     ICMP
+	ARP      ARP
+	Payload  []byte
+	// Complete is false when the frame ended before its headers did (a short snaplen).
+	Complete bool
+}
+
+// Decode reads the Ethernet, IP and transport headers of frame. It never
+// fails: what it cannot read stays zero (ProtoOther, Complete false).
+func Decode(frame []byte) Decoded {
+	var d Decoded
+	var (
+		eth layers.Ethernet
+		ip4 layers.IPv4
+		ip6 layers.IPv6
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
+		return d
+	}
+	switch eth.EthernetType {
+	case layers.EthernetTypeARP:
+		var arp layers.ARP
+		if arp.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
+			d.Proto, d.Complete = ProtoARP, true
+			d.ARP.Op = arp.Operation
+			d.ARP.SenderIP, _ = netip.AddrFromSlice(arp.SourceProtAddress)
+			d.ARP.TargetIP, _ = netip.AddrFromSlice(arp.DstProtAddress)
+			d.ARP.SenderMAC = net.HardwareAddr(arp.SourceHwAddress)
+			d.Src = netip.AddrPortFrom(d.ARP.SenderIP, 0)
+			d.Dst = netip.AddrPortFrom(d.ARP.TargetIP, 0)
+		}
+		return d
+	case layers.EthernetTypeIPv4:
+		if ip4.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
+			return d
+		}
+		d.Family = 4
+		src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
+		dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
+		return transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
+	case layers.EthernetTypeIPv6:
+		if ip6.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
+			return d
+		}
+		d.Family = 6
+		src, _ := netip.AddrFromSlice(ip6.SrcIP)
+		dst, _ := netip.AddrFromSlice(ip6.DstIP)
+		return transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
+	}
+	return d
+}
+
+// decodeIP reads a bare IP packet, as an ICMP error quotes one.
+func decodeIP(b []byte) *Decoded {
+	var (
+		d   Decoded
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] >> 4 {
+	case 4:
+		var ip layers.IPv4
+		if ip.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+			return nil
+		}
+		d.Family = 4
+		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		// A quote holds the IP header and at least 8 bytes: the ports.
+		d = transport(d, src, dst, ip.Protocol, quoted(b, int(ip.IHL)*4), &tcp, &udp)
+	case 6:
+		var ip layers.IPv6
+		if ip.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+			return nil
+		}
+		d.Family = 6
+		src, _ := netip.AddrFromSlice(ip.SrcIP)
+		dst, _ := netip.AddrFromSlice(ip.DstIP)
+		d = transport(d, src, dst, ip.NextHeader, quoted(b, 40), &tcp, &udp)
+	default:
+		return nil
+	}
+	return &d
+}
+
+func quoted(b []byte, hdr int) []byte {
+	if hdr > len(b) {
+		return nil
+	}
+	return b[hdr:]
+}
+
+func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload []byte, tcp *layers.TCP, udp *layers.UDP) Decoded {
+	d.Src, d.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
+	switch proto {
+	case layers.IPProtocolTCP:
+		d.Proto = ProtoTCP
+		if len(payload) >= 8 {
+			// The ports come first: a quoted segment (8 bytes) still names them.
+			d.Src = netip.AddrPortFrom(src, uint16(payload[0])<<8|uint16(payload[1]))
+			d.Dst = netip.AddrPortFrom(dst, uint16(payload[2])<<8|uint16(payload[3]))
+		}
+		if tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
+			return d
+		}
+		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window}
+		for _, f := range []struct {
+			set  bool
+			flag TCPFlags
+		}{{tcp.FIN, FIN}, {tcp.SYN, SYN}, {tcp.RST, RST}, {tcp.PSH, PSH}, {tcp.ACK, ACK}, {tcp.URG, URG}} {
+			if f.set {
+				d.TCP.Flags |= f.flag
+			}
+		}
+		d.Payload = tcp.Payload
+	case layers.IPProtocolUDP:
+		d.Proto = ProtoUDP
+		if udp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
+			return d
+		}
+		d.Src = netip.AddrPortFrom(src, uint16(udp.SrcPort))
+		d.Dst = netip.AddrPortFrom(dst, uint16(udp.DstPort))
+		d.Payload = udp.Payload
+	case layers.IPProtocolICMPv4:
+		d.Proto = ProtoICMPv4
+		if len(payload) < 8 {
+			return d
+		}
+		d.ICMP.Type, d.ICMP.Code = payload[0], payload[1]
+		if t := d.ICMP.Type; t == 3 || t == 11 || t == 12 {
+			d.ICMP.Quoted = decodeIP(payload[8:])
+		}
+		d.Payload = payload[8:]
+	case layers.IPProtocolICMPv6:
+		d.Proto = ProtoICMPv6
+		if len(payload) < 8 {
+			return d
+		}
+		d.ICMP.Type, d.ICMP.Code = payload[0], payload[1]
+		switch t := d.ICMP.Type; {
+		case t >= 1 && t <= 4:
+			d.ICMP.Quoted = decodeIP(payload[8:])
+		case (t == 135 || t == 136) && len(payload) >= 24:
+			d.ICMP.Target, _ = netip.AddrFromSlice(payload[8:24])
+		}
+		d.Payload = payload[8:]
+	default:
+		d.Complete = true
+		return d
+	}
+	d.Complete = true
+	return d
+}

@@ -1,0 +1,308 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// FilterSyntax is the filter language, for help texts.
+const FilterSyntax = `A filter keeps the packets it matches; primitives, as in tcpdump:
+  host ADDR, net PREFIX, port N (each may start with src or dst),
+  tcp, udp, icmp, icmp6, arp, ip, ip6;
+joined by and (&&, or nothing: "tcp port 80"), or (||), not (!), and ( ).
+Example: "tcp port 9999 or icmp or icmp6"`
+
+// Filter is a parsed filter expression; Match applies it to a decoded packet.
+type Filter struct {
+	expr string
+	root node
+}
+
+// String is the expression the filter was parsed from.
+func (f *Filter) String() string { return f.expr }
+
+// Match reports whether d satisfies the filter. A nil filter matches everything.
+func (f *Filter) Match(d Decoded) bool {
+	return f == nil || f.root.match(d)
+}
+
+// FilterError is a filter that does not parse: where and why.
+type FilterError struct {
+	Expr   string
+	Column int // 1-based, at the offending word (len(Expr)+1 at the end)
+	Msg    string
+}
+
+func (e *FilterError) Error() string {
+	return fmt.Sprintf("filter %q: column %d: %s", e.Expr, e.Column, e.Msg)
+}
+
+// ParseFilter parses expr (see FilterSyntax). The error is a *FilterError.
+func ParseFilter(expr string) (*Filter, error) {
+	p := &parser{expr: expr, toks: tokenize(expr)}
+	if len(p.toks) == 0 {
+		return nil, &FilterError{Expr: expr, Column: 1, Msg: "the filter is empty; " + `give e.g. "tcp port 9999"`}
+	}
+	n, err := p.or()
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := p.peek(); ok {
+		return nil, p.errAt(t, fmt.Sprintf("unexpected %q (a closing parenthesis without an opening one?)", t.s))
+	}
+	return &Filter{expr: expr, root: n}, nil
+}
+
+type token struct {
+	s   string
+	col int
+}
+
+func tokenize(s string) []token {
+	var toks []token
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			i++
+		case c == '(' || c == ')' || c == '!':
+			toks = append(toks, token{s[i : i+1], i + 1})
+			i++
+		case (c == '&' || c == '|') && i+1 < len(s) && s[i+1] == c:
+			toks = append(toks, token{s[i : i+2], i + 1})
+			i += 2
+		default:
+			j := i
+			for j < len(s) && !strings.ContainsRune(" \t\n()!", rune(s[j])) && !(j+1 < len(s) && (s[j:j+2] == "&&" || s[j:j+2] == "||")) {
+				j++
+			}
+			toks = append(toks, token{strings.ToLower(s[i:j]), i + 1})
+			i = j
+		}
+	}
+	return toks
+}
+
+type parser struct {
+	expr string
+	toks []token
+	pos  int
+}
+
+func (p *parser) peek() (token, bool) {
+	if p.pos < len(p.toks) {
+		return p.toks[p.pos], true
+	}
+	return token{}, false
+}
+
+func (p *parser) next() (token, bool) {
+	t, ok := p.peek()
+	if ok {
+		p.pos++
+	}
+	return t, ok
+}
+
+func (p *parser) errAt(t token, msg string) error {
+	return &FilterError{Expr: p.expr, Column: t.col, Msg: msg}
+}
+
+func (p *parser) errEnd(msg string) error {
+	return &FilterError{Expr: p.expr, Column: len(p.expr) + 1, Msg: msg}
+}
+
+func (p *parser) or() (node, error) {
+	l, err := p.and()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		t, ok := p.peek()
+		if !ok || (t.s != "or" && t.s != "||") {
+			return l, nil
+		}
+		p.pos++
+		r, err := p.and()
+		if err != nil {
+			return nil, err
+		}
+		l = orNode{l, r}
+	}
+}
+
+func (p *parser) and() (node, error) {
+	l, err := p.unary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		t, ok := p.peek()
+		if !ok || t.s == "or" || t.s == "||" || t.s == ")" {
+			return l, nil
+		}
+		if t.s == "and" || t.s == "&&" {
+			p.pos++
+		}
+		r, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		l = andNode{l, r}
+	}
+}
+
+func (p *parser) unary() (node, error) {
+	t, ok := p.next()
+	if !ok {
+		return nil, p.errEnd("the filter ends where a primitive (host, port, tcp, ...) should follow")
+	}
+	switch t.s {
+	case "not", "!":
+		n, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		return notNode{n}, nil
+	case "(":
+		n, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := p.next(); !ok || c.s != ")" {
+			if !ok {
+				return nil, p.errEnd(fmt.Sprintf("the parenthesis opened at column %d is not closed", t.col))
+			}
+			return nil, p.errAt(c, fmt.Sprintf("expected ) to close the parenthesis of column %d, got %q", t.col, c.s))
+		}
+		return n, nil
+	case "and", "or", "&&", "||", ")":
+		return nil, p.errAt(t, fmt.Sprintf("%q needs a primitive before it (host, port, tcp, ...)", t.s))
+	}
+	return p.primitive(t)
+}
+
+// protos are the protocol primitives.
+var protos = map[string]func(Decoded) bool{
+	"tcp":   func(d Decoded) bool { return d.Proto == ProtoTCP },
+	"udp":   func(d Decoded) bool { return d.Proto == ProtoUDP },
+	"icmp":  func(d Decoded) bool { return d.Proto == ProtoICMPv4 },
+	"icmp6": func(d Decoded) bool { return d.Proto == ProtoICMPv6 },
+	"arp":   func(d Decoded) bool { return d.Proto == ProtoARP },
+	"ip":    func(d Decoded) bool { return d.Family == 4 },
+	"ip6":   func(d Decoded) bool { return d.Family == 6 },
+}
+
+func (p *parser) primitive(t token) (node, error) {
+	if f, ok := protos[t.s]; ok {
+		return protoNode{t.s, f}, nil
+	}
+	dir := dirEither
+	kw := t
+	if t.s == "src" || t.s == "dst" {
+		dir = map[string]direction{"src": dirSrc, "dst": dirDst}[t.s]
+		var ok bool
+		if kw, ok = p.next(); !ok {
+			return nil, p.errEnd(fmt.Sprintf("%q must be followed by host, net or port", t.s))
+		}
+	}
+	switch kw.s {
+	case "host", "net", "port":
+	default:
+		if dir != dirEither {
+			return nil, p.errAt(kw, fmt.Sprintf("%q must be followed by host, net or port, not %q", t.s, kw.s))
+		}
+		if _, err := netip.ParseAddr(kw.s); err == nil {
+			return nil, p.errAt(kw, fmt.Sprintf("an address needs the word host before it: host %s", kw.s))
+		}
+		return nil, p.errAt(kw, fmt.Sprintf("unknown word %q; a primitive is host, net, port (with src or dst), tcp, udp, icmp, icmp6, arp, ip or ip6", kw.s))
+	}
+	arg, ok := p.next()
+	if !ok {
+		return nil, p.errEnd(fmt.Sprintf("%q needs a value after it", kw.s))
+	}
+	switch kw.s {
+	case "host":
+		a, err := netip.ParseAddr(arg.s)
+		if err != nil {
+			return nil, p.errAt(arg, fmt.Sprintf("host needs an IPv4 or IPv6 address, got %q", arg.s))
+		}
+		return addrNode{dir, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}, nil
+	case "net":
+		pf, err := netip.ParsePrefix(arg.s)
+		if err != nil {
+			return nil, p.errAt(arg, fmt.Sprintf("net needs a prefix such as 10.0.0.0/24 or fd00::/64, got %q", arg.s))
+		}
+		return addrNode{dir, pf.Masked()}, nil
+	default:
+		n, err := strconv.ParseUint(arg.s, 10, 16)
+		if err != nil {
+			return nil, p.errAt(arg, fmt.Sprintf("port needs a number from 0 to 65535, got %q", arg.s))
+		}
+		return portNode{dir, uint16(n)}, nil
+	}
+}
+
+type node interface{ match(Decoded) bool }
+
+type (
+	orNode    struct{ l, r node }
+	andNode   struct{ l, r node }
+	notNode   struct{ n node }
+	protoNode struct {
+		name string
+		f    func(Decoded) bool
+	}
+	addrNode struct {
+		dir direction
+		pf  netip.Prefix
+	}
+	portNode struct {
+		dir  direction
+		port uint16
+	}
+)
+
+type direction uint8
+
+const (
+	dirEither direction = iota
+	dirSrc
+	dirDst
+)
+
+func (n orNode) match(d Decoded) bool    { return n.l.match(d) || n.r.match(d) }
+func (n andNode) match(d Decoded) bool   { return n.l.match(d) && n.r.match(d) }
+func (n notNode) match(d Decoded) bool   { return !n.n.match(d) }
+func (n protoNode) match(d Decoded) bool { return n.f(d) }
+
+func (n addrNode) match(d Decoded) bool {
+	if !d.Src.IsValid() {
+		return false
+	}
+	src, dst := n.pf.Contains(d.Src.Addr()), n.pf.Contains(d.Dst.Addr())
+	switch n.dir {
+	case dirSrc:
+		return src
+	case dirDst:
+		return dst
+	}
+	return src || dst
+}
+
+func (n portNode) match(d Decoded) bool {
+	if d.Proto != ProtoTCP && d.Proto != ProtoUDP {
+		return false
+	}
+	src, dst := d.Src.Port() == n.port, d.Dst.Port() == n.port
+	switch n.dir {
+	case dirSrc:
+		return src
+	case dirDst:
+		return dst
+	}
+	return src || dst
+}

@@ -1,0 +1,262 @@
+package capture
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Ports of the lab's own protocols that the live view decodes.
+const (
+	WelcomePort = 9999
+	LookupPort  = 65432
+)
+
+// PayloadPreview is how many payload bytes a line shows as text.
+const PayloadPreview = 48
+
+// Formatter turns packets into the one-line-per-packet view a learner reads.
+// It remembers each TCP connection's first sequence numbers, so seq and ack
+// count from 0 as in Wireshark; use one Formatter for one run.
+type Formatter struct {
+	// Where pads the node:network column to this width (0: no padding).
+	Where int
+	conns map[flowKey]uint32 // initial sequence number of each direction
+}
+
+type flowKey struct{ src, dst netip.AddrPort }
+
+// Line formats p; it has no trailing newline.
+func (f *Formatter) Line(p Packet) string {
+	ts := p.Time.Format("15:04:05.000000")
+	if p.Marker {
+		return fmt.Sprintf("%s ---- %s ----", ts, strings.Join(p.Comments, "; "))
+	}
+	where := p.Where.String()
+	if pad := f.Where - len(where); pad > 0 {
+		where += strings.Repeat(" ", pad)
+	}
+	return ts + " " + where + " " + f.Describe(Decode(p.Data), p.Length)
+}
+
+// Describe is the part of a line after time and place: addresses, protocol,
+// what the packet means, its length.
+func (f *Formatter) Describe(d Decoded, length int) string {
+	var b strings.Builder
+	switch d.Proto {
+	case ProtoARP:
+		switch d.ARP.Op {
+		case 1:
+			fmt.Fprintf(&b, "ARP who has %s? tell %s", d.ARP.TargetIP, d.ARP.SenderIP)
+		case 2:
+			fmt.Fprintf(&b, "ARP %s is at %s", d.ARP.SenderIP, d.ARP.SenderMAC)
+		default:
+			fmt.Fprintf(&b, "ARP op %d %s → %s", d.ARP.Op, d.ARP.SenderIP, d.ARP.TargetIP)
+		}
+	case ProtoTCP:
+		fmt.Fprintf(&b, "%s → %s TCP", d.Src, d.Dst)
+		if !d.Complete {
+			b.WriteString(" (truncated)")
+			break
+		}
+		fmt.Fprintf(&b, " [%s] seq=%d", d.TCP.Flags, f.relSeq(d))
+		if d.TCP.Flags&ACK != 0 {
+			fmt.Fprintf(&b, " ack=%d", f.relAck(d))
+		}
+		fmt.Fprintf(&b, " win=%d len=%d", d.TCP.Window, len(d.Payload))
+		f.payload(&b, d)
+	case ProtoUDP:
+		fmt.Fprintf(&b, "%s → %s UDP len=%d", d.Src, d.Dst, len(d.Payload))
+		f.payload(&b, d)
+	case ProtoICMPv4, ProtoICMPv6:
+		fmt.Fprintf(&b, "%s → %s %s %s", d.Src.Addr(), d.Dst.Addr(), d.Proto, ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code))
+		if d.ICMP.Target.IsValid() {
+			if d.ICMP.Type == 135 {
+				fmt.Fprintf(&b, " who has %s?", d.ICMP.Target)
+			} else {
+				fmt.Fprintf(&b, " %s is here", d.ICMP.Target)
+			}
+		}
+		if q := d.ICMP.Quoted; q != nil {
+			fmt.Fprintf(&b, " (for %s %s → %s)", q.Proto, q.Src, q.Dst)
+		}
+	default:
+		switch d.Family {
+		case 4, 6:
+			fmt.Fprintf(&b, "%s → %s %s", d.Src.Addr(), d.Dst.Addr(), d.Family)
+		default:
+			b.WriteString("non-IP frame")
+		}
+	}
+	fmt.Fprintf(&b, " (%d bytes)", length)
+	return b.String()
+}
+
+func (f *Formatter) isn(src, dst netip.AddrPort, seq uint32, syn bool) uint32 {
+	if f.conns == nil {
+		f.conns = map[flowKey]uint32{}
+	}
+	k := flowKey{src, dst}
+	base, ok := f.conns[k]
+	if !ok || syn {
+		// A SYN starts the count again (a new connection on the same ports);
+		// a connection seen mid-way counts from its first segment here.
+		base = seq
+		f.conns[k] = base
+	}
+	return base
+}
+
+func (f *Formatter) relSeq(d Decoded) uint32 {
+	return d.TCP.Seq - f.isn(d.Src, d.Dst, d.TCP.Seq, d.TCP.Flags&SYN != 0)
+}
+
+func (f *Formatter) relAck(d Decoded) uint32 {
+	k := flowKey{d.Dst, d.Src}
+	base, ok := f.conns[k]
+	if !ok {
+		// The other side's first segment is unseen: its ISN is ack-1 at most.
+		base = d.TCP.Ack - 1
+		f.conns[k] = base
+	}
+	return d.TCP.Ack - base
+}
+
+// payload appends the decoded lab protocol or the first bytes as text.
+func (f *Formatter) payload(b *strings.Builder, d Decoded) {
+	if len(d.Payload) == 0 {
+		return
+	}
+	if d.Proto == ProtoTCP && (d.Src.Port() == LookupPort || d.Dst.Port() == LookupPort) {
+		if s, ok := LookupFrame(d.Payload); ok {
+			b.WriteString(" lookup ")
+			b.WriteString(s)
+			return
+		}
+	}
+	if d.Proto == ProtoTCP && d.Src.Port() == WelcomePort {
+		b.WriteString(" welcome ")
+	} else {
+		b.WriteByte(' ')
+	}
+	b.WriteString(Preview(d.Payload, PayloadPreview))
+}
+
+// LookupFrame decodes the start of a lookup message (2-byte big-endian header
+// length, JSON header, content) as "header {...} content N bytes "..."". It
+// reports false when data does not start with a frame: a segment in the
+// middle of a long message shows as plain bytes.
+func LookupFrame(data []byte) (string, bool) {
+	if len(data) < 3 {
+		return "", false
+	}
+	n := int(binary.BigEndian.Uint16(data))
+	if n == 0 || 2+n > len(data) || data[2] != '{' {
+		return "", false
+	}
+	var hdr map[string]any
+	if json.Unmarshal(data[2:2+n], &hdr) != nil {
+		return "", false
+	}
+	content := data[2+n:]
+	s := fmt.Sprintf("header(%d) %s", n, data[2:2+n])
+	if cl, ok := hdr["content-length"].(float64); ok {
+		s += fmt.Sprintf(" content %d bytes", int(cl))
+		if int(cl) > len(content) {
+			s += fmt.Sprintf(" (%d here)", len(content))
+		}
+	}
+	if len(content) > 0 {
+		s += " " + Preview(content, PayloadPreview)
+	}
+	return s, true
+}
+
+// Preview quotes up to n bytes of data as text: printable UTF-8 as is,
+// other bytes escaped, "…" when there is more.
+func Preview(data []byte, n int) string {
+	more := len(data) > n
+	if more {
+		data = data[:n]
+		// Do not cut a UTF-8 sequence in two: drop a torn last rune.
+		if r, size := utf8.DecodeLastRune(data); r == utf8.RuneError && size <= 1 {
+			for i := 1; i < 4 && i <= len(data); i++ {
+				if utf8.RuneStart(data[len(data)-i]) {
+					if !utf8.FullRune(data[len(data)-i:]) {
+						data = data[:len(data)-i]
+					}
+					break
+				}
+			}
+		}
+	}
+	s := strconv.QuoteToGraphic(string(data))
+	if more {
+		s += "…"
+	}
+	return s
+}
+
+// ICMPName names an ICMP (proto ProtoICMPv4) or ICMPv6 type and code as a
+// learner reads it: "port unreachable", "neighbour solicitation".
+func ICMPName(proto Proto, typ, code uint8) string {
+	if proto == ProtoICMPv6 {
+		switch typ {
+		case 1:
+			names := []string{"no route to destination", "administratively prohibited", "beyond scope of source address", "address unreachable", "port unreachable", "source address failed policy", "reject route"}
+			if int(code) < len(names) {
+				return names[code]
+			}
+			return fmt.Sprintf("destination unreachable (code %d)", code)
+		case 2:
+			return "packet too big"
+		case 3:
+			return "time exceeded"
+		case 4:
+			return "parameter problem"
+		case 128:
+			return "echo request"
+		case 129:
+			return "echo reply"
+		case 133:
+			return "router solicitation"
+		case 134:
+			return "router advertisement"
+		case 135:
+			return "neighbour solicitation"
+		case 136:
+			return "neighbour advertisement"
+		case 137:
+			return "redirect"
+		case 143:
+			return "multicast listener report v2"
+		}
+		return fmt.Sprintf("type %d code %d", typ, code)
+	}
+	switch typ {
+	case 0:
+		return "echo reply"
+	case 3:
+		names := []string{"net unreachable", "host unreachable", "protocol unreachable", "port unreachable", "fragmentation needed", "source route failed", "network unknown", "host unknown"}
+		if int(code) < len(names) {
+			return names[code]
+		}
+		if code == 13 {
+			return "administratively prohibited"
+		}
+		return fmt.Sprintf("destination unreachable (code %d)", code)
+	case 5:
+		return "redirect"
+	case 8:
+		return "echo request"
+	case 11:
+		return "time exceeded"
+	case 12:
+		return "parameter problem"
+	}
+	return fmt.Sprintf("type %d code %d", typ, code)
+}
