@@ -32,9 +32,9 @@ def listen(host, port):
 def accept(server):
     conn, addr = server.accept()
     conn.setblocking(False)
-    print("connection from", addr[:2], "-", len(sel.get_map()), "open", flush=True)
     state = types.SimpleNamespace(addr=addr[:2], out=b"", total=0, eof=False)
     sel.register(conn, selectors.EVENT_READ, data=state)
+    print("connection from", addr[:2], "-", len(sel.get_map()) - 1, "open", flush=True)
 
 
 def serve(key, mask):
