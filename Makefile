@@ -33,8 +33,8 @@ unit: ## unit tests (no Docker): every server and client over 127.0.0.1 and ::1
 	$(GO) test -count=1 ./services/... ./labctl/... ./helpers/...
 
 test: ## everything CI runs: images, then unit and integration tests
-	@if [ "$$CI" = true ] || docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
-	else echo "test: no Docker engine: images not built; integration tests will skip (with CI=true they fail)"; fi
+	@if [ "$$CI" = true ] || docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images toolbox; \
+	else echo "test: no Docker engine: images (and the toolbox) not built; integration tests will skip (with CI=true they fail)"; fi
 	$(GO) test -count=1 ./...
 
 FUZZTIME ?= 30s
