@@ -26,6 +26,7 @@ const (
 	LabelReady   = "socketlab.ready"   // what up checked before calling the node ready
 	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
 	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
+	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."
@@ -36,10 +37,15 @@ const (
 const (
 	RoleNode   = "node"
 	RoleHelper = "helper"
+	RoleLock   = "lock" // held by the up that is bringing the lab up
 )
 
-// isHelper tells a helper container from a node by its labels.
-func isHelper(labels map[string]string) bool { return labels[LabelRole] == RoleHelper }
+// isHelper tells whether a container is not a node: a helper, or the lock
+// of an up in progress.
+func isHelper(labels map[string]string) bool {
+	r := labels[LabelRole]
+	return r == RoleHelper || r == RoleLock
+}
 
 // dockerName is the runtime name of a lab's network or container.
 func dockerName(lab, name string) string { return lab + "-" + name }
