@@ -150,7 +150,7 @@ func (s *Server) init() {
 			Log:      s.Log,
 			MaxConns: s.MaxConns,
 			Handler:  s.handle,
-			Reject: func(c net.Conn) {
+			Reject: func(c net.Conn, _ error) {
 				io.WriteString(c, "ERROR :Closing Link: "+hostOf(c.RemoteAddr())+" (Server is full)\r\n")
 			},
 		}
@@ -192,7 +192,7 @@ var (
 // handle serves one connection: admission, the read loop, then leaving.
 func (s *Server) handle(ctx context.Context, sc *service.Conn) error {
 	c := newClient(s, sc)
-	key := ipKey(sc.RemoteAddr())
+	key := peer.Source(sc.RemoteAddr())
 	if !s.admit(key) {
 		_ = sc.SetWriteDeadline(time.Now().Add(s.Linger))
 		io.WriteString(sc, "ERROR :Closing Link: "+c.host+" (Too many connections from your address)\r\n")
@@ -240,18 +240,6 @@ func (s *Server) release(key netip.Prefix) {
 	if s.perIP[key]--; s.perIP[key] <= 0 {
 		delete(s.perIP, key)
 	}
-}
-
-// ipKey is what the per-IP limit counts: an IPv4 address, or the /64 an IPv6
-// address is in (one host usually owns a whole /64).
-func ipKey(a net.Addr) netip.Prefix {
-	ap, _ := peer.AddrPort(a)
-	ip := ap.Addr()
-	if ip.Is4() {
-		return netip.PrefixFrom(ip, 32)
-	}
-	p, _ := ip.Prefix(64)
-	return p
 }
 
 // hostOf is a client's host as IRC shows it: its IP address, with a 0 before

@@ -118,7 +118,7 @@ func TestMaxConnsRejects(t *testing.T) {
 		Name:     "t",
 		MaxConns: 2,
 		Handler:  func(ctx context.Context, c *Conn) error { <-block; return nil },
-		Reject:   func(c net.Conn) { io.WriteString(c, "busy\n") },
+		Reject:   func(c net.Conn, _ error) { io.WriteString(c, "busy\n") },
 		Log:      slog.New(slog.NewJSONHandler(&buf, nil)),
 	}
 	addr := serveConns(t, s, "127.0.0.1")
