@@ -34,7 +34,9 @@ var exchanges = map[string]func(ip string) (string, error){
 	"chat": func(ip string) (string, error) {
 		return talkTCP(ip, "6667", "NICK tc\r\nUSER tc 0 * :tc\r\n", " 001 ")
 	},
-	"web":       func(ip string) (string, error) { return talkTCP(ip, "80", "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n", "HTTP/1.1 200") },
+	"web": func(ip string) (string, error) {
+		return talkTCP(ip, "80", "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n", "HTTP/1.1 200")
+	},
 	"lookup":    func(ip string) (string, error) { return talkTCP(ip, "65432", "", "") },
 	"responder": func(ip string) (string, error) { return talkUDP(ip, "9999", "hi") },
 }
