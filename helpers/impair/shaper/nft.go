@@ -49,19 +49,44 @@ func chance(p shape.Percent) []expr.Any {
 	}
 }
 
+// dupMark is the packet mark bit a duplicated packet carries, so that its
+// copy, which the kernel sends through the egress hook again, is neither
+// duplicated again nor counted for loss a second time.
+const dupMark = 1 << 30
+
+// marked is the expressions "meta mark & dupMark == want".
+func marked(want uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(dupMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(want)},
+	}
+}
+
 // egressRules are the netdev egress rules for loss and duplication on the
 // interface with index ifindex: a lost packet is dropped before the qdisc,
 // silently (the sender's sendto succeeds, as on a real link); a duplicated
-// one is cloned to the same device.
+// one is marked and cloned to the same device, and the clone passes.
 func egressRules(s shape.Settings, ifindex int) [][]expr.Any {
 	var rules [][]expr.Any
+	if s.Duplicate > 0 {
+		rules = append(rules, append(marked(dupMark), &expr.Verdict{Kind: expr.VerdictAccept}))
+	}
 	if s.Loss > 0 {
 		rules = append(rules, append(chance(s.Loss), &expr.Verdict{Kind: expr.VerdictDrop}))
 	}
 	if s.Duplicate > 0 {
-		rules = append(rules, append(chance(s.Duplicate),
+		r := append(marked(0), chance(s.Duplicate)...)
+		r = append(r,
+			// mark |= dupMark: (mark & ^dupMark) ^ dupMark
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(^uint32(dupMark)), Xor: binaryutil.NativeEndian.PutUint32(dupMark)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 			&expr.Immediate{Register: 1, Data: binaryutil.NativeEndian.PutUint32(uint32(ifindex))},
-			&expr.Dup{RegDev: 1, IsRegDevSet: true}))
+			&expr.Dup{RegDev: 1, IsRegDevSet: true})
+		rules = append(rules, r)
 	}
 	return rules
 }
