@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the socketlab images from the static binaries in bin/ (run `make build` first):
 # socketlab/<service> for every service whose services/<service>/cmd exists, and
-# socketlab/client carrying bin/sock. Every image is FROM scratch: nothing is pulled, and
+# socketlab/client carrying bin/sock, and the helper image socketlab/impair. Every image is FROM scratch: nothing is pulled, and
 # docker events is read afterwards to prove it.
 #
 # Reproducible: each image's build context is a small folder bin/.images/<name>/ holding
@@ -107,6 +107,7 @@ for s in "${services[@]}"; do
 	fi
 done
 stage client services/sock/Dockerfile bin/sock
+stage impair helpers/impair/Dockerfile bin/impair
 wait
 for n in "${names[@]}"; do report "$n"; done
 
