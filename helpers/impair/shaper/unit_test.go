@@ -190,8 +190,38 @@ func TestDelayLineHoldsEachPacket(t *testing.T) {
 	if !slices.IsSorted(rec.order) {
 		t.Error("constant delay released packets out of order")
 	}
-	if rec.batch == 0 || rec.batch >= 50 {
-		t.Errorf("%d batch verdicts for 50 packets 0.2ms apart, want fewer than one per packet", rec.batch)
+}
+
+// TestDelayLineBatchesDuePackets: packets due together in arrival order
+// leave with one verdict (the kernel's batch verdict), not one each.
+func TestDelayLineBatchesDuePackets(t *testing.T) {
+	rec := newRecorder()
+	l := newDelayLine(shape.Settings{Delay: 20 * time.Millisecond}, rec)
+	var mu sync.Mutex
+	clock := time.Unix(1000, 0)
+	l.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.run(ctx) }()
+	for i := uint32(1); i <= 50; i++ {
+		l.Add(i, nil)
+	}
+	mu.Lock()
+	clock = clock.Add(20 * time.Millisecond)
+	mu.Unlock()
+	l.wake <- struct{}{}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		rec.mu.Lock()
+		n := len(rec.at)
+		rec.mu.Unlock()
+		if n == 50 {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if len(rec.at) != 50 || rec.batch != 1 || !slices.IsSorted(rec.order) {
+		t.Errorf("%d packets released in %d batch verdicts (order %v), want 50 in 1, in order", len(rec.at), rec.batch, rec.order)
 	}
 }
 
