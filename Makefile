@@ -17,11 +17,7 @@ export CGO_ENABLED := 0
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-<<<<<<< HEAD
 build: ## static binaries for every service, helper, the sock client and labctl, in bin/
-=======
-build: ## static binaries for every service, the sock client, the helpers and labctl, in bin/
->>>>>>> h-impair
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do \
 		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$s ./services/$$s/cmd || exit 1; \
@@ -30,7 +26,6 @@ build: ## static binaries for every service, the sock client, the helpers and la
 		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/$$h ./helpers/$$h/cmd || exit 1; \
 	done
 	@$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/sock ./services/sock
-	@$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/impair ./helpers/impair
 	@if [ -f labctl/main.go ]; then $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/labctl ./labctl; fi
 	@ls -l $(BIN) | awk 'NR>1 {printf "  %-10s %5.1f MiB\n", $$9, $$5/1048576}'
 

@@ -4,23 +4,17 @@ go 1.26.0
 
 require (
 	github.com/containerd/errdefs v1.0.0
-<<<<<<< HEAD
-	github.com/gopacket/gopacket v1.7.7
-=======
 	github.com/florianl/go-nfqueue/v2 v2.1.0
 	github.com/google/nftables v0.3.0
+	github.com/gopacket/gopacket v1.7.7
 	github.com/mdlayher/netlink v1.9.0
->>>>>>> h-impair
 	github.com/moby/moby/api v1.56.1
 	github.com/moby/moby/client v0.6.2
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/testcontainers/testcontainers-go v0.45.0
-<<<<<<< HEAD
-	golang.org/x/net v0.60.0
-=======
 	github.com/vishvananda/netlink v1.3.1
->>>>>>> h-impair
+	golang.org/x/net v0.60.0
 	golang.org/x/sys v0.49.0
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -74,6 +68,5 @@ require (
 	go.opentelemetry.io/otel/trace v1.44.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.19.0 // indirect
 )

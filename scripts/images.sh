@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # Builds the socketlab images from the static binaries in bin/ (run `make build` first):
 # socketlab/<service> for every service whose services/<service>/cmd exists, and
-<<<<<<< HEAD
 # socketlab/client carrying bin/sock, and socketlab/<helper> for every helpers/<helper>/cmd
 # (socketlab/capture). Every image is FROM scratch: nothing is pulled, and
-=======
-# socketlab/client carrying bin/sock, and the helper image socketlab/impair. Every image is FROM scratch: nothing is pulled, and
->>>>>>> h-impair
 # docker events is read afterwards to prove it.
 #
 # Reproducible: each image's build context is a small folder bin/.images/<name>/ holding
@@ -122,7 +118,6 @@ for s in "${services[@]}"; do
 		stage "$s" "services/$s/Dockerfile" "bin/$s"
 	fi
 done
-<<<<<<< HEAD
 wanted client && stage client services/sock/Dockerfile bin/sock
 for h in "${helpers[@]}"; do
 	wanted "$h" || continue
@@ -133,10 +128,6 @@ for h in "${helpers[@]}"; do
 	fi
 done
 [ ${#names[@]} -gt 0 ] || die "nothing to build: no image is named ${only[*]}"
-=======
-stage client services/sock/Dockerfile bin/sock
-stage impair helpers/impair/Dockerfile bin/impair
->>>>>>> h-impair
 wait
 for n in "${names[@]}"; do report "$n"; done
 

@@ -52,7 +52,7 @@ func helper(t testing.TB) string {
 			return
 		}
 		helperBin.path = filepath.Join(dir, "impair")
-		cmd := exec.Command("go", "build", "-o", helperBin.path, "socketlab/helpers/impair")
+		cmd := exec.Command("go", "build", "-o", helperBin.path, "socketlab/helpers/impair/cmd")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			helperBin.err = fmt.Errorf("go build: %v\n%s", err, out)
