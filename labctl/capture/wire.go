@@ -210,7 +210,7 @@ func (c *connState) segment(d Decoded, dir Direction) {
 		c.ack = true
 	}
 	// Sequence space used: payload, plus one for SYN and for FIN.
-	n := uint32(len(d.Payload))
+	n := uint32(d.PayloadLen)
 	if fl&SYN != 0 {
 		n++
 	}
@@ -226,11 +226,11 @@ func (c *connState) segment(d Decoded, dir Direction) {
 		case !ok || int32(end-prev) > 0:
 			c.end[d.Src] = end
 			if d.Src == c.client {
-				c.ClientBytes += len(d.Payload)
+				c.ClientBytes += d.PayloadLen
 			} else {
-				c.ServerBytes += len(d.Payload)
+				c.ServerBytes += d.PayloadLen
 			}
-		case len(d.Payload) == 1 && end == prev && fl&(SYN|FIN) == 0:
+		case d.PayloadLen == 1 && end == prev && fl&(SYN|FIN) == 0:
 			// keepalive
 		default:
 			c.Retransmissions++
