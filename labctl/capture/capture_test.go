@@ -234,8 +234,11 @@ func TestAnalyzeCases(t *testing.T) {
 			if !w.PortUnreachable || w.Datagrams != (Datagrams{Sent: 1}) || len(w.Conns) != 0 {
 				t.Errorf("got port unreachable %v datagrams %+v conns %d; want true, sent 1, 0", w.PortUnreachable, w.Datagrams, len(w.Conns))
 			}
-			if m := (Expect{ICMP: "port-unreachable", Datagrams: &Datagrams{Sent: 1}}).Check(w); len(m) != 0 {
+			if m := (Expect{ICMP: "port-unreachable", DatagramsSent: ptr(1), DatagramsReceived: ptr(0)}).Check(w); len(m) != 0 {
 				t.Errorf("expectations that hold failed: %v", m)
+			}
+			if m := fmt.Sprint((Expect{DatagramsReceived: ptr(1)}).Check(w)); m != "[wire.datagrams: expected received 1, got sent 1, received 0]" {
+				t.Errorf("mismatch %s", m)
 			}
 		}},
 	}
@@ -396,3 +399,5 @@ func TestMergeCount(t *testing.T) {
 		t.Errorf("wrote %d packets and %d markers, want 3 and 1", n, len(pkts)-n)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
