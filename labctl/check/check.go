@@ -187,6 +187,7 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 		} else {
 			res.Outcome = Pass
 		}
+		mark(l, res, start, time.Now())
 		return res
 	}
 	argv := ClientArgv(st, fam, t)

@@ -37,12 +37,7 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 		}
 		return
 	}
-	label := fmt.Sprintf("step %d", res.Index)
-	if res.Family != "" {
-		label += " [" + res.Family + "]"
-	}
-	rec.Annotate(start, label+" start: "+res.Name)
-	rec.Annotate(end, label+" end: "+res.Name)
+	mark(l, res, start, end)
 	pkts := rec.Packets(ctx, st.Node, start, end)
 	res.Packets = packetLines(pkts)
 	if !want || res.Outcome == Error {
@@ -67,6 +62,20 @@ func joinNonEmpty(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// mark puts res's step start and end into the capture, when there is one.
+func mark(l Lab, res *Result, start, end time.Time) {
+	rec, ok := l.(Recorder)
+	if !ok {
+		return
+	}
+	label := fmt.Sprintf("step %d", res.Index)
+	if res.Family != "" {
+		label += " [" + res.Family + "]"
+	}
+	rec.Annotate(start, label+" start: "+res.Name)
+	rec.Annotate(end, label+" end: "+res.Name)
 }
 
 // packetLines are the packets as the live view prints them.
