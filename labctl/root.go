@@ -29,7 +29,7 @@ The images come from 'make images'; nothing is ever pulled.`,
   labctl status                            # every node's IPv4 and IPv6 addresses
   labctl exec client -- sock echo -6 echo hello
   labctl logs -f echo                      # the server's JSON log lines
-  labctl down default                      # or: labctl down --all`,
+  labctl down default                      # or all of yours: labctl down --all`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// An unknown sub-command is a usage error, said here where it

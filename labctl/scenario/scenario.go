@@ -19,7 +19,9 @@
 //	  - {node: client, run: browse, target: http://web/, family: ipv6}
 //
 // Decoding rejects unknown keys, duplicate keys and values of the wrong
-// kind; a key written without a value counts as left out. YAML anchors and
+// kind; a key written without a value counts as left out. A file is UTF-8
+// text of at most MaxFileSize bytes; its work is bounded by the values it
+// expands to (aliases included), so no file takes long to judge. YAML anchors and
 // merge keys (<<: *defaults) work, and top-level keys starting with x- are
 // ignored, as a place to define anchors.
 //
@@ -28,13 +30,20 @@
 //     48 characters, see CheckLabName); nodes are not called localhost;
 //   - fixed IPv4 subnets are private (10/8, 172.16/12, 192.168/16) and /30 or
 //     larger; fixed IPv6 subnets are unique local (inside fd00::/8) and /64 or
-//     larger; subnets are written masked and do not overlap;
+//     larger; subnets are written masked and do not overlap, and do not take
+//     in a whole pool of the engine's (DefaultPool4, DefaultPool6) or of
+//     Docker's usual ones (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 in
+//     /20s, fd00::/8);
+//   - a lab has at most 32 networks (each is a bridge on the host) and 100
+//     nodes;
 //   - a fixed address needs its network's fixed subnet, the right family, a
 //     place inside the subnet other than its first address and the gateway
 //     (the next one, which Docker takes) or the IPv4 broadcast, and no other
 //     node on the network using it;
-//   - memory is at least 6m (Docker's minimum) and pids at least 16 (a Go
-//     server crashes at start below 6 threads; a step's client runs beside it);
+//   - memory is at least 6m (Docker's minimum) and pids from 16 (a Go
+//     server crashes at start below 6 threads; a step's client runs beside it)
+//     to 4194304 (the kernel's limit); a service's port (PORT, --port) is
+//     from 1 to 65535;
 //   - steps run clients only in client nodes; the checks that depend on
 //     earlier steps (stopped nodes, connected networks) follow the steps in
 //     order, and a step that cannot succeed (its target stopped, on no shared

@@ -196,6 +196,9 @@ func (v *validator) target(path string, st *Step, from *Node) {
 		h := didYouMean(host, sortedKeys(v.hostNames()))
 		if h == "" {
 			h = "name a node, an alias or an address"
+			if na := nonASCII(host); na != "" {
+				h = na + ": " + h
+			}
 		}
 		v.errorf(tp, h, "node %q is not defined", host)
 		return
