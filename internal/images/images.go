@@ -22,7 +22,7 @@ const Client = "client"
 const Capture = "capture"
 
 // helpers are the helper images: never nodes, run by labctl next to one.
-var helpers = []string{Capture}
+var helpers = []string{Capture, "impair"}
 
 // Helpers returns the names of the helper images (helpers/NAME/cmd).
 func Helpers() []string { return slices.Clone(helpers) }
