@@ -199,7 +199,9 @@ func (s *Session) Restart(ctx context.Context, node string, t Target) error {
 	if old != nil {
 		s.stopHelper(ctx, old)
 	}
+	s.mu.Lock()
 	s.targets[node] = t
+	s.mu.Unlock()
 	return s.run(ctx, t)
 }
 
