@@ -57,6 +57,9 @@ type Result struct {
 	// Output is what the client received (or, when it gave no JSON result,
 	// what it printed), at most MaxOutput bytes.
 	Output string `json:"output,omitempty"`
+	// Packets are the step's node's packets during the step, one line
+	// each (at most MaxPacketLines), when the run was captured.
+	Packets []string `json:"packets,omitempty"`
 }
 
 // MaxOutput bounds Result.Output; longer output is cut and marked so.
@@ -70,6 +73,21 @@ type Report struct {
 	Seconds  float64   `json:"seconds"`
 	// Setup is set when the lab could not be brought up or down.
 	Setup string `json:"setup_error,omitempty"`
+	// Capture is the pcapng file of the run, when it was captured.
+	Capture string `json:"capture,omitempty"`
+}
+
+// PacketLines are the packet lines of each result, PacketLines()[i] for
+// Results[i]; nil when the run was not captured.
+func (r *Report) PacketLines() [][]string {
+	if r.Capture == "" {
+		return nil
+	}
+	out := make([][]string, len(r.Results))
+	for i, res := range r.Results {
+		out[i] = res.Packets
+	}
+	return out
 }
 
 // Passed reports whether every step passed and the lab came up.
@@ -169,11 +187,14 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 		} else {
 			res.Outcome = Pass
 		}
+		mark(l, res, start, time.Now())
 		return res
 	}
 	argv := ClientArgv(st, fam, t)
 	res.Command = strings.Join(argv, " ")
+	began := time.Now()
 	stdout, stderr, code, err := l.Exec(sctx, st.Node, argv)
+	ended := time.Now()
 	if err != nil {
 		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
 		return res
@@ -188,6 +209,7 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 	}
 	res.Output = cut(out.Received)
 	res.Outcome, res.Expected, res.Got = judge(st.Expect, &out)
+	wireStep(ctx, l, st, res, began, ended)
 	return res
 }
 
