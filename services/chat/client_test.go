@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,15 +79,15 @@ func TestScriptedClientFailures(t *testing.T) {
 		name   string
 		target string
 		sc     Script
-		kind   string
+		kind   result.Kind
 		err    string
 	}{
 		{"expectation not met", addr, Script{Nick: "ada", Join: []string{"#lab"}, Wait: 300 * time.Millisecond,
-			Steps: steps(t, StepExpect, "never said")}, probe.KindTimeout, `no a line containing "never said" within 300ms`},
-		{"nick taken", addr, Script{Nick: "TAKEN"}, probe.KindProtocol, "nick TAKEN is already in use (433)"},
-		{"bad channel", addr, Script{Nick: "bea", Join: []string{"lab"}}, probe.KindProtocol, "cannot join lab: :test.chat 403 bea lab :No such channel"},
-		{"nobody listening", "127.0.0.1:1", Script{Nick: "cy"}, probe.KindRefused, "connection refused by 127.0.0.1:1"},
-		{"say without channel", addr, Script{Nick: "dee", Steps: steps(t, StepSay, "hi")}, probe.KindUsage, "--say needs a channel (--join) or a --to target"},
+			Steps: steps(t, StepExpect, "never said")}, result.Timeout, `no a line containing "never said" within 300ms`},
+		{"nick taken", addr, Script{Nick: "TAKEN"}, result.Protocol, "nick TAKEN is already in use (433)"},
+		{"bad channel", addr, Script{Nick: "bea", Join: []string{"lab"}}, result.Protocol, "cannot join lab: :test.chat 403 bea lab :No such channel"},
+		{"nobody listening", "127.0.0.1:1", Script{Nick: "cy"}, result.Refused, "connection refused by 127.0.0.1:1"},
+		{"say without channel", addr, Script{Nick: "dee", Steps: steps(t, StepSay, "hi")}, result.Usage, "--say needs a channel (--join) or a --to target"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 	r := probe.New("lookup", "tcp", target)
 	wire, err := frame.Append(nil, req)
 	if err != nil {
-		r.Fail(probe.Errorf(probe.KindUsage, "%v", err))
+		r.Fail(probe.Errorf(result.Usage, "%v", err))
 		return r
 	}
 	r.Sent = printable(req.Content)
@@ -98,12 +99,12 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 		var pe *frame.PartialError
 		switch {
 		case errors.Is(err, io.EOF):
-			r.Fail(probe.Errorf(probe.KindProtocol, "%s closed the connection without answering", r.Remote))
+			r.Fail(probe.Errorf(result.Protocol, "%s closed the connection without answering", r.Remote))
 		case errors.As(err, &pe), ctx.Err() != nil:
 			// Cut short: by the server closing or resetting, or by our deadline.
 			r.Fail(explain(ctx, err, r.Remote, o.Timeout))
 		default:
-			r.Fail(probe.Errorf(probe.KindProtocol, "%s answered, but not in the lookup protocol: %v", r.Remote, strings.TrimPrefix(err.Error(), "frame: ")))
+			r.Fail(probe.Errorf(result.Protocol, "%s answered, but not in the lookup protocol: %v", r.Remote, strings.TrimPrefix(err.Error(), "frame: ")))
 		}
 		return r
 	}
@@ -119,15 +120,14 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 	}
 	if err != nil || resp == nil {
 		r.Received = printable(m.Content)
-		r.Fail(probe.Errorf(probe.KindProtocol, "%s sent text/json content that is not a JSON object", r.Remote))
+		r.Fail(probe.Errorf(result.Protocol, "%s sent text/json content that is not a JSON object", r.Remote))
 		return r
 	}
 	r.Detail("response", resp)
-	result, _ := resp["result"].(string)
-	r.Received = result
+	r.Received, _ = resp["result"].(string)
 	if kind, ok := resp["error"].(string); ok {
 		r.Detail("server_error", kind)
-		r.Fail(probe.Errorf(probe.KindProtocol, "the server refused the request (%s)", kind))
+		r.Fail(probe.Errorf(result.Protocol, "the server refused the request (%s)", kind))
 	}
 	return r
 }
@@ -291,20 +291,20 @@ func buildRequest(kind string, words []string, action, contentType string, stdin
 	switch kind {
 	case "search":
 		if len(words) == 0 {
-			return frame.Message{}, probe.Errorf(probe.KindUsage, "search needs a TERM, e.g. sock lookup localhost search TCP")
+			return frame.Message{}, probe.Errorf(result.Usage, "search needs a TERM, e.g. sock lookup localhost search TCP")
 		}
 		return NewSearch(action, strings.Join(words, " ")), nil
 	case "binary":
 		data, err := probe.Input(words, stdin)
 		if err != nil {
-			return frame.Message{}, probe.Errorf(probe.KindUsage, "read standard input: %w", err)
+			return frame.Message{}, probe.Errorf(result.Usage, "read standard input: %w", err)
 		}
 		if contentType == TypeJSON {
-			return frame.Message{}, probe.Errorf(probe.KindUsage, "--content-type %s would not be binary; use search", TypeJSON)
+			return frame.Message{}, probe.Errorf(result.Usage, "--content-type %s would not be binary; use search", TypeJSON)
 		}
 		return NewBinary(contentType, data), nil
 	}
-	return frame.Message{}, probe.Errorf(probe.KindUsage, "unknown request %q: use search TERM or binary TEXT", kind)
+	return frame.Message{}, probe.Errorf(result.Usage, "unknown request %q: use search TERM or binary TEXT", kind)
 }
 
 // writeRaw prints both messages as they crossed the wire.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,17 +71,19 @@ func TestExchangeFailures(t *testing.T) {
 		c.Write(rawMsg(`{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 3}`, "abc"))
 	})
 	cases := []struct {
-		name, addr, kind, text, received string
+		name, addr     string
+		kind           result.Kind
+		text, received string
 	}{
-		{"error response", tooSmall, probe.KindProtocol, "the server refused the request (content-too-large)",
+		{"error response", tooSmall, result.Protocol, "the server refused the request (content-too-large)",
 			"Error: content too large: content-length 36 is over the limit of 8 bytes."},
-		{"closes at once", closes, probe.KindProtocol, "closed the connection without answering", ""},
-		{"resets", resets, probe.KindReset, "connection reset by 127.0.0.1:", ""},
-		{"answer cut short", halfAnswer, probe.KindProtocol, "closed the connection early", ""},
-		{"speaks HTTP", http, probe.KindProtocol, "answered, but not in the lookup protocol: JSON header too large: the length prefix announces 18516 bytes", ""},
-		{"never answers", silent, probe.KindTimeout, "within 300ms", ""},
-		{"bad JSON answer", notJSON, probe.KindProtocol, "sent text/json content that is not a JSON object", "abc"},
-		{"nothing listens", "127.0.0.1:1", probe.KindRefused, "connection refused by 127.0.0.1:1", ""},
+		{"closes at once", closes, result.Protocol, "closed the connection without answering", ""},
+		{"resets", resets, result.Reset, "connection reset by 127.0.0.1:", ""},
+		{"answer cut short", halfAnswer, result.Protocol, "closed the connection early", ""},
+		{"speaks HTTP", http, result.Protocol, "answered, but not in the lookup protocol: JSON header too large: the length prefix announces 18516 bytes", ""},
+		{"never answers", silent, result.Timeout, "within 300ms", ""},
+		{"bad JSON answer", notJSON, result.Protocol, "sent text/json content that is not a JSON object", "abc"},
+		{"nothing listens", "127.0.0.1:1", result.Refused, "connection refused by 127.0.0.1:1", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

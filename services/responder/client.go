@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"socketlab/internal/result"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -86,7 +87,7 @@ func Ask(ctx context.Context, o probe.Options, target, msg string) *probe.Result
 	r.FirstByte()
 	r.Received, r.BytesReceived = string(buf[:n]), int64(n)
 	if n > MaxReply {
-		r.Fail(probe.Errorf(probe.KindProtocol, "%s replied with %d bytes, over the %d-byte limit", r.Remote, n, MaxReply))
+		r.Fail(probe.Errorf(result.Protocol, "%s replied with %d bytes, over the %d-byte limit", r.Remote, n, MaxReply))
 		return r
 	}
 	if m := seenRe.FindStringSubmatch(r.Received); m != nil {

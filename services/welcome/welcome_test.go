@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,11 +82,11 @@ func TestClientFetch(t *testing.T) {
 
 	// Nothing listens on port 1: the client says so, with the address.
 	r = Fetch(ctx, probe.Options{Timeout: 2 * time.Second}, "127.0.0.1:1", "")
-	if r.ErrorKind != probe.KindRefused || r.Error != "connection refused by 127.0.0.1:1" {
+	if r.ErrorKind != result.Refused || r.Error != "connection refused by 127.0.0.1:1" {
 		t.Errorf("refused: kind %q error %q", r.ErrorKind, r.Error)
 	}
 	r = Fetch(ctx, probe.Options{V6: true, Timeout: 2 * time.Second}, "127.0.0.1", "")
-	if r.ErrorKind != probe.KindUsage {
+	if r.ErrorKind != result.Usage {
 		t.Errorf("v4 literal with -6: kind %q error %q", r.ErrorKind, r.Error)
 	}
 }
