@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"socketlab/internal/result"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"socketlab/services/internal/probe"
+	"socketlab/services/internal/service"
 	"socketlab/services/lookup/frame"
 )
 
@@ -216,11 +218,16 @@ func printable(b []byte) string {
 
 // Check is the healthcheck: a search for "TCP" must come back with a result.
 func Check(ctx context.Context, addr string) error {
-	o := probe.Options{Timeout: 2 * time.Second}
+	o := probe.Options{Timeout: 2 * time.Second, Source: service.HealthSource}
 	if dl, ok := ctx.Deadline(); ok {
 		o.Timeout = time.Until(dl)
 	}
 	r := Exchange(ctx, o, addr, NewSearch(ActionSearch, "TCP"), ExchangeOptions{})
+	if r.ErrorKind == result.Unreachable {
+		// Not Linux: only 127.0.0.1 is local. Check unmarked rather than not at all.
+		o.Source = netip.Addr{}
+		r = Exchange(ctx, o, addr, NewSearch(ActionSearch, "TCP"), ExchangeOptions{})
+	}
 	if r.Error != "" {
 		return errors.New(r.Error)
 	}

@@ -29,6 +29,10 @@ type Options struct {
 	V4, V6  bool
 	Timeout time.Duration
 	JSON    bool
+	// Source is the local address Dial connects from when the target's
+	// address is of its family; the zero value lets the kernel choose. No
+	// flag sets it: the healthchecks do (service.HealthSource).
+	Source netip.Addr
 }
 
 // Register adds -4, -6, --timeout and --json to fs.
@@ -269,6 +273,10 @@ func Dial(ctx context.Context, o Options, r *Result, network, target string, def
 	var errs []error
 	for i, ip := range ips {
 		addr := netip.AddrPortFrom(ip, uint16(port)).String()
+		d.LocalAddr = nil
+		if o.Source.IsValid() && o.Source.Is4() == ip.Is4() {
+			d.LocalAddr = sourceAddr(network, o.Source)
+		}
 		actx, cancel, share := attemptContext(ctx, len(ips)-i)
 		c, err := d.DialContext(actx, network, addr)
 		cancel()
@@ -288,6 +296,14 @@ func Dial(ctx context.Context, o Options, r *Result, network, target string, def
 	}
 	last := errs[len(errs)-1].(*Error)
 	return nil, &Error{Kind: last.Kind, Msg: strings.Join(msgs, "; "), Err: last}
+}
+
+// sourceAddr is the local address a dialer over network binds to.
+func sourceAddr(network string, ip netip.Addr) net.Addr {
+	if strings.HasPrefix(network, "udp") {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
+	}
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
 }
 
 // minAttempt is the least time one address gets when several share a timeout.
