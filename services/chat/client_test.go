@@ -230,7 +230,8 @@ func TestFormat(t *testing.T) {
 // The binary: PORT from the environment, both families, the healthcheck,
 // and SIGTERM telling a connected client before exiting 0.
 func TestBinary(t *testing.T) {
-	p := svctest.StartBinary(t, "socketlab/services/chat/cmd", "--server-name", "bin.chat", "--flood-rate", "0")
+	linePort := strconv.Itoa(svctest.FreePort(t))
+	p := svctest.StartBinary(t, "socketlab/services/chat/cmd", "--server-name", "bin.chat", "--flood-rate", "0", "--line-port", linePort)
 	port := strconv.Itoa(p.Port)
 	v4 := dial(t, net.JoinHostPort("127.0.0.1", port))
 	v6 := dial(t, net.JoinHostPort("::1", port))
@@ -245,7 +246,16 @@ func TestBinary(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 
-	p.Healthy(t)
+	// The line mode, on its own port: a plain line is said in #lab.
+	g := dialPlain(t, net.JoinHostPort("::1", linePort))
+	g.c.Write([]byte("plain hello\n"))
+	g.expect("<guest1> plain hello")
+	if got := v4.expect("PRIVMSG"); got != ":guest1!~guest@0::1 PRIVMSG #lab :plain hello" {
+		t.Errorf("got %q", got)
+	}
+	v6.expect(":guest1!~guest@0::1 PRIVMSG #lab :plain hello")
+
+	p.Healthy(t, "--line-port", linePort)
 
 	p.Terminate(t)
 	for _, c := range []*ircConn{v4, v6} {
@@ -253,6 +263,7 @@ func TestBinary(t *testing.T) {
 			t.Errorf("%s got %q on SIGTERM", c.nick, got)
 		}
 	}
+	g.expect("* the server closed the link: Server shutting down")
 	p.Wait(t, 3*time.Second)
 }
 

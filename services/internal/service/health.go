@@ -51,6 +51,9 @@ func healthCommand(spec Spec, defPort int, envErr error) *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&port, "port", "p", defPort, "port the server listens on (env PORT)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for an answer")
+	if spec.CheckFlags != nil {
+		spec.CheckFlags(cmd.Flags())
+	}
 	return cmd
 }
 

@@ -400,3 +400,23 @@ func waitLines(t *testing.T, buf *syncBuffer, n int) []map[string]any {
 	t.Fatalf("fewer than %d log lines in:\n%s", n, buf.b.String())
 	return nil
 }
+
+// TestListenErrorSaysItOnce: a port in use is reported once, with what to
+// do, not "listen tcp :P: listen tcp :P: bind: ...".
+func TestListenErrorSaysItOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	spec := Spec{Name: "t", Port: 1, Start: func(*Runtime) (Servers, error) {
+		return Servers{TCP: &ConnServer{Handler: echoLine}}, nil
+	}}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), spec, []string{"--port", port}, &out, &errb)
+	want := "t: listen tcp :" + port + ": bind: address already in use (another program serves that port: stop it, or pick another with --port or PORT)\n"
+	if code != 1 || errb.String() != want {
+		t.Errorf("exit %d, stderr %q\nwant %q", code, errb.String(), want)
+	}
+}
