@@ -253,13 +253,13 @@ func ClientCommand() *cobra.Command {
 			"JSON header, the content), like the tutorial's app-client.py HOST PORT ACTION VALUE:\n\n" +
 			"  search TERM   sends text/json {\"action\": \"search\", \"value\": TERM} and prints the\n" +
 			"                result; the server's glossary knows TCP, UDP, port, socket, IPv6...\n" +
-			"  binary TEXT   sends TEXT as binary/custom-client-binary-type content and prints\n" +
-			"                the binary answer. TEXT '-' (or none) reads standard input.\n\n" +
+			"  binary TEXT   sends \"binary\" followed by TEXT as binary/custom-client-binary-type\n" +
+			"                content, as the tutorial's client does (app-client.py h p binary hello\n" +
+			"                sends \"binaryhello\"), and prints the binary answer. TEXT '-' (or\n" +
+			"                none) reads standard input.\n\n" +
 			"Words after the action are joined with spaces. --raw shows the length prefix,\n" +
 			"header and content of both messages as they crossed the wire. Exit status 1 when\n" +
-			"the exchange failed or the server answered with an error response.\n\n" +
-			"The tutorial's client sends ACTION+VALUE as the binary content (app-client.py h p\n" +
-			"binary hello sends \"binaryhello\"); sock sends TEXT alone.",
+			"the exchange failed or the server answered with an error response.",
 		Example: "  sock lookup localhost search TCP\n" +
 			"  sock lookup -6 --raw lookup search dual stack\n" +
 			"  sock lookup 127.0.0.1:65432 binary hello\n" +
@@ -309,7 +309,8 @@ func buildRequest(kind string, words []string, action, contentType string, stdin
 		if contentType == TypeJSON {
 			return frame.Message{}, probe.Errorf(result.Usage, "--content-type %s would not be binary; use search", TypeJSON)
 		}
-		return NewBinary(contentType, data), nil
+		// The tutorial's client sends its action and value run together.
+		return NewBinary(contentType, append([]byte(kind), data...)), nil
 	}
 	return frame.Message{}, probe.Errorf(result.Usage, "unknown request %q: use search TERM or binary TEXT", kind)
 }

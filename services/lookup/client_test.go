@@ -121,17 +121,17 @@ func TestClientCommand(t *testing.T) {
 	}{
 		{"search", "", []string{addr, "search", "TCP"}, 0, tcp.Definition + "\n", ""},
 		{"search words joined", "", []string{addr, "search", "three", "way", "handshake"}, 0, "A TCP connection opens with three segments", ""},
-		{"binary", "", []string{addr, "binary", "hello"}, 0, "First 10 bytes of request: hello\n", ""},
-		{"binary from stdin", "piped in", []string{addr, "binary"}, 0, "First 10 bytes of request: piped in\n", ""},
+		{"binary", "", []string{addr, "binary", "hello"}, 0, "First 10 bytes of request: binaryhell\n", ""},
+		{"binary from stdin", "piped in", []string{addr, "binary"}, 0, "First 10 bytes of request: binarypipe\n", ""},
 		{"raw", "", []string{"--raw", addr, "binary", "hello"}, 0,
-			"sent 133 bytes to " + addr + "\n" +
-				"  length   00 7e  (126: the JSON header's size, big-endian)\n" +
-				`  header   {"byteorder": "` + frame.NativeByteOrder + `", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 5}` + "\n" +
-				"  content  hello\n" +
-				"received 161 bytes from " + addr + "\n" +
+			"sent 140 bytes to " + addr + "\n" +
+				"  length   00 7f  (127: the JSON header's size, big-endian)\n" +
+				`  header   {"byteorder": "` + frame.NativeByteOrder + `", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 11}` + "\n" +
+				"  content  binaryhello\n" +
+				"received 166 bytes from " + addr + "\n" +
 				"  length   00 7f  (127: the JSON header's size, big-endian)\n", ""},
 		{"other action", "", []string{"--action", "dance", addr, "search", "x"}, 0, `Error: invalid action "dance".`, ""},
-		{"other content type", "", []string{"--content-type", "image/png", addr, "binary", "PNG"}, 0, "First 10 bytes of request: PNG\n", ""},
+		{"other content type", "", []string{"--content-type", "image/png", addr, "binary", "PNG"}, 0, "First 10 bytes of request: binaryPNG\n", ""},
 		{"server error", "", []string{tooSmall, "search", "TCP"}, 1, "Error: content too large", "lookup: the server refused the request (content-too-large)\n"},
 		{"refused", "", []string{"127.0.0.1:1", "search", "TCP"}, 1, "", "lookup: connection refused by 127.0.0.1:1\n"},
 		{"unknown request", "", []string{addr, "find", "TCP"}, 2, "", `lookup: unknown request "find": use search TERM or binary TEXT`},
