@@ -3,11 +3,11 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"socketlab/internal/result"
 	"strings"
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )

@@ -9,11 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"socketlab/internal/result"
 	"strings"
 	"sync"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/labctl/scenario"
 )
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"socketlab/internal/result"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/chat/irc"
 	"socketlab/services/internal/probe"
 )

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"socketlab/internal/result"
 	"strings"
 	"sync"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/chat/irc"
 	"socketlab/services/internal/probe"
 )
@@ -191,13 +191,6 @@ func (s *session) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.lines)
-}
-
-func (s *session) present(nick string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.members[irc.Fold(nick)]
-	return ok
 }
 
 // register sends NICK and USER and waits for the welcome (001) or a refusal.

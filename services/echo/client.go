@@ -8,13 +8,13 @@ import (
 	"io"
 	"net"
 	"slices"
-	"socketlab/internal/result"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 )
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/service"
 	"socketlab/services/internal/svctest"

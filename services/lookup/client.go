@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/service"
 	"socketlab/services/lookup/frame"

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 	"socketlab/services/lookup/frame"

@@ -4,11 +4,11 @@ import (
 	"context"
 	"io"
 	"regexp"
-	"socketlab/internal/result"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 )
 

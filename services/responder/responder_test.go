@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 )

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/peer"
 	"socketlab/services/internal/probe"
 )

@@ -10,12 +10,12 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 )

@@ -1,16 +1,18 @@
 package welcome
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"socketlab/internal/result"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 )
@@ -118,4 +120,40 @@ func TestBinaryRejectsBadUsage(t *testing.T) {
 		{Name: "unknown flag", Args: []string{"--bogus"}, Code: 2, Want: "unknown flag: --bogus"},
 		{Name: "multi-line greeting", Args: []string{"--greeting", "a\nb", "--port", "0"}, Code: 2, Want: "--greeting must be one line"},
 	})
+}
+
+// TestClientSaysHowTheServerClosed: in text mode, sock welcome prints the
+// greeting and then how the server closed, as its help says.
+func TestClientSaysHowTheServerClosed(t *testing.T) {
+	clean := svctest.ServeTCP(t, NewServer("hi {family}", time.Second), "127.0.0.1")
+	reset := svctest.FakeTCP(t, func(c net.Conn) {
+		io.WriteString(c, "bye")
+		time.Sleep(50 * time.Millisecond) // the greeting first, then the reset
+		c.(*net.TCPConn).SetLinger(0)
+	})
+	for _, c := range []struct {
+		name, addr, stdout string
+		code               int
+	}{
+		{"clean", clean, "hi IPv4\n(the server closed the connection cleanly: FIN)\n", 0},
+		{"reset", reset, "bye\n(the server reset the connection: RST)\n", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := ClientCommand()
+			var out, errb bytes.Buffer
+			cmd.SetArgs([]string{"--timeout", "2s", c.addr})
+			cmd.SetOut(&out)
+			cmd.SetErr(&errb)
+			cmd.SilenceErrors, cmd.SilenceUsage = true, true
+			err := cmd.Execute()
+			code := 0
+			var ee probe.ExitError
+			if errors.As(err, &ee) {
+				code = ee.Code
+			}
+			if out.String() != c.stdout || code != c.code {
+				t.Errorf("exit %d (%v), stdout %q, stderr %q\nwant exit %d, stdout %q", code, err, out.String(), errb.String(), c.code, c.stdout)
+			}
+		})
+	}
 }

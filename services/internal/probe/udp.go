@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"socketlab/internal/result"
 	"syscall"
 	"time"
+
+	"socketlab/internal/result"
 )
 
 // ExplainUDP is Explain for a connected UDP socket talking to addr, where
