@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +89,7 @@ nodes:
 		{[]string{"exec", "--lab", name, "client", "--", "sock", "welcome", "--timeout", "1s", "nosuch"}, 1, nil},
 		{[]string{"exec", "--lab", name, "welcome", "--", "/bin/welcome", "healthcheck"}, 0, []string{"healthy"}},
 		{[]string{"logs", "--lab", name, "welcome"}, 0, []string{`"service":"welcome"`, `"family":"IPv6"`}},
+		{[]string{"logs", "--all", "--lab", name, "welcome"}, 0, []string{`"healthcheck":true`, `"family":"IPv6"`}},
 		{[]string{"down", name}, 0, []string{"network net removed", "lab " + name + " is down"}},
 		{[]string{"down", name}, 0, []string{"lab " + name + " is not up: nothing to do"}},
 		{[]string{"status", name}, 1, nil},
@@ -101,6 +103,9 @@ nodes:
 			if !strings.Contains(stdout, want) {
 				t.Errorf("labctl %s: output lacks %q:\n%s", strings.Join(st.args, " "), want, stdout)
 			}
+		}
+		if st.args[0] == "logs" && !slices.Contains(st.args, "--all") && strings.Contains(stdout, `"healthcheck"`) {
+			t.Errorf("labctl %s shows the healthcheck's lines:\n%s", strings.Join(st.args, " "), stdout)
 		}
 		if st.args[0] == "up" && st.code == 0 {
 			// status -o json is the machine-readable twin of the table.
