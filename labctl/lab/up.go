@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
@@ -309,6 +310,15 @@ func attachedAsPlanned(want []backend.Endpoint, have []backend.EndpointInfo) str
 func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	r := n.kind.Readiness(n.node, u.images[n.image])
 	spec := n.spec
+	// Networks by ID: a name could be ambiguous for a moment (an engine
+	// before API 1.44 may create two networks of one name when two creates
+	// race, e.g. one from an up that was killed).
+	spec.Networks = slices.Clone(spec.Networks)
+	for i, a := range n.node.Networks {
+		if id := u.netIDs[a.Network]; id != "" {
+			spec.Networks[i].Network = id
+		}
+	}
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.Labels[LabelReady] = r.What
 	id, err := u.e.b.CreateNode(ctx, spec)
@@ -340,27 +350,29 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 func (u *upper) rollback(ctx context.Context) error {
 	ctx, cancel := quietly(ctx)
 	defer cancel()
-	return u.e.sweep(ctx, u.p.upID, u.ev)
+	return u.e.sweep(ctx, u.p.upID, u.ev, rollbackQuiet)
 }
 
 // sweep removes every resource the up upID created. A create that was in
 // flight (a cancelled ctx, a killed process) may still complete in the
-// daemon a moment later, so it sweeps until two rounds in a row find
-// nothing.
-func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter) error {
+// daemon a while later, so it sweeps until nothing has been found for
+// quiet.
+func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter, quiet time.Duration) error {
 	var errs []error
-	for round, quiet := 0, 0; quiet < 2 && round < 20; round++ {
+	calm := time.Now()
+	for round := 0; time.Since(calm) < quiet && round < 200; round++ {
 		ctrs, nets, err := e.resources(ctx, backend.Selector{LabelUp: upID})
 		if err != nil {
 			return err
 		}
 		if len(ctrs) == 0 && len(nets) == 0 {
-			quiet++
-			sleep(ctx, rollbackPause)
+			if !sleep(ctx, rollbackPause) {
+				break
+			}
 			continue
 		}
-		quiet = 0
 		errs = e.remove(ctx, ctrs, nets, ev)
+		calm = time.Now()
 	}
 	return joinErrs(errs)
 }
