@@ -64,6 +64,8 @@ func (u *upper) lock(ctx context.Context, image string) error {
 					return fmt.Errorf("undo the up that died: %w", err)
 				}
 			}
+			deadline = time.Now().Add(lockWait)
+			continue
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: the lock %s stays taken: if no up is running, labctl down %s", ErrBusy, spec.Name, u.p.name)
