@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/labctl/backend"
 	"socketlab/labctl/backend/docker"
+	"socketlab/labctl/backend/swarm"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )
@@ -41,6 +43,21 @@ The images come from 'make images'; nothing is ever pulled.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	root.PersistentFlags().String("hosts", "", `a hosts file: run the lab across the Docker hosts of a swarm (default: $`+hostsEnv+`, else one Docker engine)
+
+  hosts:
+    one: {endpoint: unix:///var/run/docker.sock}   # a swarm manager
+    two: {endpoint: tcp://10.0.0.2:2375}           # a node of the same swarm
+`)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if lz, ok := cmd.Context().Value(engineKey{}).(*lazyEngine); ok {
+			lz.hosts, _ = cmd.Flags().GetString("hosts")
+			if lz.hosts == "" {
+				lz.hosts = os.Getenv(hostsEnv)
+			}
+		}
+		return nil
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
@@ -192,11 +209,15 @@ func completeYAML(*cobra.Command, []string, string) ([]string, cobra.ShellCompDi
 // engineKey finds the run's engine in a command's context.
 type engineKey struct{}
 
+// hostsEnv names the environment variable that gives the default of --hosts.
+const hostsEnv = "SOCKETLAB_HOSTS"
+
 // lazyEngine connects to the container engine on first use, once per run.
 type lazyEngine struct {
-	once sync.Once
-	e    *lab.Engine
-	err  error
+	hosts string // the hosts file, "" for one Docker engine
+	once  sync.Once
+	e     *lab.Engine
+	err   error
 }
 
 func (l *lazyEngine) close() {
@@ -212,7 +233,13 @@ func engine(ctx context.Context) (*lab.Engine, error) {
 		return nil, errors.New("labctl: no engine in this context")
 	}
 	l.once.Do(func() {
-		b, err := docker.New(ctx)
+		var b backend.Backend
+		var err error
+		if l.hosts == "" {
+			b, err = docker.New(ctx)
+		} else {
+			b, err = swarmBackend(ctx, l.hosts)
+		}
 		if err != nil {
 			l.err = err
 			return
@@ -252,4 +279,13 @@ func openNamed(ctx context.Context, name string) (*lab.Lab, error) {
 		return nil, err
 	}
 	return e.Open(ctx, name)
+}
+
+// swarmBackend connects to the hosts the hosts file names.
+func swarmBackend(ctx context.Context, file string) (backend.Backend, error) {
+	hs, err := swarm.LoadHosts(file)
+	if err != nil {
+		return nil, exitError{code: 2, err: err}
+	}
+	return swarm.New(ctx, hs)
 }

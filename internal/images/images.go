@@ -26,7 +26,12 @@ const Capture = "capture"
 // network namespace at up to filter IPv6 between networks and labs.
 const Isolate = "isolate"
 
-var helpers = []string{Capture, "impair", Isolate}
+// Pin6 is the IPv6 pinning helper's image: on a lab across several hosts,
+// labctl runs it in each node's network namespace to set the node's IPv6
+// addresses and neighbours on the overlay networks (helpers/pin6).
+const Pin6 = "pin6"
+
+var helpers = []string{Capture, "impair", Isolate, Pin6}
 
 // Helpers returns the names of the helper images (helpers/NAME/cmd).
 func Helpers() []string { return slices.Clone(helpers) }

@@ -91,6 +91,13 @@ type Info struct {
 	// IsolatesIPv6: the engine filters IPv6 between its networks itself
 	// (ip6tables on newer Docker).
 	IsolatesIPv6 bool
+	// Hosts names the hosts a node may be placed on (NodeSpec.Host), the
+	// first being where networks are made; empty for a one-host runtime.
+	Hosts []string
+	// PinAddresses: the runtime cannot be trusted to give unique addresses
+	// or to resolve names in both families, so the engine gives every node
+	// fixed IPv4 and IPv6 addresses and the lab's names as ExtraHosts.
+	PinAddresses bool
 }
 
 // Selector selects resources by label: every key must be present with the
@@ -138,6 +145,12 @@ type NodeSpec struct {
 	RestartOnFailure bool
 	// LogMaxBytes bounds the container's log (0: the engine's default).
 	LogMaxBytes int64
+	// ExtraHosts are lines for the container's /etc/hosts, NAME:ADDRESS
+	// (an IPv6 address unbracketed, e.g. echo:fd5c:1ab:0:18::254).
+	ExtraHosts []string
+	// Host is the host the container is placed on, one of Info.Hosts
+	// ("": the runtime's only host, or its first).
+	Host string
 }
 
 // Security is how a container is confined.

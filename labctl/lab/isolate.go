@@ -28,6 +28,10 @@ func (e *Engine) isolates(ctx context.Context) (bool, error) {
 // isolate installs the IPv6 filter of the node container id of lab, from
 // the networks it is on now.
 func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error {
+	// A node across hosts first gets its own IPv6 addresses (pin.go).
+	if err := e.pinIPv6(ctx, lab, id, tag); err != nil {
+		return err
+	}
 	if done, err := e.isolates(ctx); done || err != nil {
 		return err
 	}

@@ -74,6 +74,11 @@ func (u *upper) createNetwork(ctx context.Context, n *netPlan) error {
 			return fmt.Errorf("create network %s: %w", n.net.Name, err)
 		}
 		u.netIDs[n.net.Name] = id
+		for _, s := range []netip.Prefix{spec.IPv4, spec.IPv6} {
+			if s.IsValid() {
+				u.subnets[n.net.Name] = append(u.subnets[n.net.Name], s)
+			}
+		}
 		u.ev.emit(KindNetwork, n.net.Name, Created, describe(spec.IPv4, spec.IPv6), nil)
 		return nil
 	}

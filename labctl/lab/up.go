@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -39,8 +40,15 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	u := &upper{e: e, o: o, p: p, pools: pools, ev: newEmitter(name, o.progress),
-		netIDs: map[string]string{}, images: map[string]backend.Image{}}
+	info, err := e.b.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.place(sc, info.Hosts); err != nil {
+		return nil, err
+	}
+	u := &upper{e: e, o: o, p: p, pools: pools, ev: newEmitter(name, o.progress), info: info,
+		netIDs: map[string]string{}, subnets: map[string][]netip.Prefix{}, images: map[string]backend.Image{}}
 	changed, err := u.run(ctx)
 	u.unlock(ctx)
 	if err != nil {
@@ -66,9 +74,12 @@ type upper struct {
 	pools pools
 	ev    *emitter
 
-	netIDs map[string]string // scenario network name -> runtime ID
-	images map[string]backend.Image
-	lockID string // the lock container, while up holds it
+	info backend.Info
+
+	netIDs  map[string]string         // scenario network name -> runtime ID
+	subnets map[string][]netip.Prefix // scenario network name -> its subnets
+	images  map[string]backend.Image
+	lockID  string // the lock container, while up holds it
 }
 
 func (u *upper) run(ctx context.Context) (changed bool, err error) {
@@ -96,6 +107,7 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	for _, n := range u.p.nets {
 		if ex, ok := existing[n.net.Name]; ok {
 			u.netIDs[n.net.Name] = ex.ID
+			u.subnets[n.net.Name] = ex.Subnets
 			u.ev.emit(KindNetwork, n.net.Name, Unchanged, describe(ex.Subnets...), nil)
 			continue
 		}
@@ -104,6 +116,11 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 			return false, err
 		}
 		changed = true
+	}
+	if u.info.PinAddresses {
+		if err := u.p.pin(u.subnets); err != nil {
+			return false, err
+		}
 	}
 
 	byNode := map[string]backend.Container{}
@@ -145,6 +162,9 @@ func (u *upper) inspectImages(ctx context.Context) error {
 		return err
 	} else if !done {
 		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
+	}
+	if u.info.PinAddresses {
+		refs = append(refs, images.Ref(images.Pin6, u.o.tag))
 	}
 	infos := make([]backend.Image, len(refs))
 	errs := parallel(len(refs), func(i int) (err error) {

@@ -40,6 +40,9 @@ func (v *validator) nodeList() {
 		v.env(path, n)
 		v.ports(path, n)
 		v.limits(path, n)
+		if n.Host != "" {
+			v.name(path+".host", "host", n.Host)
+		}
 	}
 	v.aliasClashes()
 	v.capacity()
@@ -416,4 +419,33 @@ func parseBytes(s string) (Bytes, error) {
 		return 0, memoryError("that is more memory than exists")
 	}
 	return Bytes(n << shift), nil
+}
+
+// CheckHosts tells whether every node's host is one of hosts, the hosts a
+// lab can be placed on (none: one Docker engine, where no node may name a
+// host). Its error is Errors, each at the node's host: field.
+func (s *Scenario) CheckHosts(hosts []string) error {
+	var errs Errors
+	for _, n := range s.Nodes {
+		if n == nil || n.Host == "" || slices.Contains(hosts, n.Host) {
+			continue
+		}
+		path := join("nodes", n.Name) + ".host"
+		p := s.where(path)
+		e := &Error{File: s.File, Line: p.line, Column: p.column, Path: path}
+		if len(hosts) == 0 {
+			e.Reason = fmt.Sprintf("node %s is placed on host %q, but the lab runs on one Docker engine", n.Name, n.Host)
+			e.Hint = "give the hosts with labctl up --hosts FILE, or leave host out"
+		} else {
+			e.Reason = fmt.Sprintf("host %q is not in the hosts file", n.Host)
+			if e.Hint = didYouMean(n.Host, hosts); e.Hint == "" {
+				e.Hint = "one of " + quoteList(hosts)
+			}
+		}
+		errs = append(errs, e)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }

@@ -153,6 +153,10 @@ type Node struct {
 	// Pids limits the processes and threads in the container (at least 16:
 	// every Go program needs several threads). Leave it out for no limit.
 	Pids int64 `yaml:"pids,omitempty"`
+	// Host is the Docker host the node runs on when the lab spans several
+	// (labctl up --hosts FILE): one of the hosts file's names. Leave it out
+	// and the nodes are spread over the hosts in turn.
+	Host string `yaml:"host,omitempty"`
 
 	// Line is where the node is defined in the file (0 when built in code).
 	Line int `yaml:"-"`

@@ -32,6 +32,9 @@ import (
 // Backend is a connection to one Docker engine.
 type Backend struct {
 	cli *client.Client
+	// local: the engine runs on this machine (a unix socket), so its
+	// containers' processes can be read through /proc.
+	local bool
 
 	once   sync.Once
 	info   backend.Info
@@ -45,11 +48,22 @@ var _ backend.Backend = (*Backend)(nil)
 // default the local socket) and checks that it answers; the error wraps
 // backend.ErrUnreachable and says what to do.
 func New(ctx context.Context) (*Backend, error) {
-	cli, err := client.New(client.FromEnv)
+	return connect(ctx, client.FromEnv)
+}
+
+// NewAt connects to the Docker engine at endpoint (unix:///path/docker.sock,
+// tcp://host:2375, ssh is not supported) and checks that it answers; the
+// error wraps backend.ErrUnreachable.
+func NewAt(ctx context.Context, endpoint string) (*Backend, error) {
+	return connect(ctx, client.WithHost(endpoint))
+}
+
+func connect(ctx context.Context, opt client.Opt) (*Backend, error) {
+	cli, err := client.New(opt)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", backend.ErrUnreachable, err)
 	}
-	b := &Backend{cli: cli}
+	b := &Backend{cli: cli, local: strings.HasPrefix(cli.DaemonHost(), "unix://")}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
@@ -62,6 +76,9 @@ func New(ctx context.Context) (*Backend, error) {
 	}
 	return b, nil
 }
+
+// Endpoint is the address of the engine, e.g. unix:///var/run/docker.sock.
+func (b *Backend) Endpoint() string { return b.cli.DaemonHost() }
 
 // Close releases the connection.
 func (b *Backend) Close() error { return b.cli.Close() }
@@ -195,6 +212,7 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Networks[0].Network)}
 	confine(hc, spec.Security)
+	hc.ExtraHosts = spec.ExtraHosts
 	if spec.RestartOnFailure {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 5}
 	}
@@ -337,7 +355,10 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	if c.NetworkSettings == nil {
 		return info, nil
 	}
-	ifaces := interfaces(pid)
+	ifaces := map[string]string{}
+	if b.local {
+		ifaces = interfaces(pid)
+	}
 	for name, ep := range c.NetworkSettings.Networks {
 		e := backend.EndpointInfo{
 			Network: name, NetworkID: ep.NetworkID, IPv4: ep.IPAddress, IPv6: ep.GlobalIPv6Address,

@@ -19,6 +19,20 @@ import (
 
 // CreateNetwork creates a bridge network.
 func (b *Backend) CreateNetwork(ctx context.Context, spec backend.NetworkSpec) (string, error) {
+	return b.createNetwork(ctx, spec, "bridge")
+}
+
+// CreateOverlay creates an attachable overlay network: on a swarm manager,
+// one network that spans every host of the swarm, which plain containers
+// on any of them may join.
+func (b *Backend) CreateOverlay(ctx context.Context, spec backend.NetworkSpec) (string, error) {
+	if spec.IPv4Off || spec.Isolated {
+		return "", fmt.Errorf("create network %s: an IPv6-only overlay network: %w (give it IPv4 too)", spec.Name, backend.ErrUnsupported)
+	}
+	return b.createNetwork(ctx, spec, "overlay")
+}
+
+func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, driver string) (string, error) {
 	if _, err := b.Info(ctx); err != nil {
 		return "", err
 	}
@@ -42,8 +56,8 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec backend.NetworkSpec) (
 	}
 	want6 := spec.IPv6.IsValid()
 	req := network.CreateRequest{
-		Name: spec.Name, Driver: "bridge", EnableIPv4: enable4, EnableIPv6: &want6, IPAM: ipam,
-		Internal: spec.Internal, Options: opts, Labels: spec.Labels,
+		Name: spec.Name, Driver: driver, EnableIPv4: enable4, EnableIPv6: &want6, IPAM: ipam,
+		Internal: spec.Internal, Options: opts, Labels: spec.Labels, Attachable: driver == "overlay",
 	}
 	id, status, err := b.postNetwork(ctx, req)
 	switch {
