@@ -148,6 +148,9 @@ type NodeSpec struct {
 	// ExtraHosts are lines for the container's /etc/hosts, NAME:ADDRESS
 	// (an IPv6 address unbracketed, e.g. echo:fd5c:1ab:0:18::254).
 	ExtraHosts []string
+	// Sysctls are kernel settings of the container's namespaces, e.g.
+	// net.ipv6.conf.all.disable_ipv6: "0".
+	Sysctls map[string]string
 	// Host is the host the container is placed on, one of Info.Hosts
 	// ("": the runtime's only host, or its first).
 	Host string

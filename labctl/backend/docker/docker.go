@@ -213,6 +213,7 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Networks[0].Network)}
 	confine(hc, spec.Security)
 	hc.ExtraHosts = spec.ExtraHosts
+	hc.Sysctls = spec.Sysctls
 	if spec.RestartOnFailure {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 5}
 	}

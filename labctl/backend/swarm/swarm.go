@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -39,6 +40,14 @@ const LabelHost = "socketlab.host"
 // that network, which the engine of its host does not report.
 const labelIPv6 = "socketlab.ipv6."
 
+// labelSubnet6 holds an overlay network's IPv6 subnet. Docker is not told
+// of it: its overlay IPv6 (20.10) hands out duplicate addresses and fails
+// attachments now and then ("Invalid address ...: It does not belong to
+// any of this network's subnets"), so the network is IPv4 to Docker and
+// the engine's pin6 helper sets the IPv6 addresses and neighbours, which
+// the overlay carries as it carries any frame.
+const labelSubnet6 = "socketlab.subnet6"
+
 // Backend is a connection to every engine of a swarm.
 type Backend struct {
 	// hosts are in file order, except that the manager networks are made
@@ -54,6 +63,11 @@ type host struct {
 	name, endpoint string
 	d              *docker.Backend
 	node           string // its swarm node ID
+
+	// starts serializes starting containers on the host: a worker that
+	// attaches containers to overlay networks side by side fails some of
+	// them ("attaching to network failed", Docker 20.10).
+	starts sync.Mutex
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -191,6 +205,9 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 		for _, n := range ns {
 			if !seen[n.ID] {
 				seen[n.ID] = true
+				if s, err := netip.ParsePrefix(n.Labels[labelSubnet6]); err == nil {
+					n.Subnets = append(n.Subnets, s)
+				}
 				nets = append(nets, n)
 			}
 		}
@@ -237,15 +254,47 @@ func (b *Backend) Image(ctx context.Context, ref string) (backend.Image, error) 
 	return imgs[0], nil
 }
 
-// CreateNetwork creates an attachable overlay network on the manager.
+// CreateNetwork creates an attachable overlay network on the manager; its
+// IPv6 subnet is kept in a label (see labelSubnet6).
 func (b *Backend) CreateNetwork(ctx context.Context, spec backend.NetworkSpec) (string, error) {
+	if spec.IPv6.IsValid() {
+		spec.Labels = maps.Clone(spec.Labels)
+		spec.Labels[labelSubnet6] = spec.IPv6.String()
+		spec.IPv6 = netip.Prefix{}
+	}
 	return b.manager().d.CreateOverlay(ctx, spec)
 }
 
-// RemoveNetwork removes an overlay network on the manager.
+// RemoveNetwork removes an overlay network on the manager. The swarm
+// holds a network for a moment after its last container is removed (its
+// attachment tasks end asynchronously): the removal is tried again for a
+// while, and a network that is gone meanwhile is no error.
 func (b *Backend) RemoveNetwork(ctx context.Context, id string) error {
-	return b.manager().d.RemoveNetwork(ctx, id)
+	m := b.manager().d
+	deadline := time.Now().Add(networkGrace)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := m.RemoveNetwork(ctx, id)
+		if err == nil {
+			return nil
+		}
+		_, nets, lerr := m.List(ctx, nil)
+		if lerr == nil && !slices.ContainsFunc(nets, func(n backend.Network) bool { return n.ID == id }) {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
+
+// networkGrace bounds how long RemoveNetwork waits for the swarm to let go
+// of a network.
+const networkGrace = 20 * time.Second
 
 // CreateNode creates the container on spec.Host (the manager when "").
 func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string, error) {
@@ -256,17 +305,29 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 			return "", fmt.Errorf("create %s: host %q is not in the hosts file (hosts: %s)", spec.Name, spec.Host, strings.Join(b.names(), ", "))
 		}
 	}
-	labels := map[string]string{}
-	for k, v := range spec.Labels {
-		labels[k] = v
+	labels := maps.Clone(spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
 	}
 	labels[LabelHost] = h.name
-	for _, ep := range spec.Networks {
+	spec.Networks = slices.Clone(spec.Networks)
+	for i, ep := range spec.Networks {
 		if ep.IPv6.IsValid() {
 			labels[labelIPv6+ep.Network] = ep.IPv6.String()
+			spec.Networks[i].IPv6 = netip.Addr{} // see labelSubnet6
 		}
 	}
 	spec.Labels = labels
+	if len(spec.Networks) > 0 && spec.Networks[0].Network != "none" {
+		// Docker turns IPv6 off in a container on IPv4 networks only;
+		// the pin6 helper gives it its addresses.
+		spec.Sysctls = maps.Clone(spec.Sysctls)
+		if spec.Sysctls == nil {
+			spec.Sysctls = map[string]string{}
+		}
+		spec.Sysctls["net.ipv6.conf.all.disable_ipv6"] = "0"
+		spec.Sysctls["net.ipv6.conf.default.disable_ipv6"] = "0"
+	}
 	id, err := h.d.CreateNode(ctx, spec)
 	if id != "" {
 		b.remember(id, h)
@@ -328,6 +389,7 @@ func (b *Backend) on(ctx context.Context, id string, fn func(d *docker.Backend) 
 
 // Connect joins a container to an overlay network.
 func (b *Backend) Connect(ctx context.Context, network, ctr string, ep backend.Endpoint) error {
+	ep.IPv6 = netip.Addr{} // see labelSubnet6
 	return b.on(ctx, ctr, func(d *docker.Backend) error { return d.Connect(ctx, network, ctr, ep) })
 }
 
@@ -336,9 +398,15 @@ func (b *Backend) Disconnect(ctx context.Context, network, ctr string) error {
 	return b.on(ctx, ctr, func(d *docker.Backend) error { return d.Disconnect(ctx, network, ctr) })
 }
 
-// Start starts a container.
+// Start starts a container, one at a time on each host.
 func (b *Backend) Start(ctx context.Context, ctr string) error {
-	return b.on(ctx, ctr, func(d *docker.Backend) error { return d.Start(ctx, ctr) })
+	h, err := b.hostOf(ctx, ctr)
+	if err != nil {
+		return err
+	}
+	h.starts.Lock()
+	defer h.starts.Unlock()
+	return h.d.Start(ctx, ctr)
 }
 
 // Stop stops a container gracefully.

@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"socketlab/internal/images"
+	"socketlab/internal/labtest"
+	"socketlab/labctl/backend/swarm"
+	"socketlab/labctl/check"
+	"socketlab/labctl/lab"
+	"socketlab/labctl/scenario"
+)
+
+// TestMultiHost runs labs across two Docker hosts on this machine (the
+// labtest rig: the host's engine and a second dockerd in a network
+// namespace, one swarm over a veth): bad input first fails before anything
+// is created, then the default lab and the chat scenario pass with their
+// nodes split across the hosts, over IPv4 and IPv6.
+func TestMultiHost(t *testing.T) {
+	imgs := append(labtest.Services(), images.Client, images.Isolate, images.Pin6)
+	rig := labtest.NewRig(t, imgs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+
+	t.Run("NotInSwarm", func(t *testing.T) {
+		_, err := swarm.New(ctx, rig.Hosts)
+		if err == nil || !strings.Contains(err.Error(), "host one") || !strings.Contains(err.Error(), "is not in a swarm") {
+			t.Fatalf("New with engines out of swarm mode: %v, want host one is not in a swarm", err)
+		}
+	})
+	rig.Join()
+
+	t.Run("Unreachable", func(t *testing.T) {
+		hs := &swarm.Hosts{File: "hosts.yaml", Hosts: append(rig.Hosts.Hosts,
+			swarm.Host{Name: "three", Endpoint: "unix://" + filepath.Join(t.TempDir(), "none.sock"), Line: 4, Column: 3})}
+		_, err := swarm.New(ctx, hs)
+		if !errors.Is(err, lab.ErrEngineUnreachable) || !strings.Contains(err.Error(), "hosts.yaml:4:3: host three") {
+			t.Fatalf("New with an unreachable host: %v, want hosts.yaml:4:3: host three ... unreachable", err)
+		}
+	})
+
+	b, err := swarm.New(ctx, rig.Hosts)
+	if err != nil {
+		t.Fatalf("swarm backend: %v", err)
+	}
+	e := lab.New(b)
+	defer e.Close()
+
+	t.Run("UnknownHost", func(t *testing.T) {
+		sc, err := scenario.Parse("placed.yaml", []byte("name: placed\nnetworks:\n  n: {}\nnodes:\n  a:\n    image: welcome\n    networks: [n]\n    host: tow\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := labtest.Name(t)
+		_, err = e.Up(ctx, sc, lab.WithName(name))
+		if !errors.Is(err, lab.ErrInvalid) || !strings.Contains(err.Error(), `placed.yaml:8:11: nodes.a.host: host "tow" is not in the hosts file (did you mean "two"?)`) {
+			t.Fatalf("up with a node on an unknown host: %v", err)
+		}
+		if labs, _ := e.List(ctx); len(labs) > 0 && slicesHas(labs, name) {
+			t.Errorf("lab %s has resources after a refused up", name)
+		}
+	})
+
+	t.Run("Default", func(t *testing.T) {
+		sc, err := scenario.Load(filepath.Join("..", "scenarios", "default.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Node("client").Host = "two" // welcome, chat and lookup stay on one
+		l := upOn(t, ctx, e, sc)
+		one, two := rig.Containers(l.Name())
+		if one == 0 || two == 0 || one+two != len(sc.Nodes) {
+			t.Fatalf("nodes on host one: %d, on host two: %d; want both, %d in all", one, two, len(sc.Nodes))
+		}
+		for _, fam := range []string{"-4", "-6"} {
+			out, errb, code, err := l.Exec(ctx, "client", []string{"sock", "welcome", fam, "welcome"})
+			want := map[string]string{"-4": "over IPv4", "-6": "over IPv6"}[fam]
+			if err != nil || code != 0 || !strings.Contains(string(out), want) {
+				t.Errorf("sock welcome %s welcome across hosts: exit %d, %v: %s%s; want %q", fam, code, err, out, errb, want)
+			}
+		}
+		runSteps(t, ctx, l, sc)
+	})
+
+	t.Run("Chat", func(t *testing.T) {
+		sc, err := scenario.Load(filepath.Join("..", "scenarios", "chat.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := upOn(t, ctx, e, sc)
+		if one, two := rig.Containers(l.Name()); one == 0 || two == 0 {
+			t.Fatalf("nodes on host one: %d, on host two: %d; want both", one, two)
+		}
+		runSteps(t, ctx, l, sc)
+	})
+}
+
+// upOn brings sc up on e and takes it down when the test ends.
+func upOn(t *testing.T, ctx context.Context, e *lab.Engine, sc *scenario.Scenario) *lab.Lab {
+	t.Helper()
+	l, err := e.Up(ctx, sc, lab.WithName(labtest.Name(t)), lab.WithHealthTimeout(time.Minute))
+	if err != nil {
+		t.Fatalf("up %s across two hosts: %v", sc.Name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.Down(ctx, l.Name()); err != nil {
+			t.Errorf("down %s: %v", l.Name(), err)
+		}
+	})
+	return l
+}
+
+// runSteps runs sc's steps in l, one subtest each.
+func runSteps(t *testing.T, ctx context.Context, l *lab.Lab, sc *scenario.Scenario) {
+	t.Helper()
+	rep := check.Run(ctx, l, sc, nil)
+	for _, r := range rep.Results {
+		name := r.Name
+		if r.Family != "" {
+			name += " " + r.Family
+		}
+		t.Run(name, func(t *testing.T) {
+			if r.Outcome != check.Pass {
+				t.Errorf("%s:%d: %s\n  expected: %s\n  got:      %s\n  %s", sc.File, r.Line, r.Outcome, r.Expected, r.Got, r.Message)
+			}
+		})
+	}
+}
+
+func slicesHas(labs []lab.Summary, name string) bool {
+	for _, s := range labs {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
