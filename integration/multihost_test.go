@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,60 @@ func slicesHas(labs []lab.Summary, name string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkMultiHostUpDown times the default lab coming up and going down
+// across the two hosts of the rig, its nodes spread over both, after one
+// run to warm the hosts up (the first attachment of a host to the swarm's
+// networks). It reports the median up and down in seconds (up-s, down-s);
+// make bench-lab prints them beside the single-host figures.
+func BenchmarkMultiHostUpDown(b *testing.B) {
+	imgs := append(labtest.Services(), images.Client, images.Isolate, images.Pin6)
+	rig := labtest.NewRig(b, imgs...)
+	rig.Join()
+	ctx := context.Background()
+	sb, err := swarm.New(ctx, rig.Hosts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := lab.New(sb)
+	defer e.Close()
+	sc, err := scenario.Load(filepath.Join("..", "scenarios", "default.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	once := func() (up, down time.Duration) {
+		name := labtest.Name(b)
+		t := time.Now()
+		if _, err := e.Up(ctx, sc, lab.WithName(name)); err != nil {
+			e.Down(ctx, name)
+			b.Fatalf("up across two hosts: %v", err)
+		}
+		up = time.Since(t)
+		t = time.Now()
+		if err := e.Down(ctx, name); err != nil {
+			b.Fatalf("down across two hosts: %v", err)
+		}
+		return up, time.Since(t)
+	}
+	once()
+	var ups, downs []float64
+	b.ResetTimer()
+	for range b.N {
+		up, down := once()
+		ups, downs = append(ups, up.Seconds()), append(downs, down.Seconds())
+	}
+	b.StopTimer()
+	b.ReportMetric(median(ups), "up-s")
+	b.ReportMetric(median(downs), "down-s")
+	b.ReportMetric(0, "ns/op")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -9,6 +9,10 @@
 #   same runs (e.g. a build of main before a change). Prints min, median and max of RUNS
 #   runs and the ratios. Goals: labctl up ≤ 2 s, ≤ 0.5× compose and ≤ 1.3× the floor.
 # Every lab and compose project gets a unique name, so nothing else running is touched.
+# The two-host default lab (labctl on a swarm of two Docker hosts: the integration tests'
+# rig, a second dockerd in a network namespace) is timed in the same run, RUNS times after
+# one warm-up, with MULTIHOST=1, or with MULTIHOST=auto (the default) when this is root
+# with dockerd installed and the engine is not in swarm mode; MULTIHOST=0 leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,6 +80,24 @@ stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) 
 median() { stats "$@" | cut -d' ' -f2; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
+multi=${MULTIHOST:-auto}
+if [ "$multi" = auto ]; then
+	multi=0
+	if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null &&
+		[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; then multi=1; fi
+fi
+mh_up='' mh_down=''
+if [ "$multi" = 1 ]; then
+	echo "bench-lab: the default lab across two Docker hosts (a swarm: the integration tests' rig)"
+	if ! out=$(TESTCONTAINERS_RYUK_DISABLED=true go test -count=1 -run '^$' -bench '^BenchmarkMultiHostUpDown$' \
+		-benchtime "${runs}x" ./integration/ 2>&1); then
+		echo "bench-lab: the two-host benchmark failed:" >&2; echo "$out" >&2; exit 1
+	fi
+	read -r mh_up mh_down < <(echo "$out" | awk '/^BenchmarkMultiHostUpDown/ {
+		for (i = 1; i < NF; i++) { if ($(i+1) == "up-s") u = $i; if ($(i+1) == "down-s") d = $i }
+		print u, d }')
+fi
+
 printf '\n%-24s %7s %7s %7s\n' "seconds ($runs runs)" min median max
 # row prints a label and the min, median and max of the rest.
 row() {
@@ -104,5 +126,10 @@ printf 'labctl down / floor down:       %s\n' "$(ratio "$(median "${lab_down[@]}
 if [ -n "$old" ]; then
 	printf 'labctl up / old labctl up:      %s\n' "$(ratio "$up" "$(median "${old_up[@]}")")"
 	printf 'labctl down / old labctl down:  %s\n' "$(ratio "$(median "${lab_down[@]}")" "$(median "${old_down[@]}")")"
+fi
+if [ -n "$mh_up" ]; then
+	printf '\ntwo hosts (swarm), median of %s runs: labctl up %ss, down %ss\n' "$runs" "$mh_up" "$mh_down"
+	printf 'two-host up / one-host up:      %s\n' "$(ratio "$mh_up" "$up")"
+	printf 'two-host down / one-host down:  %s\n' "$(ratio "$mh_down" "$(median "${lab_down[@]}")")"
 fi
 printf 'labctl up median %ss (goal ≤ 2 s)\n' "$up"

@@ -406,7 +406,23 @@ func (b *Backend) Start(ctx context.Context, ctr string) error {
 	}
 	h.starts.Lock()
 	defer h.starts.Unlock()
-	return h.d.Start(ctx, ctr)
+	// A host may know a just-removed network of the same name for a moment
+	// ("Could not attach to network ...: not found"): try again a while.
+	deadline := time.Now().Add(networkGrace)
+	for {
+		err := h.d.Start(ctx, ctr)
+		if err == nil || !errors.Is(err, backend.ErrNotFound) || time.Now().After(deadline) {
+			return err
+		}
+		if _, ierr := h.d.Inspect(ctx, ctr); ierr != nil {
+			return err // the container itself is gone
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // Stop stops a container gracefully.
