@@ -15,15 +15,17 @@ import (
 	"socketlab/labctl/check"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
+	"socketlab/labctl/tap"
 )
 
 // TestMultiHost runs labs across two Docker hosts on this machine (the
 // labtest rig: the host's engine and a second dockerd in a network
 // namespace, one swarm over a veth): bad input first fails before anything
 // is created, then the default lab and the chat scenario pass with their
-// nodes split across the hosts, over IPv4 and IPv6.
+// nodes split across the hosts, over IPv4 and IPv6, and the welcome
+// scenario's wire checks pass on a capture of nodes on both hosts.
 func TestMultiHost(t *testing.T) {
-	imgs := append(labtest.Services(), images.Client, images.Isolate, images.Pin6)
+	imgs := append(labtest.Services(), images.Client, images.Isolate, images.Pin6, images.Capture)
 	rig := labtest.NewRig(t, imgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -99,6 +101,23 @@ func TestMultiHost(t *testing.T) {
 		}
 		runSteps(t, ctx, l, sc)
 	})
+
+	t.Run("Wire", func(t *testing.T) {
+		sc, err := scenario.Load(filepath.Join("..", "scenarios", "welcome.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := upOn(t, ctx, e, sc)
+		if one, two := rig.Containers(l.Name()); one == 0 || two == 0 {
+			t.Fatalf("nodes on host one: %d, on host two: %d; want both", one, two)
+		}
+		rec, err := tap.Record(ctx, l, b, images.Ref(images.Capture, ""), nil)
+		if err != nil {
+			t.Fatalf("capture across two hosts: %v", err)
+		}
+		defer rec.Close(ctx)
+		runSteps(t, ctx, rec, sc)
+	})
 }
 
 // upOn brings sc up on e and takes it down when the test ends.
@@ -119,7 +138,7 @@ func upOn(t *testing.T, ctx context.Context, e *lab.Engine, sc *scenario.Scenari
 }
 
 // runSteps runs sc's steps in l, one subtest each.
-func runSteps(t *testing.T, ctx context.Context, l *lab.Lab, sc *scenario.Scenario) {
+func runSteps(t *testing.T, ctx context.Context, l check.Lab, sc *scenario.Scenario) {
 	t.Helper()
 	rep := check.Run(ctx, l, sc, nil)
 	for _, r := range rep.Results {
