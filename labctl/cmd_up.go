@@ -29,7 +29,8 @@ up is idempotent: on a lab that is already up as the file says it changes nothin
 and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 		Example: `  labctl up scenarios/default.yaml
   labctl up --name mine scenarios/default.yaml   # a second copy, side by side
-  labctl up --recreate scenarios/default.yaml    # after make images, or an edit`,
+  labctl up --recreate scenarios/default.yaml    # after make images, or an edit
+  labctl --hosts hosts.yaml up scenarios/default.yaml   # across the hosts of a swarm (docs/multihost.md)`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeYAML,
 		RunE: func(cmd *cobra.Command, a []string) error {

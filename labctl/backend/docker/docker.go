@@ -48,17 +48,17 @@ var _ backend.Backend = (*Backend)(nil)
 // default the local socket) and checks that it answers; the error wraps
 // backend.ErrUnreachable and says what to do.
 func New(ctx context.Context) (*Backend, error) {
-	return connect(ctx, client.FromEnv)
+	return connect(ctx, client.FromEnv, "is the Docker daemon running? Start it, or point DOCKER_HOST at one")
 }
 
 // NewAt connects to the Docker engine at endpoint (unix:///path/docker.sock,
 // tcp://host:2375, ssh is not supported) and checks that it answers; the
 // error wraps backend.ErrUnreachable.
 func NewAt(ctx context.Context, endpoint string) (*Backend, error) {
-	return connect(ctx, client.WithHost(endpoint))
+	return connect(ctx, client.WithHost(endpoint), "is the Docker daemon running there, and is that its address?")
 }
 
-func connect(ctx context.Context, opt client.Opt) (*Backend, error) {
+func connect(ctx context.Context, opt client.Opt, hint string) (*Backend, error) {
 	cli, err := client.New(opt)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", backend.ErrUnreachable, err)
@@ -71,8 +71,7 @@ func connect(ctx context.Context, opt client.Opt) (*Backend, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w at %s: is the Docker daemon running? Start it, or point DOCKER_HOST at one (%v)",
-			backend.ErrUnreachable, cli.DaemonHost(), err)
+		return nil, fmt.Errorf("%w at %s: %s (%v)", backend.ErrUnreachable, cli.DaemonHost(), hint, err)
 	}
 	return b, nil
 }
