@@ -80,6 +80,15 @@ func TestMultiHost(t *testing.T) {
 		if one == 0 || two == 0 || one+two != len(sc.Nodes) {
 			t.Fatalf("nodes on host one: %d, on host two: %d; want both, %d in all", one, two, len(sc.Nodes))
 		}
+		st, err := l.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range st.Nodes {
+			if n.Name == "client" && n.Host != "two" || n.Name == "welcome" && n.Host != "one" {
+				t.Errorf("status: node %s on host %q", n.Name, n.Host)
+			}
+		}
 		for _, fam := range []string{"-4", "-6"} {
 			out, errb, code, err := l.Exec(ctx, "client", []string{"sock", "welcome", fam, "welcome"})
 			want := map[string]string{"-4": "over IPv4", "-6": "over IPv6"}[fam]

@@ -37,11 +37,15 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if health {
-		fmt.Fprintln(tw, "NODE\tIMAGE\tSTATE\tHEALTH\tNETWORK\tIPv4\tIPv6\t")
-	} else {
-		fmt.Fprintln(tw, "NODE\tIMAGE\tSTATE\tNETWORK\tIPv4\tIPv6\t")
+	hosts := slices.ContainsFunc(st.Nodes, func(n lab.NodeStatus) bool { return n.Host != "" })
+	head := "NODE\tIMAGE\tSTATE\t"
+	if hosts {
+		head += "HOST\t"
 	}
+	if health {
+		head += "HEALTH\t"
+	}
+	fmt.Fprintln(tw, head+"NETWORK\tIPv4\tIPv6\t")
 	for _, n := range st.Nodes {
 		state := n.State
 		if n.State == "exited" {
@@ -49,6 +53,9 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 		}
 		image := strings.TrimSuffix(n.Image, ":latest")
 		cols := n.Name + "\t" + image + "\t" + state + "\t"
+		if hosts {
+			cols += n.Host + "\t"
+		}
 		if health {
 			cols += n.Health + "\t"
 		}

@@ -30,6 +30,7 @@ const (
 	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
 	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
 	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
+	LabelHost    = "socketlab.host"    // the host a node is placed on, in a lab across several
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."

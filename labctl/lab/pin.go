@@ -43,6 +43,7 @@ func (p *plan) place(sc *scenario.Scenario, hosts []string) error {
 		if n.spec.Host == "" {
 			n.spec.Host = hosts[i%len(hosts)]
 		}
+		n.spec.Labels[LabelHost] = n.spec.Host
 	}
 	return nil
 }

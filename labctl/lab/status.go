@@ -43,7 +43,9 @@ type NodeStatus struct {
 	// interval after start, while Up runs it at once), or none.
 	Health string `json:"health"`
 	// ExitCode is set when the node has exited.
-	ExitCode  int       `json:"exit_code,omitempty"`
+	ExitCode int `json:"exit_code,omitempty"`
+	// Host is the host the node runs on, in a lab across several hosts.
+	Host      string    `json:"host,omitempty"`
 	Addresses []Address `json:"addresses"`
 	// Security is how the container is confined.
 	Security Security `json:"security"`
@@ -127,6 +129,7 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 		State:     ins.State,
 		Health:    ins.Health,
 		ExitCode:  ins.ExitCode,
+		Host:      c.Labels[LabelHost],
 		Addresses: []Address{},
 		Security: Security{
 			User: ins.User, ReadOnlyRoot: ins.Security.ReadOnlyRoot,
