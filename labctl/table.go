@@ -68,6 +68,7 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 		}
 	}
 	tw.Flush()
+	writeImpairments(w, st)
 }
 
 func dash(s string) string {

@@ -38,3 +38,6 @@ func Ref(name, tag string) string {
 	}
 	return Prefix + name + ":" + tag
 }
+
+// Impair is the link impairment helper's image (helpers/impair).
+const Impair = "impair"

@@ -15,6 +15,9 @@ type Status struct {
 	File     string          `json:"file,omitempty"`
 	Networks []NetworkStatus `json:"networks"`
 	Nodes    []NodeStatus    `json:"nodes"`
+	// Impairments are the links impaired now (labctl impair, a scenario's
+	// impair: or an impair step).
+	Impairments []Impairment `json:"impairments,omitempty"`
 }
 
 // NetworkStatus is one network of a lab.
@@ -80,8 +83,9 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	impaired := impairmentsOf(ctrs)
 	ctrs = slices.DeleteFunc(ctrs, func(c backend.Container) bool { return isHelper(c.Labels) })
-	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs))}
+	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs)), Impairments: impaired}
 	byName := map[string]string{} // runtime network name -> scenario name
 	var order []string            // scenario network names, in file order
 	for _, n := range nets {
