@@ -86,7 +86,7 @@ per second). Jitter is at most the delay; reorder needs a delay.`,
 				fmt.Fprintf(out, "healed %s\n", describeTarget(l.Name(), node, network))
 				return nil
 			}
-			ims, err := l.Impair(ctx, node, network, s)
+			ims, err := l.ImpairLinks(ctx, node, network, s)
 			if err != nil {
 				return impairError(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"socketlab/helpers/impair/shape"
 	"socketlab/labctl/scenario"
 )
 
@@ -27,6 +28,11 @@ type Lab interface {
 	Start(ctx context.Context, node string) error
 	Disconnect(ctx context.Context, node, network string) error
 	Connect(ctx context.Context, node, network string) error
+	// Impair degrades what node sends on network ("": every network).
+	Impair(ctx context.Context, node, network string, s shape.Settings) error
+	// Heal takes impairments away (node "": the whole lab; network "":
+	// every network of node).
+	Heal(ctx context.Context, node, network string) error
 }
 
 // Outcomes of a step.
@@ -195,6 +201,9 @@ func describe(st *scenario.Step) string {
 	if st.Run != "" {
 		return fmt.Sprintf("%s %s → %s", st.Run, st.Node, st.Target)
 	}
+	if st.Action == scenario.ActionImpair || st.Action == scenario.ActionHeal {
+		return describeImpair(st)
+	}
 	if st.Network != "" {
 		return fmt.Sprintf("%s %s from %s", st.Action, st.Node, st.Network)
 	}
@@ -216,6 +225,10 @@ func act(ctx context.Context, l Lab, st *scenario.Step) error {
 		return l.Disconnect(ctx, st.Node, st.Network)
 	case scenario.ActionConnect:
 		return l.Connect(ctx, st.Node, st.Network)
+	case scenario.ActionImpair:
+		return l.Impair(ctx, st.Node, st.Network, *st.Impair)
+	case scenario.ActionHeal:
+		return l.Heal(ctx, st.Node, st.Network)
 	case scenario.ActionSleep:
 		select {
 		case <-time.After(time.Duration(st.For)):

@@ -62,12 +62,19 @@ type Impairment struct {
 	Helper string `json:"helper"`
 }
 
-// Impair impairs what node sends on network ("" for every network the node
-// is on) with s, replacing any impairment there, and returns once the
-// kernel carries it out. The helper stays in the node's network namespace
+// Impair is ImpairLinks for callers that need only to know it worked (the
+// steps of a scenario).
+func (l *Lab) Impair(ctx context.Context, node, network string, s shape.Settings) error {
+	_, err := l.ImpairLinks(ctx, node, network, s)
+	return err
+}
+
+// ImpairLinks impairs what node sends on network ("" for every network the
+// node is on) with s, replacing any impairment there, and returns once the
+// kernel carries it out, with what it impaired. The helper stays in the node's network namespace
 // until Heal (or Down) removes it; if it dies the link passes traffic again.
 // On error, nothing of this call is left in place.
-func (l *Lab) Impair(ctx context.Context, node, network string, s shape.Settings) ([]Impairment, error) {
+func (l *Lab) ImpairLinks(ctx context.Context, node, network string, s shape.Settings) ([]Impairment, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: impair %s: %w", ErrInvalid, node, err)
 	}

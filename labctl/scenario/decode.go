@@ -288,6 +288,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 	case textTypes[t] != nil:
 		d.text(n, path, v, textTypes[t])
 		return
+	case t == impairType:
+		d.impair(n, path, v, depth)
+		return
 	case t == attachmentType && n.Kind == yaml.ScalarNode && !isNull(n):
 		v.FieldByName("Network").SetString(n.Value)
 		return

@@ -117,6 +117,7 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 		v.address(ap, n, ni, a.IPv4, ipv4)
 		v.address(ap, n, ni, a.IPv6, ipv6)
 		v.aliases(ap, n, ni, a.Aliases)
+		v.impairSettings(ap+".impair", a.Impair)
 	}
 }
 

@@ -63,6 +63,7 @@ import (
 	"strconv"
 	"time"
 
+	"socketlab/helpers/impair/shape"
 	catalog "socketlab/internal/images"
 )
 
@@ -171,6 +172,9 @@ type Attachment struct {
 	IPv6 netip.Addr `yaml:"ipv6,omitempty"`
 	// Aliases are further DNS names of the node on this network.
 	Aliases []string `yaml:"aliases,omitempty"`
+	// Impair degrades what the node sends on this network from the moment
+	// it is up: {delay: 50ms, jitter: 10ms, loss: 20%, rate: 1mbit}.
+	Impair *shape.Settings `yaml:"impair,omitempty"`
 }
 
 // Step is one thing `labctl test` does: either run a client inside a node
@@ -203,10 +207,15 @@ type Step struct {
 	Background bool `yaml:"background,omitempty"`
 
 	// Action acts on the node instead of running a client: stop, kill,
-	// start, disconnect or connect (with network), or sleep (with for).
+	// start, disconnect or connect (with network), impair (with impair) or
+	// heal a link, or sleep (with for).
 	Action Action `yaml:"action,omitempty"`
-	// Network is the network a disconnect or connect action concerns.
+	// Network is the network a disconnect, connect, impair or heal action
+	// concerns; impair and heal without it act on every network of the node.
 	Network string `yaml:"network,omitempty"`
+	// Impair is how an impair action degrades the node's link:
+	// {delay: 100ms, loss: 20%, rate: 1mbit}. heal takes it away.
+	Impair *shape.Settings `yaml:"impair,omitempty"`
 	// For is how long a sleep action waits, e.g. 500ms.
 	For Duration `yaml:"for,omitempty"`
 
@@ -267,6 +276,8 @@ const (
 	ActionDisconnect Action = "disconnect"
 	ActionConnect    Action = "connect"
 	ActionSleep      Action = "sleep"
+	ActionImpair     Action = "impair" // degrade the node's link (Step.Impair)
+	ActionHeal       Action = "heal"   // take an impairment away
 )
 
 // FailKind is how a step expects its client to fail (Expect.Fail): the
@@ -307,7 +318,7 @@ var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
 	images         = catalog.Nodes()
 	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
-	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionSleep)
+	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionImpair, ActionHeal, ActionSleep)
 	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)
 	expectFamilies = names(AddrIPv4, AddrIPv6)
 	failKinds      = names(FailRefused, FailTimeout, FailUnreachable, FailResolve, FailReset, FailProtocol, FailAny)

@@ -181,6 +181,8 @@ func (g *schemaGen) field(id string, t reflect.Type) *schema {
 	switch {
 	case t == durationType:
 		return &schema{Type: "string", Pattern: durationPattern, Default: schemaDefaults[id]}
+	case t == impairType || t.Kind() == reflect.Pointer && t.Elem() == impairType:
+		return impairSchema()
 	case textTypes[t] != nil: // subnets, addresses, sizes: text in YAML
 		return &schema{Type: "string", Pattern: schemaPatterns[id]}
 	case t.Kind() == reflect.Pointer:

@@ -107,7 +107,7 @@ func (v *validator) clientNodes() []string {
 }
 
 func (v *validator) runStep(path string, st *Step) {
-	v.only(path, "run", "it belongs to actions: remove it", map[string]bool{"network": st.Network != "", "for": st.For != 0})
+	v.only(path, "run", "it belongs to actions: remove it", map[string]bool{"network": st.Network != "", "for": st.For != 0, "impair": st.Impair != nil})
 	if !slices.Contains(clients, st.Run) {
 		hint := didYouMean(st.Run, clients)
 		if st.Run == "web" || st.Run == "http" || st.Run == "curl" {
@@ -432,8 +432,15 @@ func (v *validator) actionStep(path string, i int, st *Step) {
 		v.errorf(path+".action", hint, "action %q is not known", st.Action)
 		return
 	}
+	if st.Action == ActionImpair || st.Action == ActionHeal {
+		v.impairStep(path, st)
+		return
+	}
 	if st.Action != ActionDisconnect && st.Action != ActionConnect && st.Network != "" {
 		v.errorf(path+".network", "remove it", "network has no meaning in a %s step", st.Action)
+	}
+	if st.Impair != nil {
+		v.errorf(path+".impair", "remove it, or make it an impair step", "impair has no meaning in a %s step", st.Action)
 	}
 	if st.Action != ActionSleep && st.For != 0 {
 		v.errorf(path+".for", "remove it, or add a sleep step", "for has no meaning in a %s step", st.Action)
