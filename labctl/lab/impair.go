@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +76,11 @@ func (l *Lab) Impair(ctx context.Context, node, network string, s shape.Settings
 // until Heal (or Down) removes it; if it dies the link passes traffic again.
 // On error, nothing of this call is left in place.
 func (l *Lab) ImpairLinks(ctx context.Context, node, network string, s shape.Settings) ([]Impairment, error) {
+	return l.impair(ctx, node, network, s, nil)
+}
+
+// impair is ImpairLinks with extra labels for the helpers.
+func (l *Lab) impair(ctx context.Context, node, network string, s shape.Settings, extra map[string]string) ([]Impairment, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: impair %s: %w", ErrInvalid, node, err)
 	}
@@ -101,7 +107,7 @@ func (l *Lab) ImpairLinks(ctx context.Context, node, network string, s shape.Set
 		if err := l.Heal(ctx, node, lk.Network); err != nil {
 			return nil, l.undo(ctx, node, done, err)
 		}
-		im, err := l.impairLink(ctx, node, ref, lk, s)
+		im, err := l.impairLink(ctx, node, ref, lk, s, extra)
 		if err != nil {
 			return nil, l.undo(ctx, node, done, err)
 		}
@@ -187,18 +193,20 @@ func (lk link) iface() string {
 }
 
 // impairLink runs one helper impairing lk and waits for its "applied".
-func (l *Lab) impairLink(ctx context.Context, node, ref string, lk link, s shape.Settings) (Impairment, error) {
+func (l *Lab) impairLink(ctx context.Context, node, ref string, lk link, s shape.Settings, extra map[string]string) (Impairment, error) {
 	vals, _ := json.Marshal(s.Values())
+	labels := map[string]string{
+		LabelImpairNetwork: lk.Network, LabelImpairInterface: lk.Interface, LabelImpairSettings: string(vals),
+	}
+	maps.Copy(labels, extra)
 	stderr := &lockedWriter{w: &strings.Builder{}}
 	h, err := l.RunHelper(ctx, node, HelperSpec{
 		Purpose: PurposeImpair,
 		Image:   ref,
 		Cmd:     append([]string{"apply", lk.iface()}, s.Args()...),
 		Caps:    []string{"NET_ADMIN"},
-		Labels: map[string]string{
-			LabelImpairNetwork: lk.Network, LabelImpairInterface: lk.Interface, LabelImpairSettings: string(vals),
-		},
-		Stderr: stderr,
+		Labels:  labels,
+		Stderr:  stderr,
 	})
 	if err != nil {
 		return Impairment{}, fmt.Errorf("impair %s:%s: %w", node, lk.Network, err)
@@ -410,4 +418,20 @@ func impairmentsOf(ctrs []backend.Container) []Impairment {
 		return strings.Compare(a.Node+"\x00"+a.Network, b.Node+"\x00"+b.Network)
 	})
 	return out
+}
+
+// impairNode applies the impairments the scenario gives n's attachments,
+// once n runs and before it is called ready. The helpers carry the up's
+// label, so a failed up sweeps them with the rest.
+func (u *upper) impairNode(ctx context.Context, n *nodePlan) error {
+	l := &Lab{name: u.p.name, e: u.e, o: u.o}
+	for _, a := range n.node.Networks {
+		if a.Impair == nil {
+			continue
+		}
+		if _, err := l.impair(ctx, n.node.Name, a.Network, *a.Impair, map[string]string{LabelUp: u.p.upID}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

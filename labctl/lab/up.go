@@ -262,6 +262,9 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.o.healthTimeout); err != nil {
 		return true, err
 	}
+	if err := u.impairNode(ctx, n); err != nil {
+		return true, err
+	}
 	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
 	return true, nil
 }
@@ -318,6 +321,9 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
 	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.o.healthTimeout); err != nil {
+		return err
+	}
+	if err := u.impairNode(ctx, n); err != nil {
 		return err
 	}
 	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
