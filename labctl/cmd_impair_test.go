@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"socketlab/helpers/impair/shape"
 )
 
 // TestImpairUsage: settings are checked before the engine is asked
@@ -33,6 +35,34 @@ func TestImpairUsage(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+// TestWriteDoctor: the table says which mechanism the kernel gives and
+// what lacks, in words a learner can act on.
+func TestWriteDoctor(t *testing.T) {
+	tests := []struct {
+		name string
+		rep  doctorReport
+		want []string
+	}{
+		{"fallback", doctorReport{Impair: &shape.Probe{TBF: true, NetdevEgress: true, NFQueue: true, Mechanism: shape.MechanismFallback},
+			Capture: true, CaptureImage: "socketlab/capture:latest"},
+			[]string{"impairment      fallback", "this kernel has no netem", "capture         yes", "IPv6 isolation  no", "all built"}},
+		{"nothing", doctorReport{Impair: &shape.Probe{Missing: []string{"sch_netem", "sch_tbf"}}, CaptureImage: "socketlab/capture:latest",
+			IPv6Isolated: true, MissingImages: []string{"capture"}},
+			[]string{"impairment      none", "lacks sch_netem, sch_tbf", "capture         no", "run make images", "IPv6 isolation  yes", "missing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			writeDoctor(&b, tt.rep)
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("doctor table lacks %q:\n%s", w, b.String())
 				}
 			}
 		})
