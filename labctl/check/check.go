@@ -264,11 +264,19 @@ type clientResult struct {
 	Timings   struct {
 		Total float64 `json:"total"`
 	} `json:"timings_ms"`
+	Details struct {
+		RoundTrips int `json:"round_trips"`
+		Lost       int `json:"lost"`
+		Sent       int `json:"sent"`
+	} `json:"details"`
 }
 
 func (c *clientResult) String() string {
 	if !c.OK {
 		return fmt.Sprintf("failed (%s): %s", c.ErrorKind, c.Error)
+	}
+	if c.Details.Sent > 0 {
+		return fmt.Sprintf("%d of %d echoes from %s over %s (%d lost) in %.1f ms", c.Details.RoundTrips, c.Details.Sent, c.Remote, c.Family, c.Details.Lost, c.Timings.Total)
 	}
 	return fmt.Sprintf("%q from %s over %s in %.1f ms", trim(c.Received), c.Remote, c.Family, c.Timings.Total)
 }
@@ -327,6 +335,7 @@ func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) 
 			bad = append(bad, "within")
 		}
 	}
+	want, bad = judgeLink(e, c, want, bad)
 	expected = strings.Join(want, ", ")
 	if expected == "" {
 		expected = "success"

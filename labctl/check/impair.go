@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"time"
 
 	"socketlab/labctl/scenario"
 )
@@ -20,4 +21,32 @@ func describeImpair(st *scenario.Step) string {
 		return fmt.Sprintf("%s %s", st.Action, where)
 	}
 	return fmt.Sprintf("%s %s (%s)", st.Action, where, st.Impair)
+}
+
+// judgeLink adds what a step expects of a degraded link to want, and the
+// expectations that failed to bad: a lower bound on the time, a range of
+// echoes that came back.
+func judgeLink(e *scenario.Expect, c *clientResult, want, bad []string) ([]string, []string) {
+	if e.SlowerThan > 0 {
+		d := time.Duration(e.SlowerThan)
+		want = append(want, "slower than "+d.String())
+		if time.Duration(c.Timings.Total*float64(time.Millisecond)) < d {
+			bad = append(bad, "slower_than")
+		}
+	}
+	if e.MinReplies > 0 || e.MaxReplies > 0 {
+		switch {
+		case e.MaxReplies == 0:
+			want = append(want, fmt.Sprintf("at least %d replies", e.MinReplies))
+		case e.MinReplies == 0:
+			want = append(want, fmt.Sprintf("at most %d replies", e.MaxReplies))
+		default:
+			want = append(want, fmt.Sprintf("%d to %d replies", e.MinReplies, e.MaxReplies))
+		}
+		n := int64(c.Details.RoundTrips)
+		if n < e.MinReplies || e.MaxReplies > 0 && n > e.MaxReplies {
+			bad = append(bad, "replies")
+		}
+	}
+	return want, bad
 }

@@ -2,9 +2,11 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"socketlab/helpers/impair/shape"
 	"socketlab/labctl/scenario"
@@ -45,5 +47,41 @@ func TestImpairSteps(t *testing.T) {
 	}
 	if last := rep.Results[4]; last.Outcome != Error || !strings.Contains(last.Message, `"gone"`) {
 		t.Errorf("failed impair: %s %q, want error naming the network", last.Outcome, last.Message)
+	}
+}
+
+// TestJudgeLink: a range of echoes and a lower bound on the time are judged
+// from sock's JSON.
+func TestJudgeLink(t *testing.T) {
+	lossy := `{"client":"echo","ok":true,"received":"hi","family":"IPv4","remote":"10.0.0.2:7","timings_ms":{"total":120.5},"details":{"round_trips":161,"sent":200,"lost":39}}`
+	c := func() *clientResult {
+		var r clientResult
+		if err := json.Unmarshal([]byte(lossy), &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	cases := []struct {
+		name     string
+		e        scenario.Expect
+		outcome  string
+		expected string
+	}{
+		{"in range", scenario.Expect{MinReplies: 120, MaxReplies: 190}, Pass, "120 to 190 replies"},
+		{"too few", scenario.Expect{MinReplies: 170}, Fail, "at least 170 replies"},
+		{"too many", scenario.Expect{MaxReplies: 150}, Fail, "at most 150 replies"},
+		{"slower", scenario.Expect{SlowerThan: scenario.Duration(100 * time.Millisecond)}, Pass, "slower than 100ms"},
+		{"not slower", scenario.Expect{SlowerThan: scenario.Duration(200 * time.Millisecond)}, Fail, "slower than 200ms"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			outcome, expected, got := judge(&tt.e, c())
+			if outcome != tt.outcome || expected != tt.expected {
+				t.Errorf("judge = %s %q, want %s %q", outcome, expected, tt.outcome, tt.expected)
+			}
+			if !strings.Contains(got, "161 of 200 echoes") || !strings.Contains(got, "39 lost") {
+				t.Errorf("got %q, want the echoes counted", got)
+			}
+		})
 	}
 }

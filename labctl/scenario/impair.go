@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -164,5 +165,35 @@ func (v *validator) impairStep(path string, st *Step) {
 	}
 	if !ns.nets[st.Network] {
 		v.errorf(path+".network", fmt.Sprintf("at this step it is on %s", quoteList(sortedKeys(ns.nets))), "node %q is not on network %q", n.Name, st.Network)
+	}
+}
+
+// expectLink checks what a step expects of a degraded link: slower_than
+// below the timeout (and within), a sensible range of replies, from echo.
+func (v *validator) expectLink(ep string, st *Step) {
+	e := st.Expect
+	if e.SlowerThan < 0 || e.SlowerThan == 0 && v.s.written(ep+".slower_than") && !v.bad(ep+".slower_than") {
+		v.errorf(ep+".slower_than", "", "slower_than %s is not positive", e.SlowerThan)
+	}
+	if e.SlowerThan > 0 && time.Duration(e.SlowerThan) >= st.TimeoutOrDefault() {
+		v.errorf(ep+".slower_than", fmt.Sprintf("raise the step's timeout above %s", e.SlowerThan),
+			"slower_than %s is not shorter than the step's timeout, %s", e.SlowerThan, st.TimeoutOrDefault())
+	}
+	if e.SlowerThan > 0 && e.Within > 0 && e.Within <= e.SlowerThan {
+		v.errorf(ep+".within", "", "within %s leaves no time after slower_than %s", e.Within, e.SlowerThan)
+	}
+	for _, r := range []struct {
+		key string
+		n   int64
+	}{{"min_replies", e.MinReplies}, {"max_replies", e.MaxReplies}} {
+		if r.n < 0 {
+			v.errorf(ep+"."+r.key, "", "%s %d is negative", r.key, r.n)
+		}
+	}
+	if e.MaxReplies > 0 && e.MinReplies > e.MaxReplies {
+		v.errorf(ep+".min_replies", "", "min_replies %d is more than max_replies %d", e.MinReplies, e.MaxReplies)
+	}
+	if (e.MinReplies != 0 || e.MaxReplies != 0) && st.Run != "echo" {
+		v.errorf(ep, "count replies of run: echo with args [--udp, --count, \"200\", --wait, 200ms]", "min_replies and max_replies count echoes: they go with run: echo")
 	}
 }

@@ -239,6 +239,15 @@ type Expect struct {
 	Family AddrFamily `yaml:"family,omitempty"`
 	// Within bounds the client's total time, e.g. 200ms.
 	Within Duration `yaml:"within,omitempty"`
+	// SlowerThan is a lower bound on the client's total time, e.g. 100ms:
+	// what a delayed link shows (a packet never arrives before its delay).
+	SlowerThan Duration `yaml:"slower_than,omitempty"`
+	// MinReplies is the fewest echoes a run of echo --udp --count N --wait D
+	// must get back, each lost datagram being counted, not an error.
+	MinReplies int64 `yaml:"min_replies,omitempty"`
+	// MaxReplies is the most echoes such a run may get back: on a lossy
+	// link, fewer than were sent.
+	MaxReplies int64 `yaml:"max_replies,omitempty"`
 	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
 	Fail FailKind `yaml:"fail,omitempty"`

@@ -371,6 +371,7 @@ func (v *validator) expect(path string, st *Step) {
 		v.only(ep, "fail", "a failing client has no output to check: remove one", map[string]bool{
 			"contains": e.Contains != "", "equals": e.Equals != nil, "matches": e.Matches != "",
 			"family": e.Family != "", "within": e.Within != 0,
+			"slower_than": e.SlowerThan != 0, "min_replies": e.MinReplies != 0, "max_replies": e.MaxReplies != 0,
 		})
 		return
 	}
@@ -396,6 +397,7 @@ func (v *validator) expect(path string, st *Step) {
 		v.errorf(ep+".within", "", "within %s is not positive", e.Within)
 	}
 	timeout := st.TimeoutOrDefault()
+	v.expectLink(ep, st)
 	if time.Duration(e.Within) >= timeout {
 		v.errorf(ep+".within", fmt.Sprintf("raise the step's timeout above %s", e.Within),
 			"within %s is not shorter than the step's timeout, %s", e.Within, timeout)
