@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"socketlab/internal/images"
@@ -23,7 +24,11 @@ import (
 // image. Its reaper (Ryuk) would be pulled from a registry, so it is off,
 // with exactly "true" ("1" turns it back on); containers are terminated by
 // each test. Set before the first testcontainers call.
-func init() { os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") }
+// Its progress lines are dropped: a failing test says what failed.
+func init() {
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	tclog.SetDefault(tclog.NewNoopLogger())
+}
 
 // exchanges talk to each service from the host, dialling the container's
 // own address (the host reaches it as root; no port is published), and

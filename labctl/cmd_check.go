@@ -19,6 +19,7 @@ func testCommand() *cobra.Command {
 	var (
 		name, output, junit string
 		keep, quiet         bool
+		captureDir          string
 	)
 	c := &cobra.Command{
 		Use:   "test FILE...",
@@ -69,7 +70,7 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 				if labName == "" {
 					labName = sc.Name
 				}
-				rep := testOne(ctx, sc, labName, keep, quiet, log)
+				rep := testOne(ctx, sc, labName, keep, quiet, log, captureDir)
 				reports = append(reports, rep)
 				if ctx.Err() != nil {
 					break
@@ -106,14 +107,17 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 	c.Flags().StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
 	c.Flags().BoolVar(&keep, "keep", false, "leave the lab up after the steps, for a look")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr, only the report")
+	c.Flags().StringVar(&captureDir, "capture", "", "capture every node during the steps into DIR/LAB.pcapng, steps marked (a scenario with expect.wire is captured anyway)")
 	return c
 }
 
 // testOne brings sc up as labName, runs its steps and takes it down (unless
 // keep), writing progress to log. The lab must not be up already: its steps
-// may stop nodes and split networks, so test never borrows a lab.
-func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer) *check.Report {
-	rep := &check.Report{Scenario: sc.Name, File: sc.File}
+// may stop nodes and split networks, so test never borrows a lab. The report
+// is labelled with the lab's name (the scenario's unless --name gave one).
+func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer, captureDir string) (rep *check.Report) {
+	defer func() { rep.Scenario = labName }()
+	rep = &check.Report{Scenario: labName, File: sc.File}
 	say := func(format string, a ...any) {
 		if !quiet {
 			fmt.Fprintf(log, format+"\n", a...)
@@ -140,13 +144,26 @@ func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, q
 		return rep
 	}
 	say("== %s: up in %.1fs; %d steps", sc.Name, time.Since(began).Seconds(), len(sc.Steps))
-	rep = check.Run(ctx, l, sc, func(r *check.Result) {
+	var cl check.Lab = l
+	cp, err := startTestCapture(ctx, l, sc, captureDir)
+	if err != nil {
+		rep.Setup = err.Error()
+	} else if cp != nil {
+		cl = cp
+	}
+	rep = check.Run(ctx, cl, sc, func(r *check.Result) {
 		fam := ""
 		if r.Family != "" {
 			fam = " [" + r.Family + "]"
 		}
 		say("   %-5s %d. %s%s (%.2fs)", r.Outcome, r.Index, r.Name, fam, r.Seconds)
 	})
+	if cp != nil {
+		cp.finish(ctx, rep, say)
+	}
+	if err != nil && rep.Setup == "" {
+		rep.Setup = err.Error()
+	}
 	if keep {
 		say("== %s: kept up: %s status %s; %s down %s when done", sc.Name, prog, labName, prog, labName)
 		return rep

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,7 +164,7 @@ func TestTableAndHints(t *testing.T) {
 	}
 	var b bytes.Buffer
 	writeTable(&b, st, true)
-	writeHints(&b, st)
+	writeHints(&b, st, nil)
 	out := b.String()
 	for _, want := range []string{
 		"front    dual   10.200.1.0/24  fd5c:1ab:0:1::/64",
@@ -175,5 +177,21 @@ func TestTableAndHints(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestDownAllIsYours: --all takes only the labs the caller created; other
+// users' labs on a shared engine need --everyone.
+func TestDownAllIsYours(t *testing.T) {
+	labs := []lab.Summary{{Name: "mine", Creator: "ada@box"}, {Name: "theirs", Creator: "bob@box"}, {Name: "old"}}
+	if names, others := pickLabs(labs, "ada@box", false); !slices.Equal(names, []string{"mine"}) || len(others) != 0 {
+		t.Errorf("--all: %v, others %v; want only mine", names, others)
+	}
+	names, others := pickLabs(labs, "ada@box", true)
+	if !slices.Equal(names, []string{"mine", "theirs", "old"}) || !slices.Equal(others, []string{"theirs (bob@box)", "old (creator unknown)"}) {
+		t.Errorf("--all --everyone: %v, others %v", names, others)
+	}
+	if code := run(context.Background(), []string{"down", "--everyone", "x"}, nil, io.Discard, io.Discard); code != 2 {
+		t.Errorf("down --everyone without --all exits %d, want 2", code)
 	}
 }

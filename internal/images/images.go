@@ -17,6 +17,20 @@ const DefaultTag = "latest"
 // Client is the image that carries the sock client: the node steps run in.
 const Client = "client"
 
+// Capture is the capture helper's image: labctl runs it in a node's
+// network namespace with NET_RAW only (helpers/capture).
+const Capture = "capture"
+
+// helpers are the helper images: never nodes, run by labctl next to one.
+// Isolate is the isolation helper's image: labctl runs it in each node's
+// network namespace at up to filter IPv6 between networks and labs.
+const Isolate = "isolate"
+
+var helpers = []string{Capture, "impair", Isolate}
+
+// Helpers returns the names of the helper images (helpers/NAME/cmd).
+func Helpers() []string { return slices.Clone(helpers) }
+
 // services are the servers, one image each, in the order the docs list them.
 var services = []string{"welcome", "echo", "chat", "responder", "lookup", "web"}
 

@@ -244,8 +244,9 @@ func Services() []string {
 	return out
 }
 
-// Images are the images the tests may use: every service's, and client.
-func Images() []string { return append(Services(), images.Client) }
+// Images are the images the tests may use: every service's, client, and
+// the helpers' (capture).
+func Images() []string { return append(append(Services(), images.Client), images.Helpers()...) }
 
 // Missing tells whether image is not built (when the engine is there).
 func Missing(image string) bool { return slices.Contains(state.missing, image) }

@@ -7,7 +7,6 @@ package check
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"socketlab/helpers/impair/shape"
+	"socketlab/internal/result"
 	"socketlab/labctl/scenario"
 )
 
@@ -63,6 +63,9 @@ type Result struct {
 	// Output is what the client received (or, when it gave no JSON result,
 	// what it printed), at most MaxOutput bytes.
 	Output string `json:"output,omitempty"`
+	// Packets are the step's node's packets during the step, one line
+	// each (at most MaxPacketLines), when the run was captured.
+	Packets []string `json:"packets,omitempty"`
 }
 
 // MaxOutput bounds Result.Output; longer output is cut and marked so.
@@ -76,6 +79,21 @@ type Report struct {
 	Seconds  float64   `json:"seconds"`
 	// Setup is set when the lab could not be brought up or down.
 	Setup string `json:"setup_error,omitempty"`
+	// Capture is the pcapng file of the run, when it was captured.
+	Capture string `json:"capture,omitempty"`
+}
+
+// PacketLines are the packet lines of each result, PacketLines()[i] for
+// Results[i]; nil when the run was not captured.
+func (r *Report) PacketLines() [][]string {
+	if r.Capture == "" {
+		return nil
+	}
+	out := make([][]string, len(r.Results))
+	for i, res := range r.Results {
+		out[i] = res.Packets
+	}
+	return out
 }
 
 // Passed reports whether every step passed and the lab came up.
@@ -175,11 +193,14 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 		} else {
 			res.Outcome = Pass
 		}
+		mark(l, res, start, time.Now())
 		return res
 	}
 	argv := ClientArgv(st, fam, t)
 	res.Command = strings.Join(argv, " ")
+	began := time.Now()
 	stdout, stderr, code, err := l.Exec(sctx, st.Node, argv)
+	ended := time.Now()
 	if err != nil {
 		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
 		return res
@@ -194,6 +215,7 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 	}
 	res.Output = cut(out.Received)
 	res.Outcome, res.Expected, res.Got = judge(st.Expect, &out)
+	wireStep(ctx, l, st, res, began, ended)
 	return res
 }
 
@@ -253,30 +275,17 @@ func ClientArgv(st *scenario.Step, fam string, timeout time.Duration) []string {
 	return append(argv, st.Args...)
 }
 
-// clientResult is the part of sock's --json object the checks read.
-type clientResult struct {
-	OK        bool   `json:"ok"`
-	Received  string `json:"received"`
-	Family    string `json:"family"`
-	Remote    string `json:"remote"`
-	Error     string `json:"error"`
-	ErrorKind string `json:"error_kind"`
-	Timings   struct {
-		Total float64 `json:"total"`
-	} `json:"timings_ms"`
-	Details struct {
-		RoundTrips int `json:"round_trips"`
-		Lost       int `json:"lost"`
-		Sent       int `json:"sent"`
-	} `json:"details"`
-}
+// clientResult is sock's --json object, with how the checks print it.
+type clientResult struct{ result.Result }
 
 func (c *clientResult) String() string {
 	if !c.OK {
 		return fmt.Sprintf("failed (%s): %s", c.ErrorKind, c.Error)
 	}
-	if c.Details.Sent > 0 {
-		return fmt.Sprintf("%d of %d echoes from %s over %s (%d lost) in %.1f ms", c.Details.RoundTrips, c.Details.Sent, c.Remote, c.Family, c.Details.Lost, c.Timings.Total)
+	if sent, ok := c.detail("sent"); ok {
+		replies, _ := c.detail("round_trips")
+		lost, _ := c.detail("lost")
+		return fmt.Sprintf("%d of %d echoes from %s over %s (%d lost) in %.1f ms", replies, sent, c.Remote, c.Family, lost, c.Timings.Total)
 	}
 	return fmt.Sprintf("%q from %s over %s in %.1f ms", trim(c.Received), c.Remote, c.Family, c.Timings.Total)
 }
@@ -292,7 +301,7 @@ func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) 
 		if c.OK {
 			return Fail, expected, "success: " + c.String()
 		}
-		if e.Fail != scenario.FailAny && scenario.FailKind(c.ErrorKind) != e.Fail {
+		if !result.Kind(e.Fail).Matches(c.ErrorKind) {
 			return Fail, expected, c.String()
 		}
 		return Pass, expected, c.String()
@@ -376,6 +385,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-// ErrFailed is returned by callers when a report did not pass.
-var ErrFailed = errors.New("scenario checks failed")

@@ -43,10 +43,18 @@ func judgeLink(e *scenario.Expect, c *clientResult, want, bad []string) ([]strin
 		default:
 			want = append(want, fmt.Sprintf("%d to %d replies", e.MinReplies, e.MaxReplies))
 		}
-		n := int64(c.Details.RoundTrips)
+		replies, _ := c.detail("round_trips")
+		n := int64(replies)
 		if n < e.MinReplies || e.MaxReplies > 0 && n > e.MaxReplies {
 			bad = append(bad, "replies")
 		}
 	}
 	return want, bad
+}
+
+// detail is a count among the client's details (sock echo's round_trips,
+// sent, lost), and whether it is there.
+func (c *clientResult) detail(key string) (int, bool) {
+	f, ok := c.Details[key].(float64) // JSON numbers decode as float64
+	return int(f), ok
 }

@@ -17,6 +17,9 @@ func WriteTable(w io.Writer, reports []*Report) error {
 	total, failed := 0, 0
 	for _, r := range reports {
 		fmt.Fprintf(tw, "%s\t\t\t\t\n", r.Scenario)
+		if r.Capture != "" {
+			fmt.Fprintf(tw, "  capture: %s\t\t\t\t\n", r.Capture)
+		}
 		if r.Setup != "" {
 			fmt.Fprintf(tw, "  lab\t\t\tERROR\t\t\n      %s\n", r.Setup)
 		}
@@ -75,6 +78,9 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		Time      string   `xml:"time,attr"`
 		Failure   *failure `xml:"failure,omitempty"`
 		Error     *failure `xml:"error,omitempty"`
+		// SystemOut names the capture file as an attachment, as GitLab
+		// and Jenkins read it: [[ATTACHMENT|path]].
+		SystemOut string `xml:"system-out,omitempty"`
 	}
 	type suite struct {
 		Name     string     `xml:"name,attr"`
@@ -85,11 +91,18 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		File     string     `xml:"file,attr,omitempty"`
 		Cases    []testcase `xml:"testcase"`
 	}
+	// The root carries the totals too: some CI systems read only it.
 	type suites struct {
-		XMLName xml.Name `xml:"testsuites"`
-		Suites  []suite  `xml:"testsuite"`
+		XMLName  xml.Name `xml:"testsuites"`
+		Name     string   `xml:"name,attr"`
+		Tests    int      `xml:"tests,attr"`
+		Failures int      `xml:"failures,attr"`
+		Errors   int      `xml:"errors,attr"`
+		Time     string   `xml:"time,attr"`
+		Suites   []suite  `xml:"testsuite"`
 	}
-	var doc suites
+	doc := suites{Name: "labctl test"}
+	var seconds float64
 	for _, r := range reports {
 		_, f, e := r.Counts()
 		s := suite{Name: r.Scenario, Tests: len(r.Results), Failures: f, Errors: e,
@@ -106,6 +119,9 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 				name += " [" + st.Family + "]"
 			}
 			tc := testcase{Name: name, Classname: r.Scenario, Time: fmt.Sprintf("%.3f", st.Seconds)}
+			if r.Capture != "" {
+				tc.SystemOut = "[[ATTACHMENT|" + r.Capture + "]]"
+			}
 			text := fmt.Sprintf("expected: %s\ngot: %s\n%s", st.Expected, st.Got, st.Message)
 			switch st.Outcome {
 			case Fail:
@@ -116,7 +132,12 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 			s.Cases = append(s.Cases, tc)
 		}
 		doc.Suites = append(doc.Suites, s)
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		seconds += r.Seconds
 	}
+	doc.Time = fmt.Sprintf("%.3f", seconds)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"os/user"
 	"slices"
 	"strconv"
 
@@ -27,6 +29,7 @@ const (
 	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
 	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
 	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
+	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."
@@ -52,10 +55,11 @@ func dockerName(lab, name string) string { return lab + "-" + name }
 
 func baseLabels(lab, file, upID string, index int, spec string) map[string]string {
 	l := map[string]string{
-		LabelLab:   lab,
-		LabelIndex: strconv.Itoa(index),
-		LabelSpec:  spec,
-		LabelUp:    upID,
+		LabelLab:     lab,
+		LabelIndex:   strconv.Itoa(index),
+		LabelSpec:    spec,
+		LabelUp:      upID,
+		LabelCreator: Creator(),
 	}
 	if file != "" {
 		l[LabelFile] = file
@@ -134,4 +138,17 @@ func attachmentOf(a *scenario.Attachment, node string) attachment {
 func attachLabel(a attachment) string {
 	b, _ := json.Marshal(a)
 	return string(b)
+}
+
+// Creator names who runs this process, as labs record it: user@host.
+func Creator() string {
+	name := strconv.Itoa(os.Getuid())
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if env := os.Getenv("SUDO_USER"); env != "" {
+		name = env // the person behind sudo, not root
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
 }

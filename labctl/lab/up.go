@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/scenario"
 )
@@ -139,6 +140,11 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 // the lab machines have no registry) and reads its healthcheck.
 func (u *upper) inspectImages(ctx context.Context) error {
 	refs := u.p.images()
+	if done, err := u.e.isolates(ctx); err != nil {
+		return err
+	} else if !done {
+		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
+	}
 	infos := make([]backend.Image, len(refs))
 	errs := parallel(len(refs), func(i int) (err error) {
 		infos[i], err = u.e.b.Image(ctx, refs[i])
@@ -258,6 +264,9 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
+	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o.tag); err != nil {
+		return true, err
+	}
 	r := n.kind.Readiness(n.node, u.images[n.image])
 	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.o.healthTimeout); err != nil {
 		return true, err
@@ -320,6 +329,9 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		return fmt.Errorf("start node %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
+	if err := u.e.isolate(ctx, u.p.name, id, u.o.tag); err != nil {
+		return err
+	}
 	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.o.healthTimeout); err != nil {
 		return err
 	}

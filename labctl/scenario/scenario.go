@@ -251,6 +251,73 @@ type Expect struct {
 	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
 	Fail FailKind `yaml:"fail,omitempty"`
+	// Wire is what must have crossed the wire during the step, as the
+	// step's node sent and received it (labctl test captures the lab's
+	// nodes when a step has wire checks).
+	Wire *Wire `yaml:"wire,omitempty"`
+}
+
+// Wire is a step's expect.wire: what the step's node must have sent and
+// received during the step, judged from a capture of its interfaces.
+type Wire struct {
+	// Handshake true: every TCP connection had its three-way handshake
+	// (SYN, SYN-ACK, ACK); false: not one complete handshake was seen.
+	Handshake *bool `yaml:"handshake,omitempty"`
+	// Close is how the first TCP connection that ended, ended: fin or rst,
+	// and who sent it first: "fin by server", "rst by client".
+	Close WireClose `yaml:"close,omitempty"`
+	// ICMP is an ICMP or ICMPv6 message that must have been seen, e.g.
+	// port-unreachable.
+	ICMP string `yaml:"icmp,omitempty"`
+	// Retransmissions bounds the TCP segments sent again: a number, or a
+	// comparison such as "<= 2" or "> 0".
+	Retransmissions *WireCount `yaml:"retransmissions,omitempty"`
+	// Datagrams are how many UDP datagrams the node must have sent and
+	// received.
+	Datagrams *WireDatagrams `yaml:"datagrams,omitempty"`
+	// Family is the IP version every TCP and UDP packet used: IPv4 or IPv6.
+	Family AddrFamily `yaml:"family,omitempty"`
+}
+
+// WireClose is how a TCP connection ended and, when By is set, which side
+// sent the first FIN or RST; written "fin", "rst by server".
+type WireClose struct {
+	How CloseKind
+	By  Side
+}
+
+// CloseKind is how a TCP connection ends: fin (an orderly close) or rst
+// (a reset).
+type CloseKind string
+
+// The ways a connection ends.
+const (
+	CloseFIN CloseKind = "fin"
+	CloseRST CloseKind = "rst"
+)
+
+// Side is one end of a TCP connection: the client sent the first SYN.
+type Side string
+
+// The two ends of a connection.
+const (
+	SideClient Side = "client"
+	SideServer Side = "server"
+)
+
+// WireCount is a comparison with a number, written "3", "<= 2", "> 0".
+type WireCount struct {
+	// Op is one of == != < <= > >=.
+	Op string
+	N  int64
+}
+
+// WireDatagrams counts UDP datagrams; a count left out is not checked.
+type WireDatagrams struct {
+	// Sent is how many datagrams the node sent.
+	Sent *int64 `yaml:"sent,omitempty"`
+	// Received is how many datagrams the node received.
+	Received *int64 `yaml:"received,omitempty"`
 }
 
 // Duration is a time.Duration written as in Go: "500ms", "2s", "1m30s".

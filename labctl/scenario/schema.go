@@ -184,7 +184,11 @@ func (g *schemaGen) field(id string, t reflect.Type) *schema {
 	case t == impairType || t.Kind() == reflect.Pointer && t.Elem() == impairType:
 		return impairSchema()
 	case textTypes[t] != nil: // subnets, addresses, sizes: text in YAML
-		return &schema{Type: "string", Pattern: schemaPatterns[id]}
+		var typ any = "string"
+		if k, ok := schemaTextKinds[id]; ok {
+			typ = k
+		}
+		return &schema{Type: typ, Pattern: schemaPatterns[id]}
 	case t.Kind() == reflect.Pointer:
 		return g.field(id, t.Elem())
 	case t.Kind() == reflect.String:

@@ -145,6 +145,7 @@ func (v *validator) runStep(path string, st *Step) {
 	}
 	v.target(path, st, n)
 	v.expect(path, st)
+	v.wire(path, st)
 }
 
 // target checks a run step's target and, unless the step expects a
