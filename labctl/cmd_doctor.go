@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -26,8 +27,11 @@ type doctorReport struct {
 	Capture      bool   `json:"capture"`
 	CaptureImage string `json:"capture_image"`
 	// IPv6Isolated: the engine itself keeps IPv6 from crossing between its
-	// networks.
-	IPv6Isolated bool `json:"ipv6_isolated"`
+	// networks. Where it does not, labctl does, with the isolate helper
+	// (IsolateImage, built or not: Isolate).
+	IPv6Isolated bool   `json:"ipv6_isolated"`
+	Isolate      bool   `json:"isolate"`
+	IsolateImage string `json:"isolate_image"`
 	// MissingImages are socketlab images not built yet.
 	MissingImages []string `json:"missing_images,omitempty"`
 }
@@ -68,7 +72,7 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 			if err != nil {
 				return err
 			}
-			rep := doctorReport{CaptureImage: images.Ref("capture", "")}
+			rep := doctorReport{CaptureImage: images.Ref(images.Capture, ""), IsolateImage: images.Ref(images.Isolate, "")}
 			info, err := e.Backend().Info(ctx)
 			if err != nil {
 				return err
@@ -80,9 +84,10 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 			} else if !errors.Is(err, backend.ErrNotFound) {
 				return err
 			}
-			if rep.MissingImages, err = e.ImagesMissing(ctx, append(images.Nodes(), images.Impair, "capture")...); err != nil {
+			if rep.MissingImages, err = e.ImagesMissing(ctx, append(images.Nodes(), images.Helpers()...)...); err != nil {
 				return err
 			}
+			rep.Isolate = !slices.Contains(rep.MissingImages, images.Isolate)
 			if p, err := e.ProbeImpairment(ctx); err != nil {
 				rep.ImpairError = err.Error()
 			} else {
@@ -125,11 +130,15 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	} else {
 		fmt.Fprintf(tw, "capture\tno\t%s is not built: run make images\n", rep.CaptureImage)
 	}
-	if rep.IPv6Isolated {
-		fmt.Fprintln(tw, "IPv6 isolation\tyes\tthe engine keeps IPv6 from crossing between its networks, as it does IPv4")
-	} else {
-		fmt.Fprintln(tw, "IPv6 isolation\tno\tthe engine filters only IPv4 between networks (Docker < 28): nodes on different")
-		fmt.Fprintln(tw, "\t\tnetworks may reach each other over IPv6 through the host")
+	switch {
+	case rep.IPv6Isolated:
+		fmt.Fprintln(tw, "IPv6 isolation\tby the engine\tthe engine keeps IPv6 from crossing between its networks, as it does IPv4")
+	case rep.Isolate:
+		fmt.Fprintln(tw, "IPv6 isolation\tby labctl\tthe engine filters only IPv4 between networks (Docker < 28): labctl's isolate")
+		fmt.Fprintln(tw, "\t\thelper gives each node an IPv6 filter at up, so other networks stay out of reach")
+	default:
+		fmt.Fprintln(tw, "IPv6 isolation\tno\tthe engine filters only IPv4 between networks (Docker < 28) and "+rep.IsolateImage)
+		fmt.Fprintln(tw, "\t\tis not built: run make images, or nodes reach other networks over IPv6")
 	}
 	if len(rep.MissingImages) > 0 {
 		fmt.Fprintf(tw, "images\tmissing\t%s: run make images\n", strings.Join(rep.MissingImages, ", "))

@@ -52,9 +52,11 @@ func TestWriteDoctor(t *testing.T) {
 		{"fallback", doctorReport{Impair: &shape.Probe{TBF: true, NetdevEgress: true, NFQueue: true, Mechanism: shape.MechanismFallback},
 			Capture: true, CaptureImage: "socketlab/capture:latest"},
 			[]string{"impairment      fallback", "this kernel has no netem", "capture         yes", "IPv6 isolation  no", "all built"}},
+		{"isolated by labctl", doctorReport{Impair: &shape.Probe{Netem: true, Mechanism: shape.MechanismNetem}, Isolate: true},
+			[]string{"impairment      netem", "IPv6 isolation  by labctl"}},
 		{"nothing", doctorReport{Impair: &shape.Probe{Missing: []string{"sch_netem", "sch_tbf"}}, CaptureImage: "socketlab/capture:latest",
 			IPv6Isolated: true, MissingImages: []string{"capture"}},
-			[]string{"impairment      none", "lacks sch_netem, sch_tbf", "capture         no", "run make images", "IPv6 isolation  yes", "missing"}},
+			[]string{"impairment      none", "lacks sch_netem, sch_tbf", "capture         no", "run make images", "IPv6 isolation  by the engine", "missing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

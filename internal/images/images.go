@@ -26,7 +26,11 @@ const Capture = "capture"
 // network namespace at up to filter IPv6 between networks and labs.
 const Isolate = "isolate"
 
-var helpers = []string{Capture, "impair", Isolate}
+// Impair is the link impairment helper's image: labctl runs it in a node's
+// network namespace with NET_ADMIN only (helpers/impair).
+const Impair = "impair"
+
+var helpers = []string{Capture, Impair, Isolate}
 
 // Helpers returns the names of the helper images (helpers/NAME/cmd).
 func Helpers() []string { return slices.Clone(helpers) }
@@ -52,6 +56,3 @@ func Ref(name, tag string) string {
 	}
 	return Prefix + name + ":" + tag
 }
-
-// Impair is the link impairment helper's image (helpers/impair).
-const Impair = "impair"
