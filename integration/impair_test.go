@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +271,91 @@ func TestImpairBadInput(t *testing.T) {
 	}
 	if left := helpersLeft(t, l.Name()); len(left) > 0 {
 		t.Errorf("helpers left: %v", left)
+	}
+}
+
+// TestImpairCLI drives labctl impair as a person would: held in the
+// foreground and reverted by Ctrl-C, applied and left in place, listed by
+// status, cleared; bad input exits 2; doctor names the mechanism.
+func TestImpairCLI(t *testing.T) {
+	t.Parallel()
+	needImpair(t)
+	file := filepath.Join(t.TempDir(), "pair.yaml")
+	os.WriteFile(file, []byte(`name: pair
+networks:
+  net: {}
+nodes:
+  echo: {image: echo, networks: [net]}
+  client: {image: client, networks: [net]}
+`), 0o644)
+	name := labtest.Name(t)
+	t.Cleanup(func() { labctl(t, "down", name) })
+	if code, _, stderr := labctl(t, "up", "-q", "--name", name, file); code != 0 {
+		t.Fatalf("up: exit %d: %s", code, stderr)
+	}
+	bin, err := labctlBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "impair", "--lab", name, "client", "--loss", "100%", "--for", "1m")
+	var stdout, stderr labtestBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "holding for 1m0s"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("impair --for did not start holding: %s %s", stdout.String(), stderr.String())
+		}
+	}
+	if _, out, _ := labctl(t, "status", name); !strings.Contains(out, "IMPAIRED") || !strings.Contains(out, "loss 100%") {
+		t.Errorf("status while held does not list the impairment:\n%s", out)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("labctl impair --for did not end after Ctrl-C")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(stdout.String(), "healed every link of client") {
+		t.Errorf("after Ctrl-C: exit %d, stdout %q, stderr %q; want 0 and healed", code, stdout.String(), stderr.String())
+	}
+	if left := helpersLeft(t, name); len(left) > 0 {
+		t.Errorf("helpers left after Ctrl-C: %v", left)
+	}
+
+	if code, out, stderr := labctl(t, "impair", "--lab", name, "client:net", "--delay", "50ms", "--rate", "10mbit"); code != 0 || !strings.Contains(out, "impaired client:net") {
+		t.Fatalf("impair: exit %d: %s %s", code, out, stderr)
+	}
+	if _, out, _ := labctl(t, "status", name, "-o", "json"); !strings.Contains(out, `"summary": "delay 50ms rate 10mbit"`) {
+		t.Errorf("status -o json after impair lacks the impairment:\n%s", out)
+	}
+	if code, out, stderr := labctl(t, "impair", "--lab", name, "--clear"); code != 0 || !strings.Contains(out, "healed every link of lab") {
+		t.Errorf("impair --clear: exit %d: %s %s", code, out, stderr)
+	}
+	if left := helpersLeft(t, name); len(left) > 0 {
+		t.Errorf("helpers left after --clear: %v", left)
+	}
+
+	for _, bad := range [][]string{
+		{"impair", "--lab", name, "nobody", "--loss", "5%"},
+		{"impair", "--lab", name, "client:elsewhere", "--loss", "5%"},
+		{"impair", "--lab", name, "client", "--loss", "120%"},
+	} {
+		if code, _, stderr := labctl(t, bad...); code != 2 || stderr == "" {
+			t.Errorf("%q: exit %d, stderr %q; want 2 with the reason", bad, code, stderr)
+		}
+	}
+	if left := helpersLeft(t, name); len(left) > 0 {
+		t.Errorf("helpers left after bad input: %v", left)
+	}
+
+	code, out, errs := labctl(t, "doctor", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"mechanism": "`) || strings.Contains(out, `"mechanism": ""`) {
+		t.Errorf("doctor: exit %d, %s %s; want a mechanism", code, out, errs)
 	}
 }

@@ -88,6 +88,9 @@ per second). Jitter is at most the delay; reorder needs a delay.`,
 			}
 			ims, err := l.ImpairLinks(ctx, node, network, s)
 			if err != nil {
+				if ctx.Err() != nil {
+					return exitError{code: 130, err: errors.New("impair interrupted: nothing of it is left in place")}
+				}
 				return impairError(err)
 			}
 			for _, im := range ims {
