@@ -359,3 +359,29 @@ nodes:
 		t.Errorf("doctor: exit %d, %s %s; want a mechanism", code, out, errs)
 	}
 }
+
+// TestImpairSurvivesRestart: a stopped node that starts again has a new
+// network namespace; its impairment is applied there again.
+func TestImpairSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	needImpair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, echo := impairLab(t)
+	if _, err := l.ImpairLinks(ctx, "echo", "net", shape.Settings{Loss: 100}); err != nil {
+		t.Fatalf("impair: %v", err)
+	}
+	if err := l.Stop(ctx, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(ctx, "echo"); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	echo = node(t, status(t, l), "echo")
+	if got := echoes(t, address(t, echo, "net", "IPv4"), 50); got != 0 {
+		t.Errorf("after a restart, %d of 50 came back through a cut link", got)
+	}
+	if st := status(t, l); len(st.Impairments) != 1 || !st.Impairments[0].Running {
+		t.Errorf("impairments after restart = %+v, want one running", st.Impairments)
+	}
+}

@@ -435,3 +435,30 @@ func (u *upper) impairNode(ctx context.Context, n *nodePlan) error {
 	}
 	return nil
 }
+
+// reimpair applies again, in node's new network namespace (a stopped node
+// that starts gets one), the impairments its helpers were holding in the
+// old one.
+func (l *Lab) reimpair(ctx context.Context, node string) error {
+	hs, _, err := l.e.b.List(ctx, backend.Selector{LabelLab: l.name, LabelRole: RoleHelper, LabelHelper: PurposeImpair, LabelNode: node})
+	if err != nil || len(hs) == 0 {
+		return err
+	}
+	for _, h := range hs {
+		var vals map[string]string
+		_ = json.Unmarshal([]byte(h.Labels[LabelImpairSettings]), &vals)
+		s, err := shape.Parse(vals)
+		net := h.Labels[LabelImpairNetwork]
+		if err != nil {
+			return fmt.Errorf("impair %s:%s again: helper %s has unreadable settings: %w", node, net, h.Name, err)
+		}
+		var extra map[string]string
+		if up := h.Labels[LabelUp]; up != "" {
+			extra = map[string]string{LabelUp: up}
+		}
+		if _, err := l.impair(ctx, node, net, s, extra); err != nil {
+			return fmt.Errorf("impair %s:%s again after its start: %w", node, net, err)
+		}
+	}
+	return nil
+}

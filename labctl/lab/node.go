@@ -147,6 +147,9 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 	if err := l.e.isolate(ctx, l.name, c.ID, l.o.tag); err != nil {
 		return err
 	}
+	if err := l.reimpair(ctx, node); err != nil {
+		return err
+	}
 	img, err := l.e.b.Image(ctx, c.ImageID)
 	if err != nil {
 		return err
@@ -166,6 +169,10 @@ func (l *Lab) Disconnect(ctx context.Context, node, net string) error {
 	}
 	if err := l.e.b.Disconnect(ctx, n.ID, c.ID); err != nil {
 		return fmt.Errorf("disconnect %s from %s: %w", node, net, err)
+	}
+	// The link is gone, and with it what impaired it.
+	if err := l.Heal(ctx, node, net); err != nil {
+		return err
 	}
 	return l.reisolate(ctx, c)
 }

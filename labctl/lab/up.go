@@ -271,6 +271,9 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.o.healthTimeout); err != nil {
 		return true, err
 	}
+	if err := (&Lab{name: u.p.name, e: u.e, o: u.o}).reimpair(ctx, n.node.Name); err != nil {
+		return true, err
+	}
 	if err := u.impairNode(ctx, n); err != nil {
 		return true, err
 	}
