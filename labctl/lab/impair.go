@@ -420,20 +420,47 @@ func impairmentsOf(ctrs []backend.Container) []Impairment {
 	return out
 }
 
-// impairNode applies the impairments the scenario gives n's attachments,
-// once n runs and before it is called ready. The helpers carry the up's
+// impairNode makes n's links impaired as the scenario's attachments say,
+// once n runs and before it is called ready: a link already impaired with
+// the same settings is left alone, another is impaired anew, and one an
+// earlier up impaired that the scenario no longer impairs is healed
+// (impairments made by hand are left alone). New helpers carry the up's
 // label, so a failed up sweeps them with the rest.
-func (u *upper) impairNode(ctx context.Context, n *nodePlan) error {
+// It tells whether it changed anything.
+func (u *upper) impairNode(ctx context.Context, n *nodePlan) (changed bool, err error) {
 	l := &Lab{name: u.p.name, e: u.e, o: u.o}
+	hs, _, err := u.e.b.List(ctx, backend.Selector{LabelLab: u.p.name, LabelRole: RoleHelper, LabelHelper: PurposeImpair, LabelNode: n.node.Name})
+	if err != nil {
+		return false, err
+	}
+	have := map[string]backend.Container{}
+	for _, h := range hs {
+		have[h.Labels[LabelImpairNetwork]] = h
+	}
+	declared := map[string]bool{}
 	for _, a := range n.node.Networks {
 		if a.Impair == nil {
 			continue
 		}
+		declared[a.Network] = true
+		vals, _ := json.Marshal(a.Impair.Values())
+		if h, ok := have[a.Network]; ok && h.Running && h.Labels[LabelImpairSettings] == string(vals) {
+			continue
+		}
+		changed = true
 		if _, err := l.impair(ctx, n.node.Name, a.Network, *a.Impair, map[string]string{LabelUp: u.p.upID}); err != nil {
-			return err
+			return changed, err
 		}
 	}
-	return nil
+	for net, h := range have {
+		if !declared[net] && h.Labels[LabelUp] != "" {
+			changed = true
+			if err := l.Heal(ctx, n.node.Name, net); err != nil {
+				return changed, err
+			}
+		}
+	}
+	return changed, nil
 }
 
 // reimpair applies again, in node's new network namespace (a stopped node

@@ -257,8 +257,12 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, u.createNode(ctx, n)
 	}
 	if c.Running {
+		changed, err := u.impairNode(ctx, n)
+		if err != nil {
+			return changed, err
+		}
 		u.ev.emit(KindNode, n.node.Name, Unchanged, n.image, nil)
-		return false, nil
+		return changed, nil
 	}
 	if err := u.e.b.Start(ctx, c.ID); err != nil {
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
@@ -274,7 +278,7 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 	if err := (&Lab{name: u.p.name, e: u.e, o: u.o}).reimpair(ctx, n.node.Name); err != nil {
 		return true, err
 	}
-	if err := u.impairNode(ctx, n); err != nil {
+	if _, err := u.impairNode(ctx, n); err != nil {
 		return true, err
 	}
 	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
@@ -338,7 +342,7 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.o.healthTimeout); err != nil {
 		return err
 	}
-	if err := u.impairNode(ctx, n); err != nil {
+	if _, err := u.impairNode(ctx, n); err != nil {
 		return err
 	}
 	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
