@@ -120,8 +120,8 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	case p.Mechanism == shape.MechanismNetem:
 		fmt.Fprintln(tw, "impairment\tnetem\tthe kernel's netem qdisc does delay, jitter, loss, duplication, reordering, corruption and rate")
 	case p.Mechanism == shape.MechanismFallback:
-		fmt.Fprintln(tw, "impairment\tfallback\tthis kernel has no netem: loss and duplication by nftables at the egress hook, rate by TBF,")
-		fmt.Fprintln(tw, "\t\tdelay, jitter, reordering and corruption by a user-space delay line (NFQUEUE, fail-open)")
+		fmt.Fprintln(tw, "impairment\tfallback\tthis kernel has no netem: duplication by nftables at the egress hook, rate by TBF,")
+		fmt.Fprintln(tw, "\t\tdelay, jitter, loss, reordering and corruption by a user-space delay line (NFQUEUE, fail-open)")
 	default:
 		fmt.Fprintf(tw, "impairment\tnone\tthe kernel lacks %s: labctl impair cannot work on this engine\n", strings.Join(p.Missing, ", "))
 	}

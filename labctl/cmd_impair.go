@@ -194,7 +194,7 @@ func mechanismName(m string) string {
 	case shape.MechanismNetem:
 		return "the kernel's netem"
 	case shape.MechanismFallback:
-		return "the fallback (nftables drop, TBF, a user-space delay line: this kernel has no netem)"
+		return "the fallback (a user-space delay line, nftables, TBF: this kernel has no netem)"
 	}
 	return dash(m)
 }
