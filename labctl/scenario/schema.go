@@ -120,7 +120,6 @@ func marshal(v any) ([]byte, error) {
 var (
 	schemaEnums = map[string][]string{
 		"Network.Stack": stacks,
-		"Node.Image":    images,
 		"Step.Run":      clients,
 		"Step.Family":   stepFamilies,
 		"Step.Action":   actions,
