@@ -19,6 +19,8 @@ func testCommand() *cobra.Command {
 	var (
 		name, output, junit string
 		keep, quiet         bool
+		pull                string
+		anyPath             bool
 	)
 	c := &cobra.Command{
 		Use:   "test FILE...",
@@ -44,6 +46,9 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 			if output != "table" && output != "json" {
 				return usageError{fmt.Errorf("-o %q: want table or json", output)}
 			}
+			if pull != "never" && pull != "missing" {
+				return usageError{fmt.Errorf("--pull %q: want never or missing", pull)}
+			}
 			if name != "" && len(files) > 1 {
 				return usageError{errors.New("--name goes with one file only")}
 			}
@@ -51,7 +56,7 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 			var scs []*scenario.Scenario
 			var bad []error
 			for _, f := range files {
-				sc, err := loadScenario(f)
+				sc, err := loadScenario(f, anyPath)
 				if err != nil {
 					bad = append(bad, err)
 					continue
@@ -69,7 +74,14 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 				if labName == "" {
 					labName = sc.Name
 				}
-				rep := testOne(ctx, sc, labName, keep, quiet, log)
+				var opts []lab.Option
+				if pull == "missing" {
+					opts = append(opts, lab.WithPullMissing())
+				}
+				if anyPath {
+					opts = append(opts, lab.WithHostPathsAnywhere())
+				}
+				rep := testOne(ctx, sc, labName, keep, quiet, log, opts...)
 				reports = append(reports, rep)
 				if ctx.Err() != nil {
 					break
@@ -106,13 +118,15 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 	c.Flags().StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
 	c.Flags().BoolVar(&keep, "keep", false, "leave the lab up after the steps, for a look")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr, only the report")
+	c.Flags().StringVar(&pull, "pull", "never", "never, or missing: pull the images that are not there (never socketlab's)")
+	c.Flags().BoolVar(&anyPath, "allow-host-paths", false, "let files and mounts name host paths outside the scenario's folder (for a scenario you trust)")
 	return c
 }
 
 // testOne brings sc up as labName, runs its steps and takes it down (unless
 // keep), writing progress to log. The lab must not be up already: its steps
 // may stop nodes and split networks, so test never borrows a lab.
-func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer) *check.Report {
+func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer, opts ...lab.Option) *check.Report {
 	rep := &check.Report{Scenario: sc.Name, File: sc.File}
 	say := func(format string, a ...any) {
 		if !quiet {
@@ -133,7 +147,7 @@ func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, q
 	say("== %s: up as lab %s", sc.File, labName)
 	began := time.Now()
 	p := newProgress(log, quiet)
-	l, err := upLab(ctx, sc, lab.WithName(labName), lab.WithProgress(p.event))
+	l, err := upLab(ctx, sc, append([]lab.Option{lab.WithName(labName), lab.WithProgress(p.event)}, opts...)...)
 	p.done()
 	if err != nil {
 		rep.Setup = fmt.Sprintf("up %s: %v", labName, err)

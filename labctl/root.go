@@ -82,9 +82,14 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // loadScenario reads a scenario file; an invalid one is an exit status 2
-// with every problem on its own line.
-func loadScenario(path string) (*scenario.Scenario, error) {
+// with every problem on its own line. hostPaths, when given, also finds the
+// host paths of its files and mounts (true: anywhere, false: inside the
+// scenario's folder).
+func loadScenario(path string, hostPaths ...bool) (*scenario.Scenario, error) {
 	sc, err := scenario.Load(path)
+	if err == nil && len(hostPaths) > 0 {
+		err = sc.ResolveHostPaths(hostPaths[0])
+	}
 	if err != nil {
 		var errs scenario.Errors
 		if errors.As(err, &errs) {

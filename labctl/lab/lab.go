@@ -64,6 +64,11 @@ type options struct {
 	healthTimeout time.Duration
 	pool4, pool6  string
 	tag           string
+	// pull: pull the images that are missing (labctl up --pull missing).
+	pull bool
+	// hostPaths: files and mounts may name host paths outside the
+	// scenario's folder (labctl up --allow-host-paths).
+	hostPaths bool
 }
 
 func defaultOptions() options {
@@ -100,6 +105,15 @@ func WithPools(ipv4, ipv6 string) Option {
 // images.DefaultTag, e.g. images built for a branch.
 func WithImageTag(tag string) Option { return func(o *options) { o.tag = tag } }
 
+// WithPullMissing lets Up pull the images a scenario needs that are not
+// there (never the socketlab images, which are built here). Without it,
+// nothing is ever pulled: a missing image is an error saying how to get it.
+func WithPullMissing() Option { return func(o *options) { o.pull = true } }
+
+// WithHostPathsAnywhere lets a scenario's files and mounts name host paths
+// outside the scenario's folder: for a scenario you trust.
+func WithHostPathsAnywhere() Option { return func(o *options) { o.hostPaths = true } }
+
 // Phase is a step in the life of a network or node, as reported by Event.
 type Phase string
 
@@ -107,7 +121,9 @@ type Phase string
 const (
 	Created   Phase = "created"   // the network or container exists
 	Started   Phase = "started"   // the container runs
-	Healthy   Phase = "healthy"   // the container passed its healthcheck (or has none)
+	Healthy   Phase = "healthy"   // the container passed its image's healthcheck
+	Ready     Phase = "ready"     // the container passed the scenario's readiness check (Detail says which)
+	Running   Phase = "running"   // the container runs and has no readiness check: nothing was checked
 	Unchanged Phase = "unchanged" // up already, as the scenario says: left alone
 	Failed    Phase = "failed"    // see Event.Err
 	Removed   Phase = "removed"   // the network or container is gone

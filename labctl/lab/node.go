@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 )
 
@@ -142,6 +143,11 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 	}
 	if err := l.e.b.Start(ctx, c.ID); err != nil {
 		return fmt.Errorf("start %s: %w", node, err)
+	}
+	probe := probeSpec{image: images.Ref(images.Client, l.o.tag), name: c.Name, labels: helperLabels(c.Labels, "ready")}
+	if r, done, ok := readinessFromLabels(c.Labels, probe); ok {
+		defer done()
+		return waitReady(ctx, l.e.b, c.ID, node, r, l.o.healthTimeout)
 	}
 	img, err := l.e.b.Image(ctx, c.ImageID)
 	if err != nil {

@@ -42,6 +42,11 @@ type NodeStatus struct {
 	// unhealthy, starting (Docker has not run it yet: it first runs one
 	// interval after start, while Up runs it at once), or none.
 	Health string `json:"health"`
+	// Ready is what up checked before it called the node ready:
+	// "healthcheck" (the image's), the scenario's check ("tcp 8080",
+	// `log "listening on"`), or "" when nothing was checked: the node was
+	// only seen running.
+	Ready string `json:"ready"`
 	// ExitCode is set when the node has exited.
 	ExitCode  int       `json:"exit_code,omitempty"`
 	Addresses []Address `json:"addresses"`
@@ -126,6 +131,7 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 		Image:     c.Image,
 		State:     ins.State,
 		Health:    ins.Health,
+		Ready:     c.Labels[LabelReady],
 		ExitCode:  ins.ExitCode,
 		Addresses: []Address{},
 		Security: Security{

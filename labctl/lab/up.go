@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/scenario"
 )
@@ -34,6 +36,11 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 	pools, err := parsePools(o.pool4, o.pool6)
 	if err != nil {
 		return nil, err
+	}
+	// Before anything is planned or created: the host paths of files and
+	// mounts exist and stay inside the scenario's folder.
+	if err := sc.ResolveHostPaths(o.hostPaths); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	p, err := newPlan(sc, name, newID(), o)
 	if err != nil {
@@ -71,6 +78,9 @@ type upper struct {
 
 func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	if err := u.inspectImages(ctx); err != nil {
+		return false, err
+	}
+	if err := u.addFiles(ctx); err != nil {
 		return false, err
 	}
 	ctrs, nets, err := u.e.resources(ctx, backend.Selector{LabelLab: u.p.name})
@@ -129,20 +139,31 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	return changed || slices.Contains(did, true), nil
 }
 
-// inspectImages checks that every image is there (nothing is ever pulled:
-// the lab machines have no registry) and reads its healthcheck.
+// inspectImages checks that every image is there and reads its
+// healthcheck. Nothing is pulled unless the caller asked for it
+// (WithPullMissing), and never a socketlab image, which is built here: a
+// registry's image of that name would be someone else's.
 func (u *upper) inspectImages(ctx context.Context) error {
 	refs := u.p.images()
+	if u.p.needsProbe() && !slices.Contains(refs, u.probeImage()) {
+		refs = append(refs, u.probeImage())
+	}
 	infos := make([]backend.Image, len(refs))
 	errs := parallel(len(refs), func(i int) (err error) {
 		infos[i], err = u.e.b.Image(ctx, refs[i])
+		if errors.Is(err, backend.ErrNotFound) && u.o.pull && !strings.HasPrefix(refs[i], images.Prefix) {
+			if err = u.e.b.Pull(ctx, refs[i]); err != nil {
+				return fmt.Errorf("%w: pull %s: %w", ErrImageMissing, refs[i], err)
+			}
+			infos[i], err = u.e.b.Image(ctx, refs[i])
+		}
 		return err
 	})
 	var missing []string
 	for i, ref := range refs {
 		switch {
 		case errors.Is(errs[i], backend.ErrNotFound):
-			missing = append(missing, ref)
+			missing = append(missing, ref+": "+howToGet(ref, u.o.pull))
 		case errs[i] != nil:
 			return errs[i]
 		default:
@@ -150,9 +171,79 @@ func (u *upper) inspectImages(ctx context.Context) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s: run make images", ErrImageMissing, strings.Join(missing, ", "))
+		return fmt.Errorf("%w (nothing was created, nothing pulled):\n  %s", ErrImageMissing, strings.Join(missing, "\n  "))
 	}
 	return nil
+}
+
+// howToGet says how to get a missing image.
+func howToGet(ref string, pulled bool) string {
+	name := strings.TrimPrefix(ref, images.Prefix)
+	name, _, _ = strings.Cut(name, ":")
+	switch {
+	case !strings.HasPrefix(ref, images.Prefix):
+		if pulled {
+			return "not there, and the pull failed"
+		}
+		return "not there: docker pull " + ref + ", or build it; or let labctl pull what is missing: labctl up --pull missing"
+	case name == images.Toolbox:
+		return "not built: make toolbox"
+	case images.IsShortName(name):
+		return "not built: make images"
+	}
+	return "not there: build it (socketlab images are never pulled)"
+}
+
+// probeImage is the image tcp and udp readiness checks run sock from.
+func (u *upper) probeImage() string { return images.Ref(images.Client, u.o.tag) }
+
+// addFiles makes, for each node with files, the image that is its image
+// with the files in (a hardened node's root is read-only, so they cannot be
+// copied into its container), and runs the node on it.
+func (u *upper) addFiles(ctx context.Context) error {
+	for _, n := range u.p.nodes {
+		if len(n.node.Files) == 0 {
+			continue
+		}
+		var files []backend.File
+		for _, f := range n.node.Files {
+			files = append(files, backend.File{Source: f.HostPath, Target: f.Target})
+		}
+		ref, err := u.e.b.AddFiles(ctx, n.image, files, map[string]string{LabelFiles: n.image})
+		if err != nil {
+			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
+		}
+		img, err := u.e.b.Image(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
+		}
+		n.spec.Image = ref
+		u.images[ref] = img
+	}
+	return nil
+}
+
+// readiness is how a node is known to be ready: the scenario's check, or
+// its kind's; done releases what the check ran.
+func (u *upper) readiness(n *nodePlan) (r Readiness, done func()) {
+	if n.node.Ready != nil {
+		return scenarioReadiness(n.node.Ready, probeSpec{
+			image: u.probeImage(), name: n.spec.Name, labels: helperLabels(n.spec.Labels, "ready"),
+		})
+	}
+	return n.kind.Readiness(n.node, u.images[n.image]), func() {}
+}
+
+// readyEvent reports a node that passed r.
+func (u *upper) readyEvent(n *nodePlan, r Readiness) {
+	switch {
+	case r.Check == nil:
+		u.ev.emit(KindNode, n.node.Name, Running, "no readiness check", nil)
+	case r.What == "healthcheck":
+		u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	default:
+		u.ev.emit(KindNode, n.node.Name, Ready, r.What, nil)
+	}
 }
 
 // checkExisting compares what the engine holds with the plan: the same
@@ -185,7 +276,7 @@ func (u *upper) checkExisting(ctx context.Context, ctrs []backend.Container, net
 			diffs = append(diffs, "node "+name+" is not in the scenario")
 		case c.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
 			diffs = append(diffs, "node "+name+" is defined differently")
-		case c.ImageID != u.images[w.image].ID:
+		case c.ImageID != u.images[w.spec.Image].ID:
 			diffs = append(diffs, "node "+name+" runs an older build of "+w.image)
 		}
 	}
@@ -332,21 +423,26 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	r := n.kind.Readiness(n.node, u.images[n.image])
-	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.o.healthTimeout); err != nil {
+	r, done := u.readiness(n)
+	defer done()
+	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.timeout(n)); err != nil {
 		return true, err
 	}
-	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	u.readyEvent(n, r)
 	return true, nil
 }
 
 // createNode creates a node's container on its networks, starts it and
 // waits until it is ready.
 func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
-	r := n.kind.Readiness(n.node, u.images[n.image])
+	r, done := u.readiness(n)
+	defer done()
 	spec := n.spec
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.Labels[LabelReady] = r.What
+	if n.node.Ready != nil {
+		spec.Labels[LabelReadyCheck] = readyLabel(n.node.Ready)
+	}
 	id, err := u.e.b.CreateNode(ctx, spec)
 	switch {
 	case errors.Is(err, backend.ErrNameInUse):
@@ -362,11 +458,19 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		return fmt.Errorf("start node %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.o.healthTimeout); err != nil {
+	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.timeout(n)); err != nil {
 		return err
 	}
-	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	u.readyEvent(n, r)
 	return nil
+}
+
+// timeout is how long a node may take to be ready.
+func (u *upper) timeout(n *nodePlan) time.Duration {
+	if r := n.node.Ready; r != nil && r.Timeout > 0 {
+		return time.Duration(r.Timeout)
+	}
+	return u.o.healthTimeout
 }
 
 // rollback removes what this run of Up created, found by the run's label.

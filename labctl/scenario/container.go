@@ -155,8 +155,8 @@ var userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za
 // imageRef checks an image reference that is not a short name.
 func (v *validator) imageRef(path, img string) {
 	base := strings.TrimPrefix(img, ImagePrefix)
-	name, tag, _ := strings.Cut(base, ":")
-	if base != img && IsShortName(name) && (tag == "" || tag == catalog.DefaultTag) {
+	name, tag, hasTag := strings.Cut(base, ":")
+	if (base != img || hasTag) && IsShortName(name) && (tag == "" || tag == catalog.DefaultTag) {
 		v.errorf(path, fmt.Sprintf("write just %q: the node runs %s%s", name, ImagePrefix, name), "image %q is not known", img)
 		return
 	}
@@ -172,7 +172,7 @@ func (v *validator) imageRef(path, img string) {
 		// A plain word that is a typo of a short name is more likely than
 		// an image called "ehco".
 		if close := closest(img, images); close != "" {
-			v.errorf(path, fmt.Sprintf("did you mean %q? (for an image of that name, write %s:latest)", close, img), "image %q is not a socketlab image", img)
+			v.errorf(path, fmt.Sprintf("did you mean %q? An image of that name is written %s:latest", close, img), "image %q is not a socketlab image", img)
 		}
 	}
 }

@@ -229,7 +229,9 @@ func (g *schemaGen) item(id string, t reflect.Type) *schema {
 		}}
 	case t.Kind() == reflect.Pointer:
 		return g.object(t.Elem())
-	case t.Kind() == reflect.String && id == "Attachment.Aliases":
+	case textTypes[t] != nil: // files, mounts, publish: text in YAML
+		return &schema{Type: "string"}
+	case t.Kind() == reflect.String && (id == "Attachment.Aliases" || id == "Node.Tmpfs" || id == "Node.CapAdd"):
 		return &schema{Type: "string"}
 	case t.Kind() == reflect.String:
 		return &schema{Type: scalars}

@@ -38,7 +38,7 @@ func (v *validator) steps() {
 		}
 		v.durations(path, st)
 		kinds := 0
-		for _, set := range []bool{st.Run != "", st.Exec != nil, st.Action != ""} {
+		for _, set := range []bool{st.Run != "", len(st.Exec) > 0, st.Action != ""} {
 			if set {
 				kinds++
 			}
@@ -50,7 +50,7 @@ func (v *validator) steps() {
 			v.runStep(path, st)
 		case len(st.Exec) > 0:
 			v.execStep(path, st)
-		case st.Exec != nil:
+		case v.s.written(path + ".exec"):
 			v.errorf(path+".exec", "write the command as a list: [python3, /lab/client.py]", "exec is empty")
 		case st.Action != "":
 			v.actionStep(path, i, st)
