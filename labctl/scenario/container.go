@@ -172,7 +172,8 @@ func (v *validator) imageRef(path, img string) {
 		// A plain word that is a typo of a short name is more likely than
 		// an image called "ehco".
 		if close := closest(img, images); close != "" {
-			v.errorf(path, fmt.Sprintf("did you mean %q? An image of that name is written %s:latest", close, img), "image %q is not a socketlab image", img)
+			// An image of that name is still reachable as NAME:latest.
+			v.errorf(path, fmt.Sprintf("did you mean %q?", close), "image %q is not known", img)
 		}
 	}
 }
