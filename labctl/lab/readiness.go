@@ -113,7 +113,7 @@ func (p *prober) check(ctx context.Context, b backend.Backend, node string, r *s
 	if p.h == nil {
 		h, err := b.RunHelper(ctx, node, backend.HelperSpec{
 			Name: p.spec.name + "-ready-" + newID()[:6], Image: p.spec.image,
-			Cmd: []string{"sock", "idle"}, Labels: p.spec.labels,
+			Cmd: []string{"idle"}, Labels: p.spec.labels, // the client image runs sock
 		})
 		if err != nil {
 			p.mu.Unlock()
