@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/images"
 	"socketlab/internal/labtest"
 	"socketlab/labctl/check"
 	"socketlab/labctl/scenario"
+	"socketlab/labctl/tap"
 )
 
 // scenarioFiles are the scenario library, scenarios/*.yaml, and the
@@ -49,7 +51,17 @@ func TestScenarios(t *testing.T) {
 			l := labtest.Up(t, sc)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			rep := check.Run(ctx, l, sc, nil)
+			var cl check.Lab = l
+			if sc.HasWire() { // its wire checks judge a capture
+				labtest.NeedImages(t, images.Capture)
+				rec, err := tap.Record(ctx, l, labtest.Engine().Backend(), images.Ref(images.Capture, ""), nil)
+				if err != nil {
+					t.Fatalf("capture: %v", err)
+				}
+				defer rec.Close(ctx)
+				cl = rec
+			}
+			rep := check.Run(ctx, cl, sc, nil)
 			for _, r := range rep.Results {
 				name := r.Name
 				if r.Family != "" {

@@ -21,6 +21,7 @@ func testCommand() *cobra.Command {
 		keep, quiet         bool
 		pull                string
 		anyPath             bool
+		captureDir          string
 	)
 	c := &cobra.Command{
 		Use:   "test FILE...",
@@ -81,7 +82,7 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 				if anyPath {
 					opts = append(opts, lab.WithHostPathsAnywhere())
 				}
-				rep := testOne(ctx, sc, labName, keep, quiet, log, opts...)
+				rep := testOne(ctx, sc, labName, keep, quiet, log, captureDir, opts...)
 				reports = append(reports, rep)
 				if ctx.Err() != nil {
 					break
@@ -120,13 +121,14 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr, only the report")
 	c.Flags().StringVar(&pull, "pull", "never", "never, or missing: pull the images that are not there (never socketlab's)")
 	c.Flags().BoolVar(&anyPath, "allow-host-paths", false, "let files and mounts name host paths outside the scenario's folder (for a scenario you trust)")
+	c.Flags().StringVar(&captureDir, "capture", "", "capture every node during the steps into DIR/LAB.pcapng, steps marked (a scenario with expect.wire is captured anyway)")
 	return c
 }
 
 // testOne brings sc up as labName, runs its steps and takes it down (unless
 // keep), writing progress to log. The lab must not be up already: its steps
 // may stop nodes and split networks, so test never borrows a lab.
-func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer, opts ...lab.Option) *check.Report {
+func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer, captureDir string, opts ...lab.Option) *check.Report {
 	rep := &check.Report{Scenario: sc.Name, File: sc.File}
 	say := func(format string, a ...any) {
 		if !quiet {
@@ -154,13 +156,26 @@ func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, q
 		return rep
 	}
 	say("== %s: up in %.1fs; %d steps", sc.Name, time.Since(began).Seconds(), len(sc.Steps))
-	rep = check.Run(ctx, l, sc, func(r *check.Result) {
+	var cl check.Lab = l
+	cp, err := startTestCapture(ctx, l, sc, captureDir)
+	if err != nil {
+		rep.Setup = err.Error()
+	} else if cp != nil {
+		cl = cp
+	}
+	rep = check.Run(ctx, cl, sc, func(r *check.Result) {
 		fam := ""
 		if r.Family != "" {
 			fam = " [" + r.Family + "]"
 		}
 		say("   %-5s %d. %s%s (%.2fs)", r.Outcome, r.Index, r.Name, fam, r.Seconds)
 	})
+	if cp != nil {
+		cp.finish(ctx, rep, say)
+	}
+	if err != nil && rep.Setup == "" {
+		rep.Setup = err.Error()
+	}
 	if keep {
 		say("== %s: kept up: %s status %s; %s down %s when done", sc.Name, prog, labName, prog, labName)
 		return rep

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,27 +13,32 @@ import (
 )
 
 func downCommand() *cobra.Command {
-	var all, quiet bool
+	var all, everyone, quiet bool
 	c := &cobra.Command{
 		Use:   "down NAME|FILE... | --all",
 		Short: "Remove a lab's containers and networks",
 		Long: `down removes every container and network of a lab, found by the lab's label:
 the scenario file is not needed (given a file, down reads only the lab's name
-from it). --all removes every socketlab lab on this Docker engine. Taking down
-a lab that is not up is not an error.`,
+from it). --all removes every lab you brought up on this Docker engine (each
+lab records who created it); other people's labs on a shared engine stay, unless
+you add --everyone, which asks first on a terminal. Taking down a lab that is
+not up is not an error.`,
 		Example: `  labctl down default
   labctl down scenarios/default.yaml
-  labctl down --all`,
+  labctl down --all                 # your labs`,
 		Args: args(func(cmd *cobra.Command, a []string) error {
 			if all == (len(a) > 0) {
 				return errors.New("give lab names or files, or --all")
+			}
+			if everyone && !all {
+				return errors.New("--everyone goes with --all")
 			}
 			return nil
 		}),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			names, err := downNames(cmd, a, all)
+			names, err := downNames(cmd, a, all, everyone)
 			if err != nil {
 				return err
 			}
@@ -59,21 +66,26 @@ a lab that is not up is not an error.`,
 			return errors.Join(errs...)
 		},
 	}
-	c.Flags().BoolVar(&all, "all", false, "remove every lab")
+	c.Flags().BoolVar(&all, "all", false, "remove every lab you brought up")
+	c.Flags().BoolVar(&everyone, "everyone", false, "with --all: every socketlab lab on the engine, other users' too")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the final line")
 	return c
 }
 
 // downNames turns down's arguments into lab names.
-func downNames(cmd *cobra.Command, a []string, all bool) ([]string, error) {
+func downNames(cmd *cobra.Command, a []string, all, everyone bool) ([]string, error) {
 	if all {
 		labs, err := listLabs(cmd.Context())
 		if err != nil {
 			return nil, err
 		}
-		var names []string
-		for _, l := range labs {
-			names = append(names, l.Name)
+		names, others := pickLabs(labs, lab.Creator(), everyone)
+		if len(others) > 0 && isTerminal(cmd.OutOrStdout()) {
+			fmt.Fprintf(cmd.OutOrStdout(), "remove %d labs of other users: %s? [y/N] ", len(others), strings.Join(others, ", "))
+			answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			if a := strings.TrimSpace(strings.ToLower(answer)); a != "y" && a != "yes" {
+				return nil, exitError{code: 1, err: errors.New("nothing removed")}
+			}
 		}
 		return names, nil
 	}
@@ -90,4 +102,26 @@ func downNames(cmd *cobra.Command, a []string, all bool) ([]string, error) {
 		names = append(names, sc.Name)
 	}
 	return names, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "creator unknown"
+	}
+	return s
+}
+
+// pickLabs chooses what down --all removes: the labs me created, and with
+// everyone the others too (others lists those, naming their creators).
+func pickLabs(labs []lab.Summary, me string, everyone bool) (names, others []string) {
+	for _, l := range labs {
+		switch {
+		case l.Creator == me:
+			names = append(names, l.Name)
+		case everyone:
+			names = append(names, l.Name)
+			others = append(others, fmt.Sprintf("%s (%s)", l.Name, orUnknown(l.Creator)))
+		}
+	}
+	return names, others
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,5 +178,21 @@ func TestTableAndHints(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestDownAllIsYours: --all takes only the labs the caller created; other
+// users' labs on a shared engine need --everyone.
+func TestDownAllIsYours(t *testing.T) {
+	labs := []lab.Summary{{Name: "mine", Creator: "ada@box"}, {Name: "theirs", Creator: "bob@box"}, {Name: "old"}}
+	if names, others := pickLabs(labs, "ada@box", false); !slices.Equal(names, []string{"mine"}) || len(others) != 0 {
+		t.Errorf("--all: %v, others %v; want only mine", names, others)
+	}
+	names, others := pickLabs(labs, "ada@box", true)
+	if !slices.Equal(names, []string{"mine", "theirs", "old"}) || !slices.Equal(others, []string{"theirs (bob@box)", "old (creator unknown)"}) {
+		t.Errorf("--all --everyone: %v, others %v", names, others)
+	}
+	if code := run(context.Background(), []string{"down", "--everyone", "x"}, nil, io.Discard, io.Discard); code != 2 {
+		t.Errorf("down --everyone without --all exits %d, want 2", code)
 	}
 }

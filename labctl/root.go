@@ -29,7 +29,7 @@ The images come from 'make images'; nothing is ever pulled.`,
   labctl status                            # every node's IPv4 and IPv6 addresses
   labctl exec client -- sock echo -6 echo hello
   labctl logs -f echo                      # the server's JSON log lines
-  labctl down default                      # or: labctl down --all`,
+  labctl down default                      # or all of yours: labctl down --all`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// An unknown sub-command is a usage error, said here where it
@@ -44,7 +44,7 @@ The images come from 'make images'; nothing is ever pulled.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
-		testCommand(), validateCommand(), schemaCommand())
+		testCommand(), validateCommand(), schemaCommand(), captureCommand())
 	return root
 }
 

@@ -482,7 +482,7 @@ func idleMemory(ctx context.Context, s *suite) ([]Metric, []string, error) {
 		}
 	}
 	echo := func(ctx context.Context) (*proc, string, error) {
-		return s.ours(ctx, "memory", "echo", false, "", nil, "--max-conns", "20000")
+		return s.ours(ctx, "memory", "echo", false, "", nil, "--max-conns", "20000", "--max-per-ip", "0")
 	}
 	chat := func(ctx context.Context) (*proc, string, error) {
 		return s.ours(ctx, "memory", "chat", false, "", nil, "--max-per-ip", "0", "--max-conns", "20000", "--flood-rate", "0")
@@ -499,7 +499,7 @@ func idleMemory(ctx context.Context, s *suite) ([]Metric, []string, error) {
 	mc.Note = "registered (NICK, USER), in no channel; VmRSS after minus before, over 10,000"
 	me := with(rowMemEcho, figs[1], refBuf, figs[2])
 	me.Note = "one 1-byte echo each, then idle; VmRSS after minus before, over 10,000"
-	return []Metric{mc, me}, []string{"memory: servers started fresh for each run; 10,000 connections from 127.0.0.2-9 (one client process); echo --max-conns 20000, chat --max-conns 20000 --max-per-ip 0"}, nil
+	return []Metric{mc, me}, []string{"memory: servers started fresh for each run; 10,000 connections from 127.0.0.2-9 (one client process); echo --max-conns 20000 --max-per-ip 0, chat --max-conns 20000 --max-per-ip 0"}, nil
 }
 
 func lookupRequests(ctx context.Context, s *suite) ([]Metric, []string, error) {

@@ -21,6 +21,16 @@ const Client = "client"
 // sock (make toolbox): a node for a learner's own programs and a shell.
 const Toolbox = "toolbox"
 
+// Capture is the capture helper's image: labctl runs it in a node's
+// network namespace with NET_RAW only (helpers/capture).
+const Capture = "capture"
+
+// helpers are the helper images: never nodes, run by labctl next to one.
+var helpers = []string{Capture, "impair"}
+
+// Helpers returns the names of the helper images (helpers/NAME/cmd).
+func Helpers() []string { return slices.Clone(helpers) }
+
 // services are the servers, one image each, in the order the docs list them.
 var services = []string{"welcome", "echo", "chat", "responder", "lookup", "web"}
 

@@ -86,3 +86,19 @@ func TestRef(t *testing.T) {
 		t.Errorf("Ref(client, dev) = %s", got)
 	}
 }
+
+// TestHelpersList: the helper images are the helpers/*/cmd folders, which
+// scripts/images.sh builds.
+func TestHelpersList(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(root(t), "helpers", "*", "cmd"))
+	var got []string
+	for _, d := range dirs {
+		got = append(got, filepath.Base(filepath.Dir(d)))
+	}
+	slices.Sort(got)
+	want := Helpers()
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("helpers/*/cmd = %v, images.Helpers = %v", got, want)
+	}
+}

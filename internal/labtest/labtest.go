@@ -248,8 +248,11 @@ func Services() []string {
 }
 
 // Images are the images the tests may use: every service's, client, and
-// the toolbox (make toolbox), which the Python lessons' scenario runs.
-func Images() []string { return append(Services(), images.Client, images.Toolbox) }
+// the toolbox (make toolbox), which the Python lessons' scenario runs, and
+// the helpers' (capture, impair).
+func Images() []string {
+	return append(append(Services(), images.Client, images.Toolbox), images.Helpers()...)
+}
 
 // Missing tells whether image is not built (when the engine is there).
 func Missing(image string) bool { return slices.Contains(state.missing, image) }

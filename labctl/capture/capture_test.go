@@ -215,6 +215,18 @@ func TestAnalyzeCases(t *testing.T) {
 				t.Errorf("mismatch %s", m)
 			}
 		}},
+		{"segments cut by the snaplen count whole", []Packet{
+			pkt(0, DirOut, tcpFrame(t, seg{c, s, SYN, 100, 0, ""})),
+			pkt(1, DirIn, tcpFrame(t, seg{s, c, SYN | ACK, 900, 101, ""})),
+			pkt(2, DirOut, tcpFrame(t, seg{c, s, ACK, 101, 901, ""})),
+			pkt(3, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 101, 901, strings.Repeat("x", 3000)})[:200]),
+			pkt(4, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 3101, 901, strings.Repeat("y", 3000)})[:200]),
+			pkt(5, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 3101, 901, strings.Repeat("y", 3000)})[:200]),
+		}, func(t *testing.T, w Wire) {
+			if len(w.Conns) != 1 || w.Conns[0].ClientBytes != 6000 || w.Retransmissions != 1 {
+				t.Errorf("got %+v; want one connection, 6000 client bytes, 1 retransmission", w.Conns)
+			}
+		}},
 		{"udp to a closed port", []Packet{
 			pkt(0, DirOut, udp),
 			pkt(1, DirIn, portUnreachable(t, "10.1.0.3", udp)),
@@ -222,8 +234,11 @@ func TestAnalyzeCases(t *testing.T) {
 			if !w.PortUnreachable || w.Datagrams != (Datagrams{Sent: 1}) || len(w.Conns) != 0 {
 				t.Errorf("got port unreachable %v datagrams %+v conns %d; want true, sent 1, 0", w.PortUnreachable, w.Datagrams, len(w.Conns))
 			}
-			if m := (Expect{ICMP: "port-unreachable", Datagrams: &Datagrams{Sent: 1}}).Check(w); len(m) != 0 {
+			if m := (Expect{ICMP: "port-unreachable", DatagramsSent: ptr(1), DatagramsReceived: ptr(0)}).Check(w); len(m) != 0 {
 				t.Errorf("expectations that hold failed: %v", m)
+			}
+			if m := fmt.Sprint((Expect{DatagramsReceived: ptr(1)}).Check(w)); m != "[wire.datagrams: expected received 1, got sent 1, received 0]" {
+				t.Errorf("mismatch %s", m)
 			}
 		}},
 	}
@@ -333,3 +348,56 @@ func TestStreamMapsNetworks(t *testing.T) {
 		t.Fatalf("got %+v, want one packet at alice:front", pkts)
 	}
 }
+
+func TestMergeCount(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range welcomeExchange(t, "10.1.0.2:43122", "10.1.0.3:9999") {
+		p.Where = Where{Node: "client", Network: "lab"}
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	full := make(chan struct{})
+	var out bytes.Buffer
+	m, err := NewMerger(WithOutput(&out), WithCount(3, func() { close(full) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(&buf, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Add(s)
+	m.Annotate(t0, "step 1 start")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-full:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the count was reached and full was not called")
+	}
+	pkts, _, err := ReadAll(&out, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, p := range pkts {
+		if !p.Marker {
+			n++
+		}
+	}
+	if n != 3 || len(pkts) != 4 {
+		t.Errorf("wrote %d packets and %d markers, want 3 and 1", n, len(pkts)-n)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

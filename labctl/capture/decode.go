@@ -77,6 +77,8 @@ type TCP struct {
 	Flags    TCPFlags
 	Seq, Ack uint32
 	Window   uint16
+	// dataOffset is the header's length in 32-bit words.
+	dataOffset uint8
 }
 
 // ICMP is an ICMPv4 or ICMPv6 message; for errors (unreachable, time
@@ -107,6 +109,9 @@ type Decoded struct {
 	ICMP     ICMP
 	ARP      ARP
 	Payload  []byte
+	// PayloadLen is the transport payload's size on the wire, from the IP
+	// header's length: more than len(Payload) when the snaplen cut the frame.
+	PayloadLen int
 	// Complete is false when the frame ended before its headers did (a short snaplen).
 	Complete bool
 }
@@ -145,7 +150,9 @@ func Decode(frame []byte) Decoded {
 		d.Family = 4
 		src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
 		dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
-		return transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
+		d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
+		d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
+		return d
 	case layers.EthernetTypeIPv6:
 		if ip6.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
 			return d
@@ -153,9 +160,29 @@ func Decode(frame []byte) Decoded {
 		d.Family = 6
 		src, _ := netip.AddrFromSlice(ip6.SrcIP)
 		dst, _ := netip.AddrFromSlice(ip6.DstIP)
-		return transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
+		d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
+		d.PayloadLen = wireLen(d, int(ip6.Length))
+		return d
 	}
 	return d
+}
+
+// wireLen is the size on the wire of d's transport payload, given the IP
+// payload's size from the IP header; len(d.Payload) when that is unknown.
+func wireLen(d Decoded, ipPayload int) int {
+	hdr := 0
+	switch d.Proto {
+	case ProtoTCP:
+		hdr = int(d.TCP.dataOffset) * 4
+	case ProtoUDP:
+		hdr = 8
+	default:
+		return len(d.Payload)
+	}
+	if n := ipPayload - hdr; hdr > 0 && n >= len(d.Payload) {
+		return n
+	}
+	return len(d.Payload)
 }
 
 // decodeIP reads a bare IP packet, as an ICMP error quotes one.
@@ -214,7 +241,7 @@ func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload 
 		if tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
 			return d
 		}
-		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window}
+		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, dataOffset: tcp.DataOffset}
 		for _, f := range []struct {
 			set  bool
 			flag TCPFlags

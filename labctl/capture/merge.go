@@ -23,6 +23,9 @@ type Merger struct {
 	onPkt  func(Packet)
 	window time.Duration
 	now    func() time.Time
+	limit  int    // 0: no limit
+	onFull func() // called once when limit packets were handed over
+	handed int
 
 	mu    sync.Mutex
 	q     pktHeap
@@ -51,6 +54,19 @@ func WithOutput(w io.Writer) MergeOption {
 // one goroutine at a time.
 func WithPacketFunc(f func(Packet)) MergeOption {
 	return func(m *Merger) error { m.onPkt = f; return nil }
+}
+
+// WithCount makes the Merger hand over at most n packets (markers not
+// counted) and drop the rest; full is called once, in its own goroutine,
+// when the n-th went: stop the helpers there.
+func WithCount(n int, full func()) MergeOption {
+	return func(m *Merger) error {
+		if n < 0 {
+			return errors.New("capture: a negative packet count")
+		}
+		m.limit, m.onFull = n, full
+		return nil
+	}
 }
 
 // WithWindow sets the reorder window (default DefaultWindow; 0 writes each
@@ -133,6 +149,14 @@ func (m *Merger) emit(before time.Time, all bool) {
 			break
 		}
 		p := heap.Pop(&m.q).(queued).p
+		if m.limit > 0 && !p.Marker {
+			if m.handed >= m.limit {
+				continue
+			}
+			if m.handed++; m.handed == m.limit && m.onFull != nil {
+				go m.onFull()
+			}
+		}
 		if m.out != nil && m.err == nil {
 			m.err = m.out.WritePacket(p)
 			wrote = true

@@ -63,6 +63,9 @@ type Result struct {
 	Stderr string `json:"stderr,omitempty"`
 	// Exec is the command an exec step ran.
 	Exec []string `json:"exec,omitempty"`
+	// Packets are the step's node's packets during the step, one line
+	// each (at most MaxPacketLines), when the run was captured.
+	Packets []string `json:"packets,omitempty"`
 }
 
 // MaxOutput bounds Result.Output; longer output is cut and marked so.
@@ -76,6 +79,21 @@ type Report struct {
 	Seconds  float64   `json:"seconds"`
 	// Setup is set when the lab could not be brought up or down.
 	Setup string `json:"setup_error,omitempty"`
+	// Capture is the pcapng file of the run, when it was captured.
+	Capture string `json:"capture,omitempty"`
+}
+
+// PacketLines are the packet lines of each result, PacketLines()[i] for
+// Results[i]; nil when the run was not captured.
+func (r *Report) PacketLines() [][]string {
+	if r.Capture == "" {
+		return nil
+	}
+	out := make([][]string, len(r.Results))
+	for i, res := range r.Results {
+		out[i] = res.Packets
+	}
+	return out
 }
 
 // Passed reports whether every step passed and the lab came up.
@@ -171,6 +189,7 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 	defer cancel()
 	if len(st.Exec) > 0 {
 		runExec(ctx, l, st, t, res)
+		wireStep(ctx, l, st, res, start, time.Now())
 		return res
 	}
 	if st.Run == "" {
@@ -179,11 +198,14 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 		} else {
 			res.Outcome = Pass
 		}
+		mark(l, res, start, time.Now())
 		return res
 	}
 	argv := ClientArgv(st, fam, t)
 	res.Command = strings.Join(argv, " ")
+	began := time.Now()
 	stdout, stderr, code, err := l.Exec(sctx, st.Node, argv)
+	ended := time.Now()
 	if err != nil {
 		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
 		return res
@@ -198,6 +220,7 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 	}
 	res.Output = cut(out.Received)
 	res.Outcome, res.Expected, res.Got = judge(st.Expect, &out)
+	wireStep(ctx, l, st, res, began, ended)
 	return res
 }
 

@@ -226,7 +226,6 @@ func (s *slowLab) Exec(ctx context.Context, node string, argv []string) ([]byte,
 			return []byte(failJSON("timeout", "no line containing hi ada within 10s")), nil, 1, nil
 		}
 	}
-	close(s.said)
 	return []byte(okJSON("said", "IPv6")), nil, 0, nil
 }
 
@@ -238,7 +237,14 @@ func TestBackgroundStepWaitsForALaterOne(t *testing.T) {
 		{Name: "bob says", Node: "client", Run: "chat", Target: "chat", Args: []string{"--say", "hi ada"}},
 	}}
 	var order []string
-	rep := Run(context.Background(), lab, sc, func(r *Result) { order = append(order, r.Name) })
+	// The waiting user hears the line once bob's step has been reported
+	// (closing said in bob's Exec would race the two results' reports).
+	rep := Run(context.Background(), lab, sc, func(r *Result) {
+		order = append(order, r.Name)
+		if r.Name == "bob says" {
+			close(lab.said)
+		}
+	})
 	if !rep.Passed() {
 		t.Fatalf("failed: %+v %+v", rep.Results[0], rep.Results[1])
 	}

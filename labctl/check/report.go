@@ -17,6 +17,9 @@ func WriteTable(w io.Writer, reports []*Report) error {
 	total, failed := 0, 0
 	for _, r := range reports {
 		fmt.Fprintf(tw, "%s\t\t\t\t\n", r.Scenario)
+		if r.Capture != "" {
+			fmt.Fprintf(tw, "  capture: %s\t\t\t\t\n", r.Capture)
+		}
 		if r.Setup != "" {
 			fmt.Fprintf(tw, "  lab\t\t\tERROR\t\t\n      %s\n", r.Setup)
 		}
@@ -75,6 +78,9 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		Time      string   `xml:"time,attr"`
 		Failure   *failure `xml:"failure,omitempty"`
 		Error     *failure `xml:"error,omitempty"`
+		// SystemOut names the capture file as an attachment, as GitLab
+		// and Jenkins read it: [[ATTACHMENT|path]].
+		SystemOut string `xml:"system-out,omitempty"`
 	}
 	type suite struct {
 		Name     string     `xml:"name,attr"`
@@ -106,6 +112,9 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 				name += " [" + st.Family + "]"
 			}
 			tc := testcase{Name: name, Classname: r.Scenario, Time: fmt.Sprintf("%.3f", st.Seconds)}
+			if r.Capture != "" {
+				tc.SystemOut = "[[ATTACHMENT|" + r.Capture + "]]"
+			}
 			text := fmt.Sprintf("expected: %s\ngot: %s\n%s", st.Expected, st.Got, st.Message)
 			switch st.Outcome {
 			case Fail:

@@ -129,8 +129,11 @@ func (e *Engine) remove(ctx context.Context, ctrs []backend.Container, nets []ba
 
 // Summary describes a lab on the engine, as List finds it.
 type Summary struct {
-	Name     string `json:"name"`
-	File     string `json:"file,omitempty"`
+	Name string `json:"name"`
+	File string `json:"file,omitempty"`
+	// Creator is who brought the lab up (user@host), "" for labs made
+	// before labctl recorded it.
+	Creator  string `json:"creator,omitempty"`
 	Nodes    int    `json:"nodes"`
 	Running  int    `json:"running"`
 	Networks int    `json:"networks"`
@@ -153,6 +156,9 @@ func (e *Engine) List(ctx context.Context) ([]Summary, error) {
 		}
 		if s.File == "" {
 			s.File = l[LabelFile]
+		}
+		if s.Creator == "" {
+			s.Creator = l[LabelCreator]
 		}
 		return s
 	}

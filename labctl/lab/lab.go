@@ -35,6 +35,8 @@ var (
 	// ErrNameTaken: a Docker container or network with a lab resource's name
 	// exists and does not belong to that lab.
 	ErrNameTaken = errors.New("name already taken")
+	// ErrBusy: another process is bringing the lab up right now.
+	ErrBusy = errors.New("lab is being brought up by another process")
 	// ErrConflict: the lab is up, but with another definition.
 	ErrConflict = errors.New("lab is up with a different definition")
 	// ErrNoLab: no lab of that name exists.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"os/user"
 	"reflect"
 	"slices"
 	"strconv"
@@ -28,6 +30,8 @@ const (
 	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
 	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
 	LabelFiles   = "socketlab.files"   // on an image AddFiles made: the image it adds files to
+	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
+	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."
@@ -38,20 +42,26 @@ const (
 const (
 	RoleNode   = "node"
 	RoleHelper = "helper"
+	RoleLock   = "lock" // held by the up that is bringing the lab up
 )
 
-// isHelper tells a helper container from a node by its labels.
-func isHelper(labels map[string]string) bool { return labels[LabelRole] == RoleHelper }
+// isHelper tells whether a container is not a node: a helper, or the lock
+// of an up in progress.
+func isHelper(labels map[string]string) bool {
+	r := labels[LabelRole]
+	return r == RoleHelper || r == RoleLock
+}
 
 // dockerName is the runtime name of a lab's network or container.
 func dockerName(lab, name string) string { return lab + "-" + name }
 
 func baseLabels(lab, file, upID string, index int, spec string) map[string]string {
 	l := map[string]string{
-		LabelLab:   lab,
-		LabelIndex: strconv.Itoa(index),
-		LabelSpec:  spec,
-		LabelUp:    upID,
+		LabelLab:     lab,
+		LabelIndex:   strconv.Itoa(index),
+		LabelSpec:    spec,
+		LabelUp:      upID,
+		LabelCreator: Creator(),
 	}
 	if file != "" {
 		l[LabelFile] = file
@@ -162,4 +172,17 @@ func containerDefOf(n *scenario.Node) *containerDef {
 		return nil
 	}
 	return d
+}
+
+// Creator names who runs this process, as labs record it: user@host.
+func Creator() string {
+	name := strconv.Itoa(os.Getuid())
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if env := os.Getenv("SUDO_USER"); env != "" {
+		name = env // the person behind sudo, not root
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
 }

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"socketlab/internal/images"
@@ -49,6 +47,7 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 	u := &upper{e: e, o: o, p: p, pools: pools, ev: newEmitter(name, o.progress),
 		netIDs: map[string]string{}, images: map[string]backend.Image{}}
 	changed, err := u.run(ctx)
+	u.unlock(ctx)
 	if err != nil {
 		if rerr := u.rollback(ctx); rerr != nil {
 			return nil, fmt.Errorf("%w (and rolling back: %v)", err, rerr)
@@ -74,10 +73,17 @@ type upper struct {
 
 	netIDs map[string]string // scenario network name -> runtime ID
 	images map[string]backend.Image
+	lockID string // the lock container, while up holds it
 }
 
 func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	if err := u.inspectImages(ctx); err != nil {
+		return false, err
+	}
+	if len(u.p.nodes) == 0 {
+		return false, fmt.Errorf("%w: lab %s has no nodes", ErrInvalid, u.p.name)
+	}
+	if err := u.lock(ctx, u.p.nodes[0].image); err != nil {
 		return false, err
 	}
 	if err := u.addFiles(ctx); err != nil {
@@ -319,102 +325,22 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// allocMu serializes subnet allocation within the process; other processes
-// are caught by the runtime's overlap check and retried.
-var allocMu sync.Mutex
-
-// createNetwork creates a lab network with its subnets, allocating those the
-// scenario does not give.
-func (u *upper) createNetwork(ctx context.Context, n *netPlan) error {
-	allocMu.Lock()
-	defer allocMu.Unlock()
-	info, err := u.e.b.Info(ctx)
-	if err != nil {
-		return err
-	}
-	st := stackOf(n.net)
-	want4, want6 := st.HasIPv4(), st.HasIPv6()
-	spec := n.spec
-	if st == scenario.IPv6Only {
-		if info.IPv6OnlyNetworks {
-			spec.IPv4Off = true
-		} else {
-			// An engine that always gives a bridge IPv4: with
-			// inter-container traffic off, IPv4 between the nodes is
-			// dropped while IPv6 flows.
-			want4, spec.Isolated = true, true
-		}
-	}
-	const attempts = 8
-	for attempt := 1; ; attempt++ {
-		_, all, err := u.e.b.List(ctx, nil)
-		if err != nil {
-			return err
-		}
-		var used []netip.Prefix
-		for _, s := range all {
-			used = append(used, s.Subnets...)
-		}
-		spec.IPv4, spec.IPv6 = n.net.IPv4, n.net.IPv6
-		a4, a6, err := u.pools.pick(want4 && !spec.IPv4.IsValid(), want6 && !spec.IPv6.IsValid(), used)
-		if err != nil {
-			return fmt.Errorf("network %s: %w", n.net.Name, err)
-		}
-		if want4 && !spec.IPv4.IsValid() {
-			spec.IPv4 = a4
-		}
-		if want6 && !spec.IPv6.IsValid() {
-			spec.IPv6 = a6
-		}
-		id, err := u.e.b.CreateNetwork(ctx, spec)
-		switch {
-		case errors.Is(err, backend.ErrOverlap):
-			if n.net.IPv4.IsValid() && n.net.IPv6.IsValid() || attempt == attempts {
-				return fmt.Errorf("create network %s: subnets %s: %w%s", n.net.Name, describe(spec.IPv4, spec.IPv6), err, overlapping(all, spec.IPv4, spec.IPv6))
-			}
-			continue // another lab took it meanwhile: pick again
-		case errors.Is(err, backend.ErrNameInUse):
-			return fmt.Errorf("%w: network %s exists and is not part of lab %s", ErrNameTaken, spec.Name, u.p.name)
-		case errors.Is(err, backend.ErrUnsupported):
-			return fmt.Errorf("%w: network %s: %w", ErrInvalid, n.net.Name, err)
-		case err != nil:
-			return fmt.Errorf("create network %s: %w", n.net.Name, err)
-		}
-		u.netIDs[n.net.Name] = id
-		u.ev.emit(KindNetwork, n.net.Name, Created, describe(spec.IPv4, spec.IPv6), nil)
-		return nil
-	}
-}
-
-func describe(ps ...netip.Prefix) string {
-	var s []string
-	for _, p := range ps {
-		if p.IsValid() {
-			s = append(s, p.String())
-		}
-	}
-	return strings.Join(s, " ")
-}
-
-// overlapping names the networks whose subnets overlap v4 or v6.
-func overlapping(all []backend.Network, v4, v6 netip.Prefix) string {
-	var who []string
-	for _, n := range all {
-		for _, s := range n.Subnets {
-			if v4.IsValid() && s.Overlaps(v4) || v6.IsValid() && s.Overlaps(v6) {
-				who = append(who, fmt.Sprintf("%s (%s)", n.Name, s))
-			}
-		}
-	}
-	if len(who) == 0 {
-		return ""
-	}
-	return ": in use by network " + strings.Join(who, ", ")
-}
-
-// resume handles a node that exists as the scenario says: a running one is
-// left alone, a stopped one is started.
+// resume handles a node whose container exists with the scenario's
+// definition: one that runs on every network as the scenario says is left
+// alone, a stopped one is started, and one whose attachments differ (an up
+// killed between create and connect, a network cut by a step) is recreated.
 func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (bool, error) {
+	ins, err := u.e.b.Inspect(ctx, c.ID)
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: %w", n.node.Name, err)
+	}
+	if why := attachedAsPlanned(n.spec.Networks, ins.Endpoints); why != "" {
+		u.ev.emit(KindNode, n.node.Name, Removed, why, nil)
+		if err := u.e.b.Remove(ctx, c.ID); err != nil {
+			return true, fmt.Errorf("recreate %s: %w", n.node.Name, err)
+		}
+		return true, u.createNode(ctx, n)
+	}
 	if c.Running {
 		u.ev.emit(KindNode, n.node.Name, Unchanged, n.image, nil)
 		return false, nil
@@ -430,6 +356,35 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 	}
 	u.readyEvent(n, r)
 	return true, nil
+}
+
+// attachedAsPlanned compares a container's endpoints with the planned ones:
+// every network joined, with its fixed addresses and aliases, and no other.
+// It returns what differs, or "" when nothing does.
+func attachedAsPlanned(want []backend.Endpoint, have []backend.EndpointInfo) string {
+	by := map[string]backend.EndpointInfo{}
+	for _, ep := range have {
+		by[ep.Network] = ep
+	}
+	for _, w := range want {
+		h, ok := by[w.Network]
+		switch {
+		case !ok:
+			return "not on network " + w.Network
+		case w.IPv4.IsValid() && h.IPv4 != w.IPv4, w.IPv6.IsValid() && h.IPv6 != w.IPv6:
+			return "wrong address on network " + w.Network
+		}
+		for _, a := range w.Aliases {
+			if !slices.Contains(h.Aliases, a) {
+				return "alias " + a + " missing on network " + w.Network
+			}
+		}
+		delete(by, w.Network)
+	}
+	for name := range by {
+		return "on network " + name + ", which the scenario does not give it"
+	}
+	return ""
 }
 
 // createNode creates a node's container on its networks, starts it and
@@ -474,14 +429,20 @@ func (u *upper) timeout(n *nodePlan) time.Duration {
 }
 
 // rollback removes what this run of Up created, found by the run's label.
-// A create that ctx cancelled may still complete in the daemon a moment
-// later, so it sweeps until two rounds in a row find nothing.
 func (u *upper) rollback(ctx context.Context) error {
 	ctx, cancel := quietly(ctx)
 	defer cancel()
+	return u.e.sweep(ctx, u.p.upID, u.ev)
+}
+
+// sweep removes every resource the up upID created. A create that was in
+// flight (a cancelled ctx, a killed process) may still complete in the
+// daemon a moment later, so it sweeps until two rounds in a row find
+// nothing.
+func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter) error {
 	var errs []error
 	for round, quiet := 0, 0; quiet < 2 && round < 20; round++ {
-		ctrs, nets, err := u.e.resources(ctx, backend.Selector{LabelUp: u.p.upID})
+		ctrs, nets, err := e.resources(ctx, backend.Selector{LabelUp: upID})
 		if err != nil {
 			return err
 		}
@@ -491,7 +452,7 @@ func (u *upper) rollback(ctx context.Context) error {
 			continue
 		}
 		quiet = 0
-		errs = u.e.remove(ctx, ctrs, nets, u.ev)
+		errs = e.remove(ctx, ctrs, nets, ev)
 	}
 	return joinErrs(errs)
 }

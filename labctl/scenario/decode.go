@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -23,17 +26,63 @@ const MaxFileSize = 1 << 20
 // define YAML anchors (x-defaults: &defaults ...) that nodes merge (<<: *defaults).
 const extensionPrefix = "x-"
 
-// maxElements bounds the values one file may expand to, so that aliases
-// cannot make a small file decode into a huge scenario.
+// maxElements bounds the work of decoding one file: every value decoded
+// and every entry a merge key brings in counts, as aliases expand, so that
+// aliases cannot make a small file decode into a huge scenario, or take
+// long to (yaml.v3 bounds alias expansion the same way when it decodes into
+// Go values; a yaml.Node tree keeps the aliases, so decoding counts here).
 const maxElements = 100_000
 
-// Load reads and parses the scenario file at path; see Parse.
+// Load reads and parses the scenario file at path; see Parse. It reads
+// regular files only (a named pipe or a device is refused before it is
+// opened, so Load never blocks on one) and at most MaxFileSize+1 bytes.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// readFile reads a scenario file: a regular file, and no more of it than
+// Parse accepts, plus one byte to tell that it is too large.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
-	return Parse(path, data)
+	if !fi.Mode().IsRegular() {
+		hint := "a scenario is read from a regular file: save it to one first"
+		if fi.IsDir() {
+			hint = "give the scenario files in it: " + filepath.Join(path, "*.yaml")
+		}
+		return nil, Errors{{File: path, Reason: fmt.Sprintf("%s, not a regular file", fileKind(fi.Mode())), Hint: hint}}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return data, nil
+}
+
+// fileKind names what a file that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 // Parse decodes a scenario from data, checks it and returns it typed, with
@@ -44,14 +93,20 @@ func Load(path string) (*Scenario, error) {
 func Parse(name string, data []byte) (*Scenario, error) {
 	d := &decoder{file: name, src: newSource()}
 	sc := d.document(data)
-	if sc == nil {
+	if sc == nil || d.full { // nothing decoded, or only part: validating it would report what is cut off
 		d.errs.sort()
+		if d.aliases {
+			d.errs = d.errs.collapse()
+		}
 		return nil, d.errs
 	}
 	sc.File, sc.src = name, d.src
 	errs := append(d.errs, sc.validate()...)
 	if len(errs) > 0 {
 		errs.sort()
+		if d.aliases {
+			errs = errs.collapse()
+		}
 		return nil, errs
 	}
 	sc.setDefaults()
@@ -67,6 +122,27 @@ type decoder struct {
 	src   *source
 	count int
 	full  bool // maxElements reached: stop decoding
+	// aliases says the file uses aliases: errors may then repeat, once per
+	// place an alias reaches (see Errors.collapse).
+	aliases bool
+}
+
+// spend counts units of decoding work at node n; it reports false, once
+// with an error, when the budget is spent, and always after.
+func (d *decoder) spend(units int, n *yaml.Node, path string) bool {
+	if d.full {
+		return false
+	}
+	if d.count += units; d.count <= maxElements {
+		return true
+	}
+	d.full = true
+	if d.aliases {
+		d.errorAt(n, path, "are aliases repeating large parts of the file?", "the scenario expands to more than %d values", maxElements)
+	} else {
+		d.errorAt(n, path, "a scenario is a short text file", "the file holds more than %d values", maxElements)
+	}
+	return false
 }
 
 // document decodes the one YAML document in data into a scenario; nil when
@@ -75,6 +151,11 @@ func (d *decoder) document(data []byte) *Scenario {
 	if len(data) > MaxFileSize {
 		d.errs = append(d.errs, &Error{File: d.file, Reason: fmt.Sprintf("the file is larger than %d KiB", MaxFileSize>>10),
 			Hint: "a scenario is a short text file"})
+		return nil
+	}
+	if e := notText(data); e != nil {
+		e.File = d.file
+		d.errs = append(d.errs, e)
 		return nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -101,6 +182,7 @@ func (d *decoder) document(data []byte) *Scenario {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
+	d.aliases = hasAliases(root)
 	root = resolve(root)
 	if root.Kind != yaml.MappingNode {
 		d.errorAt(root, "", "start with name: and nodes:", "a scenario is a mapping, not %s", describe(root))
@@ -111,6 +193,9 @@ func (d *decoder) document(data []byte) *Scenario {
 	d.value(root, "", reflect.ValueOf(sc).Elem(), 0)
 	return sc
 }
+
+// wholeNumber matches a whole number written in decimal.
+var wholeNumber = regexp.MustCompile(`^[-+]?[0-9]+$`)
 
 // yamlLine matches yaml.v3's syntax errors, which name only the line.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -190,12 +275,7 @@ var textTypes = map[reflect.Type]func(string) (any, error){
 
 // value decodes n into v, which is settable; path names it in errors.
 func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
-	if d.full {
-		return
-	}
-	if d.count++; d.count > maxElements {
-		d.full = true
-		d.errorAt(n, path, "are aliases repeating large parts of the file?", "the scenario expands to more than %d values", maxElements)
+	if !d.spend(1, n, path) {
 		return
 	}
 	n = resolve(n)
@@ -238,9 +318,20 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 			return // left out
 		}
 		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+		// yaml.v3 tags a whole number beyond 64 bits !!float.
+		huge := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && wholeNumber.MatchString(n.Value)
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" && !huge {
 			d.fail(n, path, "", "want a whole number, got %s", describe(n))
 			return
+		}
+		if huge || n.Decode(&i) != nil {
+			// A whole number beyond int64: saturated, it is judged (too
+			// high) with the text as written.
+			i = math.MaxInt64
+			if strings.HasPrefix(n.Value, "-") {
+				i = math.MinInt64
+			}
+			d.src.raw[path] = rawValue{text: n.Value}
 		}
 		v.SetInt(i)
 	case reflect.Pointer:
@@ -475,18 +566,17 @@ func (d *decoder) entries(n *yaml.Node, path string, depth int) []entry {
 // merged lists the entries a merge key brings in: one mapping or a list of
 // mappings, the earlier winning.
 func (d *decoder) merged(val *yaml.Node, path string, depth int) []entry {
-	if d.full || depth > 16 {
-		return nil
-	}
-	if d.count++; d.count > maxElements {
-		d.full = true
-		d.errorAt(val, path, "are aliases repeating large parts of the file?", "the scenario expands to more than %d values", maxElements)
+	if depth > 16 || !d.spend(1, val, path) {
 		return nil
 	}
 	val = resolve(val)
 	switch val.Kind {
 	case yaml.MappingNode:
-		return d.entries(val, path, depth+1)
+		out := d.entries(val, path, depth+1)
+		if !d.spend(len(out), val, path) {
+			return nil
+		}
+		return out
 	case yaml.SequenceNode:
 		var out []entry
 		for _, m := range val.Content {
@@ -494,7 +584,13 @@ func (d *decoder) merged(val *yaml.Node, path string, depth int) []entry {
 				d.errorAt(m, path, "", "<< merges mappings, not %s", describe(m))
 				continue
 			}
-			out = append(out, d.entries(m, path, depth+1)...)
+			// Every entry merged in counts, at each level, so the work of
+			// merges of merges is bounded as it grows.
+			es := d.entries(m, path, depth+1)
+			if !d.spend(len(es), m, path) {
+				return nil
+			}
+			out = append(out, es...)
 		}
 		return out
 	}
@@ -504,6 +600,20 @@ func (d *decoder) merged(val *yaml.Node, path string, depth int) []entry {
 
 func isMerge(k *yaml.Node) bool {
 	return k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge"
+}
+
+// hasAliases reports whether the tree under n holds an alias (not following
+// them: the tree is as large as the file).
+func hasAliases(n *yaml.Node) bool {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n.Kind == yaml.AliasNode {
+			return true
+		}
+		stack = append(stack, n.Content...)
+	}
+	return false
 }
 
 // resolve follows aliases to the node they name.
@@ -600,14 +710,41 @@ func join(path, key string) string {
 // durationError is why a duration does not parse, and a hint.
 type durationError struct{ reason, hint string }
 
+// durationTerm is one number and unit of a duration, the number perhaps
+// with an exponent, which Go durations do not take.
+var durationTerm = regexp.MustCompile(`([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(ns|us|µs|μs|ms|s|m|h)`)
+
+// durationUnits are the units of durationTerm, in nanoseconds.
+var durationUnits = map[string]float64{"ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+
 // parseDuration parses a Go duration such as 500ms or 1m30s.
 func parseDuration(s string) (time.Duration, *durationError) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err == nil {
 		return d, nil
 	}
-	if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+	const tooLong = "a duration is at most 2562047h, about 292 years; a step needs seconds or minutes"
+	if f, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+		if f*1e9 >= math.MaxInt64 {
+			return 0, &durationError{fmt.Sprintf("duration %s has no unit, and is too long as seconds", s), tooLong}
+		}
 		return 0, &durationError{fmt.Sprintf("duration %s has no unit", s), fmt.Sprintf("write %ss or %sms", s, s)}
+	}
+	// Well-formed but too long (100000000h), or with an exponent (1e9h).
+	if terms := durationTerm.FindAllStringSubmatch(s, -1); terms != nil && durationTerm.ReplaceAllString(s, "") == "" {
+		total, exp := 0.0, false
+		for _, t := range terms {
+			f, _ := strconv.ParseFloat(t[1], 64)
+			total += f * durationUnits[t[2]]
+			exp = exp || strings.ContainsAny(t[1], "eE")
+		}
+		switch {
+		case total >= math.MaxInt64:
+			return 0, &durationError{fmt.Sprintf("duration %q is too long", s), tooLong}
+		case exp:
+			return 0, &durationError{fmt.Sprintf("%q is not a duration", s),
+				fmt.Sprintf("durations take no exponent: did you mean %q?", time.Duration(total).String())}
+		}
 	}
 	// Longer words first: the replacer tries them in this order.
 	fixed := strings.NewReplacer(" ", "", "minutes", "m", "mins", "m", "min", "m", "msecs", "ms", "msec", "ms",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,42 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
+// TestLoadReadsAtMost checks that Load reads no more of a file than Parse
+// accepts: a 1 GiB (sparse) file costs a few MiB, not a GiB.
+func TestLoadReadsAtMost(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Load(path)
+	runtime.ReadMemStats(&after)
+	if want := path + ": the file is larger than 1024 KiB (a scenario is a short text file)"; err == nil || err.Error() != want {
+		t.Errorf("Load: %v, want %s", err, want)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("Load of a 1 GiB file allocated %d MiB", alloc>>20)
+	}
+}
+
+// TestManyValues checks that a file with too many values, but no aliases,
+// is not told that aliases repeat it.
+func TestManyValues(t *testing.T) {
+	data := "name: big\nnetworks: {front: {}}\nnodes: {n: {image: echo, networks: [front], args: [" +
+		strings.Repeat("a,", 150_000) + "a]}}\n"
+	_, err := Parse("big.yaml", []byte(data))
+	want := "big.yaml:3:200032: nodes.n.args[99990]: the file holds more than 100000 values (a scenario is a short text file)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse: %.300v\nwant %s", err, want)
+	}
+}
+
 // TestAliasBomb checks that aliases cannot expand a small file into a huge
 // scenario.
 func TestAliasBomb(t *testing.T) {
@@ -408,6 +445,20 @@ func TestMarshalYAML(t *testing.T) {
 	}
 	if strings.Contains(string(b), "invalid") {
 		t.Errorf("yaml.Marshal writes a zero netip value:\n%s", b)
+	}
+}
+
+// BenchmarkParseMergeBomb parses testdata/broken/merge-wide.yaml: 800
+// bytes whose merge keys would expand to 40 million entries.
+func BenchmarkParseMergeBomb(b *testing.B) {
+	data, err := os.ReadFile("testdata/broken/merge-wide.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Parse("merge-wide.yaml", data); err == nil {
+			b.Fatal("the bomb parsed")
+		}
 	}
 }
 

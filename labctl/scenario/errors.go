@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,6 +86,47 @@ func (es Errors) sort() {
 	})
 }
 
+// maxRepeats is how many paths collapse keeps the errors of, at one place.
+const maxRepeats = 3
+
+// collapse shortens the errors of one value that aliases repeat: errors at
+// one place in the file under more than maxRepeats paths (the value of an
+// anchor, reached through each alias of it) are kept for the first paths,
+// and one more error says how many are left out. es is sorted.
+func (es Errors) collapse() Errors {
+	var out Errors
+	for i := 0; i < len(es); {
+		j := i
+		for j < len(es) && es[j].Line == es[i].Line && es[j].Column == es[i].Column {
+			j++
+		}
+		group := es[i:j]
+		i = j
+		paths := map[string]int{} // path → order of first appearance
+		for _, e := range group {
+			if _, ok := paths[e.Path]; !ok {
+				paths[e.Path] = len(paths)
+			}
+		}
+		if group[0].Line == 0 || len(paths) <= maxRepeats {
+			out = append(out, group...)
+			continue
+		}
+		left := 0
+		for _, e := range group {
+			if paths[e.Path] < maxRepeats {
+				out = append(out, e)
+			} else {
+				left++
+			}
+		}
+		out = append(out, &Error{File: group[0].File, Line: group[0].Line, Column: group[0].Column,
+			Reason: fmt.Sprintf("and %d more like these, at %d more places where aliases repeat this value", left, len(paths)-maxRepeats),
+			Hint:   "fix it here, once"})
+	}
+	return out
+}
+
 // position is where an element is written in a file.
 type position struct{ line, column int }
 
@@ -110,11 +152,22 @@ type rawValue struct {
 
 // didYouMean suggests the candidate closest to word, if one is close enough
 // to be a likely typo; "" otherwise.
+// A word with a letter of another script that looks like an ASCII one
+// (wеlcome with a Cyrillic е) is told so: it looks right, and the hint
+// alone would not say what differs.
 func didYouMean(word string, candidates []string) string {
-	if best := closest(word, candidates); best != "" {
-		return fmt.Sprintf("did you mean %q?", best)
+	best := closest(word, candidates)
+	na := nonASCII(word)
+	if fixed := lookalikes.Replace(word); na != "" && slices.Contains(candidates, fixed) {
+		best = fixed
 	}
-	return ""
+	switch {
+	case best == "":
+		return ""
+	case na != "":
+		return fmt.Sprintf("%s: did you mean %q?", na, best)
+	}
+	return fmt.Sprintf("did you mean %q?", best)
 }
 
 // closest returns the candidate closest to word by edit distance (ignoring

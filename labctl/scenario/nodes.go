@@ -14,6 +14,10 @@ func (v *validator) nodeList() {
 	if len(v.s.Nodes) == 0 && !v.bad("nodes") {
 		v.errorf("nodes", "add nodes: a mapping from node name to its image and networks", "the lab has no nodes")
 	}
+	if len(v.s.Nodes) > maxNodes {
+		v.errorf("nodes", "each node is a container on this machine: split the lab into smaller ones",
+			"the lab has %d nodes, more than %d", len(v.s.Nodes), maxNodes)
+	}
 	for i, n := range v.s.Nodes {
 		if n == nil {
 			v.errorf(fmt.Sprintf("nodes[%d]", i), "", "the node is nil")
@@ -34,6 +38,7 @@ func (v *validator) nodeList() {
 		v.image(path, n)
 		v.attachments(path, n, st)
 		v.env(path, n)
+		v.ports(path, n)
 		v.limits(path, n)
 		v.container(path, n)
 	}
@@ -122,6 +127,10 @@ func (v *validator) address(attPath string, n *Node, ni *netInfo, a netip.Addr, 
 		hint := ""
 		if p, perr := netip.ParsePrefix(s); perr == nil {
 			hint = fmt.Sprintf("write the address without a prefix length: %s", p.Addr())
+		} else if fixed, ok := noLeadingZeros(s); ok {
+			if _, err := netip.ParseAddr(fixed); err == nil {
+				hint = fmt.Sprintf("leading zeros are not allowed, some tools read them as octal: write %s", fixed)
+			}
 		}
 		v.errorf(path, hint, "%q is not an %s address", s, f.name)
 		return
@@ -308,6 +317,44 @@ func (v *validator) env(nodePath string, n *Node) {
 	}
 }
 
+// ports checks the port a service node is told to serve on, by PORT in its
+// environment or --port (-p) in its arguments: 0 would have it pick a port
+// no step or learner knows, and above 65535 it fails to start.
+func (v *validator) ports(nodePath string, n *Node) {
+	if p, ok := n.Env["PORT"]; ok && p != "" {
+		v.port(join(nodePath+".env", "PORT"), "PORT="+p, p)
+	}
+	if n.Image == ClientImage {
+		return // its arguments are a client's, not a server's
+	}
+	for i := 0; i < len(n.Args); i++ {
+		a := n.Args[i]
+		switch flag, val, inline := strings.Cut(a, "="); {
+		case flag == "--port" || flag == "-p":
+			if inline {
+				v.port(fmt.Sprintf("%s.args[%d]", nodePath, i), a, val)
+			} else if i+1 < len(n.Args) {
+				i++
+				v.port(fmt.Sprintf("%s.args[%d]", nodePath, i), a+" "+n.Args[i], n.Args[i])
+			}
+		case strings.HasPrefix(a, "-p") && !strings.HasPrefix(a, "--"):
+			v.port(fmt.Sprintf("%s.args[%d]", nodePath, i), a, a[2:])
+		}
+	}
+}
+
+func (v *validator) port(path, written, p string) {
+	n, err := strconv.Atoi(p)
+	switch {
+	case err != nil:
+		v.errorf(path, "a port is a number from 1 to 65535", "%s is not a port number", written)
+	case n == 0:
+		v.errorf(path, "use a number from 1 to 65535: port 0 has the server pick one that no step or client knows", "%s is not a port a lab can reach", written)
+	case n < 0 || n > 65535:
+		v.errorf(path, "a port is a number from 1 to 65535", "%s is out of range", written)
+	}
+}
+
 func (v *validator) limits(nodePath string, n *Node) {
 	path := nodePath + ".memory"
 	raw, written := rawValue{text: n.Memory.String()}, false
@@ -321,12 +368,21 @@ func (v *validator) limits(nodePath string, n *Node) {
 		v.errorf(path, "Docker's minimum is 6m", "memory %s is too small", raw.text)
 	}
 	path = nodePath + ".pids"
+	pids := strconv.FormatInt(n.Pids, 10)
+	if v.s.src != nil {
+		if r, ok := v.s.src.raw[path]; ok {
+			pids = r.text // beyond int64
+		}
+	}
 	switch {
 	case n.Pids < 0, n.Pids == 0 && v.s.written(path) && !v.bad(path):
-		v.errorf(path, "leave pids out for no limit", "pids %d is not a limit", n.Pids)
+		v.errorf(path, "leave pids out for no limit", "pids %s is not a limit", pids)
 	case n.Pids > 0 && n.Pids < minPids:
 		v.errorf(path, fmt.Sprintf("use %d or more: a Go program runs several threads, and a step's client runs beside the node's own", minPids),
-			"pids %d is too low", n.Pids)
+			"pids %s is too low", pids)
+	case n.Pids > maxPids:
+		v.errorf(path, fmt.Sprintf("use at most %d, the kernel's own limit, or leave pids out for no limit", maxPids),
+			"pids %s is too high", pids)
 	}
 }
 

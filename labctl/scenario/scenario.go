@@ -19,7 +19,9 @@
 //	  - {node: client, run: browse, target: http://web/, family: ipv6}
 //
 // Decoding rejects unknown keys, duplicate keys and values of the wrong
-// kind; a key written without a value counts as left out. YAML anchors and
+// kind; a key written without a value counts as left out. A file is UTF-8
+// text of at most MaxFileSize bytes; its work is bounded by the values it
+// expands to (aliases included), so no file takes long to judge. YAML anchors and
 // merge keys (<<: *defaults) work, and top-level keys starting with x- are
 // ignored, as a place to define anchors.
 //
@@ -28,13 +30,20 @@
 //     48 characters, see CheckLabName); nodes are not called localhost;
 //   - fixed IPv4 subnets are private (10/8, 172.16/12, 192.168/16) and /30 or
 //     larger; fixed IPv6 subnets are unique local (inside fd00::/8) and /64 or
-//     larger; subnets are written masked and do not overlap;
+//     larger; subnets are written masked and do not overlap, and do not take
+//     in a whole pool of the engine's (DefaultPool4, DefaultPool6) or of
+//     Docker's usual ones (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 in
+//     /20s, fd00::/8);
+//   - a lab has at most 32 networks (each is a bridge on the host) and 100
+//     nodes;
 //   - a fixed address needs its network's fixed subnet, the right family, a
 //     place inside the subnet other than its first address and the gateway
 //     (the next one, which Docker takes) or the IPv4 broadcast, and no other
 //     node on the network using it;
-//   - memory is at least 6m (Docker's minimum) and pids at least 16 (a Go
-//     server crashes at start below 6 threads; a step's client runs beside it);
+//   - memory is at least 6m (Docker's minimum) and pids from 16 (a Go
+//     server crashes at start below 6 threads; a step's client runs beside it)
+//     to 4194304 (the kernel's limit); a service's port (PORT, --port) is
+//     from 1 to 65535;
 //   - steps run clients only in client nodes; the checks that depend on
 //     earlier steps (stopped nodes, connected networks) follow the steps in
 //     order, and a step that cannot succeed (its target stopped, on no shared
@@ -325,6 +334,10 @@ type Expect struct {
 	// Exit is the exit status an exec step's command must end with; 0 when
 	// left out.
 	Exit *int64 `yaml:"exit,omitempty"`
+	// Wire is what must have crossed the wire during the step, as the
+	// step's node sent and received it (labctl test captures the lab's
+	// nodes when a step has wire checks).
+	Wire *Wire `yaml:"wire,omitempty"`
 }
 
 // TextExpect is what a text (an exec step's standard error) must show.
@@ -335,6 +348,69 @@ type TextExpect struct {
 	Equals *string `yaml:"equals,omitempty"`
 	// Matches is a regular expression (RE2 syntax) it must match.
 	Matches string `yaml:"matches,omitempty"`
+}
+
+// Wire is a step's expect.wire: what the step's node must have sent and
+// received during the step, judged from a capture of its interfaces.
+type Wire struct {
+	// Handshake true: every TCP connection had its three-way handshake
+	// (SYN, SYN-ACK, ACK); false: not one complete handshake was seen.
+	Handshake *bool `yaml:"handshake,omitempty"`
+	// Close is how the first TCP connection that ended, ended: fin or rst,
+	// and who sent it first: "fin by server", "rst by client".
+	Close WireClose `yaml:"close,omitempty"`
+	// ICMP is an ICMP or ICMPv6 message that must have been seen, e.g.
+	// port-unreachable.
+	ICMP string `yaml:"icmp,omitempty"`
+	// Retransmissions bounds the TCP segments sent again: a number, or a
+	// comparison such as "<= 2" or "> 0".
+	Retransmissions *WireCount `yaml:"retransmissions,omitempty"`
+	// Datagrams are how many UDP datagrams the node must have sent and
+	// received.
+	Datagrams *WireDatagrams `yaml:"datagrams,omitempty"`
+	// Family is the IP version every TCP and UDP packet used: IPv4 or IPv6.
+	Family AddrFamily `yaml:"family,omitempty"`
+}
+
+// WireClose is how a TCP connection ended and, when By is set, which side
+// sent the first FIN or RST; written "fin", "rst by server".
+type WireClose struct {
+	How CloseKind
+	By  Side
+}
+
+// CloseKind is how a TCP connection ends: fin (an orderly close) or rst
+// (a reset).
+type CloseKind string
+
+// The ways a connection ends.
+const (
+	CloseFIN CloseKind = "fin"
+	CloseRST CloseKind = "rst"
+)
+
+// Side is one end of a TCP connection: the client sent the first SYN.
+type Side string
+
+// The two ends of a connection.
+const (
+	SideClient Side = "client"
+	SideServer Side = "server"
+)
+
+// WireCount is a comparison with a number, written "3", "<= 2", "> 0".
+type WireCount struct {
+	// Op is one of == != < <= > >=.
+	Op string
+	N  int64
+}
+
+// WireDatagrams counts UDP datagrams; a count left out is not checked.
+type WireDatagrams struct {
+	// Sent is how many datagrams the node sent.
+	Sent *int64 `yaml:"sent,omitempty"`
+	// Received is how many datagrams the node received.
+	Received *int64 `yaml:"received,omitempty"`
 }
 
 // Duration is a time.Duration written as in Go: "500ms", "2s", "1m30s".

@@ -181,7 +181,11 @@ func (g *schemaGen) field(id string, t reflect.Type) *schema {
 	case t == durationType:
 		return &schema{Type: "string", Pattern: durationPattern, Default: schemaDefaults[id]}
 	case textTypes[t] != nil: // subnets, addresses, sizes: text in YAML
-		return &schema{Type: "string", Pattern: schemaPatterns[id]}
+		var typ any = "string"
+		if k, ok := schemaTextKinds[id]; ok {
+			typ = k
+		}
+		return &schema{Type: typ, Pattern: schemaPatterns[id]}
 	case t.Kind() == reflect.Pointer:
 		return g.field(id, t.Elem())
 	case t.Kind() == reflect.String:

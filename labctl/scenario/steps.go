@@ -155,6 +155,7 @@ func (v *validator) runStep(path string, st *Step) {
 	}
 	v.target(path, st, n)
 	v.expect(path, st)
+	v.wire(path, st)
 }
 
 // target checks a run step's target and, unless the step expects a
@@ -205,6 +206,9 @@ func (v *validator) target(path string, st *Step, from *Node) {
 		h := didYouMean(host, sortedKeys(v.hostNames()))
 		if h == "" {
 			h = "name a node, an alias or an address"
+			if na := nonASCII(host); na != "" {
+				h = na + ": " + h
+			}
 		}
 		v.errorf(tp, h, "node %q is not defined", host)
 		return

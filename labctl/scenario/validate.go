@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -46,6 +47,9 @@ const (
 	maxName     = 63 // a DNS label
 	minMemory   = 6 << 20
 	minPids     = 16
+	maxPids     = 1 << 22 // the kernel's PID_MAX_LIMIT; runc fails above it
+	maxNetworks = 32      // each is a bridge on the host
+	maxNodes    = 100     // each is a container
 	maxIPv4Bits = 30
 	maxIPv6Bits = 64
 )
@@ -151,14 +155,32 @@ func (v *validator) errorAt(posPath, path, hint, format string, args ...any) {
 		Reason: fmt.Sprintf(format, args...), Hint: hint})
 }
 
-// bad reports whether decoding already reported the value at path.
-func (v *validator) bad(path string) bool { return v.s.src != nil && v.s.src.bad[path] }
+// bad reports whether decoding already reported the value at path, or a
+// value it is part of (a node written as a string has no image to miss).
+func (v *validator) bad(path string) bool {
+	if v.s.src == nil {
+		return false
+	}
+	for {
+		if v.s.src.bad[path] {
+			return true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return false
+		}
+		path = path[:i]
+	}
+}
 
 // oneOf reports an invalid value of a vocabulary, with a hint.
 func (v *validator) oneOf(path, what, value string, allowed []string) {
 	hint := didYouMean(value, allowed)
 	if hint == "" {
 		hint = "one of " + quoteList(allowed)
+		if na := nonASCII(value); na != "" {
+			hint = na + ": " + hint
+		}
 	}
 	v.errorf(path, hint, "%s %q is not known", what, value)
 }
@@ -174,6 +196,12 @@ func (v *validator) name(path, what, name string) bool {
 
 func labelHint(name string, max int) string {
 	const rule = "lowercase letters, digits and dashes"
+	if na := nonASCII(name); na != "" {
+		if fixed := suggestLabel(lookalikes.Replace(name), max); fixed != "" {
+			return fmt.Sprintf("%s: use ASCII %s; try %q", na, rule, fixed)
+		}
+		return fmt.Sprintf("%s: use ASCII %s", na, rule)
+	}
 	fixed := suggestLabel(name, max)
 	switch {
 	case fixed == "":
@@ -233,6 +261,10 @@ func CheckLabName(name string) error {
 }
 
 func (v *validator) networks() {
+	if len(v.s.Networks) > maxNetworks {
+		v.errorf("networks", "each network is a bridge on this machine: a lab needs a few; split it into smaller labs",
+			"the lab has %d networks, more than %d", len(v.s.Networks), maxNetworks)
+	}
 	for i, n := range v.s.Networks {
 		if n == nil {
 			v.errorf(fmt.Sprintf("networks[%d]", i), "", "the network is nil")
@@ -343,11 +375,18 @@ func (v *validator) subnet(netPath string, ni *netInfo, f *family) (netip.Prefix
 		return netip.Prefix{}, true
 	}
 	if unparsed {
-		hint := fmt.Sprintf("write a subnet in CIDR form, e.g. %s", f.example)
-		if a, aerr := netip.ParseAddr(s); aerr == nil && f.is(a) {
-			hint = fmt.Sprintf("add the prefix length: did you mean %q?", defaultPrefix(a).String())
+		v.errorf(path, subnetHint(s, f), "%q is not a subnet", s)
+		return netip.Prefix{}, true
+	}
+	if p.Addr().Is4In6() {
+		hint := "write it as an IPv4 subnet"
+		if p.Bits() >= 96 {
+			hint = fmt.Sprintf("write it as IPv4: %s", netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked())
 		}
-		v.errorf(path, hint, "%q is not a subnet", s)
+		if f == ipv6 {
+			hint += ", under ipv4"
+		}
+		v.errorf(path, hint, "%s is an IPv4-mapped range, not an %s subnet", s, f.name)
 		return netip.Prefix{}, true
 	}
 	if !f.is(p.Addr()) {
@@ -364,6 +403,10 @@ func (v *validator) subnet(netPath string, ni *netInfo, f *family) (netip.Prefix
 	}
 	if f == ipv6 && !(ulaIPv6.Contains(p.Addr()) && p.Bits() >= ulaIPv6.Bits()) {
 		v.errorf(path, "use a unique local range, inside fd00::/8, e.g. "+f.example, "%s is not a unique local IPv6 range", s)
+		return netip.Prefix{}, true
+	}
+	if reason := swallows(p); reason != "" {
+		v.errorf(path, fmt.Sprintf("a fixed subnet is for one network: use one of the size it needs, e.g. %s", f.example), "%s", reason)
 		return netip.Prefix{}, true
 	}
 	if p.Bits() > f.maxBits {
@@ -386,6 +429,51 @@ func (v *validator) subnet(netPath string, ni *netInfo, f *family) (netip.Prefix
 		}
 	}
 	return p, false
+}
+
+// subnetHint says how to write s, which is not a subnet, as one.
+func subnetHint(s string, f *family) string {
+	if addr, rest, ok := strings.Cut(s, "%"); ok {
+		zone, bits, _ := strings.Cut(rest, "/")
+		if p, err := netip.ParsePrefix(addr + "/" + bits); err == nil {
+			return fmt.Sprintf("a subnet takes no zone %%%s: write %s", zone, p)
+		}
+		return fmt.Sprintf("a subnet takes no zone %%%s: write it in CIDR form, e.g. %s", zone, f.example)
+	}
+	if fixed, ok := noLeadingZeros(s); ok {
+		if _, err := netip.ParsePrefix(fixed); err == nil {
+			return fmt.Sprintf("leading zeros are not allowed, some tools read them as octal: write %s", fixed)
+		}
+	}
+	if a, err := netip.ParseAddr(s); err == nil && f.is(a) {
+		return fmt.Sprintf("add the prefix length: did you mean %q?", defaultPrefix(a).String())
+	}
+	return fmt.Sprintf("write a subnet in CIDR form, e.g. %s", f.example)
+}
+
+// noLeadingZeros rewrites an IPv4 address or subnet with leading zeros in
+// its numbers (010.001.002.000/24) without them; ok is false when s has none.
+func noLeadingZeros(s string) (fixed string, ok bool) {
+	addr, bits, hasBits := strings.Cut(s, "/")
+	parts := strings.Split(addr, ".")
+	if len(parts) != 4 {
+		return "", false
+	}
+	for i, p := range parts {
+		n, err := strconv.ParseUint(p, 10, 8)
+		if err != nil {
+			return "", false
+		}
+		if len(p) > 1 && p[0] == '0' {
+			ok = true
+		}
+		parts[i] = strconv.FormatUint(n, 10)
+	}
+	fixed = strings.Join(parts, ".")
+	if hasBits {
+		fixed += "/" + bits
+	}
+	return fixed, ok
 }
 
 func otherFamily(f *family) *family {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/services/internal/peer"
 	"socketlab/services/internal/svctest"
 )
 
@@ -484,7 +485,7 @@ func TestPerIPLimit(t *testing.T) {
 
 func TestIPKeyCountsIPv6Per64(t *testing.T) {
 	key := func(s string) netip.Prefix {
-		return ipKey(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)))
+		return peer.Source(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)))
 	}
 	if key("[2001:db8:1:2::1]:1") != key("[2001:db8:1:2:ffff::9]:2") {
 		t.Error("two addresses of one /64 counted apart")

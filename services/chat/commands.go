@@ -311,6 +311,10 @@ func (c *client) join(name string) {
 		return
 	}
 	if ch == nil {
+		if len(s.channels) >= s.MaxServerChannels {
+			c.num("405", name, "The server has as many channels as it may hold; join one that exists (LIST)")
+			return
+		}
 		ch = s.newChannel(name)
 	}
 	ch.members[c] = struct{}{}
@@ -531,26 +535,47 @@ func cmdTopic(c *client, m *irc.Message) error {
 	return nil
 }
 
+// listChunk is how many 322 lines LIST queues before it waits for the
+// client to take them.
+const listChunk = 64
+
+// cmdList answers LIST lazily, as real servers do: the channel names are
+// taken at once, but their lines are queued a chunk at a time, each only
+// once the client has taken most of the one before, so that a long list
+// never passes SendQ and costs the server one chunk of memory at a time.
 func cmdList(c *client, m *irc.Message) error {
 	s := c.srv
+	var names []string
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var chans []*channel
 	if m.Param(0) == "" {
-		for _, ch := range s.channels {
-			chans = append(chans, ch)
+		names = make([]string, 0, len(s.channels))
+		for key := range s.channels {
+			names = append(names, key)
 		}
 	} else {
 		for _, name := range strings.Split(m.Params[0], ",") {
-			if ch := s.channels[irc.Fold(name)]; ch != nil {
-				chans = append(chans, ch)
+			if s.channels[irc.Fold(name)] != nil {
+				names = append(names, irc.Fold(name))
 			}
 		}
 	}
-	slices.SortFunc(chans, func(a, b *channel) int { return strings.Compare(a.name, b.name) })
+	s.mu.RUnlock()
+	slices.Sort(names)
+	names = slices.Compact(names)
 	c.num("321", "Channel", "Users  Name")
-	for _, ch := range chans {
-		c.num("322", ch.name, strconv.Itoa(len(ch.members)), ch.topic)
+	for len(names) > 0 {
+		chunk := names[:min(listChunk, max(1, s.SendQ/(4*irc.MaxLine)), len(names))]
+		names = names[len(chunk):]
+		s.mu.RLock()
+		for _, key := range chunk {
+			if ch := s.channels[key]; ch != nil { // it may have gone meanwhile
+				c.num("322", ch.name, strconv.Itoa(len(ch.members)), ch.topic)
+			}
+		}
+		s.mu.RUnlock()
+		if len(names) > 0 && !c.waitRoom() {
+			return nil // cut off meanwhile: the reader sees it next
+		}
 	}
 	c.num("323", "End of /LIST")
 	return nil

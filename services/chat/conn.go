@@ -59,6 +59,8 @@ type client struct {
 	killed   chan struct{} // closed when cut off; made on demand
 	flushed  chan struct{} // closed when the last line is out; made by finish
 	dead     atomic.Bool
+	room     chan struct{} // signalled after each write, for waitRoom; made on demand
+	writeBy  time.Time     // the write deadline flush set last; the flusher only
 
 	buf [irc.MaxLine]byte
 }
@@ -319,8 +321,25 @@ func (c *client) flush() {
 		c.qmu.Unlock()
 		if closing {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.Linger))
+		} else if now := time.Now(); c.writeBy.Sub(now) < c.srv.WriteTimeout {
+			// As for the idle timeout on reads, the deadline moves only
+			// when less than WriteTimeout is left: a client that takes
+			// nothing is cut off after 1 to 1.125 times WriteTimeout.
+			wt := c.srv.WriteTimeout
+			c.writeBy = now.Add(wt + wt/8)
+			_ = c.conn.SetWriteDeadline(c.writeBy)
+			if c.dead.Load() { // a kick raced with us: keep its deadline
+				_ = c.conn.SetWriteDeadline(time.Now())
+			}
 		}
-		if _, err := c.conn.Write(out); err != nil {
+		_, err := c.conn.Write(out)
+		if room := c.roomChan(); room != nil {
+			select {
+			case room <- struct{}{}:
+			default:
+			}
+		}
+		if err != nil {
 			c.qmu.Lock()
 			if c.kicked && !c.kickSeen {
 				// The kick cut this write short on purpose: what is queued
@@ -340,6 +359,40 @@ func (c *client) flush() {
 				close(c.flushed)
 			}
 			return
+		}
+	}
+}
+
+func (c *client) roomChan() chan struct{} {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.room
+}
+
+// waitRoom blocks the reader until the send queue holds at most a quarter
+// of SendQ, so that a long reply (LIST) goes out only as fast as the client
+// takes it. It reports false when the client was cut off meanwhile.
+func (c *client) waitRoom() bool {
+	c.qmu.Lock()
+	if c.room == nil {
+		c.room = make(chan struct{}, 1)
+	}
+	room := c.room
+	c.qmu.Unlock()
+	killed := c.killedChan()
+	for {
+		c.qmu.Lock()
+		ok := c.qbytes <= c.srv.SendQ/4
+		c.qmu.Unlock()
+		switch {
+		case c.dead.Load():
+			return false
+		case ok:
+			return true
+		}
+		select {
+		case <-room:
+		case <-killed:
 		}
 	}
 }

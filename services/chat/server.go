@@ -70,15 +70,24 @@ type Server struct {
 	// sends it a PING; PingTimeout is how long it then has to say anything.
 	// Defaults 90s and 60s.
 	PingInterval, PingTimeout time.Duration
-	// SendBuffer, when positive, sets each connection's kernel send buffer
-	// (SO_SNDBUF), which turns off its autotuning: what a client that stops
-	// reading can hold up is then about SendQ plus twice this.
+	// SendBuffer sets each connection's kernel send buffer (SO_SNDBUF),
+	// which turns off its autotuning: what a client that stops reading can
+	// hold up is then about SendQ plus twice this, instead of megabytes of
+	// kernel memory. Default 64 KiB; negative leaves the kernel's autotuning.
 	SendBuffer int
 	// MaxConns caps connections; MaxPerIP caps connections from one IPv4
 	// address or one IPv6 /64.
 	MaxConns, MaxPerIP int
 	// MaxChannels caps the channels one client may be in. Default 20.
 	MaxChannels int
+	// MaxServerChannels caps the channels that exist at once, server-wide.
+	// Default 10000.
+	MaxServerChannels int
+	// WriteTimeout cuts off a client that takes nothing of what is sent to
+	// it for this long (up to an eighth longer), whatever its SendQ holds,
+	// so a member that never reads is gone in bounded time even when flood
+	// control makes its queue fill slowly. Default 15s.
+	WriteTimeout time.Duration
 	// Linger is how long a closing connection has to receive its last lines
 	// (ERROR) before it is closed. Default 1s.
 	Linger time.Duration
@@ -131,6 +140,15 @@ func (s *Server) init() {
 		if s.MaxChannels <= 0 {
 			s.MaxChannels = 20
 		}
+		if s.MaxServerChannels <= 0 {
+			s.MaxServerChannels = 10000
+		}
+		if s.SendBuffer == 0 {
+			s.SendBuffer = 64 << 10
+		}
+		if s.WriteTimeout <= 0 {
+			s.WriteTimeout = 15 * time.Second
+		}
 		if s.Linger <= 0 {
 			s.Linger = time.Second
 		}
@@ -150,7 +168,7 @@ func (s *Server) init() {
 			Log:      s.Log,
 			MaxConns: s.MaxConns,
 			Handler:  s.handle,
-			Reject: func(c net.Conn) {
+			Reject: func(c net.Conn, _ error) {
 				io.WriteString(c, "ERROR :Closing Link: "+hostOf(c.RemoteAddr())+" (Server is full)\r\n")
 			},
 		}
@@ -192,7 +210,7 @@ var (
 // handle serves one connection: admission, the read loop, then leaving.
 func (s *Server) handle(ctx context.Context, sc *service.Conn) error {
 	c := newClient(s, sc)
-	key := ipKey(sc.RemoteAddr())
+	key := peer.Source(sc.RemoteAddr())
 	if !s.admit(key) {
 		_ = sc.SetWriteDeadline(time.Now().Add(s.Linger))
 		io.WriteString(sc, "ERROR :Closing Link: "+c.host+" (Too many connections from your address)\r\n")
@@ -240,18 +258,6 @@ func (s *Server) release(key netip.Prefix) {
 	if s.perIP[key]--; s.perIP[key] <= 0 {
 		delete(s.perIP, key)
 	}
-}
-
-// ipKey is what the per-IP limit counts: an IPv4 address, or the /64 an IPv6
-// address is in (one host usually owns a whole /64).
-func ipKey(a net.Addr) netip.Prefix {
-	ap, _ := peer.AddrPort(a)
-	ip := ap.Addr()
-	if ip.Is4() {
-		return netip.PrefixFrom(ip, 32)
-	}
-	p, _ := ip.Prefix(64)
-	return p
 }
 
 // hostOf is a client's host as IRC shows it: its IP address, with a 0 before
@@ -351,9 +357,11 @@ func Spec() service.Spec {
 			"NAMES, TOPIC, LIST, WHO, WHOIS, MODE (queries), AWAY, QUIT, and the usual numeric errors.\n" +
 			"Nicks are case-insensitive (RFC 1459 casemapping). #lab always exists.\n\n" +
 			"Limits keep it fair: a bounded send queue per client (a client that stops reading\n" +
-			"is cut off with 'ERROR :SendQ exceeded'), flood control (a burst, then a steady rate;\n" +
-			"excess lines are read later, not dropped), registration and ping timeouts, and a cap\n" +
-			"on connections per IPv4 address or IPv6 /64.\n\n" +
+			"is cut off with 'ERROR :SendQ exceeded', and one that takes nothing for --write-timeout\n" +
+			"with 'Write timeout'), flood control (a burst, then a steady rate;\n" +
+			"excess lines are read later, not dropped), registration and ping timeouts, caps on\n" +
+			"connections per IPv4 address or IPv6 /64 and on channels, and a LIST that is sent\n" +
+			"only as fast as the client reads it.\n\n" +
 			"Try it: nc localhost 6667, then type  NICK ada  USER ada 0 * :Ada  JOIN #lab\n" +
 			"        PRIVMSG #lab :hello   QUIT   (or: irssi -c localhost, sock chat localhost)",
 		Port: Port,
@@ -363,7 +371,7 @@ func Spec() service.Spec {
 			fs.StringArrayVar(&s.Channels, "channel", []string{"#lab"}, "a channel that always exists; repeat for more")
 			fs.StringVar(&topic, "topic", "socketlab chat: say hello over IPv4 or IPv6", "initial topic of those channels")
 			fs.IntVar(&s.SendQ, "sendq", 128<<10, "bytes that may wait for a slow reader before it is disconnected")
-			fs.IntVar(&s.SendBuffer, "sndbuf", 0, "kernel send buffer per connection in bytes (0: the kernel's autotuning)")
+			fs.IntVar(&s.SendBuffer, "sndbuf", 64<<10, "kernel send buffer per connection in bytes (-1: the kernel's autotuning, which lets a client that stops reading park megabytes)")
 			fs.IntVar(&s.FloodBurst, "flood-burst", 20, "lines a client may send at once before it is throttled")
 			fs.Float64Var(&s.FloodRate, "flood-rate", 4, "lines per second a client is read at after its burst; 0 turns flood control off")
 			fs.DurationVar(&s.RegisterTimeout, "register-timeout", 30*time.Second, "close connections that have not sent NICK and USER by then")
@@ -372,6 +380,8 @@ func Spec() service.Spec {
 			fs.IntVar(&s.MaxConns, "max-conns", 20000, "most connections at once (0: no cap)")
 			fs.IntVar(&s.MaxPerIP, "max-per-ip", 32, "most connections from one IPv4 address or IPv6 /64 (0: no cap)")
 			fs.IntVar(&s.MaxChannels, "max-channels", 20, "most channels one client may join")
+			fs.IntVar(&s.MaxServerChannels, "max-server-channels", 10000, "most channels that may exist at once")
+			fs.DurationVar(&s.WriteTimeout, "write-timeout", 15*time.Second, "disconnect a client that takes nothing sent to it for this long")
 			fs.DurationVar(&s.Linger, "linger", time.Second, "how long a closing connection has to receive its last lines")
 		},
 		Start: func(rt *service.Runtime) (service.Servers, error) {

@@ -673,3 +673,34 @@ func BenchmarkUDPRoundTrip64(b *testing.B) {
 		})
 	}
 }
+
+// One host cannot take every slot: the binary's default cap per source
+// refuses the 101st connection from 127.0.0.1 and still serves 127.0.0.2;
+// MAX_PER_IP in the environment sets the cap, as --max-per-ip does.
+func TestPerSourceCap(t *testing.T) {
+	served := func(c net.Conn) error {
+		got, err := roundTrip(c, []byte("hi"))
+		if err != nil || string(got) != "hi" {
+			return fmt.Errorf("echo %q, %v; want \"hi\"", got, err)
+		}
+		return nil
+	}
+	refused := func(c net.Conn) error {
+		c.Write([]byte("over the cap"))
+		b, err := io.ReadAll(c)
+		var ne net.Error
+		if len(b) > 0 || errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("read %q, %v; want the connection closed with nothing echoed", b, err)
+		}
+		return nil
+	}
+	t.Run("default", func(t *testing.T) {
+		p := svctest.StartBinary(t, "socketlab/services/echo/cmd", "--quiet")
+		svctest.CheckPerSourceCap(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port)), DefaultMaxPerIP, served, refused)
+	})
+	t.Run("MAX_PER_IP", func(t *testing.T) {
+		t.Setenv("MAX_PER_IP", "3")
+		p := svctest.StartBinary(t, "socketlab/services/echo/cmd", "--quiet")
+		svctest.CheckPerSourceCap(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port)), 3, served, refused)
+	})
+}

@@ -29,6 +29,11 @@ const (
 	MaxBuffer = 256 << 10
 )
 
+// DefaultMaxPerIP is the binary's cap on TCP connections from one IPv4
+// address or IPv6 /64: with the default --max-conns, one host can hold at
+// most 1% of the slots, and the other 99% stay for everyone else.
+const DefaultMaxPerIP = 100
+
 // NewServer returns a TCP echo server. Each connection gets one buffer,
 // reused for every read and write: the hot path allocates nothing. When the
 // client half-closes (sends FIN), the server has already sent back everything
@@ -115,8 +120,9 @@ func Check(ctx context.Context, addr string) error {
 // Spec describes the echo server binary: TCP and UDP on the same port.
 func Spec() service.Spec {
 	var (
-		maxConns int
-		idle     time.Duration
+		maxConns, maxPerIP int
+		idle               time.Duration
+		checkPerIP         func() error
 	)
 	return service.Spec{
 		Name:  "echo",
@@ -131,17 +137,22 @@ func Spec() service.Spec {
 		Port: Port,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&maxConns, "max-conns", 10000, "most TCP connections served at once; more are closed at once (0: no limit)")
+			checkPerIP = service.IntVarEnv(fs, &maxPerIP, "max-per-ip", "MAX_PER_IP", DefaultMaxPerIP, 0,
+				"most TCP connections from one IPv4 address or IPv6 /64; more are closed at once (0: no limit)")
 			fs.DurationVar(&idle, "idle-timeout", 5*time.Minute, "close a TCP connection whose client neither sends nor reads for this long (0: never)")
 		},
 		Start: func(rt *service.Runtime) (service.Servers, error) {
 			if maxConns < 0 {
 				return service.Servers{}, errors.New("--max-conns must be 0 (no limit) or more")
 			}
+			if err := checkPerIP(); err != nil {
+				return service.Servers{}, err
+			}
 			if idle < 0 {
 				return service.Servers{}, errors.New("--idle-timeout must be 0 (never) or more")
 			}
 			tcp := NewServer(maxConns, idle)
-			tcp.Log = rt.ConnLog
+			tcp.Log, tcp.MaxPerSource = rt.ConnLog, maxPerIP
 			udp := NewPacketServer()
 			udp.Log = rt.ConnLog
 			return service.Servers{TCP: tcp, UDP: udp}, nil

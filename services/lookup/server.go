@@ -15,8 +15,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -47,15 +49,17 @@ const BinaryPrefix = "First 10 bytes of request: "
 // Error kinds, in the "error" field of an error response. The server closes
 // the connection after sending one.
 const (
-	KindHeaderTooLarge  = "header-too-large"  // the length prefix is over the header cap
-	KindContentTooLarge = "content-too-large" // content-length is over the content cap
-	KindBadHeader       = "bad-header"        // header not JSON, not an object, missing or wrongly typed fields
-	KindUnknownEncoding = "unknown-encoding"  // text/json content in an encoding the server does not know
-	KindBadEncoding     = "bad-encoding"      // content that is not valid in its stated encoding
-	KindBadJSON         = "bad-json"          // text/json content that is not a JSON object
-	KindTimeout         = "timeout"           // a request started but did not arrive whole in time
-	KindTruncated       = "truncated"         // the client closed its side mid-request
-	KindShutdown        = "shutdown"          // the server stopped while a request was arriving
+	KindHeaderTooLarge  = "header-too-large"     // the length prefix is over the header cap
+	KindContentTooLarge = "content-too-large"    // content-length is over the content cap
+	KindBadHeader       = "bad-header"           // header not JSON, not an object, missing or wrongly typed fields
+	KindUnknownEncoding = "unknown-encoding"     // text/json content in an encoding the server does not know
+	KindBadEncoding     = "bad-encoding"         // content that is not valid in its stated encoding
+	KindBadJSON         = "bad-json"             // text/json content that is not a JSON object
+	KindTimeout         = "timeout"              // a request started but did not arrive whole in time
+	KindTruncated       = "truncated"            // the client closed its side mid-request
+	KindShutdown        = "shutdown"             // the server stopped while a request was arriving
+	KindBusy            = "server-busy"          // the memory for requests in flight is spent, or the server is full
+	KindTooMany         = "too-many-connections" // this address already has --max-per-ip connections
 )
 
 // Config tunes a lookup server. The zero value means the defaults.
@@ -77,9 +81,24 @@ type Config struct {
 	// discards what the client still sends before closing, so that the
 	// client gets the response instead of a reset (default 1s).
 	Linger time.Duration
+	// MaxInFlight caps the memory of the content of every request being
+	// read, server-wide (default 8 MiB): content is read into it as it
+	// arrives, and a request that finds it spent gets a "server-busy" error
+	// response. A quarter of it is kept for requests of at most
+	// frame.SmallContent bytes, so large requests cannot lock them out.
+	MaxInFlight int
 	// Glossary answers searches (default DefaultGlossary).
 	Glossary *Glossary
 }
+
+// DefaultMaxInFlight is the default Config.MaxInFlight: it fits, with
+// the garbage collector's headroom, in a lab node of 32 MiB.
+const DefaultMaxInFlight = 8 << 20
+
+// DefaultMaxPerIP is the binary's cap on connections from one IPv4
+// address or IPv6 /64: with the default --max-conns, one host can hold at
+// most 1% of the slots.
+const DefaultMaxPerIP = 100
 
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -98,6 +117,9 @@ func (c Config) withDefaults() Config {
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.Linger, time.Second)
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
 	if c.Glossary == nil {
 		c.Glossary = DefaultGlossary
 	}
@@ -121,12 +143,27 @@ func NewServer(cfg Config) *service.ConnServer {
 	for i, e := range cfg.Glossary.terms {
 		answers[i], _ = frame.Append(nil, jsonResponse(e.Definition))
 	}
-	cs := &service.ConnServer{Name: "lookup"}
+	budget := frame.NewBudget(cfg.MaxInFlight)
+	cs := &service.ConnServer{Name: "lookup", Reject: reject}
 	cs.Handler = func(ctx context.Context, c *service.Conn) error {
-		h := &handler{cfg: cfg, answers: answers, c: c, log: cs.Log}
+		h := &handler{cfg: cfg, answers: answers, c: c, log: cs.Log, budget: budget}
 		return h.serve(ctx)
 	}
 	return cs
+}
+
+// reject is the last word to a connection refused by a connection cap: a
+// framed error response, written before the client's request is read.
+func reject(c net.Conn, why error) {
+	kind, note := KindBusy, "the server is serving as many connections as it may; try again later"
+	if errors.Is(why, service.ErrTooManyFromSource) {
+		kind, note = KindTooMany, "your address (or IPv6 /64) has as many connections open as the server allows one host; close one and try again"
+	}
+	b, _ := frame.Append(nil, errorResponse(kind, note))
+	_, _ = c.Write(b)
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
 }
 
 type handler struct {
@@ -134,6 +171,7 @@ type handler struct {
 	answers [][]byte // the framed response for each glossary entry
 	c       *service.Conn
 	log     *slog.Logger
+	budget  *frame.Budget
 	out     []byte // responses not yet written
 	scratch []byte
 	reqs    int
@@ -145,7 +183,8 @@ var errShutdown = errors.New("server shutting down")
 
 func (h *handler) serve(ctx context.Context) error {
 	fr := frame.NewReader(flushReader{h})
-	fr.MaxHeader, fr.MaxContent = h.cfg.MaxHeader, h.cfg.MaxContent
+	fr.MaxHeader, fr.MaxContent, fr.Budget = h.cfg.MaxHeader, h.cfg.MaxContent, h.budget
+	defer fr.Release()
 	for {
 		if fr.Buffered() == 0 {
 			if err := h.flush(); err != nil {
@@ -174,6 +213,9 @@ func (h *handler) serve(ctx context.Context) error {
 		var kind, note string
 		h.out, kind, note = h.answer(h.out, m)
 		h.logRequest(m, kind, note)
+		if len(m.Content) > frame.SmallContent {
+			fr.Release() // the budget is for requests in flight, not answered ones
+		}
 		if kind != "" {
 			return h.closeAfterError(kind, note)
 		}
@@ -236,6 +278,9 @@ func (h *handler) fail(ctx context.Context, err error) error {
 		kind = KindHeaderTooLarge
 	case errors.Is(err, frame.ErrContentTooLarge):
 		kind = KindContentTooLarge
+	case errors.Is(err, frame.ErrBusy):
+		kind = KindBusy
+		note += "; try again later"
 	case errors.Is(err, frame.ErrMalformedHeader), errors.Is(err, frame.ErrMissingField), errors.Is(err, frame.ErrBadField):
 		kind = KindBadHeader
 	case errors.Is(err, frame.ErrTruncated):
@@ -394,11 +439,17 @@ func (h *handler) search(r request) (result string, entry int, note string) {
 	case !r.actionText:
 		return fmt.Sprintf(`Error: "action" must be a string, not %s. The only action is "search".`, clip(r.actionRaw)), -1, "action not a string"
 	case r.action != ActionSearch:
-		return fmt.Sprintf(`Error: invalid action %q. The only action is "search", with "value" a networking term such as "TCP"; send any content-type but text/json for a binary answer.`, r.action), -1, "unknown action"
+		return fmt.Sprintf(`Error: invalid action "%s". The only action is "search", with "value" a networking term such as "TCP"; send any content-type but text/json for a binary answer.`, quote(r.action)), -1, "unknown action"
 	case !r.valueText:
 		return `Error: "search" needs a "value" string: the term to look up, such as "IPv6".`, -1, "no value"
 	}
 	g := h.cfg.Glossary
+	if len(r.value) > MaxSearch {
+		// No term is this long: looking, or suggesting, would spend time
+		// on what the client sent, and quoting it back would amplify it.
+		return fmt.Sprintf("No match for \"%s\" (%d bytes): a term is at most %d bytes. The glossary knows: %s.",
+			quote(r.value), len(r.value), MaxSearch, strings.Join(g.Terms(), ", ")), -1, "no match (value too long)"
+	}
 	if i, ok := g.find(r.value); ok {
 		if h.log != nil {
 			note = "found " + g.terms[i].Term
@@ -406,9 +457,9 @@ func (h *handler) search(r request) (result string, entry int, note string) {
 		return "", i, note
 	}
 	if s := g.Suggest(r.value); s != "" {
-		return fmt.Sprintf("No match for %q. Did you mean %q?", r.value, s), -1, "no match"
+		return fmt.Sprintf("No match for \"%s\". Did you mean %q?", quote(r.value), s), -1, "no match"
 	}
-	return fmt.Sprintf("No match for %q. The glossary knows: %s.", r.value, strings.Join(g.Terms(), ", ")), -1, "no match"
+	return fmt.Sprintf("No match for \"%s\". The glossary knows: %s.", quote(r.value), strings.Join(g.Terms(), ", ")), -1, "no match"
 }
 
 func (h *handler) logRequest(m frame.Message, kind, note string) {
@@ -433,6 +484,28 @@ func (h *handler) logRequest(m frame.Message, kind, note string) {
 	h.log.LogAttrs(context.Background(), level, "request", attrs...)
 }
 
+// MaxSearch is the longest search value the server looks up; the longest
+// term or alias of the default glossary is 30 bytes.
+const MaxSearch = 128
+
+// MaxQuote is how much of a value the client sent an answer quotes back.
+const MaxQuote = 64
+
+// quote is s as a Go string literal without its quotes, cut to MaxQuote
+// bytes of s (on a UTF-8 boundary) with "..." after a cut.
+func quote(s string) string {
+	cut := ""
+	if len(s) > MaxQuote {
+		i := MaxQuote
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s, cut = s[:i], "..."
+	}
+	q := strconv.Quote(s)
+	return q[1:len(q)-1] + cut
+}
+
 func clip(s string) string {
 	if len(s) > 40 {
 		return s[:40] + "..."
@@ -443,8 +516,9 @@ func clip(s string) string {
 // Spec describes the lookup server binary.
 func Spec() service.Spec {
 	var (
-		cfg      Config
-		maxConns int
+		cfg                Config
+		maxConns, maxPerIP int
+		checkPerIP         func() error
 	)
 	return service.Spec{
 		Name:  "lookup",
@@ -457,7 +531,11 @@ func Spec() service.Spec {
 			"10 bytes. The tutorial's app-client.py works against it unchanged.\n\n" +
 			"A connection may carry many requests; it closes when the client closes it. A\n" +
 			"request over the caps, with a bad header or content, or stalled mid-way gets a\n" +
-			"framed error response ({\"result\": \"Error: ...\", \"error\": KIND}), then a close.\n\n" +
+			"framed error response ({\"result\": \"Error: ...\", \"error\": KIND}), then a close.\n" +
+			"The content of the requests being read shares --max-inflight bytes server-wide (a\n" +
+			"request that finds them spent gets \"server-busy\"), one host (an IPv4 address or an\n" +
+			"IPv6 /64) may hold at most --max-per-ip connections, and a search looks at most 128\n" +
+			"bytes of its value and quotes back at most 64.\n\n" +
 			"Try it: sock lookup localhost search TCP, or sock lookup --raw ::1 binary hello.",
 		Port: Port,
 		Flags: func(fs *pflag.FlagSet) {
@@ -466,6 +544,9 @@ func Spec() service.Spec {
 			fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "close a connection that starts no request for this long")
 			fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 10*time.Second, "how long a started request may take to arrive whole")
 			fs.IntVar(&maxConns, "max-conns", 10000, "most connections served at once")
+			checkPerIP = service.IntVarEnv(fs, &maxPerIP, "max-per-ip", "MAX_PER_IP", DefaultMaxPerIP, 0,
+				"most connections from one IPv4 address or IPv6 /64 (0: no limit)")
+			fs.IntVar(&cfg.MaxInFlight, "max-inflight", DefaultMaxInFlight, "bytes of request content held at once, server-wide; a request that finds them spent gets a server-busy error")
 		},
 		Start: func(rt *service.Runtime) (service.Servers, error) {
 			if cfg.MaxHeader < 64 || cfg.MaxHeader > frame.MaxHeaderLen {
@@ -474,8 +555,16 @@ func Spec() service.Spec {
 			if cfg.MaxContent < 1 {
 				return service.Servers{}, fmt.Errorf("--max-content %d must be at least 1", cfg.MaxContent)
 			}
+			if err := checkPerIP(); err != nil {
+				return service.Servers{}, err
+			}
+			if large := cfg.MaxInFlight - cfg.MaxInFlight/4; large < cfg.MaxContent {
+				// A quarter is kept for small requests: see Config.MaxInFlight.
+				return service.Servers{}, fmt.Errorf("--max-inflight %d leaves %d bytes for large requests, less than --max-content %d: the largest request could never be read; raise --max-inflight to %d or more",
+					cfg.MaxInFlight, large, cfg.MaxContent, (cfg.MaxContent*4+2)/3)
+			}
 			s := NewServer(cfg)
-			s.Log, s.MaxConns = rt.ConnLog, maxConns
+			s.Log, s.MaxConns, s.MaxPerSource = rt.ConnLog, maxConns, maxPerIP
 			return service.Servers{TCP: s}, nil
 		},
 		Check: Check,

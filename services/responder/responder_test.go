@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -48,11 +49,11 @@ func TestReplyNamesSourceAndFamily(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			got, err := ask(c, []byte("hello"), 5*time.Second)
+			got, err := ask(c, []byte("hello, with enough bytes for the whole line"), 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := fmt.Sprintf("you are %s over %s; you sent 5 bytes\n", c.LocalAddr(), fam)
+			want := fmt.Sprintf("you are %s over %s; you sent 43 bytes\n", c.LocalAddr(), fam)
 			if string(got) != want {
 				t.Errorf("got %q, want %q", got, want)
 			}
@@ -60,7 +61,8 @@ func TestReplyNamesSourceAndFamily(t *testing.T) {
 	}
 }
 
-// Whatever the request, the reply fits in 512 bytes: no amplification.
+// Whatever the request, the reply fits in 512 bytes and in 3 times the
+// request: no amplification. A reply cut to fit keeps its newline.
 func TestReplyNeverOver512Bytes(t *testing.T) {
 	long := Config{Reply: strings.Repeat("x", 400) + " {addr} {family} {bytes}", Rate: 0}
 	for _, fam := range svctest.Families {
@@ -72,14 +74,18 @@ func TestReplyNeverOver512Bytes(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				for _, n := range []int{0, 1, 511, 513, 1500, 65000} {
+				for _, n := range []int{1, 2, 10, 34, 511, 513, 1500, 65000} {
 					got, err := ask(c, bytes.Repeat([]byte{'a'}, n), 5*time.Second)
 					if err != nil {
 						t.Fatalf("request of %d bytes: %v", n, err)
 					}
-					if len(got) > MaxReply || !bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d\n", n))) && !bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d bytes\n", n))) {
-						t.Errorf("request of %d bytes: reply of %d bytes: %q", n, len(got), got)
+					whole := bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d\n", n))) || bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d bytes\n", n)))
+					if len(got) > min(MaxReply, MaxAmplification*n) || !bytes.HasSuffix(got, []byte("\n")) || !whole && len(got) < MaxAmplification*n {
+						t.Errorf("request of %d bytes: reply of %d bytes: %q; want the whole line, or %d bytes of it ending in a newline", n, len(got), got, min(MaxReply, MaxAmplification*n))
 					}
+				}
+				if got, err := ask(c, nil, 5*time.Second); err != nil || len(got) != 0 {
+					t.Errorf("empty request: reply %q, %v; want an empty reply", got, err)
 				}
 			})
 		}
@@ -200,7 +206,7 @@ func TestRateLimitDropsBeyondBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if got, err := ask(other, []byte("hi"), 5*time.Second); err != nil || !strings.HasPrefix(string(got), "you are 127.0.0.2:") {
+	if got, err := ask(other, []byte("hi, from another source"), 5*time.Second); err != nil || !strings.HasPrefix(string(got), "you are 127.0.0.2:") {
 		t.Errorf("another source: %q %v", got, err)
 	}
 }
@@ -225,9 +231,10 @@ func TestBinaryServesChecksAndStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ask(c, []byte("hi"), 5*time.Second)
+		msg := []byte("hi, from the binary's test, 40 bytes...")
+		got, err := ask(c, msg, 5*time.Second)
 		c.Close()
-		if want := fmt.Sprintf("you are %s over %s; you sent 2 bytes\n", c.LocalAddr(), fam); string(got) != want || err != nil {
+		if want := fmt.Sprintf("you are %s over %s; you sent %d bytes\n", c.LocalAddr(), fam, len(msg)); string(got) != want || err != nil {
 			t.Errorf("%s: got %q %v, want %q", fam, got, err, want)
 		}
 		if l, ok := p.NextLog(5 * time.Second); !ok {
@@ -267,8 +274,10 @@ func TestClientAsk(t *testing.T) {
 			if !r.OK && r.Error != "" {
 				t.Fatal(r.Error)
 			}
-			want := fmt.Sprintf("you are %s over %s; you sent 11 bytes\n", r.Local, fam)
-			if r.Received != want || r.Family != fam || r.BytesSent != 11 || r.BytesReceived != int64(len(want)) {
+			// The client pads "hello there" to MinRequest, so that the
+			// reply is not cut to 3 times the request.
+			want := fmt.Sprintf("you are %s over %s; you sent %d bytes\n", r.Local, fam, MinRequest)
+			if r.Received != want || r.Family != fam || r.BytesSent != MinRequest || r.BytesReceived != int64(len(want)) {
 				t.Errorf("result: %+v", r)
 			}
 			if r.Details["seen_as"] != r.Local || r.Details["seen_family"] != fam || r.Details["nat"] != false {
@@ -330,7 +339,7 @@ func TestClientCommand(t *testing.T) {
 	silent := svctest.SilentUDP(t, "127.0.0.1")
 
 	out, errs, code := runCommand(addr)
-	if code != 0 || !strings.HasPrefix(out, "you are [::1]:") || !strings.HasSuffix(out, " over IPv6; you sent 5 bytes\n") || errs != "" {
+	if code != 0 || !strings.HasPrefix(out, "you are [::1]:") || !strings.HasSuffix(out, fmt.Sprintf(" over IPv6; you sent %d bytes\n", MinRequest)) || errs != "" {
 		t.Errorf("default message: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
@@ -395,5 +404,57 @@ func BenchmarkLimiterAllow(b *testing.B) {
 	for b.Loop() {
 		l.Allow(addrs[i%len(addrs)], now)
 		i++
+	}
+}
+
+// A flood of rate-limited datagrams is one log line with a count, not a
+// line each.
+func TestDroppedDatagramsAreCountedNotLogged(t *testing.T) {
+	s, err := NewServer(Config{Reply: DefaultReply, Rate: 0.001, Burst: 3, MaxSources: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &svctest.Buffer{}
+	s.Log = slog.New(slog.NewJSONHandler(logs, nil))
+	s.DropLogInterval = 200 * time.Millisecond
+	c, err := net.Dial("udp", svctest.ServeUDP(t, s, "127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const sent = 500
+	msg := bytes.Repeat([]byte{'x'}, MinRequest)
+	for range sent {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !logs.Await(`"msg":"datagrams dropped"`, 5*time.Second) {
+		t.Fatalf("no drop count logged within 5s; log:\n%.2000s", logs.String())
+	}
+	time.Sleep(300 * time.Millisecond) // a second interval, for the stragglers
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	replied, dropped := 0, 0
+	for _, l := range lines {
+		var e struct {
+			Msg     string
+			Reasons map[string]int
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		switch e.Msg {
+		case "datagram":
+			replied++
+		case "datagrams dropped":
+			dropped += e.Reasons["rate limited"]
+		}
+	}
+	if replied != 3 || len(lines) > 3+3 {
+		t.Errorf("%d log lines (%d replies) for %d datagrams and a burst of 3; want 3 replies and a count or two:\n%.2000s", len(lines), replied, sent, logs.String())
+	}
+	// The socket may drop some of the flood before the server reads it.
+	if dropped < sent/2 || replied+dropped > sent {
+		t.Errorf("%d counted as rate limited of %d sent", dropped, sent)
 	}
 }

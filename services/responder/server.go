@@ -26,6 +26,16 @@ const Port = 9999
 // MaxReply is the hard cap on a reply, newline included.
 const MaxReply = 512
 
+// MaxAmplification caps a reply at this many times the bytes of its
+// request (QUIC's anti-amplification factor): a reply cut to fit keeps its
+// newline, and an empty datagram gets an empty reply. So a forged source
+// address gets at most three times what the forger sent.
+const MaxAmplification = 3
+
+// MinRequest is the smallest request whose reply, with the default
+// template, is never cut: sock responder pads its datagram to it.
+const MinRequest = 35
+
 // DefaultReply is the reply template; see Config.Reply.
 const DefaultReply = "you are {addr} over {family}; you sent {bytes} bytes"
 
@@ -129,8 +139,8 @@ func render(b []byte, parts []part, src netip.AddrPort, n int) []byte {
 }
 
 // NewServer returns a responder serving datagrams as cfg says: one reply per
-// datagram, at most MaxReply bytes, none to a source over its rate or from
-// the ports 7, 13, 19 and 37.
+// datagram, at most MaxReply bytes and MaxAmplification times the request,
+// none to a source over its rate or from the ports 7, 13, 19 and 37.
 func NewServer(cfg Config) (*service.Datagrams, error) {
 	parts, err := parse(cfg.Reply)
 	if err != nil {
@@ -149,7 +159,14 @@ func NewServer(cfg Config) (*service.Datagrams, error) {
 			if !lim.Allow(src.Addr(), time.Now()) {
 				return nil, "dropped: rate limited"
 			}
-			return render(out[:0], parts, src, len(in)), "replied"
+			reply := render(out[:0], parts, src, len(in))
+			if limit := MaxAmplification * len(in); len(reply) > limit {
+				if limit == 0 {
+					return reply[:0], "replied: empty, to an empty datagram"
+				}
+				return append(reply[:limit-1], '\n'), "replied: cut to 3 times the request"
+			}
+			return reply, "replied"
 		},
 	}, nil
 }
@@ -242,10 +259,13 @@ func Spec() service.Spec {
 			"the source address, port and family it saw:\n\n" +
 			"    you are [::1]:53124 over IPv6; you sent 6 bytes\n\n" +
 			"It cannot be abused as an amplifier: a reply is a short line, never more than 512\n" +
-			"bytes whatever the request, and each source address gets at most --burst\n" +
+			"bytes and never more than 3 times the bytes of its request (a reply that would be\n" +
+			"longer is cut, keeping its newline: send 35 bytes or more for the whole line, as\n" +
+			"'sock responder' does), and each source address gets at most --burst\n" +
 			"replies at once and --rate per second after that. Datagrams from the ports of echo,\n" +
 			"daytime, chargen and time (7, 13, 19, 37) are dropped so that no two servers answer\n" +
-			"each other forever. Dropped datagrams get no reply at all: that is what UDP does.\n\n" +
+			"each other forever. Dropped datagrams get no reply at all: that is what UDP does;\n" +
+			"the log counts them once every 10 seconds instead of a line each.\n\n" +
 			"Try it: nc -u localhost 9999 (type a line), or sock responder ::1.",
 		Port: Port,
 		Flags: func(fs *pflag.FlagSet) {

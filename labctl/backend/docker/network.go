@@ -1,8 +1,13 @@
 package docker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -36,19 +41,62 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec backend.NetworkSpec) (
 		}
 	}
 	want6 := spec.IPv6.IsValid()
-	res, err := b.cli.NetworkCreate(ctx, spec.Name, client.NetworkCreateOptions{
-		Driver: "bridge", EnableIPv4: enable4, EnableIPv6: &want6, IPAM: ipam,
+	req := network.CreateRequest{
+		Name: spec.Name, Driver: "bridge", EnableIPv4: enable4, EnableIPv6: &want6, IPAM: ipam,
 		Internal: spec.Internal, Options: opts, Labels: spec.Labels,
-	})
+	}
+	id, status, err := b.postNetwork(ctx, req)
 	switch {
 	case err == nil:
-		return res.ID, nil
-	case cerrdefs.IsPermissionDenied(err): // 403: libnetwork's "Pool overlaps"
+		return id, nil
+	case status == http.StatusForbidden: // libnetwork's "Pool overlaps"
 		return "", fmt.Errorf("create network %s: %w (%v)", spec.Name, backend.ErrOverlap, err)
-	case cerrdefs.IsConflict(err):
+	case status == http.StatusConflict:
 		return "", fmt.Errorf("create network %s: %w", spec.Name, backend.ErrNameInUse)
 	}
 	return "", classify("create network "+spec.Name, err)
+}
+
+// postNetwork creates a network with CheckDuplicate set. Engines before API
+// 1.44 create a second network of a name already taken unless asked to
+// check (two ups racing then leave "ambiguous" names behind), and the
+// client no longer sends the field, so the request is made here on the
+// client's own connection.
+func (b *Backend) postNetwork(ctx context.Context, req network.CreateRequest) (id string, status int, err error) {
+	body, err := json.Marshal(struct {
+		network.CreateRequest
+		CheckDuplicate bool
+	}{req, true})
+	if err != nil {
+		return "", 0, err
+	}
+	dial := b.cli.Dialer()
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+	}}
+	defer hc.CloseIdleConnections()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://"+client.DummyHost+"/v"+b.cli.ClientVersion()+"/networks/create", bytes.NewReader(body))
+	if err != nil {
+		return "", 0, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(hreq)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %v", backend.ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		ID      string `json:"Id"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return "", resp.StatusCode, fmt.Errorf("network create: status %d: %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", resp.StatusCode, fmt.Errorf("Error response from daemon: %s", out.Message)
+	}
+	return out.ID, resp.StatusCode, nil
 }
 
 // RemoveNetwork removes a network; one already gone is no error.

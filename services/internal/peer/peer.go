@@ -60,3 +60,20 @@ func FamilyOf(ip netip.Addr) string {
 	}
 	return IPv6
 }
+
+// Source is what per-source limits count a connection or datagram as: its
+// IPv4 address, or the /64 its IPv6 address is in (one host, or one site,
+// usually holds a whole /64, so counting single IPv6 addresses would limit
+// nothing). It returns the zero Prefix for an address that is not TCP or UDP.
+func Source(a net.Addr) netip.Prefix {
+	ap, ok := AddrPort(a)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ip := ap.Addr().WithZone("")
+	if ip.Is4() {
+		return netip.PrefixFrom(ip, 32)
+	}
+	p, _ := ip.Prefix(64)
+	return p
+}

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 )
 
@@ -26,5 +27,29 @@ func TestStringAndFamily(t *testing.T) {
 				t.Errorf("Family = %q, want %q", got, c.fam)
 			}
 		})
+	}
+}
+
+// Per-source limits count an IPv4 address, or an IPv6 /64, as one source.
+func TestSource(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"127.0.0.1:1", "127.0.0.1:2"},
+		{"[::ffff:10.0.0.1]:1", "10.0.0.1:2"},
+		{"[2001:db8:1:2::1]:1", "[2001:db8:1:2:ffff::9]:2"},
+		{"[fe80::1%eth0]:1", "[fe80::2]:2"},
+	} {
+		a, b := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.a)), net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.b))
+		if Source(a) != Source(b) || !Source(a).IsValid() {
+			t.Errorf("%s and %s: sources %s and %s, want one", c.a, c.b, Source(a), Source(b))
+		}
+	}
+	for _, c := range []struct{ a, b string }{
+		{"127.0.0.1:1", "127.0.0.2:1"},
+		{"[2001:db8:1:2::1]:1", "[2001:db8:1:3::1]:1"},
+	} {
+		a, b := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.a)), net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.b))
+		if Source(a) == Source(b) {
+			t.Errorf("%s and %s: one source %s, want two", c.a, c.b, Source(a))
+		}
 	}
 }

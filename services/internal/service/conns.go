@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,10 +29,16 @@ type ConnServer struct {
 	// Log receives one line per connection; nil logs nothing.
 	Log *slog.Logger
 	// MaxConns caps concurrent connections; 0 means no cap. A connection over
-	// the cap is passed to Reject (if set) and closed.
+	// the cap is passed to Reject (if set) with ErrServerFull and closed.
 	MaxConns int
-	// Reject may write a last word to a connection refused by MaxConns.
-	Reject func(c net.Conn)
+	// MaxPerSource caps concurrent connections from one source, an IPv4
+	// address or an IPv6 /64 (peer.Source), so that one host cannot take
+	// every slot; 0 means no cap. A connection over it is passed to Reject
+	// (if set) with ErrTooManyFromSource and closed.
+	MaxPerSource int
+	// Reject may write a last word to a connection refused by a cap; why
+	// is ErrServerFull or ErrTooManyFromSource. It has a second to write.
+	Reject func(c net.Conn, why error)
 	// IdleTimeout closes a connection whose peer sends nothing for this long
 	// (up to an eighth longer); 0 means never.
 	IdleTimeout time.Duration
@@ -39,6 +46,7 @@ type ConnServer struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	conns    map[*Conn]struct{}
+	sources  map[netip.Prefix]int // open connections per source, with MaxPerSource
 	wg       sync.WaitGroup
 	closing  atomic.Bool
 	ctx      context.Context
@@ -49,6 +57,7 @@ type ConnServer struct {
 func (s *ConnServer) init() {
 	s.initOnce.Do(func() {
 		s.conns = make(map[*Conn]struct{})
+		s.sources = make(map[netip.Prefix]int)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 	})
 }
@@ -89,16 +98,24 @@ func (s *ConnServer) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		c := &Conn{Conn: nc, idle: s.IdleTimeout, start: time.Now()}
+		if s.MaxPerSource > 0 {
+			c.source = peer.Source(nc.RemoteAddr())
+		}
 		s.mu.Lock()
-		if s.MaxConns > 0 && len(s.conns) >= s.MaxConns {
+		var refused error
+		switch {
+		case s.MaxConns > 0 && len(s.conns) >= s.MaxConns:
+			refused = ErrServerFull
+		case s.MaxPerSource > 0 && s.sources[c.source] >= s.MaxPerSource:
+			refused = ErrTooManyFromSource
+		}
+		if refused != nil {
 			s.mu.Unlock()
-			if s.Reject != nil {
-				_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-				s.Reject(c)
-			}
-			nc.Close()
-			s.logConn(c, "max connections reached")
+			s.refuse(c, refused)
 			continue
+		}
+		if s.MaxPerSource > 0 {
+			s.sources[c.source]++
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
@@ -113,8 +130,29 @@ func (s *ConnServer) serveConn(c *Conn) {
 	c.Close()
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.source.IsValid() {
+		if s.sources[c.source]--; s.sources[c.source] <= 0 {
+			delete(s.sources, c.source)
+		}
+	}
 	s.mu.Unlock()
 	s.logConn(c, s.reason(err))
+}
+
+// ErrServerFull and ErrTooManyFromSource say why a connection was refused.
+var (
+	ErrServerFull        = errors.New("max connections reached")
+	ErrTooManyFromSource = errors.New("too many connections from this source")
+)
+
+// refuse closes a connection over a cap, after Reject's last word.
+func (s *ConnServer) refuse(c *Conn, why error) {
+	if s.Reject != nil {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		s.Reject(c, why)
+	}
+	c.Conn.Close()
+	s.logConn(c, why.Error())
 }
 
 func (s *ConnServer) reason(err error) string {
@@ -187,7 +225,8 @@ type Conn struct {
 	net.Conn
 	idle     time.Duration
 	start    time.Time
-	readBy   time.Time // the read deadline Read set last; Read's goroutine only
+	source   netip.Prefix // counted against MaxPerSource; zero when there is no cap
+	readBy   time.Time    // the read deadline Read set last; Read's goroutine only
 	in, out  atomic.Int64
 	stopping atomic.Bool
 }

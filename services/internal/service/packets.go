@@ -8,12 +8,15 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"socketlab/services/internal/peer"
 )
 
 // Datagrams serves a UDP socket with one loop that reuses its buffers: each
-// datagram gets at most one reply, and one log line. On Linux the loop takes
+// datagram gets at most one reply, and a log line when it gets one; those
+// that get none are counted and logged as sums ("datagrams dropped") once
+// per DropLogInterval. On Linux the loop takes
 // the datagrams waiting in one system call and sends their replies in one
 // (recvmmsg, sendmmsg).
 type Datagrams struct {
@@ -23,13 +26,18 @@ type Datagrams struct {
 	// (which has room for 64 KiB) and returns the reply, or nil to send
 	// nothing, with a short note for the log ("replied", "rate limited"...).
 	Handle func(src netip.AddrPort, in, out []byte) (reply []byte, note string)
-	// Log receives one line per datagram; nil logs nothing.
+	// Log receives one line per datagram answered and the sums of those
+	// dropped; nil logs nothing.
 	Log *slog.Logger
+	// DropLogInterval is how often the sums of dropped datagrams are
+	// logged; 0 means DefaultDropLogInterval.
+	DropLogInterval time.Duration
 
 	closing atomic.Bool
 	mu      sync.Mutex
 	pc      *net.UDPConn
 	done    chan struct{}
+	drops   drops
 }
 
 // ServePacket reads datagrams from pc (which must be a *net.UDPConn) until
@@ -73,6 +81,10 @@ func (d *Datagrams) ServePacket(pc net.PacketConn) error {
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		reply, note := d.Handle(src, in[:n], out)
+		if reply == nil {
+			d.dropped(note)
+			continue
+		}
 		sent := 0
 		if reply != nil {
 			// Replying to the unmapped address on a dual-stack socket works:
@@ -106,6 +118,7 @@ func (d *Datagrams) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	pc.Close()
+	defer d.logDrops()
 	select {
 	case <-done:
 		return nil

@@ -35,6 +35,7 @@ type batch struct {
 	sent  [batchSize]int
 	notes [batchSize]string
 	srcs  [batchSize]netip.AddrPort
+	quiet [batchSize]bool // no reply: counted, not logged
 }
 
 // serveBatches is ServePacket's loop on Linux: one recvmmsg takes every
@@ -93,15 +94,18 @@ func (d *Datagrams) serveBatches(uc *net.UDPConn, local string) (ok bool, err er
 		for i := range n {
 			src, ok := sockaddrAddrPort(&b.names[i], b.hdrs[i].Hdr.Namelen)
 			b.srcs[i], b.sent[i] = src, 0
+			b.quiet[i] = true
 			if !ok {
-				b.notes[i] = "dropped: unknown address family"
+				d.dropped("unknown address family")
 				continue
 			}
 			reply, note := d.Handle(src, b.in[i][:b.hdrs[i].Len], b.out[i])
 			b.notes[i] = note
 			if reply == nil {
+				d.dropped(note)
 				continue
 			}
+			b.quiet[i] = false
 			h := &b.rhdrs[replies]
 			*h = unix.Mmsghdr{}
 			h.Hdr.Name, h.Hdr.Namelen = b.hdrs[i].Hdr.Name, b.hdrs[i].Hdr.Namelen
@@ -146,6 +150,9 @@ func (d *Datagrams) serveBatches(uc *net.UDPConn, local string) (ok bool, err er
 		}
 		if d.Log != nil {
 			for i := range n {
+				if b.quiet[i] {
+					continue // counted by d.dropped
+				}
 				d.Log.LogAttrs(context.Background(), slog.LevelInfo, "datagram",
 					slog.String("peer", b.srcs[i].String()),
 					slog.String("local", local),

@@ -149,8 +149,9 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 
 func portHelp(spec Spec) string {
 	return fmt.Sprintf("\n\nThe port is %d unless --port or the PORT environment variable says otherwise.\n"+
-		"Logs are JSON lines on stdout. SIGTERM or Ctrl-C stops accepting, lets in-flight\n"+
-		"work finish within --drain, and exits 0.\n\n"+
+		"Logs are JSON lines on stdout; when stdout does not keep up, lines are dropped\n"+
+		"(and counted in a \"log lines dropped\" line), never the service. SIGTERM or Ctrl-C\n"+
+		"stops accepting, lets in-flight work finish within --drain, and exits 0.\n\n"+
 		"Inside a container, '%s healthcheck' checks the running server (scratch images have no shell).",
 		spec.Port, spec.Name)
 }
@@ -188,7 +189,10 @@ func checkPort(p int) error {
 }
 
 func serve(ctx context.Context, spec Spec, host string, port int, drain time.Duration, quiet bool, stdout io.Writer) error {
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", spec.Name)
+	// Serving never waits for the log: see logQueue.
+	lq := newLogQueue(stdout, logQueueSize, spec.Name)
+	defer lq.Close(time.Second)
+	log := slog.New(slog.NewJSONHandler(lq, nil)).With("service", spec.Name)
 	rt := &Runtime{Name: spec.Name, Log: log}
 	if !quiet {
 		rt.ConnLog = log

@@ -118,7 +118,7 @@ func TestMaxConnsRejects(t *testing.T) {
 		Name:     "t",
 		MaxConns: 2,
 		Handler:  func(ctx context.Context, c *Conn) error { <-block; return nil },
-		Reject:   func(c net.Conn) { io.WriteString(c, "busy\n") },
+		Reject:   func(c net.Conn, _ error) { io.WriteString(c, "busy\n") },
 		Log:      slog.New(slog.NewJSONHandler(&buf, nil)),
 	}
 	addr := serveConns(t, s, "127.0.0.1")
@@ -223,7 +223,7 @@ func TestShutdown(t *testing.T) {
 
 func TestDatagramsOneReplyEach(t *testing.T) {
 	var buf syncBuffer
-	d := &Datagrams{Name: "t", Log: slog.New(slog.NewJSONHandler(&buf, nil)),
+	d := &Datagrams{Name: "t", Log: slog.New(slog.NewJSONHandler(&buf, nil)), DropLogInterval: 50 * time.Millisecond,
 		Handle: func(src netip.AddrPort, in, out []byte) ([]byte, string) {
 			if string(in) == "drop" {
 				return nil, "dropped"
@@ -253,8 +253,18 @@ func TestDatagramsOneReplyEach(t *testing.T) {
 	if n, err := c.Read(b); err == nil {
 		t.Errorf("a second reply: %q", b[:n])
 	}
-	waitLog(t, &buf, "dropped")
 	l := waitLog(t, &buf, "replied")
+	var drops map[string]any
+	for deadline := time.Now().Add(5 * time.Second); drops == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, l := range buf.lines(t) {
+			if l["msg"] == "datagrams dropped" {
+				drops = l
+			}
+		}
+	}
+	if drops == nil || drops["count"] != 1.0 {
+		t.Errorf("drops logged as %v within 5s of an interval of 50ms; want a count of 1", drops)
+	}
 	if l["family"] != "IPv6" || l["bytes_in"] != 5.0 || l["bytes_out"] != 5.0 {
 		t.Errorf("log line %v", l)
 	}

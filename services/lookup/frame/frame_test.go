@@ -286,3 +286,41 @@ func TestParseHeaderRoundTrip(t *testing.T) {
 		t.Errorf("default byte order: %s", h)
 	}
 }
+
+// Readers that share a Budget hold no more than it between them, fail with
+// ErrBusy past it, and give everything back on Release.
+func TestBudget(t *testing.T) {
+	b := NewBudget(256 << 10) // 192 KiB for messages over SmallContent
+	msg := func(n int) []byte {
+		m, err := Append(nil, Message{Header: Header{ContentType: "binary/x", ContentEncoding: "binary"}, Content: make([]byte, n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	large := msg(100 << 10)
+	r1 := NewReader(bytes.NewReader(large))
+	r1.Budget = b
+	if _, err := r1.Next(); err != nil {
+		t.Fatalf("first 100 KiB message: %v", err)
+	}
+	r2 := NewReader(bytes.NewReader(large))
+	r2.Budget = b
+	if _, err := r2.Next(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second 100 KiB message with %d of %d bytes in use: %v, want ErrBusy", b.InUse(), b.Limit(), err)
+	}
+	r3 := NewReader(bytes.NewReader(msg(1000)))
+	r3.Budget = b
+	if _, err := r3.Next(); err != nil {
+		t.Fatalf("small message while large ones spent their share: %v", err)
+	}
+	if b.InUse() > b.Limit() {
+		t.Errorf("%d bytes in use, over the budget of %d", b.InUse(), b.Limit())
+	}
+	r1.Release()
+	r2.Release()
+	r3.Release()
+	if n := b.InUse(); n != 0 {
+		t.Errorf("%d bytes still in use after every Reader released", n)
+	}
+}

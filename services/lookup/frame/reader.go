@@ -26,6 +26,9 @@ type Reader struct {
 	MaxHeader int
 	// MaxContent caps the content in bytes; 0 means DefaultMaxContent.
 	MaxContent int
+	// Budget, when set, is the memory the content buffer is taken from; when
+	// it has no room, Next fails with ErrBusy. Call Release when done.
+	Budget *Budget
 
 	br      *bufio.Reader
 	hdr     []byte
@@ -90,13 +93,19 @@ func (r *Reader) Next() (Message, error) {
 
 // readContent reads n bytes, growing the buffer as the bytes arrive.
 func (r *Reader) readContent(n int) ([]byte, error) {
-	buf := r.content[:0]
-	if cap(buf) > keepContent {
-		buf = nil
+	if cap(r.content) > keepContent {
+		r.Release()
 	}
+	buf := r.content[:0]
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), min(n, max(2*cap(buf), readBufferSize)))
+			size := min(n, max(2*cap(buf), readBufferSize))
+			if !r.Budget.take(size-cap(buf), n) {
+				r.content = buf[:0]
+				return nil, fmt.Errorf("frame: %w: no memory left for %d more bytes of content (%d of %d bytes in use by requests in flight)",
+					ErrBusy, size-cap(buf), r.Budget.InUse(), r.Budget.Limit())
+			}
+			nb := make([]byte, len(buf), size)
 			copy(nb, buf)
 			buf = nb
 		}
@@ -109,6 +118,13 @@ func (r *Reader) readContent(n int) ([]byte, error) {
 	}
 	r.content = buf
 	return buf, nil
+}
+
+// Release drops the content buffer and gives its memory back to the
+// Budget. The Reader stays usable.
+func (r *Reader) Release() {
+	r.Budget.give(cap(r.content))
+	r.content = nil
 }
 
 func readError(err error, part string, got, want int) error {

@@ -1,0 +1,123 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"socketlab/labctl/capture"
+	"socketlab/labctl/scenario"
+)
+
+// Recorder is what wire checks and packet lines need of a capture of the
+// lab. A Lab that also implements Recorder has each client step marked in
+// the capture, its node's packets listed in the step's Result.Packets, and
+// its expect.wire judged; without one, a step with expect.wire is an error.
+type Recorder interface {
+	// Annotate puts a marker with text at time t into the capture.
+	Annotate(t time.Time, text string)
+	// Packets returns the packets node sent and received from from to to,
+	// in time order, once the capture has them all.
+	Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet
+}
+
+// MaxPacketLines bounds Result.Packets; the rest is counted in a last line.
+const MaxPacketLines = 200
+
+// wireStep marks res's step in the capture, lists its packets and judges
+// its expect.wire. It runs after the step, whose client ran from start to end.
+func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start, end time.Time) {
+	rec, ok := l.(Recorder)
+	want := st.Expect != nil && st.Expect.Wire != nil
+	if !ok {
+		if want && res.Outcome != Error {
+			res.Outcome = Error
+			res.Message = "expect.wire needs a capture of the lab: run the scenario with labctl test, which captures when a step checks the wire"
+		}
+		return
+	}
+	mark(l, res, start, end)
+	pkts := rec.Packets(ctx, st.Node, start, end)
+	res.Packets = packetLines(pkts)
+	if !want || res.Outcome == Error {
+		return
+	}
+	miss := wireExpect(st.Expect.Wire).Check(capture.Analyze(pkts))
+	if len(miss) == 0 {
+		return
+	}
+	var exp, got []string
+	for _, m := range miss {
+		exp = append(exp, "wire."+m.Field+" "+m.Want)
+		got = append(got, "wire."+m.Field+" "+m.Got)
+	}
+	res.Outcome = Fail
+	res.Expected = joinNonEmpty(res.Expected, strings.Join(exp, ", "))
+	res.Got = joinNonEmpty(res.Got, strings.Join(got, ", "))
+}
+
+func joinNonEmpty(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// mark puts res's step start and end into the capture, when there is one.
+func mark(l Lab, res *Result, start, end time.Time) {
+	rec, ok := l.(Recorder)
+	if !ok {
+		return
+	}
+	label := fmt.Sprintf("step %d", res.Index)
+	if res.Family != "" {
+		label += " [" + res.Family + "]"
+	}
+	rec.Annotate(start, label+" start: "+res.Name)
+	rec.Annotate(end, label+" end: "+res.Name)
+}
+
+// packetLines are the packets as the live view prints them.
+func packetLines(pkts []capture.Packet) []string {
+	f := &capture.Formatter{}
+	lines := []string{}
+	for i, p := range pkts {
+		if i == MaxPacketLines {
+			lines = append(lines, fmt.Sprintf("… %d more packets (the capture file has them all)", len(pkts)-i))
+			break
+		}
+		lines = append(lines, f.Line(p))
+	}
+	return lines
+}
+
+// wireExpect turns a scenario's expect.wire into the capture's terms.
+func wireExpect(w *scenario.Wire) capture.Expect {
+	e := capture.Expect{
+		Handshake: w.Handshake,
+		Close:     capture.CloseKind(w.Close.How),
+		CloseBy:   capture.Side(w.Close.By),
+		ICMP:      w.ICMP,
+	}
+	if r := w.Retransmissions; r != nil {
+		e.Retransmissions = &capture.Count{Op: r.Op, N: int(r.N)}
+	}
+	if d := w.Datagrams; d != nil {
+		if d.Sent != nil {
+			n := int(*d.Sent)
+			e.DatagramsSent = &n
+		}
+		if d.Received != nil {
+			n := int(*d.Received)
+			e.DatagramsReceived = &n
+		}
+	}
+	switch w.Family {
+	case scenario.AddrIPv4:
+		e.Family = 4
+	case scenario.AddrIPv6:
+		e.Family = 6
+	}
+	return e
+}

@@ -1,0 +1,119 @@
+package tap
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"socketlab/labctl/capture"
+	"socketlab/labctl/lab"
+)
+
+// Settle is how long after a moment the capture may still be handing over
+// the packets seen before it: the helper's flush interval, the merger's
+// reorder window, and room for the engine's stream.
+const Settle = capture.DefaultWindow + 250*time.Millisecond
+
+// Recording is a capture of every node of a lab while its steps run. It is
+// the lab (for check.Run) and a check.Recorder: steps are marked in the
+// capture, list their packets, and have their expect.wire judged. Starting
+// a node, or joining it to a network or taking it off one, captures it
+// again (Docker gives a restarted container a new network namespace; a
+// helper whose interface went away stops).
+type Recording struct {
+	*lab.Lab
+	s *Session
+
+	mu   sync.Mutex
+	pkts []capture.Packet
+}
+
+// Record captures every running node of l, writing pcapng to out (nil:
+// none), until Close.
+func Record(ctx context.Context, l *lab.Lab, stop Stopper, image string, out io.Writer) (*Recording, error) {
+	st, err := l.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recording{Lab: l}
+	r.s, err = Start(ctx, l, stop, All(st), Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
+		if !p.Marker {
+			r.mu.Lock()
+			r.pkts = append(r.pkts, p)
+			r.mu.Unlock()
+		}
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Annotate marks a moment (a step's start or end) in the capture.
+func (r *Recording) Annotate(t time.Time, text string) { r.s.Annotate(t, text) }
+
+// Packets waits until the capture holds every packet up to `to`, then
+// returns node's packets from from to to, in time order.
+func (r *Recording) Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet {
+	select {
+	case <-time.After(time.Until(to.Add(Settle))):
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	pkts := capture.Select(r.pkts, node, from, to)
+	r.mu.Unlock()
+	slices.SortStableFunc(pkts, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
+	return pkts
+}
+
+// Count is how many packets were captured so far.
+func (r *Recording) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pkts)
+}
+
+// Start starts node and captures it again.
+func (r *Recording) Start(ctx context.Context, node string) error {
+	if err := r.Lab.Start(ctx, node); err != nil {
+		return err
+	}
+	return r.again(ctx, node)
+}
+
+// Connect joins node to network and captures it again, the new interface too.
+func (r *Recording) Connect(ctx context.Context, node, network string) error {
+	if err := r.Lab.Connect(ctx, node, network); err != nil {
+		return err
+	}
+	return r.again(ctx, node)
+}
+
+// Disconnect takes node off network and captures its other interfaces again.
+func (r *Recording) Disconnect(ctx context.Context, node, network string) error {
+	if err := r.Lab.Disconnect(ctx, node, network); err != nil {
+		return err
+	}
+	return r.again(ctx, node)
+}
+
+func (r *Recording) again(ctx context.Context, node string) error {
+	st, err := r.Lab.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("capture %s again: %w", node, err)
+	}
+	for _, t := range All(st) {
+		if t.Node == node {
+			if err := r.s.Restart(ctx, node, t); err != nil {
+				return fmt.Errorf("capture %s again: %w", node, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close stops the capture and removes its helpers (see Session.Close).
+func (r *Recording) Close(ctx context.Context) (Result, error) { return r.s.Close(ctx) }
