@@ -14,8 +14,11 @@ export CGO_ENABLED := 0
 # Each area adds its targets in its own file: images, lab, bench.
 -include mk/*.mk
 
+# The name column is as wide as the longest target name, whatever it is.
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{ n[NR] = $$1; d[NR] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, n[i], d[i] }'
 
 build: ## static binaries for every service, helper, the sock client and labctl, in bin/
 	@mkdir -p $(BIN)

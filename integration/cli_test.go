@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"socketlab/internal/labtest"
 	"socketlab/labctl/lab"
@@ -87,6 +89,7 @@ nodes:
 		{[]string{"exec", "--lab", name, "client", "--", "sock", "welcome", "--timeout", "1s", "nosuch"}, 1, nil},
 		{[]string{"exec", "--lab", name, "welcome", "--", "/bin/welcome", "healthcheck"}, 0, []string{"healthy"}},
 		{[]string{"logs", "--lab", name, "welcome"}, 0, []string{`"service":"welcome"`, `"family":"IPv6"`}},
+		{[]string{"logs", "--all", "--lab", name, "welcome"}, 0, []string{`"healthcheck":true`, `"family":"IPv6"`}},
 		{[]string{"down", name}, 0, []string{"network net removed", "lab " + name + " is down"}},
 		{[]string{"down", name}, 0, []string{"lab " + name + " is not up: nothing to do"}},
 		{[]string{"status", name}, 1, nil},
@@ -100,6 +103,9 @@ nodes:
 			if !strings.Contains(stdout, want) {
 				t.Errorf("labctl %s: output lacks %q:\n%s", strings.Join(st.args, " "), want, stdout)
 			}
+		}
+		if st.args[0] == "logs" && !slices.Contains(st.args, "--all") && strings.Contains(stdout, `"healthcheck"`) {
+			t.Errorf("labctl %s shows the healthcheck's lines:\n%s", strings.Join(st.args, " "), stdout)
 		}
 		if st.args[0] == "up" && st.code == 0 {
 			// status -o json is the machine-readable twin of the table.
@@ -154,4 +160,104 @@ func TestConcurrentProcesses(t *testing.T) {
 			subnets[sn] = name
 		}
 	}
+}
+
+// TestTestNameLabelsReport: labctl test --name N reports the scenario as N,
+// the lab it ran.
+func TestTestNameLabelsReport(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "welcome", scenario.ClientImage)
+	file := filepath.Join(t.TempDir(), "named.yaml")
+	os.WriteFile(file, []byte(`name: named
+networks:
+  net: {}
+nodes:
+  welcome: {image: welcome, networks: [net]}
+  client: {image: client, networks: [net]}
+steps:
+  - {name: greet, node: client, run: welcome, target: welcome, expect: {contains: over}}
+`), 0o644)
+	name := labtest.Name(t)
+	t.Cleanup(func() { labctl(t, "down", name) })
+	junit := filepath.Join(t.TempDir(), "report.xml")
+	code, stdout, stderr := labctl(t, "test", "-q", "--name", name, "-o", "json", "--junit", junit, file)
+	var rep struct {
+		Scenarios []struct {
+			Scenario string `json:"scenario"`
+		} `json:"scenarios"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil || len(rep.Scenarios) != 1 || rep.Scenarios[0].Scenario != name {
+		t.Fatalf("exit %d, report %s\nstderr: %s\nwant the scenario labelled %s", code, stdout, stderr, name)
+	}
+	if b, _ := os.ReadFile(junit); !strings.Contains(string(b), `<testsuite name="`+name+`" tests="1"`) {
+		t.Errorf("JUnit does not name the suite %s:\n%s", name, b)
+	}
+}
+
+// TestExecInterruptExits130: Ctrl-C in labctl exec -i ... sock chat ends the
+// chat (its input ends: it says QUIT) and labctl exits 130 without a word.
+func TestExecInterruptExits130(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "chat", scenario.ClientImage)
+	file := filepath.Join(t.TempDir(), "chat.yaml")
+	os.WriteFile(file, []byte(`name: ctrlc
+networks:
+  net: {}
+nodes:
+  chat: {image: chat, networks: [net]}
+  client: {image: client, networks: [net]}
+`), 0o644)
+	name := labtest.Name(t)
+	t.Cleanup(func() { labctl(t, "down", name) })
+	if code, _, stderr := labctl(t, "up", "-q", "--name", name, file); code != 0 {
+		t.Fatalf("up: exit %d: %s", code, stderr)
+	}
+	bin, err := labctlBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "exec", "-i", "--lab", name, "client", "--", "sock", "chat", "chat", "--nick", "ctrlc")
+	stdin, _ := cmd.StdinPipe() // stays open, as a terminal does
+	defer stdin.Close()
+	var stdout, stderr labtestBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stdout.String(), "you are ctrlc"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the chat did not start: %s %s", stdout.String(), stderr.String())
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("labctl exec did not end after Ctrl-C")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || stderr.String() != "" {
+		t.Errorf("exit %d, stderr %q; want 130 and nothing", code, stderr.String())
+	}
+}
+
+// labtestBuffer is a bytes.Buffer safe for a process to write while a test reads.
+type labtestBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *labtestBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *labtestBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

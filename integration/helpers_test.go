@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )
@@ -32,15 +33,8 @@ func pair(service string) *scenario.Scenario {
 	}
 }
 
-// probe is the part of a client's --json object the tests look at.
-type probe struct {
-	OK        bool   `json:"ok"`
-	Family    string `json:"family"`
-	Remote    string `json:"remote"`
-	Received  string `json:"received"`
-	Error     string `json:"error"`
-	ErrorKind string `json:"error_kind"`
-}
+// probe is a client's --json object.
+type probe = result.Result
 
 // run execs a client in node with --json and decodes what it printed.
 func run(t *testing.T, l *lab.Lab, node string, argv ...string) (probe, int) {

@@ -127,9 +127,11 @@ Exit status: 0 when every step passed, 1 when one did not, 2 for an invalid file
 
 // testOne brings sc up as labName, runs its steps and takes it down (unless
 // keep), writing progress to log. The lab must not be up already: its steps
-// may stop nodes and split networks, so test never borrows a lab.
-func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer, captureDir string, opts ...lab.Option) *check.Report {
-	rep := &check.Report{Scenario: sc.Name, File: sc.File}
+// may stop nodes and split networks, so test never borrows a lab. The report
+// is labelled with the lab's name (the scenario's unless --name gave one).
+func testOne(ctx context.Context, sc *scenario.Scenario, labName string, keep, quiet bool, log io.Writer, captureDir string, opts ...lab.Option) (rep *check.Report) {
+	defer func() { rep.Scenario = labName }()
+	rep = &check.Report{Scenario: labName, File: sc.File}
 	say := func(format string, a ...any) {
 		if !quiet {
 			fmt.Fprintf(log, format+"\n", a...)

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,10 +50,29 @@ With -i, your input is passed to the command (for the interactive chat client).`
 				return err
 			}
 			s := lab.Streams{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+			var in *endableReader
 			if interactive {
-				s.Stdin = cmd.InOrStdin()
+				in = newEndableReader(cmd.InOrStdin())
+				s.Stdin = in
 			}
-			code, err := l.ExecStream(cmd.Context(), a[0], a[1:], s)
+			// Ctrl-C is passed on as the end of input, which the interactive
+			// clients take as "quit" (sock chat sends QUIT): Docker has no
+			// way to signal an exec'd process. The command gets a moment to
+			// finish, then labctl exits 130, as a shell does, and quietly.
+			ctx := cmd.Context()
+			ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			defer cancel()
+			stop := context.AfterFunc(ctx, func() {
+				if in != nil {
+					in.end()
+				}
+				time.AfterFunc(interruptGrace, cancel)
+			})
+			defer stop()
+			code, err := l.ExecStream(ectx, a[0], a[1:], s)
+			if ctx.Err() != nil {
+				return exitError{code: 130}
+			}
 			if err != nil {
 				return err
 			}
@@ -62,8 +85,32 @@ With -i, your input is passed to the command (for the interactive chat client).`
 			return nil
 		},
 	}
-	c.Flags().StringVar(&labName, "lab", "", "the lab (default: the only lab that is up)")
+	labFlag(c, &labName)
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "pass your input to the command")
-	c.RegisterFlagCompletionFunc("lab", completeLabs)
 	return c
 }
+
+// interruptGrace is how long exec waits, after Ctrl-C, for the command to end.
+const interruptGrace = 2 * time.Second
+
+// endableReader passes r on until end is called, then reads as at end of
+// input, even while a Read of r is blocked (a terminal that has nothing).
+type endableReader struct {
+	pr   *io.PipeReader
+	pw   *io.PipeWriter
+	once sync.Once
+}
+
+func newEndableReader(r io.Reader) *endableReader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err)
+	}()
+	return &endableReader{pr: pr, pw: pw}
+}
+
+func (e *endableReader) Read(p []byte) (int, error) { return e.pr.Read(p) }
+
+// end makes every Read from now on return io.EOF.
+func (e *endableReader) end() { e.once.Do(func() { e.pw.Close() }) }

@@ -90,8 +90,16 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			}
 			fmt.Fprintln(out)
 			writeTable(out, st, false)
+			var others []string
+			if labs, err := listLabs(ctx); err == nil {
+				for _, s := range labs {
+					if s.Name != name {
+						others = append(others, s.Name)
+					}
+				}
+			}
 			fmt.Fprintln(out)
-			writeHints(out, st)
+			writeHints(out, st, others)
 			return nil
 		},
 	}

@@ -164,7 +164,7 @@ func TestTableAndHints(t *testing.T) {
 	}
 	var b bytes.Buffer
 	writeTable(&b, st, true)
-	writeHints(&b, st)
+	writeHints(&b, st, nil)
 	out := b.String()
 	for _, want := range []string{
 		"front    dual   10.200.1.0/24  fd5c:1ab:0:1::/64",

@@ -100,11 +100,23 @@ func loadScenario(path string, hostPaths ...bool) (*scenario.Scenario, error) {
 	return sc, nil
 }
 
-// pickLab names the lab a command acts on: the one given, or else the only
-// lab that is up.
+// labEnv names the environment variable that gives the default of --lab.
+const labEnv = "SOCKETLAB_LAB"
+
+// labFlag adds --lab to c, defaulting to $SOCKETLAB_LAB, with completion.
+func labFlag(c *cobra.Command, name *string) {
+	c.Flags().StringVar(name, "lab", "", "the lab (default: $"+labEnv+", else the only lab that is up)")
+	c.RegisterFlagCompletionFunc("lab", completeLabs)
+}
+
+// pickLab names the lab a command acts on: the one given, else the one
+// $SOCKETLAB_LAB names, else the only lab that is up.
 func pickLab(ctx context.Context, name string) (string, error) {
 	if name != "" {
 		return name, nil
+	}
+	if env := os.Getenv(labEnv); env != "" {
+		return env, nil
 	}
 	labs, err := listLabs(ctx)
 	if err != nil {
@@ -120,16 +132,22 @@ func pickLab(ctx context.Context, name string) (string, error) {
 	for i, l := range labs {
 		names[i] = l.Name
 	}
-	return "", usageError{fmt.Errorf("%d labs are up (%s): say which with --lab", len(labs), strings.Join(names, ", "))}
+	return "", usageError{fmt.Errorf("%d labs are up (%s): say which with --lab NAME, or once for the shell with export %s=NAME",
+		len(labs), strings.Join(names, ", "), labEnv)}
 }
 
-// openLab opens the lab named by the --lab flag, or the only one up.
+// openLab opens the lab named by the --lab flag, $SOCKETLAB_LAB, or the only one up.
 func openLab(ctx context.Context, name string) (*lab.Lab, error) {
+	given := name
 	name, err := pickLab(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return openNamed(ctx, name)
+	l, err := openNamed(ctx, name)
+	if err != nil && given == "" && os.Getenv(labEnv) != "" {
+		return nil, fmt.Errorf("%s=%s: %w", labEnv, name, err)
+	}
+	return l, err
 }
 
 // isFile tells whether arg names a scenario file rather than a lab.

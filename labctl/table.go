@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -102,8 +103,9 @@ var tries = map[string][2]string{
 }
 
 // writeHints prints the commands a person can try next: a client for each
-// service, run inside a client node that shares a network with it.
-func writeHints(w io.Writer, st *lab.Status) {
+// service, run inside a client node that shares a network with it. others
+// are the other labs that are up: with any, the commands name this one.
+func writeHints(w io.Writer, st *lab.Status, others []string) {
 	nets := map[string][]string{} // node -> networks
 	var clients []string
 	for _, n := range st.Nodes {
@@ -115,7 +117,7 @@ func writeHints(w io.Writer, st *lab.Status) {
 		}
 	}
 	labFlag := ""
-	if st.Lab != "default" {
+	if labFlagNeeded(st.Lab, others, os.Getenv(labEnv)) {
 		labFlag = " --lab " + st.Lab
 	}
 	fmt.Fprintln(w, "Try:")
@@ -142,6 +144,17 @@ func writeHints(w io.Writer, st *lab.Status) {
 	fmt.Fprintf(tw, "  %s logs%s -f NODE\ta server's JSON log lines\n", prog, labFlag)
 	fmt.Fprintf(tw, "  %s down %s\twhen you are done\n", prog, st.Lab)
 	tw.Flush()
+}
+
+// labFlagNeeded reports whether the hints for lab must say --lab: unless
+// $SOCKETLAB_LAB (env) names it, they must when it is not the default lab
+// (which a person may start later) or when other labs are up, where a
+// command without --lab cannot tell which lab is meant.
+func labFlagNeeded(lab string, others []string, env string) bool {
+	if env != "" {
+		return env != lab
+	}
+	return lab != "default" || len(others) > 0
 }
 
 // comment says what each try shows.

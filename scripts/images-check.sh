@@ -22,7 +22,7 @@ label=socketlab.imagecheck=$run
 declare -A expose=(
 	[welcome]="9999/tcp"
 	[echo]="7/tcp 7/udp"
-	[chat]="6667/tcp"
+	[chat]="6667/tcp 1042/tcp"
 	[responder]="9999/udp"
 	[lookup]="65432/tcp"
 	[web]="80/tcp"

@@ -374,7 +374,7 @@ func udpOneCore(ctx context.Context, s *suite) ([]Metric, []string, error) {
 }
 
 func chatFanout(ctx context.Context, s *suite) ([]Metric, []string, error) {
-	srv, addr, err := s.ours(ctx, "chat-fanout", "chat", false, "", nil,
+	srv, addr, err := s.ours(ctx, "chat-fanout", "chat", false, "", nil, "--line-port", "0",
 		"--max-per-ip", "0", "--flood-rate", "0", "--max-conns", "20000")
 	if err != nil {
 		return nil, nil, err
@@ -485,7 +485,7 @@ func idleMemory(ctx context.Context, s *suite) ([]Metric, []string, error) {
 		return s.ours(ctx, "memory", "echo", false, "", nil, "--max-conns", "20000", "--max-per-ip", "0")
 	}
 	chat := func(ctx context.Context) (*proc, string, error) {
-		return s.ours(ctx, "memory", "chat", false, "", nil, "--max-per-ip", "0", "--max-conns", "20000", "--flood-rate", "0")
+		return s.ours(ctx, "memory", "chat", false, "", nil, "--line-port", "0", "--max-per-ip", "0", "--max-conns", "20000", "--flood-rate", "0")
 	}
 	// Not the io.Copy echo: its splice holds a pipe (2 descriptors) per
 	// connection, so 10,000 connections pass the descriptor limit.

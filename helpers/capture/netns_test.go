@@ -272,7 +272,8 @@ func TestCaptureAcrossNamespaces(t *testing.T) {
 	if !w.Close.Both || w.Close.By != capture.Server {
 		t.Errorf("welcome close %s; want fin by server, both ways", w.Close)
 	}
-	if m := (capture.Expect{Datagrams: &capture.Datagrams{Sent: 1, Received: 1}, Family: 6}).Check(capture.Analyze(responder)); len(m) != 0 {
+	one := 1
+	if m := (capture.Expect{DatagramsSent: &one, DatagramsReceived: &one, Family: 6}).Check(capture.Analyze(responder)); len(m) != 0 {
 		t.Errorf("responder on the wire: %v", m)
 	}
 	if all := capture.Analyze(all); !all.PortUnreachable {

@@ -7,7 +7,6 @@ package check
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"socketlab/internal/result"
 	"socketlab/labctl/scenario"
 )
 
@@ -276,18 +276,8 @@ func ClientArgv(st *scenario.Step, fam string, timeout time.Duration) []string {
 	return append(argv, st.Args...)
 }
 
-// clientResult is the part of sock's --json object the checks read.
-type clientResult struct {
-	OK        bool   `json:"ok"`
-	Received  string `json:"received"`
-	Family    string `json:"family"`
-	Remote    string `json:"remote"`
-	Error     string `json:"error"`
-	ErrorKind string `json:"error_kind"`
-	Timings   struct {
-		Total float64 `json:"total"`
-	} `json:"timings_ms"`
-}
+// clientResult is sock's --json object, with how the checks print it.
+type clientResult struct{ result.Result }
 
 func (c *clientResult) String() string {
 	if !c.OK {
@@ -307,7 +297,7 @@ func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) 
 		if c.OK {
 			return Fail, expected, "success: " + c.String()
 		}
-		if e.Fail != scenario.FailAny && scenario.FailKind(c.ErrorKind) != e.Fail {
+		if !result.Kind(e.Fail).Matches(c.ErrorKind) {
 			return Fail, expected, c.String()
 		}
 		return Pass, expected, c.String()
@@ -390,9 +380,6 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-// ErrFailed is returned by callers when a report did not pass.
-var ErrFailed = errors.New("scenario checks failed")
 
 // runExec runs an exec step's command in its node and judges its output
 // and exit status.

@@ -174,11 +174,16 @@ func TestReports(t *testing.T) {
 	}
 
 	var junit bytes.Buffer
-	if err := WriteJUnit(&junit, []*Report{rep}); err != nil {
+	broken := &Report{Scenario: "chat", Seconds: 0.5, Setup: "up chat: no image socketlab/chat"}
+	if err := WriteJUnit(&junit, []*Report{rep, broken}); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Suites []struct {
+		Tests    int    `xml:"tests,attr"`
+		Failures int    `xml:"failures,attr"`
+		Errors   int    `xml:"errors,attr"`
+		Time     string `xml:"time,attr"`
+		Suites   []struct {
 			Name     string `xml:"name,attr"`
 			Tests    int    `xml:"tests,attr"`
 			Failures int    `xml:"failures,attr"`
@@ -197,6 +202,10 @@ func TestReports(t *testing.T) {
 	s := doc.Suites[0]
 	if s.Name != "welcome" || s.Tests != 3 || s.Failures != 1 || s.Errors != 1 {
 		t.Errorf("suite %+v", s)
+	}
+	// The root's totals: 3 steps and the failed setup of the second scenario.
+	if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 2 || doc.Time != "1.750" {
+		t.Errorf("root: tests %d failures %d errors %d time %s, want 4 1 2 1.750", doc.Tests, doc.Failures, doc.Errors, doc.Time)
 	}
 	if s.Cases[1].Name != "2. greet v6 [ipv6]" || s.Cases[1].Failure == nil || s.Cases[1].Failure.Message != `expected output contains "IPv6"` {
 		t.Errorf("case 2: %+v", s.Cases[1])

@@ -91,11 +91,18 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		File     string     `xml:"file,attr,omitempty"`
 		Cases    []testcase `xml:"testcase"`
 	}
+	// The root carries the totals too: some CI systems read only it.
 	type suites struct {
-		XMLName xml.Name `xml:"testsuites"`
-		Suites  []suite  `xml:"testsuite"`
+		XMLName  xml.Name `xml:"testsuites"`
+		Name     string   `xml:"name,attr"`
+		Tests    int      `xml:"tests,attr"`
+		Failures int      `xml:"failures,attr"`
+		Errors   int      `xml:"errors,attr"`
+		Time     string   `xml:"time,attr"`
+		Suites   []suite  `xml:"testsuite"`
 	}
-	var doc suites
+	doc := suites{Name: "labctl test"}
+	var seconds float64
 	for _, r := range reports {
 		_, f, e := r.Counts()
 		s := suite{Name: r.Scenario, Tests: len(r.Results), Failures: f, Errors: e,
@@ -125,7 +132,12 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 			s.Cases = append(s.Cases, tc)
 		}
 		doc.Suites = append(doc.Suites, s)
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		seconds += r.Seconds
 	}
+	doc.Time = fmt.Sprintf("%.3f", seconds)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

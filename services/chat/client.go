@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/chat/irc"
 	"socketlab/services/internal/probe"
 )
@@ -250,7 +251,7 @@ func runSteps(ctx context.Context, s *session, sc Script, to string) error {
 		switch st.Kind {
 		case StepSay:
 			if to == "" {
-				return probe.Errorf(probe.KindUsage, "--say needs a channel (--join) or a --to target")
+				return probe.Errorf(result.Usage, "--say needs a channel (--join) or a --to target")
 			}
 			if err := s.send("PRIVMSG " + to + " :" + st.Arg); err != nil {
 				return err
@@ -285,7 +286,7 @@ func runSteps(ctx context.Context, s *session, sc Script, to string) error {
 			if err != nil {
 				if ctx.Err() == nil && wctx.Err() != nil {
 					what := map[string]string{StepExpect: "a line containing %q", StepExpectRE: "a line matching %q", StepWaitFor: "%s in our channels"}[st.Kind]
-					return probe.Errorf(probe.KindTimeout, "no "+what+" within %s", st.Arg, sc.Wait)
+					return probe.Errorf(result.Timeout, "no "+what+" within %s", st.Arg, sc.Wait)
 				}
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/chat/irc"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
@@ -78,15 +79,15 @@ func TestScriptedClientFailures(t *testing.T) {
 		name   string
 		target string
 		sc     Script
-		kind   string
+		kind   result.Kind
 		err    string
 	}{
 		{"expectation not met", addr, Script{Nick: "ada", Join: []string{"#lab"}, Wait: 300 * time.Millisecond,
-			Steps: steps(t, StepExpect, "never said")}, probe.KindTimeout, `no a line containing "never said" within 300ms`},
-		{"nick taken", addr, Script{Nick: "TAKEN"}, probe.KindProtocol, "nick TAKEN is already in use (433)"},
-		{"bad channel", addr, Script{Nick: "bea", Join: []string{"lab"}}, probe.KindProtocol, "cannot join lab: :test.chat 403 bea lab :No such channel"},
-		{"nobody listening", "127.0.0.1:1", Script{Nick: "cy"}, probe.KindRefused, "connection refused by 127.0.0.1:1"},
-		{"say without channel", addr, Script{Nick: "dee", Steps: steps(t, StepSay, "hi")}, probe.KindUsage, "--say needs a channel (--join) or a --to target"},
+			Steps: steps(t, StepExpect, "never said")}, result.Timeout, `no a line containing "never said" within 300ms`},
+		{"nick taken", addr, Script{Nick: "TAKEN"}, result.Protocol, "nick TAKEN is already in use (433)"},
+		{"bad channel", addr, Script{Nick: "bea", Join: []string{"lab"}}, result.Protocol, "cannot join lab: :test.chat 403 bea lab :No such channel"},
+		{"nobody listening", "127.0.0.1:1", Script{Nick: "cy"}, result.Refused, "connection refused by 127.0.0.1:1"},
+		{"say without channel", addr, Script{Nick: "dee", Steps: steps(t, StepSay, "hi")}, result.Usage, "--say needs a channel (--join) or a --to target"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,7 +230,8 @@ func TestFormat(t *testing.T) {
 // The binary: PORT from the environment, both families, the healthcheck,
 // and SIGTERM telling a connected client before exiting 0.
 func TestBinary(t *testing.T) {
-	p := svctest.StartBinary(t, "socketlab/services/chat/cmd", "--server-name", "bin.chat", "--flood-rate", "0")
+	linePort := strconv.Itoa(svctest.FreePort(t))
+	p := svctest.StartBinary(t, "socketlab/services/chat/cmd", "--server-name", "bin.chat", "--flood-rate", "0", "--line-port", linePort)
 	port := strconv.Itoa(p.Port)
 	v4 := dial(t, net.JoinHostPort("127.0.0.1", port))
 	v6 := dial(t, net.JoinHostPort("::1", port))
@@ -244,7 +246,16 @@ func TestBinary(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 
-	p.Healthy(t)
+	// The line mode, on its own port: a plain line is said in #lab.
+	g := dialPlain(t, net.JoinHostPort("::1", linePort))
+	g.c.Write([]byte("plain hello\n"))
+	g.expect("<guest1> plain hello")
+	if got := v4.expect("PRIVMSG"); got != ":guest1!~guest@0::1 PRIVMSG #lab :plain hello" {
+		t.Errorf("got %q", got)
+	}
+	v6.expect(":guest1!~guest@0::1 PRIVMSG #lab :plain hello")
+
+	p.Healthy(t, "--line-port", linePort)
 
 	p.Terminate(t)
 	for _, c := range []*ircConn{v4, v6} {
@@ -252,6 +263,7 @@ func TestBinary(t *testing.T) {
 			t.Errorf("%s got %q on SIGTERM", c.nick, got)
 		}
 	}
+	g.expect("* the server closed the link: Server shutting down")
 	p.Wait(t, 3*time.Second)
 }
 

@@ -38,6 +38,10 @@ type client struct {
 	away                         string
 	modes                        string
 
+	// lines: a line-mode client (LineServer), which reads plain lines
+	// rather than IRC. Set before the client is seen by others.
+	lines bool
+
 	// Reader goroutine only.
 	capNeg   bool
 	quitMsg  string
@@ -232,6 +236,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // slice may be queued to many clients) without blocking. A client whose
 // queue would pass SendQ is cut off instead.
 func (c *client) send(b []byte) {
+	if c.lines {
+		if b = c.plainLines(b); b == nil {
+			return
+		}
+	}
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if c.closing || c.dead.Load() {
@@ -406,6 +415,9 @@ func (c *client) finish(final string) {
 	c.qmu.Lock()
 	c.closing = true
 	c.flushed = make(chan struct{})
+	if final != "" && c.lines {
+		final = string(c.plainLines([]byte(final)))
+	}
 	if final != "" {
 		if c.kicked {
 			final = "\r\n" + final // the cut-short write may have left half a line

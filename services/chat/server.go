@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +105,7 @@ type Server struct {
 	nicks    map[string]*client // by irc.Fold(nick), registered or not
 	channels map[string]*channel
 	users    int // registered clients
+	guests   int // line-mode nicks handed out
 
 	ipMu  sync.Mutex
 	perIP map[netip.Prefix]int
@@ -207,20 +209,36 @@ var (
 	errQuit    = errors.New("quit")
 )
 
-// handle serves one connection: admission, the read loop, then leaving.
+// handle serves one IRC connection.
 func (s *Server) handle(ctx context.Context, sc *service.Conn) error {
+	return s.handleConn(ctx, sc, false)
+}
+
+// handleConn serves one connection, IRC or (lines) the line mode:
+// admission, the read loop, then leaving.
+func (s *Server) handleConn(ctx context.Context, sc *service.Conn, lines bool) error {
 	c := newClient(s, sc)
+	c.lines = lines
 	key := peer.Source(sc.RemoteAddr())
 	if !s.admit(key) {
 		_ = sc.SetWriteDeadline(time.Now().Add(s.Linger))
-		io.WriteString(sc, "ERROR :Closing Link: "+c.host+" (Too many connections from your address)\r\n")
+		if lines {
+			io.WriteString(sc, "* too many connections from your address\n")
+		} else {
+			io.WriteString(sc, "ERROR :Closing Link: "+c.host+" (Too many connections from your address)\r\n")
+		}
 		return errTooMany
 	}
 	defer s.release(key)
 	if tc, ok := sc.Conn.(*net.TCPConn); ok && s.SendBuffer > 0 {
 		_ = tc.SetWriteBuffer(s.SendBuffer)
 	}
-	err := c.serve(ctx)
+	var err error
+	if lines {
+		err = c.serveLines(ctx)
+	} else {
+		err = c.serve(ctx)
+	}
 	var final, quit string
 	switch {
 	case ctx.Err() != nil:
@@ -348,6 +366,10 @@ func runeStart(s string, i int) int {
 func Spec() service.Spec {
 	s := &Server{}
 	var topic string
+	linePort := LinePort
+	lineFlag := func(fs *pflag.FlagSet) {
+		fs.IntVar(&linePort, "line-port", LinePort, "port of the plain line mode (each line said in the first --channel as a guest); 0: none")
+	}
 	return service.Spec{
 		Name:  "chat",
 		Short: "An IRC server (RFC 1459/2812 client protocol) with a #lab channel",
@@ -362,8 +384,13 @@ func Spec() service.Spec {
 			"excess lines are read later, not dropped), registration and ping timeouts, caps on\n" +
 			"connections per IPv4 address or IPv6 /64 and on channels, and a LIST that is sent\n" +
 			"only as fast as the client reads it.\n\n" +
+			"Line mode (TCP 1042, the lesson's port): no IRC at all. Each line a client sends is\n" +
+			"said in #lab under a guest nick (guest1, guest2...) and answered with the line as\n" +
+			"the room shows it (<guest1> hello); then the client reads what is said in #lab, one\n" +
+			"plain line each. A lesson's client, nc and IRC users all share the one room.\n\n" +
 			"Try it: nc localhost 6667, then type  NICK ada  USER ada 0 * :Ada  JOIN #lab\n" +
-			"        PRIVMSG #lab :hello   QUIT   (or: irssi -c localhost, sock chat localhost)",
+			"        PRIVMSG #lab :hello   QUIT   (or: irssi -c localhost, sock chat localhost)\n" +
+			"        nc localhost 1042, then type  hello",
 		Port: Port,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringVar(&s.Name, "server-name", "chat.socketlab", "server name in replies and message prefixes")
@@ -383,6 +410,7 @@ func Spec() service.Spec {
 			fs.IntVar(&s.MaxServerChannels, "max-server-channels", 10000, "most channels that may exist at once")
 			fs.DurationVar(&s.WriteTimeout, "write-timeout", 15*time.Second, "disconnect a client that takes nothing sent to it for this long")
 			fs.DurationVar(&s.Linger, "linger", time.Second, "how long a closing connection has to receive its last lines")
+			lineFlag(fs)
 		},
 		Start: func(rt *service.Runtime) (service.Servers, error) {
 			if !validServerName(s.Name) {
@@ -399,10 +427,27 @@ func Spec() service.Spec {
 			if s.SendQ < irc.MaxLine {
 				return service.Servers{}, fmt.Errorf("--sendq %d: must hold at least one line (%d bytes)", s.SendQ, irc.MaxLine)
 			}
+			if linePort < 0 || linePort > 65535 {
+				return service.Servers{}, fmt.Errorf("--line-port %d is out of range (0-65535; 0: no line mode)", linePort)
+			}
 			s.Topic, s.Log = topic, rt.ConnLog
-			return service.Servers{TCP: s}, nil
+			return service.Servers{TCP: s, Extra: []service.ExtraServer{{Port: linePort, Server: s.Lines()}}}, nil
 		},
-		Check: CheckIRC,
+		Check: func(ctx context.Context, addr string) error {
+			if err := CheckIRC(ctx, addr); err != nil {
+				return err
+			}
+			if linePort == 0 {
+				return nil
+			}
+			host, _, _ := net.SplitHostPort(addr)
+			la := net.JoinHostPort(host, strconv.Itoa(linePort))
+			if err := service.CheckTCP(ctx, la); err != nil {
+				return fmt.Errorf("line mode on %s: %w", la, err)
+			}
+			return nil
+		},
+		CheckFlags: lineFlag,
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/chat/irc"
 	"socketlab/services/internal/probe"
 )
@@ -177,11 +178,11 @@ func (s *session) closedError(err error) error {
 	defer s.mu.Unlock()
 	for i := len(s.lines) - 1; i >= 0 && i >= len(s.lines)-3; i-- {
 		if s.lines[i].msg.Command == "ERROR" {
-			return probe.Errorf(probe.KindProtocol, "%s closed the connection: ERROR %s", s.r.Remote, s.lines[i].msg.Param(0))
+			return probe.Errorf(result.Protocol, "%s closed the connection: ERROR %s", s.r.Remote, s.lines[i].msg.Param(0))
 		}
 	}
 	if errors.Is(err, io.EOF) {
-		return probe.Errorf(probe.KindProtocol, "%s closed the connection", s.r.Remote)
+		return probe.Errorf(result.Protocol, "%s closed the connection", s.r.Remote)
 	}
 	return probe.Explain(err, s.r.Remote, s.o.Timeout)
 }
@@ -190,13 +191,6 @@ func (s *session) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.lines)
-}
-
-func (s *session) present(nick string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.members[irc.Fold(nick)]
-	return ok
 }
 
 // register sends NICK and USER and waits for the welcome (001) or a refusal.
@@ -224,13 +218,13 @@ func (s *session) register(ctx context.Context, nick, user, realname string) err
 		s.r.Detail("registered_ms", s.r.Since())
 		return nil
 	case "433":
-		return &probe.Error{Kind: probe.KindProtocol, Msg: "nick " + nick + " is already in use (433)", Err: errNickInUse}
+		return &probe.Error{Kind: result.Protocol, Msg: "nick " + nick + " is already in use (433)", Err: errNickInUse}
 	case "432":
-		return probe.Errorf(probe.KindUsage, "nick %q is not allowed (432): a letter or []\\`_^{|} first, then letters, digits, -", nick)
+		return probe.Errorf(result.Usage, "nick %q is not allowed (432): a letter or []\\`_^{|} first, then letters, digits, -", nick)
 	case "ERROR":
-		return probe.Errorf(probe.KindProtocol, "%s refused us: ERROR %s", s.r.Remote, m.Param(0))
+		return probe.Errorf(result.Protocol, "%s refused us: ERROR %s", s.r.Remote, m.Param(0))
 	}
-	return probe.Errorf(probe.KindProtocol, "registration refused: %s", s.line(i).line)
+	return probe.Errorf(result.Protocol, "registration refused: %s", s.line(i).line)
 }
 
 // join joins channel and waits for the end of its NAMES list, or a refusal.
@@ -252,7 +246,7 @@ func (s *session) join(ctx context.Context, channel string) error {
 		return s.waitError(err, "the NAMES list of "+channel)
 	}
 	if m := s.line(i).msg; m.Command != "366" {
-		return probe.Errorf(probe.KindProtocol, "cannot join %s: %s", channel, s.line(i).line)
+		return probe.Errorf(result.Protocol, "cannot join %s: %s", channel, s.line(i).line)
 	}
 	return nil
 }
@@ -265,7 +259,7 @@ func (s *session) line(i int) received {
 
 func (s *session) waitError(err error, what string) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return probe.Errorf(probe.KindTimeout, "no %s from %s within %s", what, s.r.Remote, s.o.Timeout)
+		return probe.Errorf(result.Timeout, "no %s from %s within %s", what, s.r.Remote, s.o.Timeout)
 	}
 	return err
 }

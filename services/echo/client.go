@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 )
 
@@ -71,17 +72,17 @@ func ClientCommand() *cobra.Command {
 			)
 			switch {
 			case count < 1:
-				err = probe.Errorf(probe.KindUsage, "--count %d: want 1 or more", count)
+				err = probe.Errorf(result.Usage, "--count %d: want 1 or more", count)
 			case size < 0:
-				err = probe.Errorf(probe.KindUsage, "--size %d: want 0 or more", size)
+				err = probe.Errorf(result.Usage, "--size %d: want 0 or more", size)
 			case cmd.Flags().Changed("size") && len(args) > 1:
-				err = probe.Errorf(probe.KindUsage, "give a MESSAGE or --size, not both")
+				err = probe.Errorf(result.Usage, "give a MESSAGE or --size, not both")
 			case cmd.Flags().Changed("size"):
 				l.Payload = Generate(size)
 			default:
 				l.Payload, err = probe.Input(args[1:], cmd.InOrStdin())
 				if err != nil {
-					err = probe.Errorf(probe.KindIO, "read standard input: %w", err)
+					err = probe.Errorf(result.IO, "read standard input: %w", err)
 				}
 			}
 			var r *probe.Result
@@ -219,7 +220,7 @@ func explain(err error, r *probe.Result, o probe.Options, size int) error {
 		return probe.Explain(err, r.Remote, o.Timeout)
 	}
 	if errors.Is(err, syscall.EMSGSIZE) {
-		return &probe.Error{Kind: probe.KindUsage, Msg: fmt.Sprintf("a message of %d bytes does not fit in one UDP datagram over %s", size, r.Family), Err: err}
+		return &probe.Error{Kind: result.Usage, Msg: fmt.Sprintf("a message of %d bytes does not fit in one UDP datagram over %s", size, r.Family), Err: err}
 	}
 	return probe.ExplainUDP(err, r.Remote, o.Timeout)
 }
@@ -281,7 +282,7 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return got[:n], probe.Errorf(probe.KindProtocol, "%s closed the connection after echoing %d of %d bytes of message %d", r.Remote, n, len(l.Payload), i+1)
+				return got[:n], probe.Errorf(result.Protocol, "%s closed the connection after echoing %d of %d bytes of message %d", r.Remote, n, len(l.Payload), i+1)
 			}
 			return got[:n], err
 		}
@@ -300,7 +301,7 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 	r.BytesReceived += int64(n)
 	switch {
 	case n > 0:
-		return got, probe.Errorf(probe.KindProtocol, "%s sent %d bytes more than it was sent: %q", r.Remote, n, extra[:min(n, 64)])
+		return got, probe.Errorf(result.Protocol, "%s sent %d bytes more than it was sent: %q", r.Remote, n, extra[:min(n, 64)])
 	case errors.Is(err, io.EOF):
 		r.Detail("close", "clean")
 		return got, nil
@@ -316,9 +317,9 @@ func mismatch(i int, sent, got []byte, what string) error {
 		at++
 	}
 	if len(got) != len(sent) && at == min(len(sent), len(got)) {
-		return probe.Errorf(probe.KindProtocol, "echo of %s %d has %d bytes, sent %d", what, i+1, len(got), len(sent))
+		return probe.Errorf(result.Protocol, "echo of %s %d has %d bytes, sent %d", what, i+1, len(got), len(sent))
 	}
-	return probe.Errorf(probe.KindProtocol, "echo of %s %d differs at byte %d: sent %q, got %q",
+	return probe.Errorf(result.Protocol, "echo of %s %d differs at byte %d: sent %q, got %q",
 		what, i+1, at, snippet(sent, at), snippet(got, at))
 }
 

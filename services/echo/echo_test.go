@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/service"
 	"socketlab/services/internal/svctest"
@@ -465,15 +466,16 @@ func TestClientErrors(t *testing.T) {
 		name, target string
 		load         Load
 		timeout      time.Duration
-		kind, msg    string
+		kind         result.Kind
+		msg          string
 	}{
-		{"tcp refused", free, Load{Payload: []byte("x")}, 0, probe.KindRefused, "connection refused by " + free},
-		{"udp refused", free, Load{Payload: []byte("x"), UDP: true}, 0, probe.KindRefused, "connection refused by " + free + " (ICMP port unreachable: nothing listens there)"},
-		{"udp silence", silent, Load{Payload: []byte("x"), UDP: true}, 300 * time.Millisecond, probe.KindTimeout, "no reply from " + silent + " within 300ms"},
-		{"wrong bytes", upper, Load{Payload: []byte("hello")}, 0, probe.KindProtocol, `echo of message 1 differs at byte 0: sent "hello", got "HELLO"`},
-		{"extra bytes", chatty, Load{Payload: []byte("hello")}, 0, probe.KindProtocol, chatty + ` sent 3 bytes more than it was sent: "bye"`},
-		{"closed early", early, Load{Payload: []byte("hello")}, 0, probe.KindProtocol, early + " closed the connection after echoing 3 of 5 bytes of message 1"},
-		{"-6 with a v4 address", free, Load{Payload: []byte("x")}, 0, probe.KindUsage, "127.0.0.1 is an IPv4 address but IPv6 was asked for"},
+		{"tcp refused", free, Load{Payload: []byte("x")}, 0, result.Refused, "connection refused by " + free},
+		{"udp refused", free, Load{Payload: []byte("x"), UDP: true}, 0, result.Refused, "connection refused by " + free + " (ICMP port unreachable: nothing listens there)"},
+		{"udp silence", silent, Load{Payload: []byte("x"), UDP: true}, 300 * time.Millisecond, result.Timeout, "no reply from " + silent + " within 300ms"},
+		{"wrong bytes", upper, Load{Payload: []byte("hello")}, 0, result.Protocol, `echo of message 1 differs at byte 0: sent "hello", got "HELLO"`},
+		{"extra bytes", chatty, Load{Payload: []byte("hello")}, 0, result.Protocol, chatty + ` sent 3 bytes more than it was sent: "bye"`},
+		{"closed early", early, Load{Payload: []byte("hello")}, 0, result.Protocol, early + " closed the connection after echoing 3 of 5 bytes of message 1"},
+		{"-6 with a v4 address", free, Load{Payload: []byte("x")}, 0, result.Usage, "127.0.0.1 is an IPv4 address but IPv6 was asked for"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -77,7 +77,7 @@ func TestPerSourceCap(t *testing.T) {
 		if _, err := c.Write(encode(t, NewSearch(ActionSearch, "UDP"))); err != nil {
 			return err
 		}
-		if r := result(t, frame.NewReader(c))["result"]; !strings.HasPrefix(r, "UDP (User Datagram Protocol)") {
+		if r := readResult(t, frame.NewReader(c))["result"]; !strings.HasPrefix(r, "UDP (User Datagram Protocol)") {
 			return fmt.Errorf("search answered %q", r)
 		}
 		return nil

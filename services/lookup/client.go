@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
+	"socketlab/services/internal/service"
 	"socketlab/services/lookup/frame"
 )
 
@@ -60,7 +63,7 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 	r := probe.New("lookup", "tcp", target)
 	wire, err := frame.Append(nil, req)
 	if err != nil {
-		r.Fail(probe.Errorf(probe.KindUsage, "%v", err))
+		r.Fail(probe.Errorf(result.Usage, "%v", err))
 		return r
 	}
 	r.Sent = printable(req.Content)
@@ -98,12 +101,12 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 		var pe *frame.PartialError
 		switch {
 		case errors.Is(err, io.EOF):
-			r.Fail(probe.Errorf(probe.KindProtocol, "%s closed the connection without answering", r.Remote))
+			r.Fail(probe.Errorf(result.Protocol, "%s closed the connection without answering", r.Remote))
 		case errors.As(err, &pe), ctx.Err() != nil:
 			// Cut short: by the server closing or resetting, or by our deadline.
 			r.Fail(explain(ctx, err, r.Remote, o.Timeout))
 		default:
-			r.Fail(probe.Errorf(probe.KindProtocol, "%s answered, but not in the lookup protocol: %v", r.Remote, strings.TrimPrefix(err.Error(), "frame: ")))
+			r.Fail(probe.Errorf(result.Protocol, "%s answered, but not in the lookup protocol: %v", r.Remote, strings.TrimPrefix(err.Error(), "frame: ")))
 		}
 		return r
 	}
@@ -119,15 +122,14 @@ func Exchange(ctx context.Context, o probe.Options, target string, req frame.Mes
 	}
 	if err != nil || resp == nil {
 		r.Received = printable(m.Content)
-		r.Fail(probe.Errorf(probe.KindProtocol, "%s sent text/json content that is not a JSON object", r.Remote))
+		r.Fail(probe.Errorf(result.Protocol, "%s sent text/json content that is not a JSON object", r.Remote))
 		return r
 	}
 	r.Detail("response", resp)
-	result, _ := resp["result"].(string)
-	r.Received = result
+	r.Received, _ = resp["result"].(string)
 	if kind, ok := resp["error"].(string); ok {
 		r.Detail("server_error", kind)
-		r.Fail(probe.Errorf(probe.KindProtocol, "the server refused the request (%s)", kind))
+		r.Fail(probe.Errorf(result.Protocol, "the server refused the request (%s)", kind))
 	}
 	return r
 }
@@ -216,11 +218,16 @@ func printable(b []byte) string {
 
 // Check is the healthcheck: a search for "TCP" must come back with a result.
 func Check(ctx context.Context, addr string) error {
-	o := probe.Options{Timeout: 2 * time.Second}
+	o := probe.Options{Timeout: 2 * time.Second, Source: service.HealthSource}
 	if dl, ok := ctx.Deadline(); ok {
 		o.Timeout = time.Until(dl)
 	}
 	r := Exchange(ctx, o, addr, NewSearch(ActionSearch, "TCP"), ExchangeOptions{})
+	if r.ErrorKind == result.Unreachable {
+		// Not Linux: only 127.0.0.1 is local. Check unmarked rather than not at all.
+		o.Source = netip.Addr{}
+		r = Exchange(ctx, o, addr, NewSearch(ActionSearch, "TCP"), ExchangeOptions{})
+	}
 	if r.Error != "" {
 		return errors.New(r.Error)
 	}
@@ -246,13 +253,13 @@ func ClientCommand() *cobra.Command {
 			"JSON header, the content), like the tutorial's app-client.py HOST PORT ACTION VALUE:\n\n" +
 			"  search TERM   sends text/json {\"action\": \"search\", \"value\": TERM} and prints the\n" +
 			"                result; the server's glossary knows TCP, UDP, port, socket, IPv6...\n" +
-			"  binary TEXT   sends TEXT as binary/custom-client-binary-type content and prints\n" +
-			"                the binary answer. TEXT '-' (or none) reads standard input.\n\n" +
+			"  binary TEXT   sends \"binary\" followed by TEXT as binary/custom-client-binary-type\n" +
+			"                content, as the tutorial's client does (app-client.py h p binary hello\n" +
+			"                sends \"binaryhello\"), and prints the binary answer. TEXT '-' (or\n" +
+			"                none) reads standard input.\n\n" +
 			"Words after the action are joined with spaces. --raw shows the length prefix,\n" +
 			"header and content of both messages as they crossed the wire. Exit status 1 when\n" +
-			"the exchange failed or the server answered with an error response.\n\n" +
-			"The tutorial's client sends ACTION+VALUE as the binary content (app-client.py h p\n" +
-			"binary hello sends \"binaryhello\"); sock sends TEXT alone.",
+			"the exchange failed or the server answered with an error response.",
 		Example: "  sock lookup localhost search TCP\n" +
 			"  sock lookup -6 --raw lookup search dual stack\n" +
 			"  sock lookup 127.0.0.1:65432 binary hello\n" +
@@ -291,20 +298,21 @@ func buildRequest(kind string, words []string, action, contentType string, stdin
 	switch kind {
 	case "search":
 		if len(words) == 0 {
-			return frame.Message{}, probe.Errorf(probe.KindUsage, "search needs a TERM, e.g. sock lookup localhost search TCP")
+			return frame.Message{}, probe.Errorf(result.Usage, "search needs a TERM, e.g. sock lookup localhost search TCP")
 		}
 		return NewSearch(action, strings.Join(words, " ")), nil
 	case "binary":
 		data, err := probe.Input(words, stdin)
 		if err != nil {
-			return frame.Message{}, probe.Errorf(probe.KindUsage, "read standard input: %w", err)
+			return frame.Message{}, probe.Errorf(result.Usage, "read standard input: %w", err)
 		}
 		if contentType == TypeJSON {
-			return frame.Message{}, probe.Errorf(probe.KindUsage, "--content-type %s would not be binary; use search", TypeJSON)
+			return frame.Message{}, probe.Errorf(result.Usage, "--content-type %s would not be binary; use search", TypeJSON)
 		}
-		return NewBinary(contentType, data), nil
+		// The tutorial's client sends its action and value run together.
+		return NewBinary(contentType, append([]byte(kind), data...)), nil
 	}
-	return frame.Message{}, probe.Errorf(probe.KindUsage, "unknown request %q: use search TERM or binary TEXT", kind)
+	return frame.Message{}, probe.Errorf(result.Usage, "unknown request %q: use search TERM or binary TEXT", kind)
 }
 
 // writeRaw prints both messages as they crossed the wire.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 	"socketlab/services/lookup/frame"
@@ -70,17 +71,19 @@ func TestExchangeFailures(t *testing.T) {
 		c.Write(rawMsg(`{"byteorder": "big", "content-type": "text/json", "content-encoding": "utf-8", "content-length": 3}`, "abc"))
 	})
 	cases := []struct {
-		name, addr, kind, text, received string
+		name, addr     string
+		kind           result.Kind
+		text, received string
 	}{
-		{"error response", tooSmall, probe.KindProtocol, "the server refused the request (content-too-large)",
+		{"error response", tooSmall, result.Protocol, "the server refused the request (content-too-large)",
 			"Error: content too large: content-length 36 is over the limit of 8 bytes."},
-		{"closes at once", closes, probe.KindProtocol, "closed the connection without answering", ""},
-		{"resets", resets, probe.KindReset, "connection reset by 127.0.0.1:", ""},
-		{"answer cut short", halfAnswer, probe.KindProtocol, "closed the connection early", ""},
-		{"speaks HTTP", http, probe.KindProtocol, "answered, but not in the lookup protocol: JSON header too large: the length prefix announces 18516 bytes", ""},
-		{"never answers", silent, probe.KindTimeout, "within 300ms", ""},
-		{"bad JSON answer", notJSON, probe.KindProtocol, "sent text/json content that is not a JSON object", "abc"},
-		{"nothing listens", "127.0.0.1:1", probe.KindRefused, "connection refused by 127.0.0.1:1", ""},
+		{"closes at once", closes, result.Protocol, "closed the connection without answering", ""},
+		{"resets", resets, result.Reset, "connection reset by 127.0.0.1:", ""},
+		{"answer cut short", halfAnswer, result.Protocol, "closed the connection early", ""},
+		{"speaks HTTP", http, result.Protocol, "answered, but not in the lookup protocol: JSON header too large: the length prefix announces 18516 bytes", ""},
+		{"never answers", silent, result.Timeout, "within 300ms", ""},
+		{"bad JSON answer", notJSON, result.Protocol, "sent text/json content that is not a JSON object", "abc"},
+		{"nothing listens", "127.0.0.1:1", result.Refused, "connection refused by 127.0.0.1:1", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -118,17 +121,17 @@ func TestClientCommand(t *testing.T) {
 	}{
 		{"search", "", []string{addr, "search", "TCP"}, 0, tcp.Definition + "\n", ""},
 		{"search words joined", "", []string{addr, "search", "three", "way", "handshake"}, 0, "A TCP connection opens with three segments", ""},
-		{"binary", "", []string{addr, "binary", "hello"}, 0, "First 10 bytes of request: hello\n", ""},
-		{"binary from stdin", "piped in", []string{addr, "binary"}, 0, "First 10 bytes of request: piped in\n", ""},
+		{"binary", "", []string{addr, "binary", "hello"}, 0, "First 10 bytes of request: binaryhell\n", ""},
+		{"binary from stdin", "piped in", []string{addr, "binary"}, 0, "First 10 bytes of request: binarypipe\n", ""},
 		{"raw", "", []string{"--raw", addr, "binary", "hello"}, 0,
-			"sent 133 bytes to " + addr + "\n" +
-				"  length   00 7e  (126: the JSON header's size, big-endian)\n" +
-				`  header   {"byteorder": "` + frame.NativeByteOrder + `", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 5}` + "\n" +
-				"  content  hello\n" +
-				"received 161 bytes from " + addr + "\n" +
+			"sent 140 bytes to " + addr + "\n" +
+				"  length   00 7f  (127: the JSON header's size, big-endian)\n" +
+				`  header   {"byteorder": "` + frame.NativeByteOrder + `", "content-type": "binary/custom-client-binary-type", "content-encoding": "binary", "content-length": 11}` + "\n" +
+				"  content  binaryhello\n" +
+				"received 166 bytes from " + addr + "\n" +
 				"  length   00 7f  (127: the JSON header's size, big-endian)\n", ""},
 		{"other action", "", []string{"--action", "dance", addr, "search", "x"}, 0, `Error: invalid action "dance".`, ""},
-		{"other content type", "", []string{"--content-type", "image/png", addr, "binary", "PNG"}, 0, "First 10 bytes of request: PNG\n", ""},
+		{"other content type", "", []string{"--content-type", "image/png", addr, "binary", "PNG"}, 0, "First 10 bytes of request: binaryPNG\n", ""},
 		{"server error", "", []string{tooSmall, "search", "TCP"}, 1, "Error: content too large", "lookup: the server refused the request (content-too-large)\n"},
 		{"refused", "", []string{"127.0.0.1:1", "search", "TCP"}, 1, "", "lookup: connection refused by 127.0.0.1:1\n"},
 		{"unknown request", "", []string{addr, "find", "TCP"}, 2, "", `lookup: unknown request "find": use search TERM or binary TEXT`},

@@ -3,6 +3,7 @@ package lookup
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"socketlab/internal/spelling"
 )
@@ -66,23 +67,32 @@ func (g *Glossary) Terms() []string {
 }
 
 // Suggest returns the term whose name or alias is closest to the unknown
-// term q: at most two edits away (one for short words), or starting with q.
-// It returns "" when nothing is close.
+// term q, or "" when nothing is close. Close means a likely typo: one edit
+// for a word of 3 to 5 letters and two for a longer one, and the same first
+// letter (a typo rarely hits it, and "ring" is not "ping"); or q is the
+// start of the name.
 func (g *Glossary) Suggest(q string) string {
 	q = normalize(q)
 	if q == "" {
 		return ""
 	}
-	maxEdits := 2
-	if len(q) <= 4 {
+	n := utf8.RuneCountInString(q)
+	maxEdits := 0
+	switch {
+	case n >= 6:
+		maxEdits = 2
+	case n >= 3:
 		maxEdits = 1
 	}
 	// Scores in half edits: a prefix match counts as one and a half.
 	best, bestScore := "", max(2*maxEdits, 3)+1
 	for name, i := range g.index {
 		score := 2 * spelling.Distance(q, name)
-		if score > 3 && len(q) >= 3 && strings.HasPrefix(name, q) {
-			score = 3
+		switch {
+		case n >= 3 && strings.HasPrefix(name, q):
+			score = min(score, 3)
+		case score > 2*maxEdits || !sameFirst(q, name):
+			continue // not a typo of this name
 		}
 		term := g.terms[i].Term
 		if score < bestScore || score == bestScore && term < best {
@@ -90,6 +100,13 @@ func (g *Glossary) Suggest(q string) string {
 		}
 	}
 	return best
+}
+
+// sameFirst reports whether a and b start with the same letter.
+func sameFirst(a, b string) bool {
+	ra, _ := utf8.DecodeRuneInString(a)
+	rb, _ := utf8.DecodeRuneInString(b)
+	return ra == rb
 }
 
 // normalize folds case and treats runs of spaces, hyphens and underscores
@@ -101,8 +118,21 @@ func normalize(s string) string {
 	return strings.Join(f, " ")
 }
 
-// DefaultGlossary is the built-in glossary of networking terms.
-var DefaultGlossary = NewGlossary([]Entry{
+// TutorialTerms are the search terms of the tutorial's own server
+// (app-server.py's request_search), answered as it answers them, so that
+// its client's examples work against this server too.
+var TutorialTerms = []Entry{
+	{"morpheus", nil, "Follow the white rabbit. \U0001f430"},
+	{"ring", nil, "In the caves beneath the Misty Mountains. \U0001f48d"},
+	{"\U0001f436", nil, "\U0001f43e Playing ball! \U0001f3d0"},
+}
+
+// DefaultGlossary is the built-in glossary: networking terms, then the
+// tutorial's own terms.
+var DefaultGlossary = NewGlossary(append(slices.Clone(networkTerms), TutorialTerms...))
+
+// networkTerms are the glossary's networking terms.
+var networkTerms = []Entry{
 	{"TCP", []string{"Transmission Control Protocol"},
 		"TCP (Transmission Control Protocol) gives two programs a reliable, ordered byte stream over IP: it numbers every byte, resends what is lost and slows down when the network is congested. It keeps no message boundaries, so framing, like this protocol's length prefix, is the application's job."},
 	{"UDP", []string{"User Datagram Protocol"},
@@ -209,4 +239,4 @@ var DefaultGlossary = NewGlossary([]Entry{
 		"JSON is the text format of this protocol's header and of its text/json content: objects, arrays, strings, numbers, true, false and null, in UTF-8."},
 	{"UTF-8", []string{"utf8", "unicode"},
 		"UTF-8 encodes every Unicode character in one to four bytes, ASCII unchanged. This protocol's header is always UTF-8; its content says its own encoding in content-encoding."},
-})
+}

@@ -78,7 +78,7 @@ func TestInteropWithTutorial(t *testing.T) {
 			{"search emoji", []string{"search", "\U0001f436"}, "\U0001f43e Playing ball! \U0001f3d0\n"},
 			{"no match", []string{"search", "TCP"}, "No match for 'TCP'.\n"},
 			{"unknown action", []string{"--action", "dance", "search", "x"}, "Error: invalid action 'dance'.\n"},
-			{"binary", []string{"binary", "hello"}, "First 10 bytes of request: hello\n"},
+			{"binary", []string{"binary", "hello"}, "First 10 bytes of request: binaryhell\n"},
 		} {
 			out, errs, code := runClient("", append([]string{refAddr}, c.req...)...)
 			if code != 0 || out != c.want {
@@ -96,7 +96,8 @@ func TestInteropWithTutorial(t *testing.T) {
 			want          string
 		}{
 			{"search", "tcp", "Got result: " + tcp.Definition + "\n"},
-			{"search", "\U0001f436", "Got result: No match for \"\U0001f436\"."},
+			{"search", "\U0001f436", "Got result: \U0001f43e Playing ball! \U0001f3d0"},
+			{"search", "ring", "Got result: In the caves beneath the Misty Mountains. \U0001f48d"},
 			{"binary", "hello", "Got response: b'First 10 bytes of request: binaryhell'\n"},
 			{"double", "x", "Got response: b'First 10 bytes of request: doublex'\n"},
 		} {

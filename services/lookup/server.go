@@ -481,7 +481,8 @@ func (h *handler) logRequest(m frame.Message, kind, note string) {
 	} else {
 		attrs = append(attrs, slog.String("answer", note))
 	}
-	h.log.LogAttrs(context.Background(), level, "request", attrs...)
+	ap, _ := peer.AddrPort(h.c.RemoteAddr())
+	h.log.LogAttrs(context.Background(), level, "request", service.HealthMark(attrs, ap.Addr())...)
 }
 
 // MaxSearch is the longest search value the server looks up; the longest

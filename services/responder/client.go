@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 )
 
@@ -93,7 +94,7 @@ func Ask(ctx context.Context, o probe.Options, target, msg string) *probe.Result
 	r.FirstByte()
 	r.Received, r.BytesReceived = string(buf[:n]), int64(n)
 	if n > MaxReply {
-		r.Fail(probe.Errorf(probe.KindProtocol, "%s replied with %d bytes, over the %d-byte limit", r.Remote, n, MaxReply))
+		r.Fail(probe.Errorf(result.Protocol, "%s replied with %d bytes, over the %d-byte limit", r.Remote, n, MaxReply))
 		return r
 	}
 	if m := seenRe.FindStringSubmatch(r.Received); m != nil {

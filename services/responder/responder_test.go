@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 )
@@ -308,12 +309,13 @@ func TestClientErrors(t *testing.T) {
 	cases := []struct {
 		name, target string
 		o            probe.Options
-		kind, msg    string
+		kind         result.Kind
+		msg          string
 	}{
-		{"refused", free, opts, probe.KindRefused, "connection refused by " + free + " (ICMP port unreachable: nothing listens there)"},
-		{"silence", silent, probe.Options{Timeout: 300 * time.Millisecond}, probe.KindTimeout, "no reply from " + silent + " within 300ms"},
-		{"oversize reply", loud.LocalAddr().String(), opts, probe.KindProtocol, loud.LocalAddr().String() + " replied with 600 bytes, over the 512-byte limit"},
-		{"-4 with a v6 address", silent, probe.Options{V4: true, Timeout: time.Second}, probe.KindUsage, "::1 is an IPv6 address but IPv4 was asked for"},
+		{"refused", free, opts, result.Refused, "connection refused by " + free + " (ICMP port unreachable: nothing listens there)"},
+		{"silence", silent, probe.Options{Timeout: 300 * time.Millisecond}, result.Timeout, "no reply from " + silent + " within 300ms"},
+		{"oversize reply", loud.LocalAddr().String(), opts, result.Protocol, loud.LocalAddr().String() + " replied with 600 bytes, over the 512-byte limit"},
+		{"-4 with a v6 address", silent, probe.Options{V4: true, Timeout: time.Second}, result.Usage, "::1 is an IPv6 address but IPv4 was asked for"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/peer"
 	"socketlab/services/internal/probe"
 )
@@ -67,7 +68,7 @@ func ClientCommand() *cobra.Command {
 			defer cancel()
 			r, pg := Browse(ctx, o, args[0], bo)
 			if fail && r.Error == "" && pg.Response != nil && pg.Response.StatusCode >= 400 {
-				r.Fail(probe.Errorf(probe.KindProtocol, "HTTP %d %s from %s", pg.Response.StatusCode, pg.Response.Reason, r.Remote))
+				r.Fail(probe.Errorf(result.Protocol, "HTTP %d %s from %s", pg.Response.StatusCode, pg.Response.Reason, r.Remote))
 			}
 			return probe.Exit(r.Report(o, out, cmd.ErrOrStderr(), func(w io.Writer) {
 				printPage(w, r, pg, headOnly, bodyOnly, bo.Trace != nil)
@@ -89,7 +90,7 @@ func ClientCommand() *cobra.Command {
 
 func usage(o probe.Options, cmd *cobra.Command, msg string) int {
 	r := probe.New("browse", "tcp", "")
-	r.Fail(probe.Errorf(probe.KindUsage, "%s", msg))
+	r.Fail(probe.Errorf(result.Usage, "%s", msg))
 	return r.Report(o, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
 }
 
@@ -179,10 +180,10 @@ type Target struct {
 }
 
 // ParseURL parses an http URL; "http://" may be left out. Errors are
-// probe.KindUsage.
+// result.Usage.
 func ParseURL(raw string) (Target, error) {
 	bad := func(format string, args ...any) (Target, error) {
-		return Target{}, probe.Errorf(probe.KindUsage, format, args...)
+		return Target{}, probe.Errorf(result.Usage, format, args...)
 	}
 	if raw == "" {
 		return bad("no URL given: e.g. http://web/ or http://[::1]:8080/whoami")
@@ -236,11 +237,11 @@ func ParseURL(raw string) (Target, error) {
 
 // attempt is one connection attempt, as --json reports it.
 type attempt struct {
-	Addr   string  `json:"addr"`
-	Family string  `json:"family"`
-	Ms     float64 `json:"ms"`
-	Error  string  `json:"error,omitempty"`
-	Kind   string  `json:"error_kind,omitempty"`
+	Addr   string      `json:"addr"`
+	Family string      `json:"family"`
+	Ms     float64     `json:"ms"`
+	Error  string      `json:"error,omitempty"`
+	Kind   result.Kind `json:"error_kind,omitempty"`
 }
 
 // Browse fetches rawURL: it resolves the host, connects to each address in
@@ -263,7 +264,7 @@ func Browse(ctx context.Context, o probe.Options, rawURL string, bo BrowseOption
 		method = "GET"
 	}
 	if method != "GET" && method != "HEAD" {
-		r.Fail(probe.Errorf(probe.KindUsage, "method %q is not supported: GET or HEAD", bo.Method))
+		r.Fail(probe.Errorf(result.Usage, "method %q is not supported: GET or HEAD", bo.Method))
 		return r, pg
 	}
 	pg.Request, err = buildRequest(method, t, bo.Header)
@@ -336,10 +337,10 @@ func buildRequest(method string, t Target, extra []string) (string, error) {
 	fmt.Fprintf(&b, "Accept: */*\r\n")
 	for _, h := range extra {
 		if strings.ContainsAny(h, "\r\n") {
-			return "", probe.Errorf(probe.KindUsage, "header %q: a header field is one line", h)
+			return "", probe.Errorf(result.Usage, "header %q: a header field is one line", h)
 		}
 		if _, err := parseField(h); err != nil {
-			return "", probe.Errorf(probe.KindUsage, "header %q: %v", h, err)
+			return "", probe.Errorf(result.Usage, "header %q: %v", h, err)
 		}
 		fmt.Fprintf(&b, "%s\r\n", h)
 	}
@@ -397,7 +398,7 @@ func dialEach(ctx context.Context, o probe.Options, r *probe.Result, tr tracer, 
 		msgs[i] = e.Error()
 	}
 	last := errs[len(errs)-1]
-	kind := probe.KindIO
+	kind := result.IO
 	var pe *probe.Error
 	if errors.As(last, &pe) {
 		kind = pe.Kind
@@ -410,17 +411,17 @@ func explainRead(ctx context.Context, err error, addr string, got int64, timeout
 	var pe *ParseError
 	if errors.As(err, &pe) {
 		if got == 0 {
-			return probe.Errorf(probe.KindProtocol, "%s closed the connection without answering", addr)
+			return probe.Errorf(result.Protocol, "%s closed the connection without answering", addr)
 		}
-		return &probe.Error{Kind: probe.KindProtocol, Msg: "bad response from " + addr + ": " + pe.Msg, Err: err}
+		return &probe.Error{Kind: result.Protocol, Msg: "bad response from " + addr + ": " + pe.Msg, Err: err}
 	}
 	var ne net.Error
 	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil
 	if timedOut && got > 0 {
-		return &probe.Error{Kind: probe.KindTimeout, Msg: fmt.Sprintf("%s sent %d bytes, then nothing more within %s", addr, got, timeout), Err: err}
+		return &probe.Error{Kind: result.Timeout, Msg: fmt.Sprintf("%s sent %d bytes, then nothing more within %s", addr, got, timeout), Err: err}
 	}
 	if timedOut {
-		return &probe.Error{Kind: probe.KindTimeout, Msg: fmt.Sprintf("no answer from %s within %s", addr, timeout), Err: err}
+		return &probe.Error{Kind: result.Timeout, Msg: fmt.Sprintf("no answer from %s within %s", addr, timeout), Err: err}
 	}
 	return probe.Explain(err, addr, timeout)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 )
@@ -112,7 +113,7 @@ func TestBrowseTriesEachAddressInOrder(t *testing.T) {
 		t.Fatalf("result: %+v", r)
 	}
 	attempts := r.Details["attempts"].([]attempt)
-	if len(attempts) != 2 || attempts[0].Addr != firstAddr || attempts[0].Kind != probe.KindRefused ||
+	if len(attempts) != 2 || attempts[0].Addr != firstAddr || attempts[0].Kind != result.Refused ||
 		attempts[0].Error != "connection refused by "+firstAddr || attempts[1].Addr != addr || attempts[1].Error != "" {
 		t.Errorf("attempts: %+v", attempts)
 	}
@@ -142,18 +143,20 @@ func TestBrowseErrors(t *testing.T) {
 	both := fmt.Sprintf("connection refused by %s; connection refused by %s",
 		netip.AddrPortFrom(order[0].Unmap(), uint16(free)), netip.AddrPortFrom(order[1].Unmap(), uint16(free)))
 	cases := []struct {
-		name, family, url, kind, want string
+		name, family, url string
+		kind              result.Kind
+		want              string
 	}{
-		{"refused over IPv4", "", "http://127.0.0.1:" + port + "/", probe.KindRefused, "connection refused by 127.0.0.1:" + port},
-		{"refused over IPv6", "", "http://[::1]:" + port + "/", probe.KindRefused, "connection refused by [::1]:" + port},
-		{"every address refuses", "", "http://both.test:" + port + "/", probe.KindRefused, both},
-		{"unresolvable name", "", "http://nonexistent.invalid/", probe.KindResolve, "cannot resolve nonexistent.invalid: no such host"},
-		{"no AAAA record", "IPv6", "http://v4only.test:" + port + "/", probe.KindResolve, "no AAAA record for v4only.test (it resolves to [127.0.0.1])"},
-		{"no A record", "IPv4", "v6only.test:" + port, probe.KindResolve, "no A record for v6only.test (it resolves to [::1])"},
-		{"-6 against an IPv4 literal", "IPv6", "http://127.0.0.1:" + port + "/", probe.KindUsage, "127.0.0.1 is an IPv4 address but IPv6 was asked for"},
-		{"-4 against an IPv6 literal", "IPv4", "http://[::1]:" + port + "/", probe.KindUsage, "::1 is an IPv6 address but IPv4 was asked for"},
-		{"https", "", "https://web/", probe.KindUsage, "https://web/: https is not supported: this browser speaks plain HTTP only (use http://)"},
-		{"bad header", "", "http://127.0.0.1:" + port + "/", probe.KindUsage, `header "X-A 1": no colon in "X-A 1"`},
+		{"refused over IPv4", "", "http://127.0.0.1:" + port + "/", result.Refused, "connection refused by 127.0.0.1:" + port},
+		{"refused over IPv6", "", "http://[::1]:" + port + "/", result.Refused, "connection refused by [::1]:" + port},
+		{"every address refuses", "", "http://both.test:" + port + "/", result.Refused, both},
+		{"unresolvable name", "", "http://nonexistent.invalid/", result.Resolve, "cannot resolve nonexistent.invalid: no such host"},
+		{"no AAAA record", "IPv6", "http://v4only.test:" + port + "/", result.Resolve, "no AAAA record for v4only.test (it resolves to [127.0.0.1])"},
+		{"no A record", "IPv4", "v6only.test:" + port, result.Resolve, "no A record for v6only.test (it resolves to [::1])"},
+		{"-6 against an IPv4 literal", "IPv6", "http://127.0.0.1:" + port + "/", result.Usage, "127.0.0.1 is an IPv4 address but IPv6 was asked for"},
+		{"-4 against an IPv6 literal", "IPv4", "http://[::1]:" + port + "/", result.Usage, "::1 is an IPv6 address but IPv4 was asked for"},
+		{"https", "", "https://web/", result.Usage, "https://web/: https is not supported: this browser speaks plain HTTP only (use http://)"},
+		{"bad header", "", "http://127.0.0.1:" + port + "/", result.Usage, `header "X-A 1": no colon in "X-A 1"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -199,14 +202,15 @@ func TestBrowseBadResponses(t *testing.T) {
 	cases := []struct {
 		name, reply string
 		stall       bool
-		kind, want  string // want: the error after the address
+		kind        result.Kind
+		want        string // want: the error after the address
 		warning     string
 	}{
-		{"silence", "", false, probe.KindProtocol, "{addr} closed the connection without answering", ""},
-		{"not HTTP", "SSH-2.0-OpenSSH\r\n", false, probe.KindProtocol, `bad response from {addr}: bad status line "SSH-2.0-OpenSSH": want "HTTP/1.1 200 OK"`, ""},
-		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, probe.KindProtocol, `bad response from {addr}: chunk 1: bad chunk size "zz": want hex digits`, ""},
-		{"body shorter than Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, probe.KindProtocol, "bad response from {addr}: body ended after 3 of 10 bytes (Content-Length)", ""},
-		{"stalls mid-body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true, probe.KindTimeout, "{addr} sent 42 bytes, then nothing more within 500ms", ""},
+		{"silence", "", false, result.Protocol, "{addr} closed the connection without answering", ""},
+		{"not HTTP", "SSH-2.0-OpenSSH\r\n", false, result.Protocol, `bad response from {addr}: bad status line "SSH-2.0-OpenSSH": want "HTTP/1.1 200 OK"`, ""},
+		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, result.Protocol, `bad response from {addr}: chunk 1: bad chunk size "zz": want hex digits`, ""},
+		{"body shorter than Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, result.Protocol, "bad response from {addr}: body ended after 3 of 10 bytes (Content-Length)", ""},
+		{"stalls mid-body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true, result.Timeout, "{addr} sent 42 bytes, then nothing more within 500ms", ""},
 		{"more bytes than Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA", false, "", "", "5 more bytes arrived after the end of the response"},
 	}
 	for _, c := range cases {
@@ -261,7 +265,7 @@ func TestParseURL(t *testing.T) {
 			got, err := ParseURL(c.in)
 			if c.err != "" {
 				var pe *probe.Error
-				if err == nil || err.Error() != c.err || !errors.As(err, &pe) || pe.Kind != probe.KindUsage {
+				if err == nil || err.Error() != c.err || !errors.As(err, &pe) || pe.Kind != result.Usage {
 					t.Errorf("error %v, want usage error %q", err, c.err)
 				}
 				return

@@ -107,6 +107,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 // client is what the server saw of a request's connection.
 type client struct {
 	addr, ip, port, family, local string
+	from                          netip.Addr
 }
 
 func clientOf(r *http.Request) client {
@@ -114,6 +115,7 @@ func clientOf(r *http.Request) client {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		c.addr, c.ip, c.port = ap.String(), ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+		c.from = ap.Addr()
 		c.family = peer.FamilyOf(ap.Addr())
 	} else {
 		c.addr = r.RemoteAddr
@@ -294,7 +296,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			rec.bytes = 0 // net/http swallows the body of a HEAD response
 		}
 		c := clientOf(r)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", service.HealthMark([]slog.Attr{
 			slog.String("peer", c.addr),
 			slog.String("local", c.local),
 			slog.String("family", c.family),
@@ -304,7 +306,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-		)
+		}, c.from)...)
 	})
 }
 

@@ -33,6 +33,15 @@ func ClientCommand() *cobra.Command {
 			r := Fetch(ctx, o, args[0], send)
 			return probe.Exit(r.Report(o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(w io.Writer) {
 				io.WriteString(w, r.Received)
+				if r.Received != "" && !strings.HasSuffix(r.Received, "\n") {
+					io.WriteString(w, "\n")
+				}
+				switch r.Details["close"] {
+				case "clean":
+					io.WriteString(w, "(the server closed the connection cleanly: FIN)\n")
+				case "reset":
+					io.WriteString(w, "(the server reset the connection: RST)\n")
+				}
 			}))
 		},
 	}

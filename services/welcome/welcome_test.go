@@ -1,7 +1,9 @@
 package welcome
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/probe"
 	"socketlab/services/internal/svctest"
 )
@@ -81,11 +84,11 @@ func TestClientFetch(t *testing.T) {
 
 	// Nothing listens on port 1: the client says so, with the address.
 	r = Fetch(ctx, probe.Options{Timeout: 2 * time.Second}, "127.0.0.1:1", "")
-	if r.ErrorKind != probe.KindRefused || r.Error != "connection refused by 127.0.0.1:1" {
+	if r.ErrorKind != result.Refused || r.Error != "connection refused by 127.0.0.1:1" {
 		t.Errorf("refused: kind %q error %q", r.ErrorKind, r.Error)
 	}
 	r = Fetch(ctx, probe.Options{V6: true, Timeout: 2 * time.Second}, "127.0.0.1", "")
-	if r.ErrorKind != probe.KindUsage {
+	if r.ErrorKind != result.Usage {
 		t.Errorf("v4 literal with -6: kind %q error %q", r.ErrorKind, r.Error)
 	}
 }
@@ -117,4 +120,40 @@ func TestBinaryRejectsBadUsage(t *testing.T) {
 		{Name: "unknown flag", Args: []string{"--bogus"}, Code: 2, Want: "unknown flag: --bogus"},
 		{Name: "multi-line greeting", Args: []string{"--greeting", "a\nb", "--port", "0"}, Code: 2, Want: "--greeting must be one line"},
 	})
+}
+
+// TestClientSaysHowTheServerClosed: in text mode, sock welcome prints the
+// greeting and then how the server closed, as its help says.
+func TestClientSaysHowTheServerClosed(t *testing.T) {
+	clean := svctest.ServeTCP(t, NewServer("hi {family}", time.Second), "127.0.0.1")
+	reset := svctest.FakeTCP(t, func(c net.Conn) {
+		io.WriteString(c, "bye")
+		time.Sleep(50 * time.Millisecond) // the greeting first, then the reset
+		c.(*net.TCPConn).SetLinger(0)
+	})
+	for _, c := range []struct {
+		name, addr, stdout string
+		code               int
+	}{
+		{"clean", clean, "hi IPv4\n(the server closed the connection cleanly: FIN)\n", 0},
+		{"reset", reset, "bye\n(the server reset the connection: RST)\n", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := ClientCommand()
+			var out, errb bytes.Buffer
+			cmd.SetArgs([]string{"--timeout", "2s", c.addr})
+			cmd.SetOut(&out)
+			cmd.SetErr(&errb)
+			cmd.SilenceErrors, cmd.SilenceUsage = true, true
+			err := cmd.Execute()
+			code := 0
+			var ee probe.ExitError
+			if errors.As(err, &ee) {
+				code = ee.Code
+			}
+			if out.String() != c.stdout || code != c.code {
+				t.Errorf("exit %d (%v), stdout %q, stderr %q\nwant exit %d, stdout %q", code, err, out.String(), errb.String(), c.code, c.stdout)
+			}
+		})
+	}
 }

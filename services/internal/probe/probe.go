@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"socketlab/internal/result"
 	"socketlab/services/internal/peer"
 )
 
@@ -28,6 +29,10 @@ type Options struct {
 	V4, V6  bool
 	Timeout time.Duration
 	JSON    bool
+	// Source is the local address Dial connects from when the target's
+	// address is of its family; the zero value lets the kernel choose. No
+	// flag sets it: the healthchecks do (service.HealthSource).
+	Source netip.Addr
 }
 
 // Register adds -4, -6, --timeout and --json to fs.
@@ -49,52 +54,17 @@ func (o Options) Family() string {
 	return ""
 }
 
-// Error kinds, for scenario steps that expect a failure.
-const (
-	KindRefused     = "refused"     // RST to a SYN, or ICMP port unreachable for UDP
-	KindTimeout     = "timeout"     // no answer in time
-	KindUnreachable = "unreachable" // no route to the host or network
-	KindResolve     = "resolve"     // the name did not resolve (for this family)
-	KindReset       = "reset"       // the peer reset an open connection
-	KindProtocol    = "protocol"    // the peer answered, but not as the protocol says
-	KindUsage       = "usage"       // the client was called wrongly
-	KindIO          = "io"          // any other failure
-)
-
-// Timings are milliseconds from the start of the run.
-type Timings struct {
-	Resolve   float64 `json:"resolve"`
-	Connect   float64 `json:"connect"`
-	FirstByte float64 `json:"first_byte,omitempty"`
-	Total     float64 `json:"total"`
-}
-
-// Result is the outcome of one client run, as --json prints it.
+// Result is the outcome of one client run: the --json object (result.Result)
+// and the clock its timings are measured on.
 type Result struct {
-	Client        string   `json:"client"`
-	Target        string   `json:"target"`
-	Network       string   `json:"network"`
-	Resolved      []string `json:"resolved,omitempty"`
-	Local         string   `json:"local,omitempty"`
-	Remote        string   `json:"remote,omitempty"`
-	Family        string   `json:"family,omitempty"`
-	Sent          string   `json:"sent,omitempty"`
-	Received      string   `json:"received,omitempty"`
-	BytesSent     int64    `json:"bytes_sent"`
-	BytesReceived int64    `json:"bytes_received"`
-	Timings       Timings  `json:"timings_ms"`
-	OK            bool     `json:"ok"`
-	Error         string   `json:"error,omitempty"`
-	ErrorKind     string   `json:"error_kind,omitempty"`
-	// Details holds what a particular client adds (counts, latencies, headers).
-	Details map[string]any `json:"details,omitempty"`
+	result.Result
 
 	start time.Time
 }
 
 // New starts a result for client (e.g. "echo") talking network ("tcp", "udp") to target.
 func New(client, network, target string) *Result {
-	return &Result{Client: client, Network: network, Target: target, start: time.Now()}
+	return &Result{Result: result.Result{Client: client, Network: network, Target: target}, start: time.Now()}
 }
 
 // Since reports milliseconds since the run started.
@@ -134,7 +104,7 @@ func (r *Result) Fail(err error) error {
 	if errors.As(err, &e) {
 		r.ErrorKind = e.Kind
 	} else {
-		r.ErrorKind = KindIO
+		r.ErrorKind = result.IO
 	}
 	r.Error = err.Error()
 	return err
@@ -150,7 +120,7 @@ func (r *Result) Report(o Options, stdout, stderr io.Writer, human func(w io.Wri
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
-		_ = enc.Encode(r)
+		_ = enc.Encode(&r.Result)
 	} else {
 		if human != nil {
 			human(stdout)
@@ -162,7 +132,7 @@ func (r *Result) Report(o Options, stdout, stderr io.Writer, human func(w io.Wri
 	switch {
 	case r.OK:
 		return 0
-	case r.ErrorKind == KindUsage:
+	case r.ErrorKind == result.Usage:
 		return 2
 	default:
 		return 1
@@ -171,7 +141,7 @@ func (r *Result) Report(o Options, stdout, stderr io.Writer, human func(w io.Wri
 
 // Error is a client failure with its kind.
 type Error struct {
-	Kind string
+	Kind result.Kind
 	Msg  string
 	Err  error
 }
@@ -180,7 +150,7 @@ func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf makes an Error of kind with a formatted message.
-func Errorf(kind, format string, args ...any) *Error {
+func Errorf(kind result.Kind, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
 	return &Error{Kind: kind, Msg: err.Error(), Err: errors.Unwrap(err)}
 }
@@ -199,21 +169,21 @@ func Explain(err error, addr string, timeout time.Duration) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return &Error{KindRefused, "connection refused by " + addr, err}
+		return &Error{result.Refused, "connection refused by " + addr, err}
 	case errors.Is(err, syscall.ECONNRESET):
-		return &Error{KindReset, "connection reset by " + addr, err}
+		return &Error{result.Reset, "connection reset by " + addr, err}
 	case errors.Is(err, syscall.EHOSTUNREACH):
-		return &Error{KindUnreachable, "no route to host " + addr, err}
+		return &Error{result.Unreachable, "no route to host " + addr, err}
 	case errors.Is(err, syscall.ENETUNREACH):
-		return &Error{KindUnreachable, "network unreachable for " + addr, err}
+		return &Error{result.Unreachable, "network unreachable for " + addr, err}
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return &Error{KindUnreachable, "no local address can reach " + addr, err}
+		return &Error{result.Unreachable, "no local address can reach " + addr, err}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &Error{KindTimeout, fmt.Sprintf("no answer from %s within %s", addr, timeout), err}
+		return &Error{result.Timeout, fmt.Sprintf("no answer from %s within %s", addr, timeout), err}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{KindProtocol, addr + " closed the connection early", err}
+		return &Error{result.Protocol, addr + " closed the connection early", err}
 	}
-	return &Error{KindIO, fmt.Sprintf("%s: %v", addr, err), err}
+	return &Error{result.IO, fmt.Sprintf("%s: %v", addr, err), err}
 }
 
 // Resolve looks up host (a name or an IP literal) and returns the addresses
@@ -226,7 +196,7 @@ func Resolve(ctx context.Context, o Options, r *Result, host string) ([]netip.Ad
 		ip = ip.Unmap()
 		r.Resolved = []string{ip.String()}
 		if fam != "" && peer.FamilyOf(ip) != fam {
-			return nil, Errorf(KindUsage, "%s is an %s address but %s was asked for", ip, peer.FamilyOf(ip), fam)
+			return nil, Errorf(result.Usage, "%s is an %s address but %s was asked for", ip, peer.FamilyOf(ip), fam)
 		}
 		return []netip.Addr{ip}, nil
 	}
@@ -234,12 +204,12 @@ func Resolve(ctx context.Context, o Options, r *Result, host string) ([]netip.Ad
 	if err != nil {
 		var de *net.DNSError
 		if errors.As(err, &de) && de.IsNotFound {
-			return nil, &Error{KindResolve, fmt.Sprintf("cannot resolve %s: no such host", host), err}
+			return nil, &Error{result.Resolve, fmt.Sprintf("cannot resolve %s: no such host", host), err}
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, &Error{KindTimeout, fmt.Sprintf("cannot resolve %s: no answer from the resolver in time", host), err}
+			return nil, &Error{result.Timeout, fmt.Sprintf("cannot resolve %s: no answer from the resolver in time", host), err}
 		}
-		return nil, &Error{KindResolve, fmt.Sprintf("cannot resolve %s: %v", host, err), err}
+		return nil, &Error{result.Resolve, fmt.Sprintf("cannot resolve %s: %v", host, err), err}
 	}
 	var want []netip.Addr
 	for _, ip := range all {
@@ -254,7 +224,7 @@ func Resolve(ctx context.Context, o Options, r *Result, host string) ([]netip.Ad
 		if fam == peer.IPv4 {
 			rec = "A"
 		}
-		return nil, Errorf(KindResolve, "no %s record for %s (it resolves to %v)", rec, host, r.Resolved)
+		return nil, Errorf(result.Resolve, "no %s record for %s (it resolves to %v)", rec, host, r.Resolved)
 	}
 	return want, nil
 }
@@ -263,7 +233,7 @@ func Resolve(ctx context.Context, o Options, r *Result, host string) ([]netip.Ad
 // when no port is given.
 func SplitTarget(target string, defPort int) (host string, port int, err error) {
 	if target == "" {
-		return "", 0, Errorf(KindUsage, "no target given: name a host, e.g. echo or [::1]:7")
+		return "", 0, Errorf(result.Usage, "no target given: name a host, e.g. echo or [::1]:7")
 	}
 	if ip, perr := netip.ParseAddr(target); perr == nil {
 		return ip.String(), defPort, nil
@@ -275,7 +245,7 @@ func SplitTarget(target string, defPort int) (host string, port int, err error) 
 	}
 	n, cerr := strconv.Atoi(p)
 	if cerr != nil || n < 1 || n > 65535 {
-		return "", 0, Errorf(KindUsage, "bad port %q in %s: want 1-65535", p, target)
+		return "", 0, Errorf(result.Usage, "bad port %q in %s: want 1-65535", p, target)
 	}
 	return h, n, nil
 }
@@ -303,6 +273,10 @@ func Dial(ctx context.Context, o Options, r *Result, network, target string, def
 	var errs []error
 	for i, ip := range ips {
 		addr := netip.AddrPortFrom(ip, uint16(port)).String()
+		d.LocalAddr = nil
+		if o.Source.IsValid() && o.Source.Is4() == ip.Is4() {
+			d.LocalAddr = sourceAddr(network, o.Source)
+		}
 		actx, cancel, share := attemptContext(ctx, len(ips)-i)
 		c, err := d.DialContext(actx, network, addr)
 		cancel()
@@ -322,6 +296,14 @@ func Dial(ctx context.Context, o Options, r *Result, network, target string, def
 	}
 	last := errs[len(errs)-1].(*Error)
 	return nil, &Error{Kind: last.Kind, Msg: strings.Join(msgs, "; "), Err: last}
+}
+
+// sourceAddr is the local address a dialer over network binds to.
+func sourceAddr(network string, ip netip.Addr) net.Addr {
+	if strings.HasPrefix(network, "udp") {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
+	}
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
 }
 
 // minAttempt is the least time one address gets when several share a timeout.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"socketlab/internal/result"
 )
 
 // ExplainUDP is Explain for a connected UDP socket talking to addr, where
@@ -25,11 +27,11 @@ func ExplainUDP(err error, addr string, timeout time.Duration) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &Error{KindTimeout, fmt.Sprintf("no reply from %s within %s", addr, timeout), err}
+		return &Error{result.Timeout, fmt.Sprintf("no reply from %s within %s", addr, timeout), err}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return &Error{KindRefused, "connection refused by " + addr + " (ICMP port unreachable: nothing listens there)", err}
+		return &Error{result.Refused, "connection refused by " + addr + " (ICMP port unreachable: nothing listens there)", err}
 	case errors.Is(err, syscall.EMSGSIZE):
-		return &Error{KindUsage, "the message does not fit in one UDP datagram to " + addr, err}
+		return &Error{result.Usage, "the message does not fit in one UDP datagram to " + addr, err}
 	}
 	return Explain(err, addr, timeout)
 }

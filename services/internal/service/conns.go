@@ -177,7 +177,7 @@ func (s *ConnServer) logConn(c *Conn, reason string) {
 	if s.Log == nil {
 		return
 	}
-	s.Log.LogAttrs(context.Background(), slog.LevelInfo, "conn",
+	attrs := []slog.Attr{
 		slog.String("peer", peer.String(c.RemoteAddr())),
 		slog.String("local", peer.String(c.LocalAddr())),
 		slog.String("family", peer.Family(c.RemoteAddr())),
@@ -185,7 +185,9 @@ func (s *ConnServer) logConn(c *Conn, reason string) {
 		slog.Int64("bytes_out", c.BytesOut()),
 		slog.Float64("duration_ms", msSince(c.start)),
 		slog.String("reason", reason),
-	)
+	}
+	ap, _ := peer.AddrPort(c.RemoteAddr())
+	s.Log.LogAttrs(context.Background(), slog.LevelInfo, "conn", HealthMark(attrs, ap.Addr())...)
 }
 
 // Shutdown stops accepting, ends the handlers' context and wakes handlers

@@ -95,14 +95,14 @@ func (d *Datagrams) ServePacket(pc net.PacketConn) error {
 			}
 		}
 		if d.Log != nil {
-			d.Log.LogAttrs(context.Background(), slog.LevelInfo, "datagram",
+			d.Log.LogAttrs(context.Background(), slog.LevelInfo, "datagram", HealthMark([]slog.Attr{
 				slog.String("peer", src.String()),
 				slog.String("local", local),
 				slog.String("family", peer.FamilyOf(src.Addr())),
 				slog.Int("bytes_in", n),
 				slog.Int("bytes_out", sent),
 				slog.String("reason", note),
-			)
+			}, src.Addr())...)
 		}
 	}
 }

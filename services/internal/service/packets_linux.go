@@ -36,7 +36,14 @@ type batch struct {
 	notes [batchSize]string
 	srcs  [batchSize]netip.AddrPort
 	quiet [batchSize]bool // no reply: counted, not logged
+	// oob receives each datagram's destination address (IP_PKTINFO,
+	// IPV6_PKTINFO) when the log wants it.
+	oob [batchSize][oobSize]byte
 }
+
+// oobSize holds one IPV6_PKTINFO control message (a 16-byte header and a
+// 20-byte in6_pktinfo, aligned to 8), the larger of the two kinds.
+const oobSize = 40
 
 // serveBatches is ServePacket's loop on Linux: one recvmmsg takes every
 // datagram waiting (up to batchSize) and one sendmmsg sends their replies,
@@ -48,6 +55,14 @@ func (d *Datagrams) serveBatches(uc *net.UDPConn, local string) (ok bool, err er
 	if err != nil {
 		return false, nil
 	}
+	var port uint16
+	if la, ok := peer.AddrPort(uc.LocalAddr()); ok {
+		port = la.Port()
+	}
+	// The log names the address each datagram was sent to, not the
+	// wildcard the socket is bound to: ask the kernel for it, only when
+	// there is a log (a --quiet server pays nothing).
+	pktinfo := d.Log != nil && enablePktinfo(rc)
 	b := new(batch)
 	for i := range batchSize {
 		b.in[i] = make([]byte, 65536)
@@ -61,6 +76,10 @@ func (d *Datagrams) serveBatches(uc *net.UDPConn, local string) (ok bool, err er
 		for i := range batchSize {
 			b.iovs[i].SetLen(len(b.in[i]))
 			b.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			if pktinfo {
+				b.hdrs[i].Hdr.Control = &b.oob[i][0]
+				b.hdrs[i].Hdr.SetControllen(oobSize)
+			}
 		}
 		var n int
 		var rerr error
@@ -153,17 +172,63 @@ func (d *Datagrams) serveBatches(uc *net.UDPConn, local string) (ok bool, err er
 				if b.quiet[i] {
 					continue // counted by d.dropped
 				}
-				d.Log.LogAttrs(context.Background(), slog.LevelInfo, "datagram",
+				to := local
+				if dst, ok := pktinfoDst(b.oob[i][:b.hdrs[i].Hdr.Controllen]); ok {
+					to = netip.AddrPortFrom(dst, port).String()
+				}
+				d.Log.LogAttrs(context.Background(), slog.LevelInfo, "datagram", HealthMark([]slog.Attr{
 					slog.String("peer", b.srcs[i].String()),
-					slog.String("local", local),
+					slog.String("local", to),
 					slog.String("family", peer.FamilyOf(b.srcs[i].Addr())),
 					slog.Int("bytes_in", int(b.hdrs[i].Len)),
 					slog.Int("bytes_out", b.sent[i]),
 					slog.String("reason", b.notes[i]),
-				)
+				}, b.srcs[i].Addr())...)
 			}
 		}
 	}
+}
+
+// enablePktinfo asks the kernel to tell each datagram's destination
+// address: IP_PKTINFO for IPv4 datagrams (on a dual-stack socket too) and
+// IPV6_RECVPKTINFO for IPv6 ones. It reports whether either is on.
+func enablePktinfo(rc syscall.RawConn) bool {
+	on := false
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1) == nil {
+			on = true
+		}
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1) == nil {
+			on = true
+		}
+	})
+	return on
+}
+
+// pktinfoDst finds the destination address in the control messages oob of
+// one datagram, without allocating.
+func pktinfoDst(oob []byte) (netip.Addr, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if h.Len < unix.SizeofCmsghdr || int(h.Len) > len(oob) {
+			return netip.Addr{}, false
+		}
+		data := oob[unix.CmsgLen(0):h.Len]
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			return netip.AddrFrom4(pi.Addr), true
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			return netip.AddrFrom16(pi.Addr).Unmap(), true
+		}
+		next := unix.CmsgSpace(int(h.Len) - unix.CmsgLen(0))
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return netip.Addr{}, false
 }
 
 // sockaddrAddrPort converts the raw source address recvmmsg filled in,

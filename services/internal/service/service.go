@@ -42,12 +42,24 @@ type Spec struct {
 	// Check probes a running instance at addr (host:port on loopback) for the
 	// healthcheck sub-command. Nil means: a TCP connection is accepted.
 	Check func(ctx context.Context, addr string) error
+	// CheckFlags registers the flags the healthcheck sub-command takes too
+	// (the port of an ExtraServer, so that Check can reach it). Optional.
+	CheckFlags func(fs *pflag.FlagSet)
 }
 
 // Servers are what a service runs: a stream server, a datagram server, or both.
 type Servers struct {
 	TCP StreamServer
 	UDP PacketServer
+	// Extra are more stream servers, each on a port of its own (chat's line
+	// mode); a Port of 0 leaves one out.
+	Extra []ExtraServer
+}
+
+// ExtraServer is a stream server on a port of its own.
+type ExtraServer struct {
+	Port   int
+	Server StreamServer
 }
 
 // StreamServer serves connections from a listener until Shutdown; *http.Server
@@ -202,11 +214,11 @@ func serve(ctx context.Context, spec Spec, host string, port int, drain time.Dur
 		return usageError{err}
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	errc := make(chan error, 2)
+	errc := make(chan error, 2+len(srv.Extra))
 	if srv.TCP != nil {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("listen tcp %s: %w", addr, err)
+			return listenError(err)
 		}
 		log.Info("listening", "network", "tcp", "addr", ln.Addr().String())
 		go func() { errc <- srv.TCP.Serve(ln) }()
@@ -217,10 +229,36 @@ func serve(ctx context.Context, spec Spec, host string, port int, drain time.Dur
 			if srv.TCP != nil {
 				_ = srv.TCP.Shutdown(context.Background())
 			}
-			return fmt.Errorf("listen udp %s: %w", addr, err)
+			return listenError(err)
 		}
 		log.Info("listening", "network", "udp", "addr", pc.LocalAddr().String())
 		go func() { errc <- srv.UDP.ServePacket(pc) }()
+	}
+	var extra []StreamServer
+	shutExtra := func() {
+		for _, x := range extra {
+			_ = x.Shutdown(context.Background())
+		}
+	}
+	for _, x := range srv.Extra {
+		if x.Port == 0 {
+			continue
+		}
+		xaddr := net.JoinHostPort(host, strconv.Itoa(x.Port))
+		ln, err := net.Listen("tcp", xaddr)
+		if err != nil {
+			shutExtra()
+			if srv.TCP != nil {
+				_ = srv.TCP.Shutdown(context.Background())
+			}
+			if srv.UDP != nil {
+				_ = srv.UDP.Shutdown(context.Background())
+			}
+			return listenError(err)
+		}
+		log.Info("listening", "network", "tcp", "addr", ln.Addr().String())
+		extra = append(extra, x.Server)
+		go func() { errc <- x.Server.Serve(ln) }()
 	}
 	var serveErr error
 	select {
@@ -240,11 +278,27 @@ func serve(ctx context.Context, spec Spec, host string, port int, drain time.Dur
 	if srv.UDP != nil {
 		shutErr = errors.Join(shutErr, srv.UDP.Shutdown(sctx))
 	}
+	for _, x := range extra {
+		shutErr = errors.Join(shutErr, x.Shutdown(sctx))
+	}
 	log.Info("shutdown", "took_ms", msSince(start), "forced", shutErr != nil)
 	if serveErr != nil {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil
+}
+
+// listenError is the error of a listen that failed: net's own (which names
+// the network and address: "listen tcp :7: bind: address already in use")
+// with a hint for the usual causes.
+func listenError(err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w (another program serves that port: stop it, or pick another with --port or PORT)", err)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%w (ports below 1024 need root or CAP_NET_BIND_SERVICE outside a container: pick another with --port or PORT)", err)
+	}
+	return err
 }
 
 func msSince(t time.Time) float64 {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -298,5 +299,134 @@ func TestCheckTCP(t *testing.T) {
 				t.Errorf("CheckTCP = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestHealthCheckMarked: the log line of the healthcheck's own connection or
+// datagram carries "healthcheck": true, a person's does not, and the check
+// said nothing on the wire a person would not.
+func TestHealthCheckMarked(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) {
+		var buf syncBuffer
+		s := &ConnServer{Name: "t", Log: slog.New(slog.NewJSONHandler(&buf, nil)),
+			Handler: func(_ context.Context, c *Conn) error { _, err := io.Copy(io.Discard, c); return err }}
+		addr := serveConns(t, s, "127.0.0.1")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := CheckTCP(ctx, addr); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		lines := waitLines(t, &buf, 2)
+		if lines[0][HealthAttr] != true || !strings.HasPrefix(lines[0]["peer"].(string), HealthSource.String()+":") ||
+			lines[0]["bytes_in"] != 0.0 {
+			t.Errorf("the check's line is not marked: %v", lines[0])
+		}
+		if _, ok := lines[1][HealthAttr]; ok {
+			t.Errorf("a person's connection is marked as the healthcheck: %v", lines[1])
+		}
+	})
+	t.Run("udp", func(t *testing.T) {
+		var buf syncBuffer
+		d := &Datagrams{Name: "t", Log: slog.New(slog.NewJSONHandler(&buf, nil)),
+			Handle: func(_ netip.AddrPort, in, out []byte) ([]byte, string) { return in, "echoed" }}
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go d.ServePacket(pc)
+		defer d.Shutdown(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := CheckUDP(ctx, pc.LocalAddr().String(), []byte("probe")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("udp", pc.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("person"))
+		lines := waitLines(t, &buf, 2)
+		if lines[0][HealthAttr] != true || lines[0]["bytes_in"] != 5.0 {
+			t.Errorf("the check's datagram is not marked: %v", lines[0])
+		}
+		if _, ok := lines[1][HealthAttr]; ok {
+			t.Errorf("a person's datagram is marked as the healthcheck: %v", lines[1])
+		}
+	})
+}
+
+// TestDatagramLogLocalIsDestination: on a socket bound to the wildcard, a
+// datagram's log line names the address it was sent to, as a connection's
+// line does, not [::]:port.
+func TestDatagramLogLocalIsDestination(t *testing.T) {
+	var buf syncBuffer
+	d := &Datagrams{Name: "t", Log: slog.New(slog.NewJSONHandler(&buf, nil)),
+		Handle: func(_ netip.AddrPort, in, out []byte) ([]byte, string) { return in, "echoed" }}
+	pc, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.ServePacket(pc)
+	defer d.Shutdown(context.Background())
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	var want []string
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		to := net.JoinHostPort(host, strconv.Itoa(port))
+		c, err := net.Dial("udp", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("x"))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 10)); err != nil {
+			t.Fatalf("no echo from %s: %v", to, err)
+		}
+		want = append(want, to)
+	}
+	for i, l := range waitLines(t, &buf, 2) {
+		if l["local"] != want[i] {
+			t.Errorf("datagram to %s logged with local %v", want[i], l["local"])
+		}
+	}
+}
+
+// waitLines waits until n log lines were written and returns them.
+func waitLines(t *testing.T, buf *syncBuffer, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := buf.lines(t); len(l) >= n {
+			return l
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d log lines in:\n%s", n, buf.b.String())
+	return nil
+}
+
+// TestListenErrorSaysItOnce: a port in use is reported once, with what to
+// do, not "listen tcp :P: listen tcp :P: bind: ...".
+func TestListenErrorSaysItOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	spec := Spec{Name: "t", Port: 1, Start: func(*Runtime) (Servers, error) {
+		return Servers{TCP: &ConnServer{Handler: echoLine}}, nil
+	}}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), spec, []string{"--port", port}, &out, &errb)
+	want := "t: listen tcp :" + port + ": bind: address already in use (another program serves that port: stop it, or pick another with --port or PORT)\n"
+	if code != 1 || errb.String() != want {
+		t.Errorf("exit %d, stderr %q\nwant %q", code, errb.String(), want)
 	}
 }

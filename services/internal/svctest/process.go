@@ -89,9 +89,9 @@ func (p *Process) NextLog(wait time.Duration) (string, bool) {
 // Healthy runs the binary's healthcheck against Port and fails the test
 // unless it exits with status 0 and prints a line starting "healthy". It
 // returns what the healthcheck printed.
-func (p *Process) Healthy(t testing.TB) string {
+func (p *Process) Healthy(t testing.TB, flags ...string) string {
 	t.Helper()
-	b, err := exec.Command(p.Bin, "healthcheck", "--port", strconv.Itoa(p.Port)).CombinedOutput()
+	b, err := exec.Command(p.Bin, append([]string{"healthcheck", "--port", strconv.Itoa(p.Port)}, flags...)...).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(b), "healthy") {
 		t.Errorf("healthcheck: %v %s", err, b)
 	}
