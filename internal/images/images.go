@@ -26,7 +26,11 @@ const Toolbox = "toolbox"
 const Capture = "capture"
 
 // helpers are the helper images: never nodes, run by labctl next to one.
-var helpers = []string{Capture, "impair"}
+// Isolate is the isolation helper's image: labctl runs it in each node's
+// network namespace at up to filter IPv6 between networks and labs.
+const Isolate = "isolate"
+
+var helpers = []string{Capture, "impair", Isolate}
 
 // Helpers returns the names of the helper images (helpers/NAME/cmd).
 func Helpers() []string { return slices.Clone(helpers) }

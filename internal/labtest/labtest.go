@@ -83,6 +83,9 @@ func Main(m *testing.M, prefix string) int {
 		return 1
 	}
 	code := m.Run()
+	// The tests may have run longer than ctx lasts: the last sweep gets its own.
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	if err := sweep(ctx, func(name string) bool { return pidOf(name) == os.Getpid() }); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: sweeping this run's labs: %v\n", err)
 		return 1

@@ -38,19 +38,28 @@ func (l *Lab) RunHelper(ctx context.Context, node string, spec HelperSpec) (back
 	if !c.Running {
 		return nil, fmt.Errorf("%s helper for %s: %w (labctl status shows its state)", spec.Purpose, node, ErrNotRunning)
 	}
+	return l.e.runHelper(ctx, l.name, c, spec)
+}
+
+// runHelper runs spec in the namespace of the node container c of lab.
+func (e *Engine) runHelper(ctx context.Context, lab string, c backend.Container, spec HelperSpec) (backend.Helper, error) {
+	node := c.Labels[LabelNode]
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelLab] = l.name
+	labels[LabelLab] = lab
 	labels[LabelRole] = RoleHelper
 	labels[LabelNode] = node
 	labels[LabelHelper] = spec.Purpose
 	if f := c.Labels[LabelFile]; f != "" {
 		labels[LabelFile] = f
 	}
-	return l.e.b.RunHelper(ctx, c.ID, backend.HelperSpec{
-		Name:  dockerName(l.name, node) + "-" + spec.Purpose + "-" + newID()[:6],
+	if up := c.Labels[LabelUp]; up != "" {
+		labels[LabelUp] = up // a rolled-back up takes its helpers with it
+	}
+	return e.b.RunHelper(ctx, c.ID, backend.HelperSpec{
+		Name:  dockerName(lab, node) + "-" + spec.Purpose + "-" + newID()[:6],
 		Image: spec.Image, Cmd: spec.Cmd, Caps: spec.Caps, Labels: labels, Stderr: spec.Stderr,
 	})
 }

@@ -144,6 +144,10 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 	if err := l.e.b.Start(ctx, c.ID); err != nil {
 		return fmt.Errorf("start %s: %w", node, err)
 	}
+	// A started container has a new network namespace: filter it again.
+	if err := l.e.isolate(ctx, l.name, c.ID, l.o.tag); err != nil {
+		return err
+	}
 	probe := probeSpec{image: images.Ref(images.Client, l.o.tag), name: c.Name, labels: helperLabels(c.Labels, "ready")}
 	if r, done, ok := readinessFromLabels(c.Labels, probe); ok {
 		defer done()
@@ -169,7 +173,7 @@ func (l *Lab) Disconnect(ctx context.Context, node, net string) error {
 	if err := l.e.b.Disconnect(ctx, n.ID, c.ID); err != nil {
 		return fmt.Errorf("disconnect %s from %s: %w", node, net, err)
 	}
-	return nil
+	return l.reisolate(ctx, c)
 }
 
 // Connect joins node to network with the addresses and aliases the scenario
@@ -194,7 +198,7 @@ func (l *Lab) Connect(ctx context.Context, node, net string) error {
 	if err := l.e.b.Connect(ctx, n.ID, c.ID, ep); err != nil {
 		return fmt.Errorf("connect %s to %s: %w", node, net, err)
 	}
-	return nil
+	return l.reisolate(ctx, c)
 }
 
 // Logs copies node's log (its stdout and stderr) to stdout and stderr; with
@@ -208,4 +212,12 @@ func (l *Lab) Logs(ctx context.Context, node string, follow bool, stdout, stderr
 		return fmt.Errorf("logs of %s: %w", node, err)
 	}
 	return nil
+}
+
+// reisolate filters a running node's IPv6 again after its networks changed.
+func (l *Lab) reisolate(ctx context.Context, c backend.Container) error {
+	if !c.Running {
+		return nil // start filters it
+	}
+	return l.e.isolate(ctx, l.name, c.ID, l.o.tag)
 }

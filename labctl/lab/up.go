@@ -151,6 +151,11 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 // registry's image of that name would be someone else's.
 func (u *upper) inspectImages(ctx context.Context) error {
 	refs := u.p.images()
+	if done, err := u.e.isolates(ctx); err != nil {
+		return err
+	} else if !done {
+		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
+	}
 	if u.p.needsProbe() && !slices.Contains(refs, u.probeImage()) {
 		refs = append(refs, u.probeImage())
 	}
@@ -349,6 +354,9 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
+	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o.tag); err != nil {
+		return true, err
+	}
 	r, done := u.readiness(n)
 	defer done()
 	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.timeout(n)); err != nil {
@@ -393,6 +401,15 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	r, done := u.readiness(n)
 	defer done()
 	spec := n.spec
+	// Networks by ID: a name could be ambiguous for a moment (an engine
+	// before API 1.44 may create two networks of one name when two creates
+	// race, e.g. one from an up that was killed).
+	spec.Networks = slices.Clone(spec.Networks)
+	for i, a := range n.node.Networks {
+		if id := u.netIDs[a.Network]; id != "" {
+			spec.Networks[i].Network = id
+		}
+	}
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.Labels[LabelReady] = r.What
 	if n.node.Ready != nil {
@@ -413,6 +430,9 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		return fmt.Errorf("start node %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
+	if err := u.e.isolate(ctx, u.p.name, id, u.o.tag); err != nil {
+		return err
+	}
 	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.timeout(n)); err != nil {
 		return err
 	}
@@ -432,27 +452,29 @@ func (u *upper) timeout(n *nodePlan) time.Duration {
 func (u *upper) rollback(ctx context.Context) error {
 	ctx, cancel := quietly(ctx)
 	defer cancel()
-	return u.e.sweep(ctx, u.p.upID, u.ev)
+	return u.e.sweep(ctx, u.p.upID, u.ev, rollbackQuiet)
 }
 
 // sweep removes every resource the up upID created. A create that was in
 // flight (a cancelled ctx, a killed process) may still complete in the
-// daemon a moment later, so it sweeps until two rounds in a row find
-// nothing.
-func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter) error {
+// daemon a while later, so it sweeps until nothing has been found for
+// quiet.
+func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter, quiet time.Duration) error {
 	var errs []error
-	for round, quiet := 0, 0; quiet < 2 && round < 20; round++ {
+	calm := time.Now()
+	for round := 0; time.Since(calm) < quiet && round < 200; round++ {
 		ctrs, nets, err := e.resources(ctx, backend.Selector{LabelUp: upID})
 		if err != nil {
 			return err
 		}
 		if len(ctrs) == 0 && len(nets) == 0 {
-			quiet++
-			sleep(ctx, rollbackPause)
+			if !sleep(ctx, rollbackPause) {
+				break
+			}
 			continue
 		}
-		quiet = 0
 		errs = e.remove(ctx, ctrs, nets, ev)
+		calm = time.Now()
 	}
 	return joinErrs(errs)
 }

@@ -1,0 +1,109 @@
+// Package isolate is the isolation helper's logic: nftables rules in a
+// node's network namespace that accept IPv6 only from the subnets of the
+// networks the node is on (and from link-local addresses and loopback),
+// and drop the rest.
+//
+// Docker 20.10 filters IPv4 between networks but installs no ip6tables
+// rules, and the host forwards IPv6: without these rules a node reaches the
+// nodes of other networks, and of other labs, over IPv6. The rules are the
+// node's own input filter, so they hold on any engine; the node itself has
+// no capability to change them.
+package isolate
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// Table is the name of the helper's nftables table (family ip6).
+const Table = "socketlab_isolate"
+
+// linkLocal is where neighbour discovery and router messages come from.
+var linkLocal = netip.MustParsePrefix("fe80::/10")
+
+// Apply replaces the isolation table with one that accepts IPv6 from allow
+// (and link-local, and loopback) and drops every other IPv6 packet coming
+// in. An empty allow drops all IPv6 from outside the node.
+func Apply(allow []netip.Prefix) error {
+	for _, p := range allow {
+		if !p.Addr().Is6() || p.Addr().Is4In6() {
+			return fmt.Errorf("isolate: %s is not an IPv6 prefix", p)
+		}
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("isolate: netlink: %w", err)
+	}
+	remove(c)
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv6, Name: Table})
+	accept := nftables.ChainPolicyAccept
+	ch := c.AddChain(&nftables.Chain{
+		Name: "input", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept,
+	})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	}})
+	for _, p := range append([]netip.Prefix{linkLocal}, allow...) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(p), &expr.Verdict{Kind: expr.VerdictAccept})})
+	}
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("isolate: install rules: %w", err)
+	}
+	return nil
+}
+
+// Clear removes the isolation table, if there is one.
+func Clear() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("isolate: netlink: %w", err)
+	}
+	remove(c)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("isolate: remove rules: %w", err)
+	}
+	return nil
+}
+
+// remove queues the deletion of the table when it exists.
+func remove(c *nftables.Conn) {
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv6)
+	if err != nil {
+		return
+	}
+	for _, t := range tables {
+		if t.Name == Table {
+			c.DelTable(t)
+		}
+	}
+}
+
+// saddrIn is "ip6 saddr in p": the source address (offset 8 of the IPv6
+// header, 16 bytes) masked to p's length equals p's address.
+func saddrIn(p netip.Prefix) []expr.Any {
+	p = p.Masked()
+	mask := make([]byte, 16)
+	for i := range p.Bits() {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	addr := p.Addr().As16()
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 16, Mask: mask, Xor: make([]byte, 16)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+	}
+}
+
+// ifname is an interface name as nftables compares it: NUL-padded to 16.
+func ifname(n string) []byte {
+	b := make([]byte, 16)
+	copy(b, n)
+	return b
+}

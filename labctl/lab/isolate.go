@@ -1,0 +1,72 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"socketlab/internal/images"
+	"socketlab/labctl/backend"
+)
+
+// IPv6 isolation. Docker 20.10 filters IPv4 between networks but not IPv6,
+// and the host forwards it: a node would reach other networks' nodes, and
+// other labs', over IPv6. On such an engine the isolation helper runs once in
+// each node's namespace whenever its networks change (up, start, connect,
+// disconnect) and leaves an input filter that accepts IPv6 only from the
+// subnets of the node's own networks, link-local and loopback.
+
+// isolates tells whether the engine filters IPv6 between networks itself.
+func (e *Engine) isolates(ctx context.Context) (bool, error) {
+	info, err := e.b.Info(ctx)
+	return info.IsolatesIPv6, err
+}
+
+// isolate installs the IPv6 filter of the node container id of lab, from
+// the networks it is on now.
+func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error {
+	if done, err := e.isolates(ctx); done || err != nil {
+		return err
+	}
+	ins, err := e.b.Inspect(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, nets, err := e.b.List(ctx, backend.Selector{LabelLab: lab})
+	if err != nil {
+		return err
+	}
+	subnets := map[string][]netip.Prefix{}
+	for _, n := range nets {
+		subnets[n.ID] = n.Subnets
+	}
+	args := []string{}
+	for _, ep := range ins.Endpoints {
+		for _, s := range subnets[ep.NetworkID] {
+			if s.Addr().Is6() {
+				args = append(args, s.String())
+			}
+		}
+	}
+	c := backend.Container{ID: id, Labels: ins.Labels, Running: ins.Running}
+	var errb bytes.Buffer
+	h, err := e.runHelper(ctx, lab, c, HelperSpec{
+		Purpose: "isolate", Image: images.Ref(images.Isolate, tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
+	})
+	if err != nil {
+		return fmt.Errorf("isolate %s: %w", c.Labels[LabelNode], err)
+	}
+	defer h.Remove(context.WithoutCancel(ctx), 0)
+	io.Copy(io.Discard, h.Stdout())
+	code, err := h.Wait(ctx)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errb.String()))
+	}
+	if err != nil {
+		return fmt.Errorf("isolate %s's IPv6: %w", c.Labels[LabelNode], err)
+	}
+	return nil
+}
