@@ -107,7 +107,7 @@ steps:
 	var events []lab.Event
 	l := labtest.Up(t, sc, lab.WithProgress(func(ev lab.Event) { events = append(events, ev) }))
 	st := status(t, l)
-	if n := node(t, st, "app"); n.Ready != `log "listening on"` || !n.Security.ReadOnlyRoot || !strings.HasPrefix(n.Image, "socketlab/node-files:") {
+	if n := node(t, st, "app"); n.Ready != `log "listening on"` || !n.Security.ReadOnlyRoot || n.Image != ref+" + files" {
 		t.Errorf("app: ready %q, read-only root %v, image %s; want the log check, read-only, the image with the files",
 			n.Ready, n.Security.ReadOnlyRoot, n.Image)
 	}

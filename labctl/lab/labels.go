@@ -29,7 +29,7 @@ const (
 	LabelReady   = "socketlab.ready"   // what up checked before calling the node ready
 	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
 	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
-	LabelFiles   = "socketlab.files"   // on an image AddFiles made: the image it adds files to
+	LabelFiles   = "socketlab.files"   // the image a node's files are added to, on that node and on the image AddFiles made
 	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
 	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
 	// LabelAttach + network name holds the node's attachment to that network

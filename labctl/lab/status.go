@@ -140,6 +140,9 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 			Privileged: ins.Security.Privileged, Memory: ins.Security.Memory, Pids: ins.Security.Pids,
 		},
 	}
+	if base := c.Labels[LabelFiles]; base != "" {
+		ns.Image = base + " + files" // the image with the node's files in
+	}
 	if ns.Health == "" {
 		ns.Health = "none"
 	}

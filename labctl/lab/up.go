@@ -229,6 +229,7 @@ func (u *upper) addFiles(ctx context.Context) error {
 			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
 		}
 		n.spec.Image = ref
+		n.spec.Labels[LabelFiles] = n.image // status shows the image the node is of
 		u.images[ref] = img
 	}
 	return nil
