@@ -80,7 +80,7 @@ nodes:
 		}
 	}
 	for _, n := range g.Nodes {
-		if !strings.HasPrefix(n.State, "running") {
+		if n.State != "running" {
 			t.Errorf("node %s: state %q, want running", n.Name, n.State)
 		}
 		if n.Name == "echo" && strings.Join(n.Ports, ",") != "tcp/7007,udp/7007" {

@@ -101,7 +101,8 @@ func (r *testRun) runAll(ctx context.Context, scs []*scenario.Scenario) []*ran {
 // longestFirst is the order in which to start scs side by side: the
 // scenario expected to take longest first, so that no long one starts last
 // while the other slots sit idle. A scenario's time is mostly waiting:
-// nodes coming up, sleeps, and steps that expect a timeout and wait it out.
+// nodes coming up, sleeps, and steps that expect a timeout or an
+// unreachable host and wait it out.
 func longestFirst(scs []*scenario.Scenario) []int {
 	order := make([]int, len(scs))
 	cost := make([]time.Duration, len(scs))
@@ -113,7 +114,7 @@ func longestFirst(scs []*scenario.Scenario) []int {
 			case st.Background:
 			case st.Action == scenario.ActionSleep:
 				cost[i] += time.Duration(st.For)
-			case st.Expect != nil && st.Expect.Fail == scenario.FailTimeout:
+			case st.Expect != nil && (st.Expect.Fail == scenario.FailTimeout || st.Expect.Fail == scenario.FailUnreachable):
 				cost[i] += st.TimeoutOrDefault() * runs(st)
 			default:
 				cost[i] += 100 * time.Millisecond * runs(st)

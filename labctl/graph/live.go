@@ -61,14 +61,16 @@ func FromStatus(st *lab.Status, sc *scenario.Scenario) *Graph {
 	return g
 }
 
-// liveState is a node's state for a person: running, with its health when
-// it has a healthcheck, or exited with its status.
+// liveState is a node's state for a person: running, exited with its
+// status, or running but unhealthy. Docker's "starting" is left out: Docker
+// first runs a healthcheck one interval after start, while Up has already
+// run it and seen it pass, so right after up it would only mislead.
 func liveState(n lab.NodeStatus) string {
 	switch {
 	case n.State == "exited":
 		return fmt.Sprintf("exited (%d)", n.ExitCode)
-	case n.Health != "" && n.Health != "none":
-		return n.State + ", " + n.Health
+	case n.Health == "unhealthy":
+		return n.State + ", unhealthy"
 	}
 	return n.State
 }
