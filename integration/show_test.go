@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,4 +320,51 @@ func allRunning(t *testing.T, labs []string) bool {
 		}
 	}
 	return true
+}
+
+// The same scenario twice in one run, side by side: each gets a lab of its
+// own, and as it fixes its subnet the second waits for the first rather
+// than failing on the overlap. Both pass.
+func TestTestSameScenarioTwice(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "welcome", scenario.ClientImage)
+	name := labtest.Name(t)
+	x := rand.IntN(256)
+	file := filepath.Join(t.TempDir(), "twice.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf(`name: %s
+networks:
+  lab: {ipv4: 10.253.%d.0/24, ipv6: "fd5c:1ab:fffd:%x::/64"}
+nodes:
+  welcome:
+    image: welcome
+    networks: [lab]
+  client:
+    image: client
+    networks: [lab]
+steps:
+  - name: greeting over both families
+    node: client
+    run: welcome
+    target: welcome
+    family: both
+    expect: {contains: Welcome}
+`, name, x, x)), 0o644)
+	t.Cleanup(func() {
+		for _, l := range labsOf(t, []string{name}) {
+			labctl(t, "down", l)
+		}
+	})
+	code, stdout, stderr := labctl(t, "test", "-j", "2", file, file)
+	if code != 0 || strings.Count(stdout, "PASS") != 4 {
+		t.Fatalf("test -j 2 of one file twice: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	labs := map[string]bool{}
+	for _, line := range strings.Split(stderr, "\n") {
+		if _, l, ok := strings.Cut(line, ": up as lab "); ok {
+			labs[l] = true
+		}
+	}
+	if len(labs) != 2 {
+		t.Errorf("labs %v, want two of their own\n%s", labs, stderr)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -59,7 +60,7 @@ type ran struct {
 // One at a time, each scenario's lines stream as they come (on a terminal,
 // with a live view of the lab coming up). Side by side, each scenario's
 // lines are held and printed together when it ends, so they never
-// interleave.
+// interleave; two scenarios that fix the same subnets never run at once.
 func (r *testRun) runAll(ctx context.Context, scs []*scenario.Scenario) []*ran {
 	out := make([]*ran, len(scs))
 	if r.jobs <= 1 || len(scs) == 1 {
@@ -75,9 +76,13 @@ func (r *testRun) runAll(ctx context.Context, scs []*scenario.Scenario) []*ran {
 		fmt.Fprintf(r.log, "== %d scenarios, %d at a time; each one's lines follow when it ends\n", len(scs), min(r.jobs, len(scs)))
 	}
 	slots := make(chan struct{}, r.jobs)
-	var wg sync.WaitGroup
-	for _, i := range longestFirst(scs) {
-		sc := scs[i]
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		ended   = sync.NewCond(&mu)
+		running = map[int]bool{}
+	)
+	for pending := longestFirst(scs); len(pending) > 0; {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -85,17 +90,72 @@ func (r *testRun) runAll(ctx context.Context, scs []*scenario.Scenario) []*ran {
 		if ctx.Err() != nil {
 			break
 		}
+		// Two scenarios that fix the same subnets cannot be up at once:
+		// start the first pending one that fixes none a running one holds.
+		mu.Lock()
+		k := startable(scs, pending, running)
+		for k < 0 {
+			ended.Wait()
+			k = startable(scs, pending, running)
+		}
+		i := pending[k]
+		pending = slices.Delete(pending, k, k+1)
+		running[i] = true
+		mu.Unlock()
 		wg.Go(func() {
 			defer func() { <-slots }()
 			var buf bytes.Buffer
-			out[i] = r.one(ctx, sc, &buf, false)
+			out[i] = r.one(ctx, scs[i], &buf, false)
 			r.mu.Lock()
 			r.log.Write(buf.Bytes())
 			r.mu.Unlock()
+			mu.Lock()
+			delete(running, i)
+			ended.Broadcast()
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	return compact(out)
+}
+
+// startable is the position in pending of the first scenario whose fixed
+// subnets overlap none of the running scenarios', or -1.
+func startable(scs []*scenario.Scenario, pending []int, running map[int]bool) int {
+next:
+	for k, i := range pending {
+		for j := range running {
+			if sharesSubnet(scs[i], scs[j]) {
+				continue next
+			}
+		}
+		return k
+	}
+	return -1
+}
+
+// sharesSubnet tells whether a and b fix overlapping subnets.
+func sharesSubnet(a, b *scenario.Scenario) bool {
+	for _, p := range fixedSubnets(a) {
+		for _, q := range fixedSubnets(b) {
+			if p.Overlaps(q) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func fixedSubnets(sc *scenario.Scenario) []netip.Prefix {
+	var ps []netip.Prefix
+	for _, n := range sc.Networks {
+		for _, p := range []netip.Prefix{n.IPv4, n.IPv6} {
+			if p.IsValid() {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return ps
 }
 
 // longestFirst is the order in which to start scs side by side: the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,5 +81,34 @@ func TestLongestFirst(t *testing.T) {
 	order := longestFirst(scs)
 	if order[0] != 1 || order[2] != 0 {
 		t.Errorf("start order %v, want udp-vs-tcp (1) first and welcome (0) last", order)
+	}
+}
+
+// A scenario that fixes a subnet a running one holds waits; one that fixes
+// none, or others, starts.
+func TestStartable(t *testing.T) {
+	fixed := func(v4 string) *scenario.Scenario {
+		sc := &scenario.Scenario{Networks: []*scenario.Network{{Name: "lab"}}}
+		if v4 != "" {
+			sc.Networks[0].IPv4 = netip.MustParsePrefix(v4)
+		}
+		return sc
+	}
+	scs := []*scenario.Scenario{fixed("10.201.1.0/24"), fixed("10.201.0.0/16"), fixed(""), fixed("10.202.1.0/24")}
+	tests := []struct {
+		pending []int
+		running map[int]bool
+		want    int
+	}{
+		{[]int{1, 2}, map[int]bool{0: true}, 1}, // 10.201/16 holds 10.201.1/24: the unfixed one goes
+		{[]int{1, 3}, map[int]bool{0: true}, 1}, // 10.202.1/24 overlaps nothing
+		{[]int{1}, map[int]bool{0: true}, -1},   // wait
+		{[]int{0, 1}, map[int]bool{}, 0},        // nothing runs
+		{[]int{2}, map[int]bool{0: true, 3: true}, 0},
+	}
+	for _, tt := range tests {
+		if got := startable(scs, tt.pending, tt.running); got != tt.want {
+			t.Errorf("startable(pending %v, running %v) = %d, want %d", tt.pending, tt.running, got, tt.want)
+		}
 	}
 }
