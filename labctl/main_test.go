@@ -137,7 +137,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelpTeaches(t *testing.T) {
-	for _, cmd := range []string{"up", "down", "status", "logs", "exec", "validate", "schema"} {
+	for _, cmd := range []string{"up", "down", "status", "logs", "exec", "test", "graph", "validate", "schema"} {
 		code, stdout, _ := labctl(t, cmd, "--help")
 		if code != 0 || !strings.Contains(stdout, "labctl "+cmd) {
 			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)

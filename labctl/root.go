@@ -44,7 +44,7 @@ The images come from 'make images'; nothing is ever pulled.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
-		testCommand(), validateCommand(), schemaCommand(), captureCommand())
+		testCommand(), graphCommand(), validateCommand(), schemaCommand(), captureCommand())
 	return root
 }
 
