@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -35,6 +36,9 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error 
 	if err != nil {
 		return err
 	}
+	if !ins.Running {
+		return nil // no traffic to filter; the readiness wait says why it stopped
+	}
 	_, nets, err := e.b.List(ctx, backend.Selector{LabelLab: lab})
 	if err != nil {
 		return err
@@ -57,6 +61,9 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error 
 		Purpose: "isolate", Image: images.Ref(images.Isolate, tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
 	})
 	if err != nil {
+		if errors.Is(err, backend.ErrNotRunning) {
+			return nil // it stopped meanwhile (a program that exits at once)
+		}
 		return fmt.Errorf("isolate %s: %w", c.Labels[LabelNode], err)
 	}
 	defer h.Remove(context.WithoutCancel(ctx), 0)

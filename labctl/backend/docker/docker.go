@@ -324,7 +324,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	}
 	pid := 0
 	if s := c.State; s != nil {
-		info.State, info.Running, pid = string(s.Status), s.Running, s.Pid
+		info.State, info.Running, pid = string(s.Status), s.Running && !s.Restarting, s.Pid
 		if s.Health != nil {
 			info.Health = string(s.Health.Status)
 		}
