@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -85,6 +86,12 @@ type Backend interface {
 	// (Docker's container:<id> network mode), with only spec.Caps, a
 	// read-only root and no-new-privileges, and returns once it runs.
 	RunHelper(ctx context.Context, container string, spec HelperSpec) (Helper, error)
+	// NetNS opens the network namespace of container's process, when the
+	// runtime runs on this machine and this process may open it (root);
+	// otherwise it returns ErrUnsupported and the caller uses RunHelper. It
+	// is the fast path for a quick change in a node's namespace (netlink
+	// sockets opened in it): no helper container to create, start, remove.
+	NetNS(ctx context.Context, container string) (*os.File, error)
 
 	// Close releases the connection to the runtime.
 	Close() error

@@ -71,6 +71,8 @@ type options struct {
 	// hostPaths: files and mounts may name host paths outside the
 	// scenario's folder (labctl up --allow-host-paths).
 	hostPaths bool
+	// helpersOnly: see WithHelpersOnly.
+	helpersOnly bool
 }
 
 func defaultOptions() options {
@@ -102,6 +104,12 @@ func WithHealthTimeout(d time.Duration) Option { return func(o *options) { o.hea
 func WithPools(ipv4, ipv6 string) Option {
 	return func(o *options) { o.pool4, o.pool6 = ipv4, ipv6 }
 }
+
+// WithHelpersOnly makes the engine change a node's namespace only through
+// helper containers, as it must against an engine on another machine, never
+// by entering the namespace itself (its fast path when it runs as root next
+// to the engine).
+func WithHelpersOnly() Option { return func(o *options) { o.helpersOnly = true } }
 
 // WithImageTag runs the socketlab images with tag instead of
 // images.DefaultTag, e.g. images built for a branch.

@@ -145,7 +145,7 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 		return fmt.Errorf("start %s: %w", node, err)
 	}
 	// A started container has a new network namespace: filter it again.
-	if err := l.e.isolate(ctx, l.name, c.ID, l.o.tag); err != nil {
+	if err := l.e.isolate(ctx, l.name, c.ID, l.o); err != nil {
 		return err
 	}
 	probe := probeSpec{image: images.Ref(images.Client, l.o.tag), name: c.Name, labels: helperLabels(c.Labels, "ready")}
@@ -219,5 +219,5 @@ func (l *Lab) reisolate(ctx context.Context, c backend.Container) error {
 	if !c.Running {
 		return nil // start filters it
 	}
-	return l.e.isolate(ctx, l.name, c.ID, l.o.tag)
+	return l.e.isolate(ctx, l.name, c.ID, l.o)
 }

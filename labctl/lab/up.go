@@ -355,7 +355,7 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o.tag); err != nil {
+	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o); err != nil {
 		return true, err
 	}
 	r, done := u.readiness(n)
@@ -431,7 +431,7 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		return fmt.Errorf("start node %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := u.e.isolate(ctx, u.p.name, id, u.o.tag); err != nil {
+	if err := u.e.isolate(ctx, u.p.name, id, u.o); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.timeout(n)); err != nil {
