@@ -172,7 +172,7 @@ func TestReadFrame(t *testing.T) {
 }
 
 func TestFanout(t *testing.T) {
-	srv := &chat.Server{Channels: []string{"#lab"}, SendQ: 8 << 10}
+	srv := &chat.Server{Channels: []string{"#lab"}, SendQ: 8 << 10, SendBuffer: -1}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

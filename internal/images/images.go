@@ -17,6 +17,10 @@ const DefaultTag = "latest"
 // Client is the image that carries the sock client: the node steps run in.
 const Client = "client"
 
+// Toolbox is the Debian image with python3, the usual network tools and
+// sock (make toolbox): a node for a learner's own programs and a shell.
+const Toolbox = "toolbox"
+
 // Capture is the capture helper's image: labctl runs it in a node's
 // network namespace with NET_RAW only (helpers/capture).
 const Capture = "capture"
@@ -42,8 +46,15 @@ var services = []string{"welcome", "echo", "chat", "responder", "lookup", "web"}
 func Services() []string { return slices.Clone(services) }
 
 // Nodes returns every short image name a scenario node may use: the
-// services, then the client.
-func Nodes() []string { return append(Services(), Client) }
+// services, the client, then the toolbox.
+func Nodes() []string { return append(Services(), Client, Toolbox) }
+
+// IsShortName reports whether name is one of the short names of Nodes.
+func IsShortName(name string) bool { return slices.Contains(Nodes(), name) }
+
+// HasSock reports whether the image of the short name carries the sock
+// client, so that a scenario's run steps can run in its nodes.
+func HasSock(name string) bool { return name == Client || name == Toolbox }
 
 // IsService reports whether name is one of the service images.
 func IsService(name string) bool { return slices.Contains(services, name) }

@@ -74,7 +74,7 @@ func Main(m *testing.M, prefix string) int {
 		return 1
 	}
 	if len(missing) > 0 && inCI() {
-		fmt.Fprintf(os.Stderr, "FAIL: images not built: %s: run make images first (CI=true, so the tests do not skip)\n", strings.Join(refs(missing), ", "))
+		fmt.Fprintf(os.Stderr, "FAIL: images not built: %s: run make images and make toolbox first (CI=true, so the tests do not skip)\n", strings.Join(refs(missing), ", "))
 		return 1
 	}
 	state.missing = missing
@@ -83,6 +83,9 @@ func Main(m *testing.M, prefix string) int {
 		return 1
 	}
 	code := m.Run()
+	// The tests may have run longer than ctx lasts: the last sweep gets its own.
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	if err := sweep(ctx, func(name string) bool { return pidOf(name) == os.Getpid() }); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: sweeping this run's labs: %v\n", err)
 		return 1
@@ -152,7 +155,7 @@ func NeedImages(t testing.TB, names ...string) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Skipf("images not built: %s: run make images (CI=true would fail instead)", strings.Join(missing, ", "))
+		t.Skipf("images not built: %s: run make images and make toolbox (CI=true would fail instead)", strings.Join(missing, ", "))
 	}
 }
 
@@ -189,6 +192,9 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 	var images []string
 	for _, n := range sc.Nodes {
 		images = append(images, n.Image)
+		if r := n.Ready; r != nil && (r.TCP != 0 || r.UDP != 0) {
+			images = append(images, "client") // the readiness probe runs sock
+		}
 	}
 	NeedImages(t, images...)
 	l, err := Start(t, sc, opts...)
@@ -245,8 +251,11 @@ func Services() []string {
 }
 
 // Images are the images the tests may use: every service's, client, and
-// the helpers' (capture).
-func Images() []string { return append(append(Services(), images.Client), images.Helpers()...) }
+// the toolbox (make toolbox), which the Python lessons' scenario runs, and
+// the helpers' (capture, impair).
+func Images() []string {
+	return append(append(Services(), images.Client, images.Toolbox), images.Helpers()...)
+}
 
 // Missing tells whether image is not built (when the engine is there).
 func Missing(image string) bool { return slices.Contains(state.missing, image) }

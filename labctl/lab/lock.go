@@ -60,10 +60,12 @@ func (u *upper) lock(ctx context.Context, image string) error {
 				return err
 			}
 			if dead := all[i].Labels[LabelUp]; dead != "" {
-				if err := u.e.sweep(ctx, dead, u.ev); err != nil {
+				if err := u.e.sweep(ctx, dead, u.ev, takeoverQuiet); err != nil {
 					return fmt.Errorf("undo the up that died: %w", err)
 				}
 			}
+			deadline = time.Now().Add(lockWait)
+			continue
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: the lock %s stays taken: if no up is running, labctl down %s", ErrBusy, spec.Name, u.p.name)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 )
 
@@ -144,11 +145,16 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 		return fmt.Errorf("start %s: %w", node, err)
 	}
 	// A started container has a new network namespace: filter it again.
-	if err := l.e.isolate(ctx, l.name, c.ID, l.o.tag); err != nil {
+	if err := l.e.isolate(ctx, l.name, c.ID, l.o); err != nil {
 		return err
 	}
 	if err := l.reimpair(ctx, node); err != nil {
 		return err
+	}
+	probe := probeSpec{image: images.Ref(images.Client, l.o.tag), name: c.Name, labels: helperLabels(c.Labels, "ready")}
+	if r, done, ok := readinessFromLabels(c.Labels, probe); ok {
+		defer done()
+		return waitReady(ctx, l.e.b, c.ID, node, r, l.o.healthTimeout)
 	}
 	img, err := l.e.b.Image(ctx, c.ImageID)
 	if err != nil {
@@ -220,5 +226,5 @@ func (l *Lab) reisolate(ctx context.Context, c backend.Container) error {
 	if !c.Running {
 		return nil // start filters it
 	}
-	return l.e.isolate(ctx, l.name, c.ID, l.o.tag)
+	return l.e.isolate(ctx, l.name, c.ID, l.o)
 }

@@ -20,8 +20,15 @@ const DefaultHealthTimeout = 30 * time.Second
 // milliseconds of starting, so the first or second run passes.
 const healthPoll = 100 * time.Millisecond
 
-// rollbackPause is the wait between two sweeps of a rollback.
-const rollbackPause = 150 * time.Millisecond
+// rollbackPause is the wait between two sweeps of a rollback; rollbackQuiet
+// how long a rollback sweeps on after it last found something, and
+// takeoverQuiet the same when undoing an up that was killed (its last
+// requests may still be running in the daemon).
+const (
+	rollbackPause = 150 * time.Millisecond
+	rollbackQuiet = 300 * time.Millisecond
+	takeoverQuiet = 3 * time.Second
+)
 
 // waitReady waits until the container runs and r's check passes.
 func waitReady(ctx context.Context, b backend.Backend, id, node string, r Readiness, timeout time.Duration) error {
@@ -42,7 +49,9 @@ func waitReady(ctx context.Context, b backend.Backend, id, node string, r Readin
 			if last != nil {
 				why = ": " + last.Error()
 			}
-			return fmt.Errorf("%w: %s failed its %s for %s%s", ErrUnhealthy, node, r.What, timeout, why)
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 5*time.Second)
+			defer cancel()
+			return fmt.Errorf("%w: %s did not pass its readiness check (%s) within %s%s%s", ErrUnhealthy, node, r.What, timeout, why, logTail(lctx, b, id))
 		}
 		ins, err := b.Inspect(ctx, id)
 		if err != nil {

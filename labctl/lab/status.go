@@ -45,6 +45,11 @@ type NodeStatus struct {
 	// unhealthy, starting (Docker has not run it yet: it first runs one
 	// interval after start, while Up runs it at once), or none.
 	Health string `json:"health"`
+	// Ready is what up checked before it called the node ready:
+	// "healthcheck" (the image's), the scenario's check ("tcp 8080",
+	// `log "listening on"`), or "" when nothing was checked: the node was
+	// only seen running.
+	Ready string `json:"ready"`
 	// ExitCode is set when the node has exited.
 	ExitCode  int       `json:"exit_code,omitempty"`
 	Addresses []Address `json:"addresses"`
@@ -130,6 +135,7 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 		Image:     c.Image,
 		State:     ins.State,
 		Health:    ins.Health,
+		Ready:     c.Labels[LabelReady],
 		ExitCode:  ins.ExitCode,
 		Addresses: []Address{},
 		Security: Security{
@@ -137,6 +143,9 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 			CapDrop: ins.Security.CapDrop, CapAdd: ins.Security.CapAdd, SecurityOpt: ins.Security.SecurityOpt,
 			Privileged: ins.Security.Privileged, Memory: ins.Security.Memory, Pids: ins.Security.Pids,
 		},
+	}
+	if base := c.Labels[LabelFiles]; base != "" {
+		ns.Image = base + " + files" // the image with the node's files in
 	}
 	if ns.Health == "" {
 		ns.Health = "none"

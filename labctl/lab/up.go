@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
@@ -33,6 +34,11 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 	pools, err := parsePools(o.pool4, o.pool6)
 	if err != nil {
 		return nil, err
+	}
+	// Before anything is planned or created: the host paths of files and
+	// mounts exist and stay inside the scenario's folder.
+	if err := sc.ResolveHostPaths(o.hostPaths); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	p, err := newPlan(sc, name, newID(), o)
 	if err != nil {
@@ -78,6 +84,9 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 		return false, fmt.Errorf("%w: lab %s has no nodes", ErrInvalid, u.p.name)
 	}
 	if err := u.lock(ctx, u.p.nodes[0].image); err != nil {
+		return false, err
+	}
+	if err := u.addFiles(ctx); err != nil {
 		return false, err
 	}
 	ctrs, nets, err := u.e.resources(ctx, backend.Selector{LabelLab: u.p.name})
@@ -136,8 +145,10 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	return changed || slices.Contains(did, true), nil
 }
 
-// inspectImages checks that every image is there (nothing is ever pulled:
-// the lab machines have no registry) and reads its healthcheck.
+// inspectImages checks that every image is there and reads its
+// healthcheck. Nothing is pulled unless the caller asked for it
+// (WithPullMissing), and never a socketlab image, which is built here: a
+// registry's image of that name would be someone else's.
 func (u *upper) inspectImages(ctx context.Context) error {
 	refs := u.p.images()
 	if done, err := u.e.isolates(ctx); err != nil {
@@ -145,16 +156,25 @@ func (u *upper) inspectImages(ctx context.Context) error {
 	} else if !done {
 		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
 	}
+	if u.p.needsProbe() && !slices.Contains(refs, u.probeImage()) {
+		refs = append(refs, u.probeImage())
+	}
 	infos := make([]backend.Image, len(refs))
 	errs := parallel(len(refs), func(i int) (err error) {
 		infos[i], err = u.e.b.Image(ctx, refs[i])
+		if errors.Is(err, backend.ErrNotFound) && u.o.pull && !strings.HasPrefix(refs[i], images.Prefix) {
+			if err = u.e.b.Pull(ctx, refs[i]); err != nil {
+				return fmt.Errorf("%w: pull %s: %w", ErrImageMissing, refs[i], err)
+			}
+			infos[i], err = u.e.b.Image(ctx, refs[i])
+		}
 		return err
 	})
 	var missing []string
 	for i, ref := range refs {
 		switch {
 		case errors.Is(errs[i], backend.ErrNotFound):
-			missing = append(missing, ref)
+			missing = append(missing, ref+": "+howToGet(ref, u.o.pull))
 		case errs[i] != nil:
 			return errs[i]
 		default:
@@ -162,9 +182,80 @@ func (u *upper) inspectImages(ctx context.Context) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s: run make images", ErrImageMissing, strings.Join(missing, ", "))
+		return fmt.Errorf("%w (nothing was created, nothing pulled):\n  %s", ErrImageMissing, strings.Join(missing, "\n  "))
 	}
 	return nil
+}
+
+// howToGet says how to get a missing image.
+func howToGet(ref string, pulled bool) string {
+	name := strings.TrimPrefix(ref, images.Prefix)
+	name, _, _ = strings.Cut(name, ":")
+	switch {
+	case !strings.HasPrefix(ref, images.Prefix):
+		if pulled {
+			return "not there, and the pull failed"
+		}
+		return "not there: docker pull " + ref + ", or build it; or let labctl pull what is missing: labctl up --pull missing"
+	case name == images.Toolbox:
+		return "not built: make toolbox"
+	case images.IsShortName(name):
+		return "not built: make images"
+	}
+	return "not there: build it (socketlab images are never pulled)"
+}
+
+// probeImage is the image tcp and udp readiness checks run sock from.
+func (u *upper) probeImage() string { return images.Ref(images.Client, u.o.tag) }
+
+// addFiles makes, for each node with files, the image that is its image
+// with the files in (a hardened node's root is read-only, so they cannot be
+// copied into its container), and runs the node on it.
+func (u *upper) addFiles(ctx context.Context) error {
+	for _, n := range u.p.nodes {
+		if len(n.node.Files) == 0 {
+			continue
+		}
+		var files []backend.File
+		for _, f := range n.node.Files {
+			files = append(files, backend.File{Source: f.HostPath, Target: f.Target})
+		}
+		ref, err := u.e.b.AddFiles(ctx, n.image, files, map[string]string{LabelFiles: n.image})
+		if err != nil {
+			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
+		}
+		img, err := u.e.b.Image(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
+		}
+		n.spec.Image = ref
+		n.spec.Labels[LabelFiles] = n.image // status shows the image the node is of
+		u.images[ref] = img
+	}
+	return nil
+}
+
+// readiness is how a node is known to be ready: the scenario's check, or
+// its kind's; done releases what the check ran.
+func (u *upper) readiness(n *nodePlan) (r Readiness, done func()) {
+	if n.node.Ready != nil {
+		return scenarioReadiness(n.node.Ready, probeSpec{
+			image: u.probeImage(), name: n.spec.Name, labels: helperLabels(n.spec.Labels, "ready"),
+		})
+	}
+	return n.kind.Readiness(n.node, u.images[n.image]), func() {}
+}
+
+// readyEvent reports a node that passed r.
+func (u *upper) readyEvent(n *nodePlan, r Readiness) {
+	switch {
+	case r.Check == nil:
+		u.ev.emit(KindNode, n.node.Name, Running, "no readiness check", nil)
+	case r.What == "healthcheck":
+		u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	default:
+		u.ev.emit(KindNode, n.node.Name, Ready, r.What, nil)
+	}
 }
 
 // checkExisting compares what the engine holds with the plan: the same
@@ -197,7 +288,7 @@ func (u *upper) checkExisting(ctx context.Context, ctrs []backend.Container, net
 			diffs = append(diffs, "node "+name+" is not in the scenario")
 		case c.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
 			diffs = append(diffs, "node "+name+" is defined differently")
-		case c.ImageID != u.images[w.image].ID:
+		case c.ImageID != u.images[w.spec.Image].ID:
 			diffs = append(diffs, "node "+name+" runs an older build of "+w.image)
 		}
 	}
@@ -268,11 +359,12 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o.tag); err != nil {
+	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o); err != nil {
 		return true, err
 	}
-	r := n.kind.Readiness(n.node, u.images[n.image])
-	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.o.healthTimeout); err != nil {
+	r, done := u.readiness(n)
+	defer done()
+	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.timeout(n)); err != nil {
 		return true, err
 	}
 	if err := (&Lab{name: u.p.name, e: u.e, o: u.o}).reimpair(ctx, n.node.Name); err != nil {
@@ -281,7 +373,7 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 	if _, err := u.impairNode(ctx, n); err != nil {
 		return true, err
 	}
-	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	u.readyEvent(n, r)
 	return true, nil
 }
 
@@ -317,10 +409,23 @@ func attachedAsPlanned(want []backend.Endpoint, have []backend.EndpointInfo) str
 // createNode creates a node's container on its networks, starts it and
 // waits until it is ready.
 func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
-	r := n.kind.Readiness(n.node, u.images[n.image])
+	r, done := u.readiness(n)
+	defer done()
 	spec := n.spec
+	// Networks by ID: a name could be ambiguous for a moment (an engine
+	// before API 1.44 may create two networks of one name when two creates
+	// race, e.g. one from an up that was killed).
+	spec.Networks = slices.Clone(spec.Networks)
+	for i, a := range n.node.Networks {
+		if id := u.netIDs[a.Network]; id != "" {
+			spec.Networks[i].Network = id
+		}
+	}
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.Labels[LabelReady] = r.What
+	if n.node.Ready != nil {
+		spec.Labels[LabelReadyCheck] = readyLabel(n.node.Ready)
+	}
 	id, err := u.e.b.CreateNode(ctx, spec)
 	switch {
 	case errors.Is(err, backend.ErrNameInUse):
@@ -336,44 +441,54 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		return fmt.Errorf("start node %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := u.e.isolate(ctx, u.p.name, id, u.o.tag); err != nil {
+	if err := u.e.isolate(ctx, u.p.name, id, u.o); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.o.healthTimeout); err != nil {
+	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.timeout(n)); err != nil {
 		return err
 	}
 	if _, err := u.impairNode(ctx, n); err != nil {
 		return err
 	}
-	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	u.readyEvent(n, r)
 	return nil
+}
+
+// timeout is how long a node may take to be ready.
+func (u *upper) timeout(n *nodePlan) time.Duration {
+	if r := n.node.Ready; r != nil && r.Timeout > 0 {
+		return time.Duration(r.Timeout)
+	}
+	return u.o.healthTimeout
 }
 
 // rollback removes what this run of Up created, found by the run's label.
 func (u *upper) rollback(ctx context.Context) error {
 	ctx, cancel := quietly(ctx)
 	defer cancel()
-	return u.e.sweep(ctx, u.p.upID, u.ev)
+	return u.e.sweep(ctx, u.p.upID, u.ev, rollbackQuiet)
 }
 
 // sweep removes every resource the up upID created. A create that was in
 // flight (a cancelled ctx, a killed process) may still complete in the
-// daemon a moment later, so it sweeps until two rounds in a row find
-// nothing.
-func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter) error {
+// daemon a while later, so it sweeps until nothing has been found for
+// quiet.
+func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter, quiet time.Duration) error {
 	var errs []error
-	for round, quiet := 0, 0; quiet < 2 && round < 20; round++ {
+	calm := time.Now()
+	for round := 0; time.Since(calm) < quiet && round < 200; round++ {
 		ctrs, nets, err := e.resources(ctx, backend.Selector{LabelUp: upID})
 		if err != nil {
 			return err
 		}
 		if len(ctrs) == 0 && len(nets) == 0 {
-			quiet++
-			sleep(ctx, rollbackPause)
+			if !sleep(ctx, rollbackPause) {
+				break
+			}
 			continue
 		}
-		quiet = 0
 		errs = e.remove(ctx, ctrs, nets, ev)
+		calm = time.Now()
 	}
 	return joinErrs(errs)
 }

@@ -40,7 +40,9 @@ func (v *validator) nodeList() {
 		v.env(path, n)
 		v.ports(path, n)
 		v.limits(path, n)
+		v.container(path, n)
 	}
+	v.publishClashes()
 	v.aliasClashes()
 	v.capacity()
 }
@@ -54,13 +56,7 @@ func (v *validator) image(path string, n *Node) {
 		}
 	case slices.Contains(images, img):
 	default:
-		base := strings.TrimPrefix(img, ImagePrefix)
-		base, _, _ = strings.Cut(base, ":")
-		if base != img && slices.Contains(images, base) {
-			v.errorf(path, fmt.Sprintf("write just %q: the node runs %s%s", base, ImagePrefix, base), "image %q is not known", img)
-			return
-		}
-		v.oneOf(path, "image", img, images)
+		v.imageRef(path, img)
 	}
 }
 

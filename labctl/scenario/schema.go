@@ -120,7 +120,6 @@ func marshal(v any) ([]byte, error) {
 var (
 	schemaEnums = map[string][]string{
 		"Network.Stack": stacks,
-		"Node.Image":    images,
 		"Step.Run":      clients,
 		"Step.Family":   stepFamilies,
 		"Step.Action":   actions,
@@ -236,7 +235,9 @@ func (g *schemaGen) item(id string, t reflect.Type) *schema {
 		}}
 	case t.Kind() == reflect.Pointer:
 		return g.object(t.Elem())
-	case t.Kind() == reflect.String && id == "Attachment.Aliases":
+	case textTypes[t] != nil: // files, mounts, publish: text in YAML
+		return &schema{Type: "string"}
+	case t.Kind() == reflect.String && (id == "Attachment.Aliases" || id == "Node.Tmpfs" || id == "Node.CapAdd"):
 		return &schema{Type: "string"}
 	case t.Kind() == reflect.String:
 		return &schema{Type: scalars}

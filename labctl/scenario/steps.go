@@ -37,15 +37,25 @@ func (v *validator) steps() {
 			}
 		}
 		v.durations(path, st)
+		kinds := 0
+		for _, set := range []bool{st.Run != "", len(st.Exec) > 0, st.Action != ""} {
+			if set {
+				kinds++
+			}
+		}
 		switch {
-		case st.Run != "" && st.Action != "":
-			v.errorf(path, "split it into two steps", "a step has run or action, not both")
+		case kinds > 1:
+			v.errorf(path, "split it into steps of their own", "a step has one of run, exec or action, not several")
 		case st.Run != "":
 			v.runStep(path, st)
+		case len(st.Exec) > 0:
+			v.execStep(path, st)
+		case v.s.written(path + ".exec"):
+			v.errorf(path+".exec", "write the command as a list: [python3, /lab/client.py]", "exec is empty")
 		case st.Action != "":
 			v.actionStep(path, i, st)
-		case !v.bad(path+".run") && !v.bad(path+".action"):
-			v.errorf(path, "add run: with a client, or action: with "+quoteList(actions), "the step has neither run nor action")
+		case !v.bad(path+".run") && !v.bad(path+".action") && !v.bad(path+".exec"):
+			v.errorf(path, "add run: with a client, exec: with a command, or action: with "+quoteList(actions), "the step has neither run, exec nor action")
 		}
 	}
 }
@@ -99,7 +109,7 @@ func (v *validator) only(path, what, hint string, fields map[string]bool) {
 func (v *validator) clientNodes() []string {
 	var out []string
 	for _, name := range v.names {
-		if v.nodes[name].Image == ClientImage {
+		if v.nodes[name].HasSock() {
 			out = append(out, name)
 		}
 	}
@@ -123,12 +133,12 @@ func (v *validator) runStep(path string, st *Step) {
 		hint = fmt.Sprintf("add node: %s", cn[0])
 	}
 	n := v.node(path, st, hint)
-	if n != nil && n.Image != ClientImage && slices.Contains(images, n.Image) {
-		hint := "run steps in a node with image: client"
+	if n != nil && !n.HasSock() {
+		hint := "run steps in a node with image: client or toolbox, or run the command with exec:"
 		if cn := v.clientNodes(); len(cn) > 0 {
-			hint = fmt.Sprintf("run it in %s", quoteList(cn))
+			hint = fmt.Sprintf("run it in %s, or run a command of the image with exec:", quoteList(cn))
 		}
-		v.errorf(path+".node", hint, "node %q runs the %s image, which has no clients", st.Node, n.Image)
+		v.errorf(path+".node", hint, "node %q runs the %s image, which has no sock clients", st.Node, n.Image)
 	}
 	if n != nil {
 		if by := v.state[n.Name].stoppedBy; by >= 0 {
@@ -365,6 +375,9 @@ func (v *validator) expect(path string, st *Step) {
 		return
 	}
 	ep := path + ".expect"
+	v.only(ep, "run", "it judges an exec step's command: remove it", map[string]bool{
+		"stderr": e.Stderr != nil, "exit": e.Exit != nil,
+	})
 	if e.Fail != "" {
 		if !slices.Contains(failKinds, string(e.Fail)) {
 			v.oneOf(ep+".fail", "failure", string(e.Fail), failKinds)

@@ -23,6 +23,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -195,6 +196,16 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Networks[0].Network)}
 	confine(hc, spec.Security)
+	if spec.Init {
+		init := true
+		hc.Init = &init
+	}
+	for _, m := range spec.Mounts {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	if err := publish(cfg, hc, spec.Publish); err != nil {
+		return "", fmt.Errorf("create %s: %w", spec.Name, err)
+	}
 	if spec.RestartOnFailure {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 5}
 	}
@@ -313,7 +324,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	}
 	pid := 0
 	if s := c.State; s != nil {
-		info.State, info.Running, pid = string(s.Status), s.Running, s.Pid
+		info.State, info.Running, pid = string(s.Status), s.Running && !s.Restarting, s.Pid
 		if s.Health != nil {
 			info.Health = string(s.Health.Status)
 		}
@@ -376,4 +387,25 @@ func interfaces(pid int) map[string]string {
 		}
 	}
 	return out
+}
+
+// publish adds port bindings to a container's configuration.
+func publish(cfg *container.Config, hc *container.HostConfig, ps []backend.PortBinding) error {
+	for _, p := range ps {
+		proto := "tcp"
+		if p.UDP {
+			proto = "udp"
+		}
+		port, err := network.ParsePort(fmt.Sprintf("%d/%s", p.ContainerPort, proto))
+		if err != nil {
+			return err
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+			hc.PortBindings = network.PortMap{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+		hc.PortBindings[port] = append(hc.PortBindings[port], network.PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	return nil
 }
