@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
-	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/scenario"
 )
@@ -145,96 +143,6 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	return changed || slices.Contains(did, true), nil
 }
 
-// inspectImages checks that every image is there and reads its
-// healthcheck. Nothing is pulled unless the caller asked for it
-// (WithPullMissing), and never a socketlab image, which is built here: a
-// registry's image of that name would be someone else's.
-func (u *upper) inspectImages(ctx context.Context) error {
-	refs := u.p.images()
-	if done, err := u.e.isolates(ctx); err != nil {
-		return err
-	} else if !done {
-		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
-	}
-	if u.p.needsProbe() && !slices.Contains(refs, u.probeImage()) {
-		refs = append(refs, u.probeImage())
-	}
-	infos := make([]backend.Image, len(refs))
-	errs := parallel(len(refs), func(i int) (err error) {
-		infos[i], err = u.e.b.Image(ctx, refs[i])
-		if errors.Is(err, backend.ErrNotFound) && u.o.pull && !strings.HasPrefix(refs[i], images.Prefix) {
-			if err = u.e.b.Pull(ctx, refs[i]); err != nil {
-				return fmt.Errorf("%w: pull %s: %w", ErrImageMissing, refs[i], err)
-			}
-			infos[i], err = u.e.b.Image(ctx, refs[i])
-		}
-		return err
-	})
-	var missing []string
-	for i, ref := range refs {
-		switch {
-		case errors.Is(errs[i], backend.ErrNotFound):
-			missing = append(missing, ref+": "+howToGet(ref, u.o.pull))
-		case errs[i] != nil:
-			return errs[i]
-		default:
-			u.images[ref] = infos[i]
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w (nothing was created, nothing pulled):\n  %s", ErrImageMissing, strings.Join(missing, "\n  "))
-	}
-	return nil
-}
-
-// howToGet says how to get a missing image.
-func howToGet(ref string, pulled bool) string {
-	name := strings.TrimPrefix(ref, images.Prefix)
-	name, _, _ = strings.Cut(name, ":")
-	switch {
-	case !strings.HasPrefix(ref, images.Prefix):
-		if pulled {
-			return "not there, and the pull failed"
-		}
-		return "not there: docker pull " + ref + ", or build it; or let labctl pull what is missing: labctl up --pull missing"
-	case name == images.Toolbox:
-		return "not built: make toolbox"
-	case images.IsShortName(name):
-		return "not built: make images"
-	}
-	return "not there: build it (socketlab images are never pulled)"
-}
-
-// probeImage is the image tcp and udp readiness checks run sock from.
-func (u *upper) probeImage() string { return images.Ref(images.Client, u.o.tag) }
-
-// addFiles makes, for each node with files, the image that is its image
-// with the files in (a hardened node's root is read-only, so they cannot be
-// copied into its container), and runs the node on it.
-func (u *upper) addFiles(ctx context.Context) error {
-	for _, n := range u.p.nodes {
-		if len(n.node.Files) == 0 {
-			continue
-		}
-		var files []backend.File
-		for _, f := range n.node.Files {
-			files = append(files, backend.File{Source: f.HostPath, Target: f.Target})
-		}
-		ref, err := u.e.b.AddFiles(ctx, n.image, files, map[string]string{LabelFiles: n.image})
-		if err != nil {
-			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
-		}
-		img, err := u.e.b.Image(ctx, ref)
-		if err != nil {
-			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
-		}
-		n.spec.Image = ref
-		n.spec.Labels[LabelFiles] = n.image // status shows the image the node is of
-		u.images[ref] = img
-	}
-	return nil
-}
-
 // readiness is how a node is known to be ready: the scenario's check, or
 // its kind's; done releases what the check ran.
 func (u *upper) readiness(n *nodePlan) (r Readiness, done func()) {
@@ -256,79 +164,6 @@ func (u *upper) readyEvent(n *nodePlan, r Readiness) {
 	default:
 		u.ev.emit(KindNode, n.node.Name, Ready, r.What, nil)
 	}
-}
-
-// checkExisting compares what the engine holds with the plan: the same
-// definitions may stay, anything else is a conflict. It also finds runtime
-// names the lab needs that belong to someone else.
-func (u *upper) checkExisting(ctx context.Context, ctrs []backend.Container, nets []backend.Network) error {
-	var diffs []string
-	want := map[string]*netPlan{}
-	for _, n := range u.p.nets {
-		want[n.net.Name] = n
-	}
-	for _, n := range nets {
-		name := n.Labels[LabelNetwork]
-		switch w, ok := want[name]; {
-		case !ok:
-			diffs = append(diffs, "network "+name+" is not in the scenario")
-		case n.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
-			diffs = append(diffs, "network "+name+" is defined differently")
-		}
-	}
-	wantNode := map[string]*nodePlan{}
-	for _, n := range u.p.nodes {
-		wantNode[n.node.Name] = n
-	}
-	for _, c := range ctrs {
-		name := c.Labels[LabelNode]
-		w, ok := wantNode[name]
-		switch {
-		case !ok:
-			diffs = append(diffs, "node "+name+" is not in the scenario")
-		case c.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
-			diffs = append(diffs, "node "+name+" is defined differently")
-		case c.ImageID != u.images[w.spec.Image].ID:
-			diffs = append(diffs, "node "+name+" runs an older build of "+w.image)
-		}
-	}
-	if len(diffs) > 0 {
-		return fmt.Errorf("%w: lab %s: %s: run labctl down %s first, or labctl up --recreate",
-			ErrConflict, u.p.name, strings.Join(diffs, "; "), u.p.name)
-	}
-
-	// Names the lab will create must be free.
-	allCtrs, allNets, err := u.e.b.List(ctx, nil)
-	if err != nil {
-		return err
-	}
-	var taken []string
-	for _, n := range u.p.nets {
-		for _, s := range allNets {
-			if s.Name == n.spec.Name && s.Labels[LabelLab] != u.p.name {
-				taken = append(taken, "network "+s.Name)
-			}
-		}
-	}
-	for _, n := range u.p.nodes {
-		for _, c := range allCtrs {
-			if c.Name == n.spec.Name && c.Labels[LabelLab] != u.p.name {
-				taken = append(taken, "container "+c.Name)
-			}
-		}
-	}
-	if len(taken) > 0 {
-		return fmt.Errorf("%w: %s already exist%s and %s not part of lab %s: remove %s, or give the lab another name (labctl up --name)",
-			ErrNameTaken, strings.Join(taken, ", "), plural(len(taken), "s", ""), plural(len(taken), "is", "are"), u.p.name, plural(len(taken), "it", "them"))
-	}
-	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // resume handles a node whose container exists with the scenario's
