@@ -30,7 +30,7 @@ func TestIsolation(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", scenario.ClientImage)
 	a := labtest.Up(t, isolated())
-	b := labtest.Up(t, isolated())
+	b := labtest.Up(t, isolated(), lab.WithHelpersOnly()) // the helper path, as against a remote engine
 	sa, sb := status(t, a), status(t, b)
 
 	// echo runs a client in lab l's client node against addr over fam and

@@ -17,14 +17,16 @@ import (
 	"socketlab/labctl/tap"
 )
 
-// scenarioFiles are the scenario library, scenarios/*.yaml.
+// scenarioFiles are the scenario library, scenarios/*.yaml, and the
+// examples' scenarios, examples/*/*.yaml (the Python lessons).
 func scenarioFiles(t *testing.T) []string {
 	_, file, _, _ := runtime.Caller(0)
 	files, err := filepath.Glob(filepath.Join(filepath.Dir(file), "..", "scenarios", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenarios found: %v", err)
 	}
-	return files
+	examples, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "..", "examples", "*", "*.yaml"))
+	return append(files, examples...)
 }
 
 // labSlots bounds how many scenario labs run at once: on two cores, Docker

@@ -16,11 +16,15 @@ func statusCommand() *cobra.Command {
 		Short: "Show a lab's networks and nodes: state, health, every IPv4 and IPv6 address",
 		Long: `status shows each network of a lab with its subnets, and each node with its
 image, state, health and its IPv4 and IPv6 addresses on every network it joins
-(with the DNS aliases it has there). Without a name, it shows every lab that is up.
+(with the DNS aliases it has there), and every impaired link (labctl impair, a
+scenario's impair:) with its settings. Without a name, it shows every lab that is up.
 
-HEALTH is Docker's own view of the image's healthcheck. Docker first runs it one
-interval after the node starts, so for a moment after up it may still say
-"starting" although up has already run the same check and seen it pass.`,
+READY says what made up call the node ready, as up reported it: the image's
+healthcheck (with Docker's own view of it: Docker first runs it one interval
+after the node starts, so for a moment it may say "starting" although up has
+already run the same check and seen it pass), the node's ready: check from the
+scenario (tcp 8080, a log line...), or "no readiness check": the node was only
+seen running.`,
 		Example: `  labctl status
   labctl status default -o json | jq '.nodes[] | {name, addresses}'`,
 		Args:              args(cobra.MaximumNArgs(1)),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,15 +16,22 @@ func upCommand() *cobra.Command {
 	var name string
 	var recreate, quiet bool
 	var timeout time.Duration
-	var pool4, pool6 string
+	var pool4, pool6, pull string
+	var anyPath bool
 	c := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Create a scenario's networks and nodes and wait until every node is healthy",
 		Long: `up creates the scenario's networks (dual stack unless the scenario says otherwise,
 with IPv4 and IPv6 subnets allocated where it gives none), creates each node's
 container hardened (read-only root, no capabilities, no-new-privileges), joins
-it to its networks, starts it and waits until it passes its image's healthcheck.
-Then it prints where everything is.
+it to its networks, starts it and waits until it is ready: its image's
+healthcheck, or the node's ready: check (a TCP port that accepts, a UDP port that
+answers, a log line, a command); a node with neither is reported as running with
+no readiness check. Then it prints where everything is.
+
+Images are never pulled unless --pull missing says so (the socketlab images,
+built here by make images and make toolbox, never are). Host paths in files and
+mounts must stay inside the scenario's folder unless --allow-host-paths.
 
 up is idempotent: on a lab that is already up as the file says it changes nothing
 and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
@@ -34,7 +42,10 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 		Args:              args(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeYAML,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			sc, err := loadScenario(a[0])
+			if pull != "never" && pull != "missing" {
+				return usageError{fmt.Errorf("up: --pull %q: want never or missing", pull)}
+			}
+			sc, err := loadScenario(a[0], anyPath)
 			if err != nil {
 				return err
 			}
@@ -50,8 +61,15 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			out := cmd.OutOrStdout()
 			p := newProgress(out, quiet)
 			began := time.Now()
-			l, err := upLab(ctx, sc, lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
-				lab.WithPools(pool4, pool6))
+			opts := []lab.Option{lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
+				lab.WithPools(pool4, pool6)}
+			if pull == "missing" {
+				opts = append(opts, lab.WithPullMissing())
+			}
+			if anyPath {
+				opts = append(opts, lab.WithHostPathsAnywhere())
+			}
+			l, err := upLab(ctx, sc, opts...)
 			p.done()
 			if err != nil {
 				if ctx.Err() != nil {
@@ -59,17 +77,17 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 				}
 				return fmt.Errorf("up %s: %w", name, err)
 			}
-			if !l.Changed() {
-				fmt.Fprintf(out, "lab %s is already up as %s says: nothing changed\n", name, a[0])
-			} else {
-				fmt.Fprintf(out, "lab %s is up in %.1fs: every node passed its healthcheck\n", name, time.Since(began).Seconds())
-			}
-			if quiet {
-				return nil
-			}
 			st, err := l.Status(context.WithoutCancel(ctx))
 			if err != nil {
 				return err
+			}
+			if !l.Changed() {
+				fmt.Fprintf(out, "lab %s is already up as %s says: nothing changed\n", name, a[0])
+			} else {
+				fmt.Fprintf(out, "lab %s is up in %.1fs: %s\n", name, time.Since(began).Seconds(), readySummary(st))
+			}
+			if quiet {
+				return nil
 			}
 			fmt.Fprintln(out)
 			writeTable(out, st, false)
@@ -92,5 +110,37 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 	c.Flags().DurationVar(&timeout, "timeout", lab.DefaultHealthTimeout, "how long a node may take to become healthy")
 	c.Flags().StringVar(&pool4, "ipv4-pool", lab.DefaultPool4, "where IPv4 /24 subnets are taken from when the scenario gives none")
 	c.Flags().StringVar(&pool6, "ipv6-pool", lab.DefaultPool6, "where IPv6 /64 subnets are taken from when the scenario gives none")
+	c.Flags().StringVar(&pull, "pull", "never", "never, or missing: pull the images that are not there (never socketlab's)")
+	c.Flags().BoolVar(&anyPath, "allow-host-paths", false, "let files and mounts name host paths outside the scenario's folder (for a scenario you trust)")
 	return c
+}
+
+// readySummary says what up checked: how many nodes passed their image's
+// healthcheck, how many their scenario's check, and how many only run.
+func readySummary(st *lab.Status) string {
+	var health, checked, none int
+	for _, n := range st.Nodes {
+		switch n.Ready {
+		case "healthcheck":
+			health++
+		case "":
+			none++
+		default:
+			checked++
+		}
+	}
+	var parts []string
+	if health > 0 {
+		parts = append(parts, fmt.Sprintf("%d passed their image's healthcheck", health))
+	}
+	if checked > 0 {
+		parts = append(parts, fmt.Sprintf("%d their ready: check", checked))
+	}
+	if none > 0 {
+		parts = append(parts, fmt.Sprintf("%d running (no readiness check)", none))
+	}
+	if len(parts) == 0 {
+		return "no nodes"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -10,13 +10,16 @@ import (
 )
 
 func validateCommand() *cobra.Command {
-	return &cobra.Command{
+	var anyPath bool
+	c := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check scenario files; print every problem with file:line:column (exit 2 if any)",
 		Long: `validate reads each scenario as up would, strictly (unknown keys are errors),
 and prints every problem it finds at once: where it is (file:line:column), the
 element (nodes.alice.networks[1]), what is wrong and, when it can tell, how to
-fix it. Exit status 0 when every file is valid, 2 otherwise. No Docker needed.`,
+fix it, including host paths of files and mounts that do not exist or leave the
+scenario's folder (--allow-host-paths lifts that). Exit status 0 when every file
+is valid, 2 otherwise. No Docker needed.`,
 		Example:           `  labctl validate scenarios/*.yaml`,
 		Args:              args(cobra.MinimumNArgs(1)),
 		ValidArgsFunction: completeYAML,
@@ -24,6 +27,9 @@ fix it. Exit status 0 when every file is valid, 2 otherwise. No Docker needed.`,
 			out, bad := cmd.OutOrStdout(), 0
 			for _, path := range a {
 				sc, err := scenario.Load(path)
+				if err == nil {
+					err = sc.ResolveHostPaths(anyPath)
+				}
 				if err != nil {
 					bad++
 					var errs scenario.Errors
@@ -44,6 +50,8 @@ fix it. Exit status 0 when every file is valid, 2 otherwise. No Docker needed.`,
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&anyPath, "allow-host-paths", false, "accept files and mounts outside the scenario's folder")
+	return c
 }
 
 func schemaCommand() *cobra.Command {

@@ -137,7 +137,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelpTeaches(t *testing.T) {
-	for _, cmd := range []string{"up", "down", "status", "logs", "exec", "validate", "schema"} {
+	for _, cmd := range []string{"up", "down", "status", "logs", "exec", "test", "graph", "validate", "schema"} {
 		code, stdout, _ := labctl(t, cmd, "--help")
 		if code != 0 || !strings.Contains(stdout, "labctl "+cmd) {
 			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)
@@ -156,7 +156,7 @@ func TestTableAndHints(t *testing.T) {
 			{Name: "v6", Stack: "ipv6", IPv4: "10.200.2.0/24", IPv6: "fd5c:1ab:0:2::/64", Note: "IPv4 between its nodes is blocked"},
 		},
 		Nodes: []lab.NodeStatus{
-			{Name: "echo", Image: "socketlab/echo:latest", State: "exited", ExitCode: 137, Health: "unhealthy",
+			{Name: "echo", Image: "socketlab/echo:latest", State: "exited", ExitCode: 137, Health: "unhealthy", Ready: "healthcheck",
 				Addresses: []lab.Address{{Network: "front", IPv4: "10.200.1.2", IPv6: "fd5c:1ab:0:1::2", Aliases: []string{"e"}}}},
 			{Name: "client", Image: "socketlab/client:latest", State: "running", Health: "none",
 				Addresses: []lab.Address{{Network: "front", IPv4: "10.200.1.3", IPv6: "fd5c:1ab:0:1::3"}, {Network: "v6", IPv6: "fd5c:1ab:0:2::3"}}},
@@ -169,8 +169,9 @@ func TestTableAndHints(t *testing.T) {
 	for _, want := range []string{
 		"front    dual   10.200.1.0/24  fd5c:1ab:0:1::/64",
 		"v6: IPv4 between its nodes is blocked",
-		"echo    socketlab/echo    exited (137)  unhealthy  front (e)  10.200.1.2  fd5c:1ab:0:1::2",
-		"                                                   v6         -           fd5c:1ab:0:2::3",
+		"echo    socketlab/echo    exited (137)  healthcheck: unhealthy  front (e)  10.200.1.2  fd5c:1ab:0:1::2",
+		"client  socketlab/client  running       no readiness check      front      10.200.1.3  fd5c:1ab:0:1::3",
+		"                                                                v6         -           fd5c:1ab:0:2::3",
 		"labctl exec --lab mine client -- sock echo -6 echo hello",
 		"labctl down mine",
 	} {

@@ -92,6 +92,8 @@ var marks = map[lab.Phase]string{
 	lab.Created:   "·",
 	lab.Started:   "▸",
 	lab.Healthy:   "✓",
+	lab.Ready:     "✓",
+	lab.Running:   "○",
 	lab.Unchanged: "=",
 	lab.Failed:    "✗",
 	lab.Removed:   "-",

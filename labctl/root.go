@@ -61,7 +61,7 @@ The images come from 'make images'; nothing is ever pulled.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
-		testCommand(), validateCommand(), schemaCommand(), captureCommand())
+		testCommand(), graphCommand(), validateCommand(), schemaCommand(), captureCommand(), impairCommand(), doctorCommand())
 	return root
 }
 
@@ -99,9 +99,14 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // loadScenario reads a scenario file; an invalid one is an exit status 2
-// with every problem on its own line.
-func loadScenario(path string) (*scenario.Scenario, error) {
+// with every problem on its own line. hostPaths, when given, also finds the
+// host paths of its files and mounts (true: anywhere, false: inside the
+// scenario's folder).
+func loadScenario(path string, hostPaths ...bool) (*scenario.Scenario, error) {
 	sc, err := scenario.Load(path)
+	if err == nil && len(hostPaths) > 0 {
+		err = sc.ResolveHostPaths(hostPaths[0])
+	}
 	if err != nil {
 		var errs scenario.Errors
 		if errors.As(err, &errs) {

@@ -12,8 +12,8 @@ import (
 )
 
 // writeTable prints a lab's status for a person: its networks with their
-// subnets, then each node with its state, health (unless !health) and every
-// address.
+// subnets, then each node with its state, what makes it ready (unless
+// !health) and every address.
 func writeTable(w io.Writer, st *lab.Status, health bool) {
 	fmt.Fprintf(w, "lab %s", st.Lab)
 	if st.File != "" {
@@ -43,7 +43,7 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 		head += "HOST\t"
 	}
 	if health {
-		head += "HEALTH\t"
+		head += "READY\t"
 	}
 	fmt.Fprintln(tw, head+"NETWORK\tIPv4\tIPv6\t")
 	for _, n := range st.Nodes {
@@ -57,7 +57,7 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 			cols += n.Host + "\t"
 		}
 		if health {
-			cols += n.Health + "\t"
+			cols += readyColumn(n) + "\t"
 		}
 		blank := strings.Repeat("\t", strings.Count(cols, "\t"))
 		if len(n.Addresses) == 0 {
@@ -76,6 +76,20 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 		}
 	}
 	tw.Flush()
+	writeImpairments(w, st)
+}
+
+// readyColumn says what made the node ready, as up and status agree:
+// Docker's view of the image's healthcheck, the scenario's check that up
+// saw pass, or that nothing was checked.
+func readyColumn(n lab.NodeStatus) string {
+	switch n.Ready {
+	case "healthcheck":
+		return "healthcheck: " + n.Health
+	case "":
+		return "no readiness check"
+	}
+	return n.Ready + " (passed at up)"
 }
 
 func dash(s string) string {
@@ -106,7 +120,7 @@ func writeHints(w io.Writer, st *lab.Status, others []string) {
 		for _, a := range n.Addresses {
 			nets[n.Name] = append(nets[n.Name], a.Network)
 		}
-		if imageName(n.Image) == "client" {
+		if img := imageName(n.Image); img == "client" || img == "toolbox" {
 			clients = append(clients, n.Name)
 		}
 	}
@@ -128,7 +142,13 @@ func writeHints(w io.Writer, st *lab.Status, others []string) {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "  %s status %s\tevery address; HEALTH as Docker sees it\n", prog, st.Lab)
+	for _, n := range st.Nodes {
+		if imageName(n.Image) == "toolbox" {
+			fmt.Fprintf(tw, "  %s exec -it%s %s -- bash\ta shell in the lab: python3, ip, ss, nc, curl, dig, tcpdump\n", prog, labFlag, n.Name)
+			break
+		}
+	}
+	fmt.Fprintf(tw, "  %s status %s\tevery address; what made each node ready\n", prog, st.Lab)
 	fmt.Fprintf(tw, "  %s logs%s -f NODE\ta server's JSON log lines\n", prog, labFlag)
 	fmt.Fprintf(tw, "  %s down %s\twhen you are done\n", prog, st.Lab)
 	tw.Flush()

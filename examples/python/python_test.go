@@ -173,12 +173,19 @@ func pyServer(t *testing.T, script, host string) (string, *proc) {
 // returns that port.
 func goServer(t *testing.T, service string) string {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
-	_, first := start(t, []string{"PORT=" + port}, binary(t, "services/"+service+"/cmd"))
-	if !strings.Contains(first, `"msg":"listening"`) {
+	for attempt := 1; ; attempt++ {
+		port := strconv.Itoa(freePort(t))
+		_, first := start(t, []string{"PORT=" + port}, binary(t, "services/"+service+"/cmd"))
+		switch {
+		case strings.Contains(first, `"msg":"listening"`):
+			return port
+		case strings.Contains(first, "address already in use") && attempt < 5:
+			// Another process took the free port between freePort and
+			// the server's bind (tests run side by side): pick again.
+			continue
+		}
 		t.Fatalf("%s: first log line %q, want it to say listening", service, first)
 	}
-	return port
 }
 
 // freePort returns a port free for TCP and UDP on every address at the time of the call.

@@ -26,14 +26,15 @@ var linkLocal = netip.MustParsePrefix("fe80::/10")
 
 // Apply replaces the isolation table with one that accepts IPv6 from allow
 // (and link-local, and loopback) and drops every other IPv6 packet coming
-// in. An empty allow drops all IPv6 from outside the node.
-func Apply(allow []netip.Prefix) error {
+// in. An empty allow drops all IPv6 from outside the node. opts choose the
+// namespace (nftables.WithNetNSFd); by default the caller's.
+func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 	for _, p := range allow {
 		if !p.Addr().Is6() || p.Addr().Is4In6() {
 			return fmt.Errorf("isolate: %s is not an IPv6 prefix", p)
 		}
 	}
-	c, err := nftables.New()
+	c, err := nftables.New(opts...)
 	if err != nil {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}

@@ -74,7 +74,7 @@ func Main(m *testing.M, prefix string) int {
 		return 1
 	}
 	if len(missing) > 0 && inCI() {
-		fmt.Fprintf(os.Stderr, "FAIL: images not built: %s: run make images first (CI=true, so the tests do not skip)\n", strings.Join(refs(missing), ", "))
+		fmt.Fprintf(os.Stderr, "FAIL: images not built: %s: run make images and make toolbox first (CI=true, so the tests do not skip)\n", strings.Join(refs(missing), ", "))
 		return 1
 	}
 	state.missing = missing
@@ -155,7 +155,7 @@ func NeedImages(t testing.TB, names ...string) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Skipf("images not built: %s: run make images (CI=true would fail instead)", strings.Join(missing, ", "))
+		t.Skipf("images not built: %s: run make images and make toolbox (CI=true would fail instead)", strings.Join(missing, ", "))
 	}
 }
 
@@ -192,6 +192,9 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 	var images []string
 	for _, n := range sc.Nodes {
 		images = append(images, n.Image)
+		if r := n.Ready; r != nil && (r.TCP != 0 || r.UDP != 0) {
+			images = append(images, "client") // the readiness probe runs sock
+		}
 	}
 	NeedImages(t, images...)
 	l, err := Start(t, sc, opts...)
@@ -248,8 +251,11 @@ func Services() []string {
 }
 
 // Images are the images the tests may use: every service's, client, and
-// the helpers' (capture).
-func Images() []string { return append(append(Services(), images.Client), images.Helpers()...) }
+// the toolbox (make toolbox), which the Python lessons' scenario runs, and
+// the helpers' (capture, impair).
+func Images() []string {
+	return append(append(Services(), images.Client, images.Toolbox), images.Helpers()...)
+}
 
 // Missing tells whether image is not built (when the engine is there).
 func Missing(image string) bool { return slices.Contains(state.missing, image) }

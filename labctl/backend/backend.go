@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -44,6 +45,15 @@ type Backend interface {
 	// Image describes a local image; ErrNotFound when it is not there.
 	// Nothing is ever pulled.
 	Image(ctx context.Context, ref string) (Image, error)
+	// Pull fetches an image from its registry; only an explicit request
+	// (labctl up --pull missing) calls it.
+	Pull(ctx context.Context, ref string) error
+	// AddFiles makes an image that is base with files copied in (a layer
+	// built by the runtime from base, which it never pulls), tagged by a
+	// hash of base and the files' content, and returns its reference. An
+	// image of that hash already there is used as it is. The files travel
+	// through the runtime's API, so this works against a remote engine.
+	AddFiles(ctx context.Context, base string, files []File, labels map[string]string) (ref string, err error)
 
 	CreateNetwork(ctx context.Context, spec NetworkSpec) (id string, err error)
 	RemoveNetwork(ctx context.Context, id string) error
@@ -76,6 +86,12 @@ type Backend interface {
 	// (Docker's container:<id> network mode), with only spec.Caps, a
 	// read-only root and no-new-privileges, and returns once it runs.
 	RunHelper(ctx context.Context, container string, spec HelperSpec) (Helper, error)
+	// NetNS opens the network namespace of container's process, when the
+	// runtime runs on this machine and this process may open it (root);
+	// otherwise it returns ErrUnsupported and the caller uses RunHelper. It
+	// is the fast path for a quick change in a node's namespace (netlink
+	// sockets opened in it): no helper container to create, start, remove.
+	NetNS(ctx context.Context, container string) (*os.File, error)
 
 	// Close releases the connection to the runtime.
 	Close() error
@@ -154,6 +170,35 @@ type NodeSpec struct {
 	// Host is the host the container is placed on, one of Info.Hosts
 	// ("": the runtime's only host, or its first).
 	Host string
+	// Init runs the program under a small init as PID 1, which passes
+	// signals on and reaps children (a program that is PID 1 itself
+	// ignores SIGTERM unless it handles it).
+	Init bool
+	// Mounts are host paths bind-mounted into the container.
+	Mounts []Mount
+	// Publish makes container ports reachable on the host.
+	Publish []PortBinding
+}
+
+// Mount is a host path bind-mounted into a container.
+type Mount struct {
+	Source   string // absolute path on the runtime's host
+	Target   string // absolute path in the container
+	ReadOnly bool
+}
+
+// PortBinding publishes a container's port on a host address.
+type PortBinding struct {
+	HostIP        netip.Addr
+	HostPort      uint16
+	ContainerPort uint16
+	UDP           bool
+}
+
+// File is a host file or folder that AddFiles puts into an image.
+type File struct {
+	Source string // absolute path on this machine
+	Target string // absolute path in the image
 }
 
 // Security is how a container is confined.

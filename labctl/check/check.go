@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"socketlab/helpers/impair/shape"
 	"socketlab/internal/result"
 	"socketlab/labctl/scenario"
 )
@@ -27,6 +29,11 @@ type Lab interface {
 	Start(ctx context.Context, node string) error
 	Disconnect(ctx context.Context, node, network string) error
 	Connect(ctx context.Context, node, network string) error
+	// Impair degrades what node sends on network ("": every network).
+	Impair(ctx context.Context, node, network string, s shape.Settings) error
+	// Heal takes impairments away (node "": the whole lab; network "":
+	// every network of node).
+	Heal(ctx context.Context, node, network string) error
 }
 
 // Outcomes of a step.
@@ -55,8 +62,13 @@ type Result struct {
 	// --json --timeout 10s -4 welcome".
 	Command string `json:"command,omitempty"`
 	// Output is what the client received (or, when it gave no JSON result,
-	// what it printed), at most MaxOutput bytes.
+	// what it printed; for an exec step, the command's standard output), at
+	// most MaxOutput bytes.
 	Output string `json:"output,omitempty"`
+	// Stderr is an exec step's standard error, at most MaxOutput bytes.
+	Stderr string `json:"stderr,omitempty"`
+	// Exec is the command an exec step ran.
+	Exec []string `json:"exec,omitempty"`
 	// Packets are the step's node's packets during the step, one line
 	// each (at most MaxPacketLines), when the run was captured.
 	Packets []string `json:"packets,omitempty"`
@@ -181,6 +193,11 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 	// The client gets the step's timeout; Docker gets some more to report it.
 	sctx, cancel := context.WithTimeout(ctx, t+10*time.Second)
 	defer cancel()
+	if len(st.Exec) > 0 {
+		runExec(ctx, l, st, t, res)
+		wireStep(ctx, l, st, res, start, time.Now())
+		return res
+	}
 	if st.Run == "" {
 		if err := act(sctx, l, st); err != nil {
 			res.Outcome, res.Message = Error, err.Error()
@@ -214,8 +231,14 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 }
 
 func describe(st *scenario.Step) string {
+	if len(st.Exec) > 0 {
+		return fmt.Sprintf("%s: %s", st.Node, quoteArgv(st.Exec))
+	}
 	if st.Run != "" {
 		return fmt.Sprintf("%s %s → %s", st.Run, st.Node, st.Target)
+	}
+	if st.Action == scenario.ActionImpair || st.Action == scenario.ActionHeal {
+		return describeImpair(st)
 	}
 	if st.Network != "" {
 		return fmt.Sprintf("%s %s from %s", st.Action, st.Node, st.Network)
@@ -238,6 +261,10 @@ func act(ctx context.Context, l Lab, st *scenario.Step) error {
 		return l.Disconnect(ctx, st.Node, st.Network)
 	case scenario.ActionConnect:
 		return l.Connect(ctx, st.Node, st.Network)
+	case scenario.ActionImpair:
+		return l.Impair(ctx, st.Node, st.Network, *st.Impair)
+	case scenario.ActionHeal:
+		return l.Heal(ctx, st.Node, st.Network)
 	case scenario.ActionSleep:
 		select {
 		case <-time.After(time.Duration(st.For)):
@@ -268,6 +295,11 @@ type clientResult struct{ result.Result }
 func (c *clientResult) String() string {
 	if !c.OK {
 		return fmt.Sprintf("failed (%s): %s", c.ErrorKind, c.Error)
+	}
+	if sent, ok := c.detail("sent"); ok {
+		replies, _ := c.detail("round_trips")
+		lost, _ := c.detail("lost")
+		return fmt.Sprintf("%d of %d echoes from %s over %s (%d lost) in %.1f ms", replies, sent, c.Remote, c.Family, lost, c.Timings.Total)
 	}
 	return fmt.Sprintf("%q from %s over %s in %.1f ms", trim(c.Received), c.Remote, c.Family, c.Timings.Total)
 }
@@ -326,6 +358,7 @@ func judge(e *scenario.Expect, c *clientResult) (outcome, expected, got string) 
 			bad = append(bad, "within")
 		}
 	}
+	want, bad = judgeLink(e, c, want, bad)
 	expected = strings.Join(want, ", ")
 	if expected == "" {
 		expected = "success"
@@ -365,4 +398,100 @@ func firstLine(s string) string {
 		return "(no output)"
 	}
 	return s
+}
+
+// runExec runs an exec step's command in its node and judges its output
+// and exit status.
+func runExec(ctx context.Context, l Lab, st *scenario.Step, timeout time.Duration, res *Result) {
+	res.Exec = st.Exec
+	res.Command = quoteArgv(st.Exec)
+	ectx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	began := time.Now()
+	stdout, stderr, code, err := l.Exec(ectx, st.Node, st.Exec)
+	took := time.Since(began)
+	switch {
+	case err != nil && ectx.Err() != nil && ctx.Err() == nil:
+		res.Outcome, res.Expected = Fail, expectedExec(st.Expect)
+		res.Got = fmt.Sprintf("still running after the step's timeout, %s", timeout)
+		res.Message = "the command may run on in the node: Docker cannot stop an exec'd process"
+		return
+	case err != nil:
+		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
+		return
+	}
+	res.Output, res.Stderr = cut(string(stdout)), cut(string(stderr))
+	res.Outcome, res.Expected, res.Got = judgeExec(st.Expect, string(stdout), string(stderr), code, took)
+}
+
+// execWant is what an exec step expects, with a check for each part.
+type execWant struct {
+	text string
+	ok   bool
+}
+
+// judgeExec compares a command's output and exit status with what the
+// step expects: the exit status (0 when left out), then the texts.
+func judgeExec(e *scenario.Expect, stdout, stderr string, code int, took time.Duration) (outcome, expected, got string) {
+	if e == nil {
+		e = &scenario.Expect{}
+	}
+	exit := int64(0)
+	if e.Exit != nil {
+		exit = *e.Exit
+	}
+	wants := []execWant{{fmt.Sprintf("exit %d", exit), int64(code) == exit}}
+	wants = append(wants, textWants("stdout", stdout, e.Contains, e.Equals, e.Matches)...)
+	if e.Stderr != nil {
+		wants = append(wants, textWants("stderr", stderr, e.Stderr.Contains, e.Stderr.Equals, e.Stderr.Matches)...)
+	}
+	if e.Within > 0 {
+		d := time.Duration(e.Within)
+		wants = append(wants, execWant{"within " + d.String(), took <= d})
+	}
+	outcome = Pass
+	var texts []string
+	for _, w := range wants {
+		texts = append(texts, w.text)
+		if !w.ok {
+			outcome = Fail
+		}
+	}
+	got = fmt.Sprintf("exit %d, stdout %q, stderr %q in %.1f ms", code, trim(stdout), trim(stderr), float64(took.Microseconds())/1000)
+	return outcome, strings.Join(texts, ", "), got
+}
+
+func textWants(stream, s, contains string, equals *string, matches string) []execWant {
+	var out []execWant
+	if contains != "" {
+		out = append(out, execWant{fmt.Sprintf("%s contains %q", stream, contains), strings.Contains(s, contains)})
+	}
+	if equals != nil {
+		out = append(out, execWant{fmt.Sprintf("%s equals %q", stream, *equals),
+			strings.TrimSuffix(s, "\n") == strings.TrimSuffix(*equals, "\n")})
+	}
+	if matches != "" {
+		re, err := regexp.Compile(matches)
+		out = append(out, execWant{fmt.Sprintf("%s matches /%s/", stream, matches), err == nil && re.MatchString(s)})
+	}
+	return out
+}
+
+// expectedExec is what an exec step expects, for a step that never ended.
+func expectedExec(e *scenario.Expect) string {
+	_, expected, _ := judgeExec(e, "", "", 0, 0)
+	return expected
+}
+
+// quoteArgv writes a command as a person would type it: arguments with
+// spaces or quotes quoted.
+func quoteArgv(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$*?") {
+			a = strconv.Quote(a)
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }

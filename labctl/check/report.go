@@ -55,13 +55,25 @@ func WriteTable(w io.Writer, reports []*Report) error {
 	return err
 }
 
-// WriteJSON prints reports as one JSON document.
+// WriteJSON prints reports as one JSON document (a Document).
 func WriteJSON(w io.Writer, reports []*Report) error {
+	return (&Document{Scenarios: reports}).Encode(w)
+}
+
+// Document is a test run as JSON: the report of each scenario and the
+// files the run wrote besides.
+type Document struct {
+	Scenarios []*Report `json:"scenarios"`
+	// HTMLReport is the path of the run's HTML page (labctl test
+	// --report), "" when none was written.
+	HTMLReport string `json:"html_report,omitempty"`
+}
+
+// Encode writes d as one indented JSON document.
+func (d *Document) Encode(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Scenarios []*Report `json:"scenarios"`
-	}{reports})
+	return enc.Encode(d)
 }
 
 // WriteJUnit writes reports as JUnit XML: one test suite per scenario and one

@@ -1,7 +1,7 @@
 package graph
 
 import (
-	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -36,7 +36,7 @@ func FromScenario(sc *scenario.Scenario) *Graph {
 	g := &Graph{Name: sc.Name, Networks: []Network{}, Nodes: []Node{}, Links: []Link{}}
 	for _, n := range sc.Networks {
 		g.Networks = append(g.Networks, Network{
-			Name: n.Name, Stack: string(n.Stack), IPv4: text(n.IPv4), IPv6: text(n.IPv6), Internal: n.Internal,
+			Name: n.Name, Stack: string(n.Stack), IPv4: prefixText(n.IPv4), IPv6: prefixText(n.IPv6), Internal: n.Internal,
 		})
 	}
 	for _, n := range sc.Nodes {
@@ -44,7 +44,7 @@ func FromScenario(sc *scenario.Scenario) *Graph {
 		for _, a := range n.Networks {
 			g.Links = append(g.Links, Link{
 				Node: n.Name, Network: a.Network,
-				IPv4: text(a.IPv4), IPv6: text(a.IPv6), Aliases: a.Aliases,
+				IPv4: addrText(a.IPv4), IPv6: addrText(a.IPv6), Aliases: a.Aliases,
 			})
 		}
 	}
@@ -78,12 +78,19 @@ func ports(n *scenario.Node) []string {
 	return out
 }
 
-// text is an address or subnet as text, "" when unset. It takes any value,
-// so it keeps working whether the scenario holds them as strings or as
-// netip values (whose zero value is not valid).
-func text(v any) string {
-	if iv, ok := v.(interface{ IsValid() bool }); ok && !iv.IsValid() {
+// prefixText is a fixed subnet as text, "" when the scenario leaves it to
+// the engine.
+func prefixText(p netip.Prefix) string {
+	if !p.IsValid() {
 		return ""
 	}
-	return fmt.Sprint(v)
+	return p.String()
+}
+
+// addrText is a fixed address as text, "" when the engine chooses it.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

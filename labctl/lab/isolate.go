@@ -3,11 +3,15 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"strings"
 
+	"github.com/google/nftables"
+
+	"socketlab/helpers/isolate"
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 )
@@ -27,9 +31,9 @@ func (e *Engine) isolates(ctx context.Context) (bool, error) {
 
 // isolate installs the IPv6 filter of the node container id of lab, from
 // the networks it is on now.
-func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error {
+func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	// A node across hosts first gets its own IPv6 addresses (pin.go).
-	if err := e.pinIPv6(ctx, lab, id, tag); err != nil {
+	if err := e.pinIPv6(ctx, lab, id, o.tag); err != nil {
 		return err
 	}
 	if done, err := e.isolates(ctx); done || err != nil {
@@ -38,6 +42,9 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error 
 	ins, err := e.b.Inspect(ctx, id)
 	if err != nil {
 		return err
+	}
+	if !ins.Running {
+		return nil // no traffic to filter; the readiness wait says why it stopped
 	}
 	_, nets, err := e.b.List(ctx, backend.Selector{LabelLab: lab})
 	if err != nil {
@@ -55,12 +62,38 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, tag string) error 
 			}
 		}
 	}
+	allow := make([]netip.Prefix, 0, len(args))
+	for _, a := range args {
+		allow = append(allow, netip.MustParsePrefix(a))
+	}
+	// The fast path: this machine runs the engine, and labctl may enter
+	// the node's namespace itself.
+	ns, err := e.b.NetNS(ctx, id)
+	if o.helpersOnly && err == nil {
+		ns.Close()
+		err = backend.ErrUnsupported
+	}
+	switch {
+	case err == nil:
+		defer ns.Close()
+		if err := isolate.Apply(allow, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
+			return fmt.Errorf("isolate %s's IPv6: %w", ins.Labels[LabelNode], err)
+		}
+		return nil
+	case errors.Is(err, backend.ErrNotRunning):
+		return nil
+	case !errors.Is(err, backend.ErrUnsupported):
+		return fmt.Errorf("isolate %s's IPv6: %w", ins.Labels[LabelNode], err)
+	}
 	c := backend.Container{ID: id, Labels: ins.Labels, Running: ins.Running}
 	var errb bytes.Buffer
 	h, err := e.runHelper(ctx, lab, c, HelperSpec{
-		Purpose: "isolate", Image: images.Ref(images.Isolate, tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
+		Purpose: "isolate", Image: images.Ref(images.Isolate, o.tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
 	})
 	if err != nil {
+		if errors.Is(err, backend.ErrNotRunning) {
+			return nil // it stopped meanwhile (a program that exits at once)
+		}
 		return fmt.Errorf("isolate %s: %w", c.Labels[LabelNode], err)
 	}
 	defer h.Remove(context.WithoutCancel(ctx), 0)

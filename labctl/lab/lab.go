@@ -66,6 +66,13 @@ type options struct {
 	healthTimeout time.Duration
 	pool4, pool6  string
 	tag           string
+	// pull: pull the images that are missing (labctl up --pull missing).
+	pull bool
+	// hostPaths: files and mounts may name host paths outside the
+	// scenario's folder (labctl up --allow-host-paths).
+	hostPaths bool
+	// helpersOnly: see WithHelpersOnly.
+	helpersOnly bool
 }
 
 func defaultOptions() options {
@@ -98,9 +105,24 @@ func WithPools(ipv4, ipv6 string) Option {
 	return func(o *options) { o.pool4, o.pool6 = ipv4, ipv6 }
 }
 
+// WithHelpersOnly makes the engine change a node's namespace only through
+// helper containers, as it must against an engine on another machine, never
+// by entering the namespace itself (its fast path when it runs as root next
+// to the engine).
+func WithHelpersOnly() Option { return func(o *options) { o.helpersOnly = true } }
+
 // WithImageTag runs the socketlab images with tag instead of
 // images.DefaultTag, e.g. images built for a branch.
 func WithImageTag(tag string) Option { return func(o *options) { o.tag = tag } }
+
+// WithPullMissing lets Up pull the images a scenario needs that are not
+// there (never the socketlab images, which are built here). Without it,
+// nothing is ever pulled: a missing image is an error saying how to get it.
+func WithPullMissing() Option { return func(o *options) { o.pull = true } }
+
+// WithHostPathsAnywhere lets a scenario's files and mounts name host paths
+// outside the scenario's folder: for a scenario you trust.
+func WithHostPathsAnywhere() Option { return func(o *options) { o.hostPaths = true } }
 
 // Phase is a step in the life of a network or node, as reported by Event.
 type Phase string
@@ -109,7 +131,9 @@ type Phase string
 const (
 	Created   Phase = "created"   // the network or container exists
 	Started   Phase = "started"   // the container runs
-	Healthy   Phase = "healthy"   // the container passed its healthcheck (or has none)
+	Healthy   Phase = "healthy"   // the container passed its image's healthcheck
+	Ready     Phase = "ready"     // the container passed the scenario's readiness check (Detail says which)
+	Running   Phase = "running"   // the container runs and has no readiness check: nothing was checked
 	Unchanged Phase = "unchanged" // up already, as the scenario says: left alone
 	Failed    Phase = "failed"    // see Event.Err
 	Removed   Phase = "removed"   // the network or container is gone

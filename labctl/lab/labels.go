@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -28,6 +29,7 @@ const (
 	LabelReady   = "socketlab.ready"   // what up checked before calling the node ready
 	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
 	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
+	LabelFiles   = "socketlab.files"   // the image a node's files are added to, on that node and on the image AddFiles made
 	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
 	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
 	LabelHost    = "socketlab.host"    // the host a node is placed on, in a lab across several
@@ -107,13 +109,14 @@ func nodeSpec(n *scenario.Node) string {
 		atts[i] = attachmentOf(a, n.Name)
 	}
 	return digest(struct {
-		Image    string
-		Networks []attachment
-		Env      []string
-		Args     []string
-		Memory   int64
-		Pids     int64
-	}{n.Image, atts, env, n.Args, int64(n.Memory), n.Pids})
+		Image     string
+		Networks  []attachment
+		Env       []string
+		Args      []string
+		Memory    int64
+		Pids      int64
+		Container *containerDef `json:",omitempty"`
+	}{n.Image, atts, env, n.Args, int64(n.Memory), n.Pids, containerDefOf(n)})
 }
 
 func stackOf(n *scenario.Network) scenario.Stack {
@@ -139,6 +142,37 @@ func attachmentOf(a *scenario.Attachment, node string) attachment {
 func attachLabel(a attachment) string {
 	b, _ := json.Marshal(a)
 	return string(b)
+}
+
+// containerDef is what a scenario sets on a node's container beyond its
+// image, networks and limits; nil when it sets none of it, so that the
+// digest of a plain node is what it always was.
+type containerDef struct {
+	Command, Entrypoint []string
+	WorkDir, User       string
+	Files, Mounts       []string
+	ReadOnly            *bool
+	Tmpfs, CapAdd       []string
+	Publish             []string
+	Ready               *scenario.Ready
+}
+
+func containerDefOf(n *scenario.Node) *containerDef {
+	d := &containerDef{Command: n.Command, Entrypoint: n.Entrypoint, WorkDir: n.WorkDir, User: n.User,
+		ReadOnly: n.ReadOnly, Tmpfs: n.Tmpfs, CapAdd: n.CapAdd, Ready: n.Ready}
+	for _, f := range n.Files {
+		d.Files = append(d.Files, f.String())
+	}
+	for _, m := range n.Mounts {
+		d.Mounts = append(d.Mounts, m.HostPath+":"+m.Target+map[bool]string{true: ":rw", false: ""}[m.Writable])
+	}
+	for _, p := range n.Publish {
+		d.Publish = append(d.Publish, p.String())
+	}
+	if reflect.ValueOf(*d).IsZero() {
+		return nil
+	}
+	return d
 }
 
 // Creator names who runs this process, as labs record it: user@host.

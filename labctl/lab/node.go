@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 )
 
@@ -144,8 +145,16 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 		return fmt.Errorf("start %s: %w", node, err)
 	}
 	// A started container has a new network namespace: filter it again.
-	if err := l.e.isolate(ctx, l.name, c.ID, l.o.tag); err != nil {
+	if err := l.e.isolate(ctx, l.name, c.ID, l.o); err != nil {
 		return err
+	}
+	if err := l.reimpair(ctx, node); err != nil {
+		return err
+	}
+	probe := probeSpec{image: images.Ref(images.Client, l.o.tag), name: c.Name, labels: helperLabels(c.Labels, "ready")}
+	if r, done, ok := readinessFromLabels(c.Labels, probe); ok {
+		defer done()
+		return waitReady(ctx, l.e.b, c.ID, node, r, l.o.healthTimeout)
 	}
 	img, err := l.e.b.Image(ctx, c.ImageID)
 	if err != nil {
@@ -166,6 +175,10 @@ func (l *Lab) Disconnect(ctx context.Context, node, net string) error {
 	}
 	if err := l.e.b.Disconnect(ctx, n.ID, c.ID); err != nil {
 		return fmt.Errorf("disconnect %s from %s: %w", node, net, err)
+	}
+	// The link is gone, and with it what impaired it.
+	if err := l.Heal(ctx, node, net); err != nil {
+		return err
 	}
 	return l.reisolate(ctx, c)
 }
@@ -213,5 +226,5 @@ func (l *Lab) reisolate(ctx context.Context, c backend.Container) error {
 	if !c.Running {
 		return nil // start filters it
 	}
-	return l.e.isolate(ctx, l.name, c.ID, l.o.tag)
+	return l.e.isolate(ctx, l.name, c.ID, l.o)
 }

@@ -190,8 +190,8 @@ func (e *Engine) pinIPv6(ctx context.Context, lab, id, tag string) error {
 		return err
 	}
 	ins, err := e.b.Inspect(ctx, id)
-	if err != nil {
-		return err
+	if err != nil || !ins.Running {
+		return err // not running: its readiness wait says why
 	}
 	_, nets, err := e.b.List(ctx, backend.Selector{LabelLab: lab})
 	if err != nil {

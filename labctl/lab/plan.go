@@ -83,6 +83,7 @@ func newPlan(sc *scenario.Scenario, name, upID string, o options) (*plan, error)
 			})
 		}
 		k.Configure(n, &np.spec)
+		containerSettings(n, &np.spec)
 		p.nodes = append(p.nodes, np)
 	}
 	return p, nil
@@ -97,6 +98,17 @@ func (p *plan) images() []string {
 		}
 	}
 	return refs
+}
+
+// needsProbe tells whether a node's readiness check runs the sock probe
+// (tcp or udp), which needs the client image.
+func (p *plan) needsProbe() bool {
+	for _, n := range p.nodes {
+		if r := n.node.Ready; r != nil && (r.TCP != 0 || r.UDP != 0) {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(labels map[string]string) int {

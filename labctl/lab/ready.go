@@ -49,7 +49,9 @@ func waitReady(ctx context.Context, b backend.Backend, id, node string, r Readin
 			if last != nil {
 				why = ": " + last.Error()
 			}
-			return fmt.Errorf("%w: %s failed its %s for %s%s", ErrUnhealthy, node, r.What, timeout, why)
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 5*time.Second)
+			defer cancel()
+			return fmt.Errorf("%w: %s did not pass its readiness check (%s) within %s%s%s", ErrUnhealthy, node, r.What, timeout, why, logTail(lctx, b, id))
 		}
 		ins, err := b.Inspect(ctx, id)
 		if err != nil {

@@ -15,6 +15,9 @@ type Status struct {
 	File     string          `json:"file,omitempty"`
 	Networks []NetworkStatus `json:"networks"`
 	Nodes    []NodeStatus    `json:"nodes"`
+	// Impairments are the links impaired now (labctl impair, a scenario's
+	// impair: or an impair step).
+	Impairments []Impairment `json:"impairments,omitempty"`
 }
 
 // NetworkStatus is one network of a lab.
@@ -42,6 +45,11 @@ type NodeStatus struct {
 	// unhealthy, starting (Docker has not run it yet: it first runs one
 	// interval after start, while Up runs it at once), or none.
 	Health string `json:"health"`
+	// Ready is what up checked before it called the node ready:
+	// "healthcheck" (the image's), the scenario's check ("tcp 8080",
+	// `log "listening on"`), or "" when nothing was checked: the node was
+	// only seen running.
+	Ready string `json:"ready"`
 	// ExitCode is set when the node has exited.
 	ExitCode int `json:"exit_code,omitempty"`
 	// Host is the host the node runs on, in a lab across several hosts.
@@ -82,8 +90,9 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	impaired := impairmentsOf(ctrs)
 	ctrs = slices.DeleteFunc(ctrs, func(c backend.Container) bool { return isHelper(c.Labels) })
-	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs))}
+	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs)), Impairments: impaired}
 	byName := map[string]string{} // runtime network name -> scenario name
 	var order []string            // scenario network names, in file order
 	for _, n := range nets {
@@ -128,6 +137,7 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 		Image:     c.Image,
 		State:     ins.State,
 		Health:    ins.Health,
+		Ready:     c.Labels[LabelReady],
 		ExitCode:  ins.ExitCode,
 		Host:      c.Labels[LabelHost],
 		Addresses: []Address{},
@@ -136,6 +146,9 @@ func nodeStatus(c backend.Container, ins backend.ContainerInfo, byName map[strin
 			CapDrop: ins.Security.CapDrop, CapAdd: ins.Security.CapAdd, SecurityOpt: ins.Security.SecurityOpt,
 			Privileged: ins.Security.Privileged, Memory: ins.Security.Memory, Pids: ins.Security.Pids,
 		},
+	}
+	if base := c.Labels[LabelFiles]; base != "" {
+		ns.Image = base + " + files" // the image with the node's files in
 	}
 	if ns.Health == "" {
 		ns.Health = "none"

@@ -9,10 +9,8 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
-	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/scenario"
 )
@@ -35,6 +33,11 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 	pools, err := parsePools(o.pool4, o.pool6)
 	if err != nil {
 		return nil, err
+	}
+	// Before anything is planned or created: the host paths of files and
+	// mounts exist and stay inside the scenario's folder.
+	if err := sc.ResolveHostPaths(o.hostPaths); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	p, err := newPlan(sc, name, newID(), o)
 	if err != nil {
@@ -90,6 +93,9 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 		return false, fmt.Errorf("%w: lab %s has no nodes", ErrInvalid, u.p.name)
 	}
 	if err := u.lock(ctx, u.p.nodes[0].image); err != nil {
+		return false, err
+	}
+	if err := u.addFiles(ctx); err != nil {
 		return false, err
 	}
 	ctrs, nets, err := u.e.resources(ctx, backend.Selector{LabelLab: u.p.name})
@@ -154,111 +160,27 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	return changed || slices.Contains(did, true), nil
 }
 
-// inspectImages checks that every image is there (nothing is ever pulled:
-// the lab machines have no registry) and reads its healthcheck.
-func (u *upper) inspectImages(ctx context.Context) error {
-	refs := u.p.images()
-	if done, err := u.e.isolates(ctx); err != nil {
-		return err
-	} else if !done {
-		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
+// readiness is how a node is known to be ready: the scenario's check, or
+// its kind's; done releases what the check ran.
+func (u *upper) readiness(n *nodePlan) (r Readiness, done func()) {
+	if n.node.Ready != nil {
+		return scenarioReadiness(n.node.Ready, probeSpec{
+			image: u.probeImage(), name: n.spec.Name, labels: helperLabels(n.spec.Labels, "ready"),
+		})
 	}
-	if u.info.PinAddresses {
-		refs = append(refs, images.Ref(images.Pin6, u.o.tag))
-	}
-	infos := make([]backend.Image, len(refs))
-	errs := parallel(len(refs), func(i int) (err error) {
-		infos[i], err = u.e.b.Image(ctx, refs[i])
-		return err
-	})
-	var missing []string
-	for i, ref := range refs {
-		switch {
-		case errors.Is(errs[i], backend.ErrNotFound):
-			missing = append(missing, ref)
-		case errs[i] != nil:
-			return errs[i]
-		default:
-			u.images[ref] = infos[i]
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s: run make images", ErrImageMissing, strings.Join(missing, ", "))
-	}
-	return nil
+	return n.kind.Readiness(n.node, u.images[n.image]), func() {}
 }
 
-// checkExisting compares what the engine holds with the plan: the same
-// definitions may stay, anything else is a conflict. It also finds runtime
-// names the lab needs that belong to someone else.
-func (u *upper) checkExisting(ctx context.Context, ctrs []backend.Container, nets []backend.Network) error {
-	var diffs []string
-	want := map[string]*netPlan{}
-	for _, n := range u.p.nets {
-		want[n.net.Name] = n
+// readyEvent reports a node that passed r.
+func (u *upper) readyEvent(n *nodePlan, r Readiness) {
+	switch {
+	case r.Check == nil:
+		u.ev.emit(KindNode, n.node.Name, Running, "no readiness check", nil)
+	case r.What == "healthcheck":
+		u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	default:
+		u.ev.emit(KindNode, n.node.Name, Ready, r.What, nil)
 	}
-	for _, n := range nets {
-		name := n.Labels[LabelNetwork]
-		switch w, ok := want[name]; {
-		case !ok:
-			diffs = append(diffs, "network "+name+" is not in the scenario")
-		case n.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
-			diffs = append(diffs, "network "+name+" is defined differently")
-		}
-	}
-	wantNode := map[string]*nodePlan{}
-	for _, n := range u.p.nodes {
-		wantNode[n.node.Name] = n
-	}
-	for _, c := range ctrs {
-		name := c.Labels[LabelNode]
-		w, ok := wantNode[name]
-		switch {
-		case !ok:
-			diffs = append(diffs, "node "+name+" is not in the scenario")
-		case c.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
-			diffs = append(diffs, "node "+name+" is defined differently")
-		case c.ImageID != u.images[w.image].ID:
-			diffs = append(diffs, "node "+name+" runs an older build of "+w.image)
-		}
-	}
-	if len(diffs) > 0 {
-		return fmt.Errorf("%w: lab %s: %s: run labctl down %s first, or labctl up --recreate",
-			ErrConflict, u.p.name, strings.Join(diffs, "; "), u.p.name)
-	}
-
-	// Names the lab will create must be free.
-	allCtrs, allNets, err := u.e.b.List(ctx, nil)
-	if err != nil {
-		return err
-	}
-	var taken []string
-	for _, n := range u.p.nets {
-		for _, s := range allNets {
-			if s.Name == n.spec.Name && s.Labels[LabelLab] != u.p.name {
-				taken = append(taken, "network "+s.Name)
-			}
-		}
-	}
-	for _, n := range u.p.nodes {
-		for _, c := range allCtrs {
-			if c.Name == n.spec.Name && c.Labels[LabelLab] != u.p.name {
-				taken = append(taken, "container "+c.Name)
-			}
-		}
-	}
-	if len(taken) > 0 {
-		return fmt.Errorf("%w: %s already exist%s and %s not part of lab %s: remove %s, or give the lab another name (labctl up --name)",
-			ErrNameTaken, strings.Join(taken, ", "), plural(len(taken), "s", ""), plural(len(taken), "is", "are"), u.p.name, plural(len(taken), "it", "them"))
-	}
-	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // resume handles a node whose container exists with the scenario's
@@ -278,21 +200,32 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, u.createNode(ctx, n)
 	}
 	if c.Running {
+		changed, err := u.impairNode(ctx, n)
+		if err != nil {
+			return changed, err
+		}
 		u.ev.emit(KindNode, n.node.Name, Unchanged, n.image, nil)
-		return false, nil
+		return changed, nil
 	}
 	if err := u.e.b.Start(ctx, c.ID); err != nil {
 		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o.tag); err != nil {
+	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o); err != nil {
 		return true, err
 	}
-	r := n.kind.Readiness(n.node, u.images[n.image])
-	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.o.healthTimeout); err != nil {
+	r, done := u.readiness(n)
+	defer done()
+	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.timeout(n)); err != nil {
 		return true, err
 	}
-	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	if err := (&Lab{name: u.p.name, e: u.e, o: u.o}).reimpair(ctx, n.node.Name); err != nil {
+		return true, err
+	}
+	if _, err := u.impairNode(ctx, n); err != nil {
+		return true, err
+	}
+	u.readyEvent(n, r)
 	return true, nil
 }
 
@@ -328,7 +261,8 @@ func attachedAsPlanned(want []backend.Endpoint, have []backend.EndpointInfo) str
 // createNode creates a node's container on its networks, starts it and
 // waits until it is ready.
 func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
-	r := n.kind.Readiness(n.node, u.images[n.image])
+	r, done := u.readiness(n)
+	defer done()
 	spec := n.spec
 	// Networks by ID: a name could be ambiguous for a moment (an engine
 	// before API 1.44 may create two networks of one name when two creates
@@ -341,6 +275,9 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	}
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.Labels[LabelReady] = r.What
+	if n.node.Ready != nil {
+		spec.Labels[LabelReadyCheck] = readyLabel(n.node.Ready)
+	}
 	id, err := u.e.b.CreateNode(ctx, spec)
 	switch {
 	case errors.Is(err, backend.ErrNameInUse):
@@ -356,14 +293,25 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		return fmt.Errorf("start node %s: %w", n.node.Name, err)
 	}
 	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
-	if err := u.e.isolate(ctx, u.p.name, id, u.o.tag); err != nil {
+	if err := u.e.isolate(ctx, u.p.name, id, u.o); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.o.healthTimeout); err != nil {
+	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.timeout(n)); err != nil {
 		return err
 	}
-	u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+	if _, err := u.impairNode(ctx, n); err != nil {
+		return err
+	}
+	u.readyEvent(n, r)
 	return nil
+}
+
+// timeout is how long a node may take to be ready.
+func (u *upper) timeout(n *nodePlan) time.Duration {
+	if r := n.node.Ready; r != nil && r.Timeout > 0 {
+		return time.Duration(r.Timeout)
+	}
+	return u.o.healthTimeout
 }
 
 // rollback removes what this run of Up created, found by the run's label.

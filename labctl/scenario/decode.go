@@ -269,6 +269,8 @@ var textTypes = map[reflect.Type]func(string) (any, error){
 	reflect.TypeFor[netip.Prefix](): func(s string) (any, error) { return netip.ParsePrefix(s) },
 	reflect.TypeFor[netip.Addr]():   func(s string) (any, error) { return netip.ParseAddr(s) },
 	reflect.TypeFor[Bytes]():        func(s string) (any, error) { return parseBytes(s) },
+	reflect.TypeFor[Bind]():         func(s string) (any, error) { return parseBind(s) },
+	reflect.TypeFor[Publish]():      func(s string) (any, error) { return parsePublish(s) },
 }
 
 // value decodes n into v, which is settable; path names it in errors.
@@ -287,6 +289,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 		return
 	case textTypes[t] != nil:
 		d.text(n, path, v, textTypes[t])
+		return
+	case t == impairType:
+		d.impair(n, path, v, depth)
 		return
 	case t == attachmentType && n.Kind == yaml.ScalarNode && !isNull(n):
 		v.FieldByName("Network").SetString(n.Value)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	catalog "socketlab/internal/images"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files (testdata/broken/*.err, scenarios/scenario.schema.json)")
@@ -191,7 +193,7 @@ func TestDefaultLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, img := range images {
+	for _, img := range append(catalog.Services(), catalog.Client) {
 		if n := sc.Node(img); n == nil || n.Image != img {
 			t.Errorf("no node %q running image %q", img, img)
 		}

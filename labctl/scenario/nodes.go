@@ -40,10 +40,12 @@ func (v *validator) nodeList() {
 		v.env(path, n)
 		v.ports(path, n)
 		v.limits(path, n)
+		v.container(path, n)
 		if n.Host != "" {
 			v.name(path+".host", "host", n.Host)
 		}
 	}
+	v.publishClashes()
 	v.aliasClashes()
 	v.capacity()
 }
@@ -57,13 +59,7 @@ func (v *validator) image(path string, n *Node) {
 		}
 	case slices.Contains(images, img):
 	default:
-		base := strings.TrimPrefix(img, ImagePrefix)
-		base, _, _ = strings.Cut(base, ":")
-		if base != img && slices.Contains(images, base) {
-			v.errorf(path, fmt.Sprintf("write just %q: the node runs %s%s", base, ImagePrefix, base), "image %q is not known", img)
-			return
-		}
-		v.oneOf(path, "image", img, images)
+		v.imageRef(path, img)
 	}
 }
 
@@ -120,6 +116,7 @@ func (v *validator) attachments(nodePath string, n *Node, st *nodeState) {
 		v.address(ap, n, ni, a.IPv4, ipv4)
 		v.address(ap, n, ni, a.IPv6, ipv6)
 		v.aliases(ap, n, ni, a.Aliases)
+		v.impairSettings(ap+".impair", a.Impair)
 	}
 }
 

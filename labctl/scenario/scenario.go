@@ -63,6 +63,7 @@ import (
 	"strconv"
 	"time"
 
+	"socketlab/helpers/impair/shape"
 	catalog "socketlab/internal/images"
 )
 
@@ -136,9 +137,12 @@ type Node struct {
 	// Name is the node's name (the YAML key); it is also its hostname and its
 	// DNS name on every network it joins.
 	Name string `yaml:"-"`
-	// Image is what the node runs: a service (welcome, echo, chat,
-	// responder, lookup, web) or client, the image that carries every client
-	// and runs the steps. The container runs the image socketlab/<image>.
+	// Image is what the node runs: a socketlab image by its short name — a
+	// service (welcome, echo, chat, responder, lookup, web), client (every
+	// sock client, where run steps go) or toolbox (Debian with python3, the
+	// usual network tools and sock) — which runs socketlab/<image>; or any
+	// other image reference, e.g. python:3.12-slim. Images are never pulled
+	// unless labctl up --pull missing says so.
 	Image string `yaml:"image"`
 	// Networks are the networks the node joins, each a network name or a
 	// mapping with the name, fixed addresses and aliases.
@@ -158,8 +162,94 @@ type Node struct {
 	// and the nodes are spread over the hosts in turn.
 	Host string `yaml:"host,omitempty"`
 
+	// Command is the program the container runs, as a list (argv), instead
+	// of the image's: [python3, /lab/server.py, "::", "7"]. The node then
+	// runs under a small init, so that it stops at once on SIGTERM.
+	Command []string `yaml:"command,omitempty"`
+	// Entrypoint replaces the image's entrypoint (argv); command (or the
+	// image's CMD) follows it as its arguments.
+	Entrypoint []string `yaml:"entrypoint,omitempty"`
+	// WorkDir is the program's working folder, an absolute path.
+	WorkDir string `yaml:"workdir,omitempty"`
+	// User runs the program as this user: uid, uid:gid or a name the image
+	// knows. Left out, the image's user.
+	User string `yaml:"user,omitempty"`
+	// Files are copied into the container before it starts, each
+	// "HOST:CONTAINER" as Docker writes binds: a file or a folder on the
+	// host, relative to the scenario file, and an absolute path in the
+	// container. They travel through the engine's API, so they work against
+	// a remote engine too; the container sees them read-only with the rest
+	// of its root.
+	Files []Bind `yaml:"files,omitempty"`
+	// Mounts bind-mount host folders or files, each "HOST:CONTAINER",
+	// read-only unless written "HOST:CONTAINER:rw". The host path is on the
+	// engine's machine, relative to the scenario file.
+	Mounts []Bind `yaml:"mounts,omitempty"`
+	// ReadOnly false lets the program write to its root file system (every
+	// node's root is read-only by default).
+	ReadOnly *bool `yaml:"readonly,omitempty"`
+	// Tmpfs are absolute paths given a fresh in-memory file system, writable
+	// on a read-only root: [/tmp].
+	Tmpfs []string `yaml:"tmpfs,omitempty"`
+	// CapAdd gives the program capabilities back, from NET_RAW (raw
+	// sockets, ping), NET_ADMIN (interfaces, routes, firewall) and
+	// NET_BIND_SERVICE (ports below 1024 for a non-root user on engines that
+	// do not allow it already). Every other capability stays dropped.
+	CapAdd []string `yaml:"cap_add,omitempty"`
+	// Publish makes a node's port reachable from the host, on 127.0.0.1
+	// only: "8080:80" (host port 8080 to the node's 80), "9999:9999/udp".
+	Publish []Publish `yaml:"publish,omitempty"`
+	// Ready says when the node is ready (up waits for it): a TCP port that
+	// accepts, a UDP port that answers, a line in its log, a command that
+	// succeeds, or none. Left out: the image's HEALTHCHECK, if it has one.
+	Ready *Ready `yaml:"ready,omitempty"`
+
 	// Line is where the node is defined in the file (0 when built in code).
 	Line int `yaml:"-"`
+}
+
+// Bind is a host path put into a node (files, mounts), written
+// "HOST:CONTAINER" or, for mounts, "HOST:CONTAINER:rw" (":ro" is the
+// default).
+type Bind struct {
+	// Source is the host path as written, relative to the scenario file.
+	Source string
+	// Target is the absolute path in the container.
+	Target string
+	// Writable is set by ":rw" (mounts only).
+	Writable bool
+	// HostPath is Source made absolute, with symbolic links followed; set
+	// by ResolveHostPaths.
+	HostPath string
+}
+
+// Publish is a node's port made reachable on the host's 127.0.0.1, written
+// "HOST:NODE" or "HOST:NODE/udp".
+type Publish struct {
+	HostPort, NodePort uint16
+	// UDP is set by /udp; the default is TCP.
+	UDP bool
+}
+
+// Ready is a node's readiness check: exactly one of tcp, udp, log, exec or
+// none, and a timeout.
+type Ready struct {
+	// TCP is a port on which the node must accept a connection.
+	TCP int64 `yaml:"tcp,omitempty"`
+	// UDP is a port to which a datagram (send) must bring a reply.
+	UDP int64 `yaml:"udp,omitempty"`
+	// Send is the datagram a udp check sends; "ping" when left out.
+	Send string `yaml:"send,omitempty"`
+	// Log is text one line of the node's output must contain.
+	Log string `yaml:"log,omitempty"`
+	// Exec is a command run in the node (argv) that must exit 0.
+	Exec []string `yaml:"exec,omitempty"`
+	// None true: the node is ready once it runs, even if its image has a
+	// HEALTHCHECK.
+	None bool `yaml:"none,omitempty"`
+	// Timeout bounds the wait, e.g. 20s; labctl up --timeout (30s) when
+	// left out.
+	Timeout Duration `yaml:"timeout,omitempty"`
 }
 
 // Attachment joins a node to a network. In YAML, either a network name or a
@@ -175,10 +265,14 @@ type Attachment struct {
 	IPv6 netip.Addr `yaml:"ipv6,omitempty"`
 	// Aliases are further DNS names of the node on this network.
 	Aliases []string `yaml:"aliases,omitempty"`
+	// Impair degrades what the node sends on this network from the moment
+	// it is up: {delay: 50ms, jitter: 10ms, loss: 20%, rate: 1mbit}.
+	Impair *shape.Settings `yaml:"impair,omitempty"`
 }
 
-// Step is one thing `labctl test` does: either run a client inside a node
-// against a target and check what came back (run), or act on a node (action).
+// Step is one thing `labctl test` does: run a client inside a node against a
+// target and check what came back (run), run any command in a node and check
+// its output and exit status (exec), or act on a node (action).
 type Step struct {
 	// Name says what the step shows; reports name the step by it.
 	Name string `yaml:"name,omitempty"`
@@ -187,8 +281,14 @@ type Step struct {
 	Node string `yaml:"node,omitempty"`
 
 	// Run is the client to run: welcome, echo, responder, browse, chat or
-	// lookup (the sub-commands of sock).
+	// lookup (the sub-commands of sock), in a node whose image has sock
+	// (client or toolbox).
 	Run string `yaml:"run,omitempty"`
+	// Exec is a command to run in the node instead of a client (argv):
+	// [python3, /lab/client.py, echo]. Its expect judges its standard
+	// output (contains, equals, matches), its standard error (stderr) and
+	// its exit status (exit, 0 when left out).
+	Exec []string `yaml:"exec,omitempty"`
 	// Target is what the client talks to: host or host:port, where host is a
 	// node name, an alias or an IP address ([fd00::5]:7 for IPv6 with a
 	// port); browse also takes a URL, http://web/.
@@ -207,10 +307,15 @@ type Step struct {
 	Background bool `yaml:"background,omitempty"`
 
 	// Action acts on the node instead of running a client: stop, kill,
-	// start, disconnect or connect (with network), or sleep (with for).
+	// start, disconnect or connect (with network), impair (with impair) or
+	// heal a link, or sleep (with for).
 	Action Action `yaml:"action,omitempty"`
-	// Network is the network a disconnect or connect action concerns.
+	// Network is the network a disconnect, connect, impair or heal action
+	// concerns; impair and heal without it act on every network of the node.
 	Network string `yaml:"network,omitempty"`
+	// Impair is how an impair action degrades the node's link:
+	// {delay: 100ms, loss: 20%, rate: 1mbit}. heal takes it away.
+	Impair *shape.Settings `yaml:"impair,omitempty"`
 	// For is how long a sleep action waits, e.g. 500ms.
 	For Duration `yaml:"for,omitempty"`
 
@@ -234,13 +339,37 @@ type Expect struct {
 	Family AddrFamily `yaml:"family,omitempty"`
 	// Within bounds the client's total time, e.g. 200ms.
 	Within Duration `yaml:"within,omitempty"`
+	// SlowerThan is a lower bound on the client's total time, e.g. 100ms:
+	// what a delayed link shows (a packet never arrives before its delay).
+	SlowerThan Duration `yaml:"slower_than,omitempty"`
+	// MinReplies is the fewest echoes a run of echo --udp --count N --wait D
+	// must get back, each lost datagram being counted, not an error.
+	MinReplies int64 `yaml:"min_replies,omitempty"`
+	// MaxReplies is the most echoes such a run may get back: on a lossy
+	// link, fewer than were sent.
+	MaxReplies int64 `yaml:"max_replies,omitempty"`
 	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
 	Fail FailKind `yaml:"fail,omitempty"`
+	// Stderr is what an exec step's standard error must show.
+	Stderr *TextExpect `yaml:"stderr,omitempty"`
+	// Exit is the exit status an exec step's command must end with; 0 when
+	// left out.
+	Exit *int64 `yaml:"exit,omitempty"`
 	// Wire is what must have crossed the wire during the step, as the
 	// step's node sent and received it (labctl test captures the lab's
 	// nodes when a step has wire checks).
 	Wire *Wire `yaml:"wire,omitempty"`
+}
+
+// TextExpect is what a text (an exec step's standard error) must show.
+type TextExpect struct {
+	// Contains is text it must contain.
+	Contains string `yaml:"contains,omitempty"`
+	// Equals is the whole text, exactly (a trailing newline is ignored).
+	Equals *string `yaml:"equals,omitempty"`
+	// Matches is a regular expression (RE2 syntax) it must match.
+	Matches string `yaml:"matches,omitempty"`
 }
 
 // Wire is a step's expect.wire: what the step's node must have sent and
@@ -338,6 +467,8 @@ const (
 	ActionDisconnect Action = "disconnect"
 	ActionConnect    Action = "connect"
 	ActionSleep      Action = "sleep"
+	ActionImpair     Action = "impair" // degrade the node's link (Step.Impair)
+	ActionHeal       Action = "heal"   // take an impairment away
 )
 
 // FailKind is how a step expects its client to fail (Expect.Fail): the
@@ -378,7 +509,7 @@ var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
 	images         = catalog.Nodes()
 	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
-	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionSleep)
+	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionImpair, ActionHeal, ActionSleep)
 	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)
 	expectFamilies = names(AddrIPv4, AddrIPv6)
 	failKinds      = names(FailRefused, FailTimeout, FailUnreachable, FailResolve, FailReset, FailProtocol, FailAny)

@@ -120,7 +120,6 @@ func marshal(v any) ([]byte, error) {
 var (
 	schemaEnums = map[string][]string{
 		"Network.Stack": stacks,
-		"Node.Image":    images,
 		"Step.Run":      clients,
 		"Step.Family":   stepFamilies,
 		"Step.Action":   actions,
@@ -181,6 +180,8 @@ func (g *schemaGen) field(id string, t reflect.Type) *schema {
 	switch {
 	case t == durationType:
 		return &schema{Type: "string", Pattern: durationPattern, Default: schemaDefaults[id]}
+	case t == impairType || t.Kind() == reflect.Pointer && t.Elem() == impairType:
+		return impairSchema()
 	case textTypes[t] != nil: // subnets, addresses, sizes: text in YAML
 		var typ any = "string"
 		if k, ok := schemaTextKinds[id]; ok {
@@ -234,7 +235,9 @@ func (g *schemaGen) item(id string, t reflect.Type) *schema {
 		}}
 	case t.Kind() == reflect.Pointer:
 		return g.object(t.Elem())
-	case t.Kind() == reflect.String && id == "Attachment.Aliases":
+	case textTypes[t] != nil: // files, mounts, publish: text in YAML
+		return &schema{Type: "string"}
+	case t.Kind() == reflect.String && (id == "Attachment.Aliases" || id == "Node.Tmpfs" || id == "Node.CapAdd"):
 		return &schema{Type: "string"}
 	case t.Kind() == reflect.String:
 		return &schema{Type: scalars}

@@ -37,15 +37,25 @@ func (v *validator) steps() {
 			}
 		}
 		v.durations(path, st)
+		kinds := 0
+		for _, set := range []bool{st.Run != "", len(st.Exec) > 0, st.Action != ""} {
+			if set {
+				kinds++
+			}
+		}
 		switch {
-		case st.Run != "" && st.Action != "":
-			v.errorf(path, "split it into two steps", "a step has run or action, not both")
+		case kinds > 1:
+			v.errorf(path, "split it into steps of their own", "a step has one of run, exec or action, not several")
 		case st.Run != "":
 			v.runStep(path, st)
+		case len(st.Exec) > 0:
+			v.execStep(path, st)
+		case v.s.written(path + ".exec"):
+			v.errorf(path+".exec", "write the command as a list: [python3, /lab/client.py]", "exec is empty")
 		case st.Action != "":
 			v.actionStep(path, i, st)
-		case !v.bad(path+".run") && !v.bad(path+".action"):
-			v.errorf(path, "add run: with a client, or action: with "+quoteList(actions), "the step has neither run nor action")
+		case !v.bad(path+".run") && !v.bad(path+".action") && !v.bad(path+".exec"):
+			v.errorf(path, "add run: with a client, exec: with a command, or action: with "+quoteList(actions), "the step has neither run, exec nor action")
 		}
 	}
 }
@@ -99,7 +109,7 @@ func (v *validator) only(path, what, hint string, fields map[string]bool) {
 func (v *validator) clientNodes() []string {
 	var out []string
 	for _, name := range v.names {
-		if v.nodes[name].Image == ClientImage {
+		if v.nodes[name].HasSock() {
 			out = append(out, name)
 		}
 	}
@@ -107,7 +117,7 @@ func (v *validator) clientNodes() []string {
 }
 
 func (v *validator) runStep(path string, st *Step) {
-	v.only(path, "run", "it belongs to actions: remove it", map[string]bool{"network": st.Network != "", "for": st.For != 0})
+	v.only(path, "run", "it belongs to actions: remove it", map[string]bool{"network": st.Network != "", "for": st.For != 0, "impair": st.Impair != nil})
 	if !slices.Contains(clients, st.Run) {
 		hint := didYouMean(st.Run, clients)
 		if st.Run == "web" || st.Run == "http" || st.Run == "curl" {
@@ -123,12 +133,12 @@ func (v *validator) runStep(path string, st *Step) {
 		hint = fmt.Sprintf("add node: %s", cn[0])
 	}
 	n := v.node(path, st, hint)
-	if n != nil && n.Image != ClientImage && slices.Contains(images, n.Image) {
-		hint := "run steps in a node with image: client"
+	if n != nil && !n.HasSock() {
+		hint := "run steps in a node with image: client or toolbox, or run the command with exec:"
 		if cn := v.clientNodes(); len(cn) > 0 {
-			hint = fmt.Sprintf("run it in %s", quoteList(cn))
+			hint = fmt.Sprintf("run it in %s, or run a command of the image with exec:", quoteList(cn))
 		}
-		v.errorf(path+".node", hint, "node %q runs the %s image, which has no clients", st.Node, n.Image)
+		v.errorf(path+".node", hint, "node %q runs the %s image, which has no sock clients", st.Node, n.Image)
 	}
 	if n != nil {
 		if by := v.state[n.Name].stoppedBy; by >= 0 {
@@ -365,6 +375,9 @@ func (v *validator) expect(path string, st *Step) {
 		return
 	}
 	ep := path + ".expect"
+	v.only(ep, "run", "it judges an exec step's command: remove it", map[string]bool{
+		"stderr": e.Stderr != nil, "exit": e.Exit != nil,
+	})
 	if e.Fail != "" {
 		if !slices.Contains(failKinds, string(e.Fail)) {
 			v.oneOf(ep+".fail", "failure", string(e.Fail), failKinds)
@@ -372,6 +385,7 @@ func (v *validator) expect(path string, st *Step) {
 		v.only(ep, "fail", "a failing client has no output to check: remove one", map[string]bool{
 			"contains": e.Contains != "", "equals": e.Equals != nil, "matches": e.Matches != "",
 			"family": e.Family != "", "within": e.Within != 0,
+			"slower_than": e.SlowerThan != 0, "min_replies": e.MinReplies != 0, "max_replies": e.MaxReplies != 0,
 		})
 		return
 	}
@@ -397,6 +411,7 @@ func (v *validator) expect(path string, st *Step) {
 		v.errorf(ep+".within", "", "within %s is not positive", e.Within)
 	}
 	timeout := st.TimeoutOrDefault()
+	v.expectLink(ep, st)
 	if time.Duration(e.Within) >= timeout {
 		v.errorf(ep+".within", fmt.Sprintf("raise the step's timeout above %s", e.Within),
 			"within %s is not shorter than the step's timeout, %s", e.Within, timeout)
@@ -433,8 +448,15 @@ func (v *validator) actionStep(path string, i int, st *Step) {
 		v.errorf(path+".action", hint, "action %q is not known", st.Action)
 		return
 	}
+	if st.Action == ActionImpair || st.Action == ActionHeal {
+		v.impairStep(path, st)
+		return
+	}
 	if st.Action != ActionDisconnect && st.Action != ActionConnect && st.Network != "" {
 		v.errorf(path+".network", "remove it", "network has no meaning in a %s step", st.Action)
+	}
+	if st.Impair != nil {
+		v.errorf(path+".impair", "remove it, or make it an impair step", "impair has no meaning in a %s step", st.Action)
 	}
 	if st.Action != ActionSleep && st.For != 0 {
 		v.errorf(path+".for", "remove it, or add a sleep step", "for has no meaning in a %s step", st.Action)

@@ -25,9 +25,9 @@ const (
 const (
 	// MechanismNetem is the kernel's netem qdisc (and nothing else).
 	MechanismNetem = "netem"
-	// MechanismFallback is, on kernels without netem: loss and duplication
-	// at the nftables netdev egress hook, rate by a TBF qdisc, and delay,
-	// jitter, reordering and corruption by a user-space NFQUEUE delay line.
+	// MechanismFallback is, on kernels without netem: duplication at the
+	// nftables netdev egress hook, rate by a TBF qdisc, and delay, jitter,
+	// loss, reordering and corruption by a user-space NFQUEUE delay line.
 	MechanismFallback = "fallback"
 )
 
@@ -61,7 +61,7 @@ type Event struct {
 type Probe struct {
 	Netem        bool `json:"netem"`         // sch_netem
 	TBF          bool `json:"tbf"`           // sch_tbf, for rate
-	NetdevEgress bool `json:"netdev_egress"` // nftables netdev egress hook with numgen (loss) and dup (duplicate)
+	NetdevEgress bool `json:"netdev_egress"` // nftables netdev egress hook with numgen and dup (duplicate)
 	NFQueue      bool `json:"nfqueue"`       // nfnetlink_queue and the xtables NFQUEUE target through nft_compat
 	// Mechanism is what apply would use: MechanismNetem, MechanismFallback,
 	// or "" when neither works (Missing says what lacks).
@@ -74,6 +74,7 @@ type Stats struct {
 	Queued    uint64 `json:"queued"`    // packets received from the kernel
 	Released  uint64 `json:"released"`  // packets given back to the kernel
 	Corrupted uint64 `json:"corrupted"` // packets released with one bit flipped
+	Dropped   uint64 `json:"dropped"`   // packets lost on purpose (loss)
 	Held      int    `json:"held"`      // packets held right now
 	Errors    uint64 `json:"errors"`    // verdicts the kernel refused
 }

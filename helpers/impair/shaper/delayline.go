@@ -21,6 +21,9 @@ type verdicter interface {
 	acceptUpTo(id uint32) error
 	// acceptModified releases packet id with its bytes replaced by pkt.
 	acceptModified(id uint32, pkt []byte) error
+	// drop discards packet id: the sender has handed it over already, so
+	// it is lost as on a wire.
+	drop(id uint32) error
 }
 
 // held is one packet in the delay line.
@@ -65,7 +68,7 @@ type delayLine struct {
 	seq  uint64
 	wake chan struct{}
 
-	queued, released, corrupted, errors atomic.Uint64
+	queued, released, corrupted, dropped, errors atomic.Uint64
 }
 
 func newDelayLine(s shape.Settings, v verdicter) *delayLine {
@@ -95,9 +98,22 @@ func (l *delayLine) holdFor() time.Duration {
 	return max(d, 0)
 }
 
-// Add takes packet id (its bytes pkt, needed only to corrupt it) into the line.
+// Add takes packet id (its bytes pkt, needed only to corrupt it) into the
+// line, or drops it at once when it is picked for loss. A drop here is
+// silent to the sender (its send returned when the kernel queued the
+// packet), where one at the egress hook or in a qdisc is reported back to
+// TCP as local congestion and resent from its queue, never lost on the wire.
+// Verdicts go in id order, so a later batch release never covers it.
 func (l *delayLine) Add(id uint32, pkt []byte) {
 	l.queued.Add(1)
+	if l.chance(l.s.Loss) {
+		if err := l.v.drop(id); err != nil {
+			l.errors.Add(1)
+		} else {
+			l.dropped.Add(1)
+		}
+		return
+	}
 	p := held{id: id, at: l.now().Add(l.holdFor())}
 	if l.chance(l.s.Corrupt) {
 		if c := corrupt(pkt, l.rnd); c != nil {
@@ -198,7 +214,7 @@ func (l *delayLine) stats() *shape.Stats {
 	l.mu.Unlock()
 	return &shape.Stats{
 		Queued: l.queued.Load(), Released: l.released.Load(), Corrupted: l.corrupted.Load(),
-		Held: n, Errors: l.errors.Load(),
+		Dropped: l.dropped.Load(), Held: n, Errors: l.errors.Load(),
 	}
 }
 

@@ -3,6 +3,7 @@ package shaper
 import (
 	"encoding/json"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,60 @@ func TestBadInput(t *testing.T) {
 			}
 			if rs, _ := exec.Command("ip", "netns", "exec", p.A, "nft", "list", "tables").Output(); strings.Contains(string(rs), "socketlab_impair") {
 				t.Errorf("tables left behind: %s", rs)
+			}
+		})
+	}
+}
+
+// retransSegs is TcpRetransSegs of namespace ns (/proc/net/snmp).
+func retransSegs(t testing.TB, ns string) int {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RetransSegs" && i < len(f) {
+				v, _ := strconv.Atoi(f[i])
+				return v
+			}
+		}
+	}
+	t.Fatalf("no Tcp RetransSegs in %s's /proc/net/snmp", ns)
+	return 0
+}
+
+// TestLossIsRetransmittedByTCP: what loss drops, TCP must resend, as on a
+// real link: the stream still arrives and the sender counts retransmitted
+// segments. (A drop at the egress hook is reported back to TCP, which
+// queues the segment again and never retransmits it: no loss at all.)
+func TestLossIsRetransmittedByTCP(t *testing.T) {
+	needRoot(t)
+	p := newPair(t)
+	rtts(t, p, 4, 1)
+	rtts(t, p, 6, 1)
+	start(t, p.A, 1, "apply", p.Dev, "--loss", "20%")
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			before := retransSegs(t, p.A)
+			bps := throughput(t, p, f.fam, 2*time.Second)
+			after := retransSegs(t, p.A)
+			t.Logf("20%% loss: %.1f Mbit/s, %d segments retransmitted", bps/1e6, after-before)
+			if after-before < 100 {
+				t.Errorf("%d segments retransmitted at 20%% loss over 2s, want many", after-before)
+			}
+			if bps <= 0 {
+				t.Error("nothing arrived")
 			}
 		})
 	}

@@ -1,8 +1,13 @@
 // Package shaper impairs the egress of network interfaces in the network
 // namespace it runs in, with the kernel's netem qdisc where the kernel has
-// it, and otherwise with the fallback: loss and duplication at the nftables
-// netdev egress hook, rate by TBF, and delay, jitter, reordering and
-// corruption in a user-space NFQUEUE delay line. The fallback fails open:
+// it, and otherwise with the fallback: duplication at the nftables netdev
+// egress hook, rate by TBF, and delay, jitter, loss, reordering and
+// corruption in a user-space NFQUEUE delay line. Loss is the line's, not a
+// drop at the egress hook: the kernel reports an egress drop to the sending
+// socket (NET_XMIT_DROP), which UDP ignores but TCP takes for local
+// congestion and sends again from its queue, so the segment is never lost on
+// the wire and never retransmitted; a drop verdict on a queued packet is
+// silent, as on a real link. The fallback fails open:
 // the queue rule has the bypass flag and lives in a table the kernel deletes
 // when the helper's netlink socket closes, so a dead helper leaves the link
 // passing traffic.
@@ -208,11 +213,11 @@ func (sh *Shaper) supported(s shape.Settings) error {
 	if s.Rate > 0 && !p.TBF {
 		missing = append(missing, "rate needs sch_tbf")
 	}
-	if (s.Loss > 0 || s.Duplicate > 0) && !p.NetdevEgress {
-		missing = append(missing, "loss and duplicate need the nftables netdev egress hook")
+	if s.Duplicate > 0 && !p.NetdevEgress {
+		missing = append(missing, "duplicate needs the nftables netdev egress hook")
 	}
-	if s.NeedsQueue() && !p.NFQueue {
-		missing = append(missing, "delay, jitter, reorder and corrupt need nfnetlink_queue and the NFQUEUE target")
+	if needsLine(s) && !p.NFQueue {
+		missing = append(missing, "delay, jitter, loss, reorder and corrupt need nfnetlink_queue and the NFQUEUE target")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: no sch_netem, and %s", ErrUnsupported, strings.Join(missing, "; "))
@@ -238,8 +243,12 @@ func (im *impaired) applyFallback(own *ownedConn) error {
 		}
 		im.qdisc = q
 	}
-	p := plan{table: tableName(im.link.Attrs().Name), dev: im.link.Attrs().Name, ifindex: idx, egress: egressRules(im.s, idx)}
-	if im.s.NeedsQueue() {
+	// Loss is the delay line's: a drop at the egress hook would be reported
+	// to TCP, which sends the segment again before it ever left.
+	eg := im.s
+	eg.Loss = 0
+	p := plan{table: tableName(im.link.Attrs().Name), dev: im.link.Attrs().Name, ifindex: idx, egress: egressRules(eg, idx)}
+	if needsLine(im.s) {
 		if idx > 0xffff {
 			return fmt.Errorf("interface index %d is above the highest queue number 65535", idx)
 		}
@@ -428,3 +437,8 @@ func (q queueVerdicter) acceptUpTo(id uint32) error {
 func (q queueVerdicter) acceptModified(id uint32, pkt []byte) error {
 	return q.nf.SetVerdictModPacket(id, nfqueue.NfAccept, pkt)
 }
+func (q queueVerdicter) drop(id uint32) error { return q.nf.SetVerdict(id, nfqueue.NfDrop) }
+
+// needsLine tells whether the fallback needs the user-space delay line for
+// s: to hold or rewrite packets, and to lose them (see delayLine.Add).
+func needsLine(s shape.Settings) bool { return s.NeedsQueue() || s.Loss > 0 }

@@ -113,16 +113,17 @@ func TestMessagesOwnTheirTables(t *testing.T) {
 
 // recorder is a verdicter that notes when each packet was released.
 type recorder struct {
-	mu    sync.Mutex
-	at    map[uint32]time.Time
-	order []uint32
-	mod   map[uint32][]byte
-	batch int
-	last  uint32 // highest id released by acceptUpTo
+	mu      sync.Mutex
+	at      map[uint32]time.Time
+	order   []uint32
+	mod     map[uint32][]byte
+	batch   int
+	last    uint32          // highest id released by acceptUpTo
+	dropped map[uint32]bool // lost in the line
 }
 
 func newRecorder() *recorder {
-	return &recorder{at: map[uint32]time.Time{}, mod: map[uint32][]byte{}}
+	return &recorder{at: map[uint32]time.Time{}, mod: map[uint32][]byte{}, dropped: map[uint32]bool{}}
 }
 func (r *recorder) note(id uint32) { r.at[id] = time.Now(); r.order = append(r.order, id) }
 func (r *recorder) accept(id uint32) error {
@@ -136,9 +137,17 @@ func (r *recorder) acceptUpTo(id uint32) error {
 	defer r.mu.Unlock()
 	r.batch++
 	for i := r.last + 1; i <= id; i++ {
-		r.note(i)
+		if !r.dropped[i] { // no longer in the kernel's queue
+			r.note(i)
+		}
 	}
 	r.last = id
+	return nil
+}
+func (r *recorder) drop(id uint32) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped[id] = true
 	return nil
 }
 func (r *recorder) acceptModified(id uint32, pkt []byte) error {
@@ -292,5 +301,43 @@ func TestCommand(t *testing.T) {
 	_, ts, err := parseApply(got[1:])
 	if err != nil || len(ts) != 2 || ts[0].s != (shape.Settings{Delay: 50 * time.Millisecond, Loss: 20}) || ts[1].s.Rate != 1_000_000 {
 		t.Errorf("parseApply(Command) = %+v, %v", ts, err)
+	}
+}
+
+// TestDelayLineLoses: loss drops its share of packets in the line (a drop
+// verdict), the others are released, none both, even when releases go in
+// batches that span dropped ids.
+func TestDelayLineLoses(t *testing.T) {
+	for _, s := range []shape.Settings{{Loss: 30}, {Loss: 30, Delay: time.Millisecond}} {
+		t.Run(s.String(), func(t *testing.T) {
+			const n = 10000
+			rec := newRecorder()
+			l := newDelayLine(s, rec)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); l.run(ctx) }()
+			for i := 1; i <= n; i++ {
+				l.Add(uint32(i), nil)
+			}
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+			<-done
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if got := len(rec.dropped); got < 2700 || got > 3300 {
+				t.Errorf("%d of %d dropped, want about 3000", got, n)
+			}
+			for id := range rec.dropped {
+				if _, ok := rec.at[id]; ok {
+					t.Fatalf("packet %d was dropped and released", id)
+				}
+			}
+			if len(rec.at)+len(rec.dropped) != n {
+				t.Errorf("released %d + dropped %d, want %d", len(rec.at), len(rec.dropped), n)
+			}
+			if st := l.stats(); st.Dropped != uint64(len(rec.dropped)) || st.Released != uint64(len(rec.at)) {
+				t.Errorf("stats %+v, want %d dropped and %d released", st, len(rec.dropped), len(rec.at))
+			}
+		})
 	}
 }

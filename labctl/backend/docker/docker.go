@@ -195,75 +195,6 @@ func healthArgv(test []string) []string {
 	return nil
 }
 
-// CreateNode creates a node's container on its first network and joins it
-// to the others before it starts.
-func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string, error) {
-	if len(spec.Networks) == 0 {
-		return "", fmt.Errorf("create %s: no network", spec.Name)
-	}
-	if _, err := b.Info(ctx); err != nil {
-		return "", err
-	}
-	stop := int(spec.StopTimeout / time.Second)
-	cfg := &container.Config{
-		Image: spec.Image, Hostname: spec.Hostname, Cmd: spec.Cmd, Entrypoint: spec.Entrypoint,
-		Env: spec.Env, WorkingDir: spec.WorkDir, User: spec.User, Labels: spec.Labels, StopTimeout: &stop,
-	}
-	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Networks[0].Network)}
-	confine(hc, spec.Security)
-	hc.ExtraHosts = spec.ExtraHosts
-	hc.Sysctls = spec.Sysctls
-	if spec.RestartOnFailure {
-		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 5}
-	}
-	if spec.LogMaxBytes > 0 && (b.logDrv == "json-file" || b.logDrv == "local") {
-		hc.LogConfig = container.LogConfig{Type: b.logDrv, Config: map[string]string{
-			"max-size": strconv.FormatInt(spec.LogMaxBytes, 10), "max-file": "1",
-		}}
-	}
-	first := spec.Networks[0]
-	res, err := b.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: spec.Name, Config: cfg, HostConfig: hc,
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			first.Network: endpoint(first),
-		}},
-	})
-	switch {
-	case cerrdefs.IsConflict(err):
-		return "", fmt.Errorf("create %s: %w", spec.Name, backend.ErrNameInUse)
-	case err != nil:
-		return "", classify("create "+spec.Name, err)
-	}
-	// API < 1.44 creates a container on one network only.
-	for _, ep := range spec.Networks[1:] {
-		if err := b.Connect(ctx, ep.Network, res.ID, ep); err != nil {
-			return res.ID, err
-		}
-	}
-	return res.ID, nil
-}
-
-// confine applies s to a host configuration.
-func confine(hc *container.HostConfig, s backend.Security) {
-	hc.ReadonlyRootfs = s.ReadOnlyRoot
-	hc.CapDrop = s.CapDrop
-	hc.CapAdd = s.CapAdd
-	if s.NoNewPrivileges {
-		hc.SecurityOpt = []string{"no-new-privileges"}
-	}
-	hc.Memory = s.Memory
-	if s.Pids > 0 {
-		p := s.Pids
-		hc.PidsLimit = &p
-	}
-	if len(s.Tmpfs) > 0 {
-		hc.Tmpfs = map[string]string{}
-		for _, t := range s.Tmpfs {
-			hc.Tmpfs[t] = ""
-		}
-	}
-}
-
 // Connect joins a container to a network.
 func (b *Backend) Connect(ctx context.Context, net, ctr string, ep backend.Endpoint) error {
 	if _, err := b.cli.NetworkConnect(ctx, net, client.NetworkConnectOptions{Container: ctr, EndpointConfig: endpoint(ep)}); err != nil {
@@ -331,7 +262,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	}
 	pid := 0
 	if s := c.State; s != nil {
-		info.State, info.Running, pid = string(s.Status), s.Running, s.Pid
+		info.State, info.Running, pid = string(s.Status), s.Running && !s.Restarting, s.Pid
 		if s.Health != nil {
 			info.Health = string(s.Health.Status)
 		}
@@ -397,4 +328,25 @@ func interfaces(pid int) map[string]string {
 		}
 	}
 	return out
+}
+
+// publish adds port bindings to a container's configuration.
+func publish(cfg *container.Config, hc *container.HostConfig, ps []backend.PortBinding) error {
+	for _, p := range ps {
+		proto := "tcp"
+		if p.UDP {
+			proto = "udp"
+		}
+		port, err := network.ParsePort(fmt.Sprintf("%d/%s", p.ContainerPort, proto))
+		if err != nil {
+			return err
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+			hc.PortBindings = network.PortMap{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+		hc.PortBindings[port] = append(hc.PortBindings[port], network.PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	return nil
 }

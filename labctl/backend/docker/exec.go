@@ -125,9 +125,13 @@ func (b *Backend) RunHelper(ctx context.Context, ctr string, spec backend.Helper
 		_, err := stdcopy.StdCopy(pw, orDiscard(spec.Stderr), att.Reader)
 		pw.CloseWithError(err)
 	}()
-	if err := b.Start(ctx, res.ID); err != nil {
+	if _, err := b.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		att.Close()
 		b.Remove(context.WithoutCancel(ctx), res.ID)
+		if cerrdefs.IsConflict(err) { // 409: the node is not running (restarting, stopped)
+			return nil, fmt.Errorf("helper %s: %w", spec.Name, backend.ErrNotRunning)
+		}
+		err = classify("start", err)
 		if errors.Is(err, backend.ErrNotFound) {
 			return nil, fmt.Errorf("helper %s: the node's container is gone: %w", spec.Name, err)
 		}

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -58,4 +59,24 @@ func (b *Backend) SwarmNodes(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list swarm nodes: none")
 	}
 	return ids, nil
+}
+
+// CopyImage copies the image ref from this engine to dst (docker save |
+// docker load through the API), so that both hold the same build, ID and
+// all; nothing is pulled.
+func (b *Backend) CopyImage(ctx context.Context, ref string, dst *Backend) error {
+	saved, err := b.cli.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return classify("save image "+ref, err)
+	}
+	defer saved.Close()
+	res, err := dst.cli.ImageLoad(ctx, saved, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return classify("load image "+ref+" at "+dst.Endpoint(), err)
+	}
+	defer res.Close()
+	if _, err := io.Copy(io.Discard, res); err != nil {
+		return fmt.Errorf("load image %s at %s: %w", ref, dst.Endpoint(), err)
+	}
+	return nil
 }

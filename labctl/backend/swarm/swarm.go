@@ -23,6 +23,7 @@ import (
 	"io"
 	"maps"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -252,6 +253,46 @@ func (b *Backend) Image(ctx context.Context, ref string) (backend.Image, error) 
 			ref, strings.Join(missing, ", "), backend.ErrNotFound, ref)
 	}
 	return imgs[0], nil
+}
+
+// Pull fetches an image on every host.
+func (b *Backend) Pull(ctx context.Context, ref string) error {
+	return b.each(func(h *host) error { return h.d.Pull(ctx, ref) })
+}
+
+// AddFiles makes the image on the manager and copies it to every other
+// host, so that all hold the same build.
+func (b *Backend) AddFiles(ctx context.Context, base string, files []backend.File, labels map[string]string) (string, error) {
+	m := b.manager()
+	ref, err := m.d.AddFiles(ctx, base, files, labels)
+	if err != nil {
+		return "", fmt.Errorf("host %s: %w", m.name, err)
+	}
+	want, err := m.d.Image(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("host %s: %w", m.name, err)
+	}
+	err = b.each(func(h *host) error {
+		if h == m {
+			return nil
+		}
+		if img, err := h.d.Image(ctx, ref); err == nil && img.ID == want.ID {
+			return nil
+		}
+		return m.d.CopyImage(ctx, ref, h.d)
+	})
+	return ref, err
+}
+
+// NetNS opens a container's network namespace, when its host runs on this
+// machine.
+func (b *Backend) NetNS(ctx context.Context, ctr string) (*os.File, error) {
+	var f *os.File
+	err := b.on(ctx, ctr, func(d *docker.Backend) (err error) {
+		f, err = d.NetNS(ctx, ctr)
+		return err
+	})
+	return f, err
 }
 
 // CreateNetwork creates an attachable overlay network on the manager; its
