@@ -22,10 +22,11 @@ import (
 // labtest rig: the host's engine and a second dockerd in a network
 // namespace, one swarm over a veth): bad input first fails before anything
 // is created, then the default lab and the chat scenario pass with their
-// nodes split across the hosts, over IPv4 and IPv6, and the welcome
-// scenario's wire checks pass on a capture of nodes on both hosts.
+// nodes split across the hosts, over IPv4 and IPv6, and the welcome and
+// lossy-link scenarios' wire checks pass on a capture of nodes on both
+// hosts (lossy-link impairs the link of a node on the second host).
 func TestMultiHost(t *testing.T) {
-	imgs := append(labtest.Services(), images.Client, images.Isolate, images.Pin6, images.Capture)
+	imgs := append(labtest.Services(), images.Client, images.Isolate, images.Pin6, images.Capture, images.Impair)
 	rig := labtest.NewRig(t, imgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -111,22 +112,31 @@ func TestMultiHost(t *testing.T) {
 		runSteps(t, ctx, l, sc)
 	})
 
-	t.Run("Wire", func(t *testing.T) {
-		sc, err := scenario.Load(filepath.Join("..", "scenarios", "welcome.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := upOn(t, ctx, e, sc)
-		if one, two := rig.Containers(l.Name()); one == 0 || two == 0 {
-			t.Fatalf("nodes on host one: %d, on host two: %d; want both", one, two)
-		}
-		rec, err := tap.Record(ctx, l, b, images.Ref(images.Capture, ""), nil)
-		if err != nil {
-			t.Fatalf("capture across two hosts: %v", err)
-		}
-		defer rec.Close(ctx)
-		runSteps(t, ctx, rec, sc)
-	})
+	for _, file := range []string{"welcome.yaml", "lossy-link.yaml"} {
+		t.Run("Wire-"+strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
+			wire(t, ctx, e, rig, file)
+		})
+	}
+}
+
+// wire runs the scenario file on e with a capture of every node, for its
+// wire checks, its nodes split across the rig's hosts.
+func wire(t *testing.T, ctx context.Context, e *lab.Engine, rig *labtest.Rig, file string) {
+	t.Helper()
+	sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := upOn(t, ctx, e, sc)
+	if one, two := rig.Containers(l.Name()); one == 0 || two == 0 {
+		t.Fatalf("nodes on host one: %d, on host two: %d; want both", one, two)
+	}
+	rec, err := tap.Record(ctx, l, e.Backend(), images.Ref(images.Capture, ""), nil)
+	if err != nil {
+		t.Fatalf("capture across two hosts: %v", err)
+	}
+	defer rec.Close(ctx)
+	runSteps(t, ctx, rec, sc)
 }
 
 // upOn brings sc up on e and takes it down when the test ends.
