@@ -78,6 +78,9 @@ func Main(m *testing.M, prefix string) int {
 		return 1
 	}
 	state.missing = missing
+	if os.Geteuid() == 0 {
+		SweepRig()
+	}
 	if err := sweep(ctx, func(name string) bool { return !alive(pidOf(name)) }); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: sweeping leftover labs: %v\n", err)
 		return 1

@@ -47,6 +47,7 @@ const (
 	rigBip     = "10.231.254.1/24"
 	rigPool    = "10.232.0.0/16" // the swarm's own networks (ingress)
 	rigLock    = "/run/socketlab-swarm-rig.lock"
+	rigDir     = "/tmp/socketlab-swarm-rig" // the second engine's data, socket and log
 )
 
 // NewRig starts the second engine and loads images (socketlab image names)
@@ -73,13 +74,16 @@ func NewRig(t testing.TB, imgs ...string) *Rig {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatalf("rig lock: %v", err)
 	}
-	r := &Rig{t: t, dir: t.TempDir()}
+	r := &Rig{t: t, dir: rigDir}
 	t.Cleanup(func() {
 		r.teardown()
 		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 		lock.Close()
 	})
 	r.sweep()
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if st := r.out("docker", "info", "--format", "{{.Swarm.LocalNodeState}}"); st != "inactive" {
 		t.Fatalf("the host's Docker engine is in swarm mode already (%s): it is not this test's swarm, so the rig leaves it alone; run the multi-host tests when the engine is out of swarm mode", st)
 	}
@@ -177,6 +181,11 @@ func (r *Rig) Containers(lab string) (one, two int) {
 
 // teardown undoes the rig, whatever state a failure left it in.
 func (r *Rig) teardown() {
+	if r.t.Failed() {
+		if log, err := os.ReadFile(filepath.Join(r.dir, "dockerd.log")); err == nil {
+			r.t.Logf("the second dockerd's log ends:\n%s", tail(string(log), 30))
+		}
+	}
 	if r.Second != "" {
 		r.run("docker", "-H", r.Second, "swarm", "leave", "--force")
 	}
@@ -196,30 +205,69 @@ func (r *Rig) teardown() {
 		syscall.Kill(r.pid, syscall.SIGKILL)
 	}
 	r.sweep()
-	if r.dir != "" {
-		// The daemon is gone; its mounts under exec-root (network
-		// namespaces, containerd's) go with a lazy unmount.
-		exec.Command("sh", "-c", "grep -o '"+r.dir+"[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l").Run()
-	}
 }
 
-// sweep removes a rig's namespace and veth left by a test process that was
-// killed, and makes the host's engine leave a swarm advertised on the rig's
-// veth (only a rig makes one there).
-func (r *Rig) sweep() {
-	if strings.Contains(r.out("docker", "info", "--format", "{{.Swarm.NodeAddr}}"), rigAddrOut) {
-		r.run("docker", "swarm", "leave", "--force")
+// sweep removes what a rig of a killed test process left; the caller
+// holds the rig lock.
+func (r *Rig) sweep() { sweepRig() }
+
+// SweepRig undoes a rig left by a test process that was killed (a go test
+// timeout runs no cleanups): it makes the host's engine leave a swarm
+// advertised on the rig's veth (only a rig makes one there), stops what
+// runs in the rig's namespace (its dockerd first, gracefully), and removes
+// the namespace and veth. Main calls it first, so that the sweep of
+// leftover labs finds no overlay network still held by the swarm. A rig
+// in use (its lock held by a live process) is left alone.
+func SweepRig() {
+	lock, err := os.OpenFile(rigLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return
 	}
-	if pids := r.out("ip", "netns", "pids", rigNetns); pids != "" {
-		for _, p := range strings.Fields(pids) {
+	defer lock.Close()
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return // a live test process runs a rig
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	sweepRig()
+}
+
+func sweepRig() {
+	out := func(name string, args ...string) string {
+		b, _ := exec.Command(name, args...).Output()
+		return strings.TrimSpace(string(b))
+	}
+	if strings.Contains(out("docker", "info", "--format", "{{.Swarm.NodeAddr}}"), rigAddrOut) {
+		exec.Command("docker", "swarm", "leave", "--force").Run()
+		exec.Command("docker", "network", "rm", "docker_gwbridge").Run() // the rig's swarm made it
+	}
+	pids := func() []int {
+		var ps []int
+		for _, p := range strings.Fields(out("ip", "netns", "pids", rigNetns)) {
 			if n, err := strconv.Atoi(p); err == nil {
-				syscall.Kill(n, syscall.SIGKILL)
+				ps = append(ps, n)
 			}
 		}
-		time.Sleep(time.Second)
+		return ps
 	}
-	r.run("ip", "netns", "del", rigNetns)
-	r.run("ip", "link", "del", rigVethOut)
+	if ps := pids(); len(ps) > 0 {
+		for _, p := range ps {
+			if strings.TrimSpace(out("cat", "/proc/"+strconv.Itoa(p)+"/comm")) == "dockerd" {
+				syscall.Kill(p, syscall.SIGTERM)
+			}
+		}
+		for i := 0; i < 150 && len(pids()) > 0; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, p := range pids() {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	exec.Command("ip", "netns", "del", rigNetns).Run()
+	exec.Command("ip", "link", "del", rigVethOut).Run()
+	// The daemon is gone; its mounts under exec-root (network namespaces,
+	// containerd's) go with a lazy unmount, then its files.
+	exec.Command("sh", "-c", "grep -o '"+rigDir+"[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l").Run()
+	os.RemoveAll(rigDir)
 }
 
 func (r *Rig) run(name string, args ...string) error {
