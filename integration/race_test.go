@@ -130,8 +130,8 @@ nodes:
 				t.Fatalf("up after kill -9 at %s: %v", after, err)
 			}
 			matchesScenario(t, l, sc)
-			if out, _, code, err := l.Exec(ctx, "client", []string{"sock", "echo", "-6", "echo", "after kill"}); err != nil || code != 0 {
-				t.Errorf("echo after re-up: %d %v %s", code, err, out)
+			if out, errOut, code, err := l.Exec(ctx, "client", []string{"sock", "echo", "-6", "echo", "after kill"}); err != nil || code != 0 {
+				t.Errorf("echo after re-up: exit %d %v: %s%s", code, err, out, errOut)
 			}
 		})
 	}

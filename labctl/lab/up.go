@@ -200,6 +200,11 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		return true, u.createNode(ctx, n)
 	}
 	if c.Running {
+		// An up killed between start and filter leaves a node unfiltered:
+		// filter it again (it changes nothing when the filter is there).
+		if err := u.e.isolate(ctx, u.p.name, c.ID, u.o); err != nil {
+			return false, err
+		}
 		changed, err := u.impairNode(ctx, n)
 		if err != nil {
 			return changed, err
