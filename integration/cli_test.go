@@ -58,6 +58,23 @@ func labctl(t *testing.T, args ...string) (int, string, string) {
 	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
 }
 
+// labctlUp writes a scenario into the test's folder and brings it up with
+// the labctl binary under a lab name of the test's own, taken down when the
+// test ends. It returns the lab's name.
+func labctlUp(t *testing.T, yaml string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "lab.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := labtest.Name(t)
+	t.Cleanup(func() { labctl(t, "down", name) })
+	if code, _, stderr := labctl(t, "up", "-q", "--name", name, file); code != 0 {
+		t.Fatalf("up: exit %d: %s", code, stderr)
+	}
+	return name
+}
+
 // TestCLI drives labctl as a person would: up, up again, status, exec,
 // logs, down.
 func TestCLI(t *testing.T) {
@@ -199,19 +216,13 @@ steps:
 func TestExecInterruptExits130(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "chat", scenario.ClientImage)
-	file := filepath.Join(t.TempDir(), "chat.yaml")
-	os.WriteFile(file, []byte(`name: ctrlc
+	name := labctlUp(t, `name: ctrlc
 networks:
   net: {}
 nodes:
   chat: {image: chat, networks: [net]}
   client: {image: client, networks: [net]}
-`), 0o644)
-	name := labtest.Name(t)
-	t.Cleanup(func() { labctl(t, "down", name) })
-	if code, _, stderr := labctl(t, "up", "-q", "--name", name, file); code != 0 {
-		t.Fatalf("up: exit %d: %s", code, stderr)
-	}
+`)
 	bin, err := labctlBin()
 	if err != nil {
 		t.Fatal(err)

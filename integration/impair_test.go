@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -313,19 +312,13 @@ func TestImpairBadInput(t *testing.T) {
 func TestImpairCLI(t *testing.T) {
 	t.Parallel()
 	needImpair(t)
-	file := filepath.Join(t.TempDir(), "pair.yaml")
-	os.WriteFile(file, []byte(`name: pair
+	name := labctlUp(t, `name: pair
 networks:
   net: {}
 nodes:
   echo: {image: echo, networks: [net]}
   client: {image: client, networks: [net]}
-`), 0o644)
-	name := labtest.Name(t)
-	t.Cleanup(func() { labctl(t, "down", name) })
-	if code, _, stderr := labctl(t, "up", "-q", "--name", name, file); code != 0 {
-		t.Fatalf("up: exit %d: %s", code, stderr)
-	}
+`)
 	bin, err := labctlBin()
 	if err != nil {
 		t.Fatal(err)

@@ -26,8 +26,7 @@ import (
 func TestGraphLive(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", scenario.ClientImage)
-	file := filepath.Join(t.TempDir(), "graph.yaml")
-	os.WriteFile(file, []byte(`name: graph
+	name := labctlUp(t, `name: graph
 networks:
   front: {}
   six: {stack: ipv6}
@@ -39,12 +38,7 @@ nodes:
   client:
     image: client
     networks: [front, six]
-`), 0o644)
-	name := labtest.Name(t)
-	t.Cleanup(func() { labctl(t, "down", name) })
-	if code, _, stderr := labctl(t, "up", "-q", "--name", name, file); code != 0 {
-		t.Fatalf("up: exit %d: %s", code, stderr)
-	}
+`)
 	code, out, stderr := labctl(t, "graph", "-o", "json", name)
 	if code != 0 {
 		t.Fatalf("graph -o json %s: exit %d: %s", name, code, stderr)
