@@ -80,13 +80,50 @@ func newClient(s *Server, sc *service.Conn) *client {
 	}
 }
 
+// splitLines calls fn with each line of c.buf[:n], ended by CR or LF (CR alone
+// ends a line too, so that no client can smuggle a second line inside a
+// message to others), skipping the first when discard says it is the rest
+// of an overlong line. It moves an unfinished line to the start of buf and
+// returns its length and whether the next line is still to be skipped.
+func (c *client) splitLines(n int, discard bool, fn func(line []byte) error) (int, bool, error) {
+	start := 0
+	for i := 0; i < n; i++ {
+		if b := c.buf[i]; b != '\r' && b != '\n' {
+			continue
+		}
+		line := c.buf[start:i]
+		start = i + 1
+		if discard {
+			discard = false
+			continue
+		}
+		if err := fn(line); err != nil {
+			return 0, discard, err
+		}
+	}
+	return copy(c.buf[:], c.buf[start:n]), discard, nil
+}
+
 // serve reads lines until the client quits, fails, is cut off or the
 // server shuts down, and returns why.
 func (c *client) serve(ctx context.Context) error {
 	s := c.srv
 	deadline := c.start.Add(s.RegisterTimeout)
-	n := 0           // bytes of an unfinished line at the start of buf
-	discard := false // inside an overlong line, until its end
+	n := 0                              // bytes of an unfinished line at the start of buf
+	discard := false                    // inside an overlong line, until its end
+	handle := func(line []byte) error { // made once: not an allocation per read
+		if len(line) == 0 {
+			return nil
+		}
+		if len(line) > irc.MaxLine-2 {
+			c.num("417", "Input line was too long")
+			return nil
+		}
+		if err := c.throttle(ctx); err != nil {
+			return err
+		}
+		return c.handleLine(line)
+	}
 	for {
 		_ = c.conn.SetReadDeadline(deadline)
 		// Shutdown and kill set the deadline to now after setting their
@@ -98,35 +135,11 @@ func (c *client) serve(ctx context.Context) error {
 			return errKilled
 		}
 		m, err := c.conn.Read(c.buf[n:])
-		n += m
-		start := 0
-		for i := 0; i < n; i++ {
-			// CR alone ends a line too, so that no client can smuggle a
-			// second line inside a message to others.
-			if b := c.buf[i]; b != '\r' && b != '\n' {
-				continue
-			}
-			line := c.buf[start:i]
-			start = i + 1
-			if discard {
-				discard = false
-				continue
-			}
-			if len(line) == 0 {
-				continue
-			}
-			if len(line) > irc.MaxLine-2 {
-				c.num("417", "Input line was too long")
-				continue
-			}
-			if err := c.throttle(ctx); err != nil {
-				return err
-			}
-			if err := c.handleLine(line); err != nil {
-				return err
-			}
+		var lerr error
+		n, discard, lerr = c.splitLines(n+m, discard, handle)
+		if lerr != nil {
+			return lerr
 		}
-		n = copy(c.buf[:], c.buf[start:n])
 		if n > irc.MaxLine-2 {
 			if !discard {
 				c.num("417", "Input line was too long")

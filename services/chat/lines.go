@@ -70,6 +70,7 @@ func (s *Server) room() string {
 func (c *client) serveLines(ctx context.Context) error {
 	n := 0
 	discard := false
+	say := func(line []byte) error { return c.sayLine(ctx, line) }
 	for {
 		if n > 0 {
 			_ = c.conn.SetReadDeadline(time.Now().Add(linePause))
@@ -83,23 +84,11 @@ func (c *client) serveLines(ctx context.Context) error {
 			return errKilled
 		}
 		m, err := c.conn.Read(c.buf[n:])
-		n += m
-		start := 0
-		for i := 0; i < n; i++ {
-			if b := c.buf[i]; b != '\r' && b != '\n' {
-				continue
-			}
-			line := c.buf[start:i]
-			start = i + 1
-			if discard {
-				discard = false
-				continue
-			}
-			if err := c.sayLine(ctx, line); err != nil {
-				return err
-			}
+		var lerr error
+		n, discard, lerr = c.splitLines(n+m, discard, say)
+		if lerr != nil {
+			return lerr
 		}
-		n = copy(c.buf[:], c.buf[start:n])
 		if n > irc.MaxLine-2 {
 			// Too long for one IRC message: say what fits, drop the rest of the line.
 			if err := c.sayLine(ctx, c.buf[:n]); err != nil {
