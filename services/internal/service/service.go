@@ -215,50 +215,67 @@ func serve(ctx context.Context, spec Spec, host string, port int, drain time.Dur
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	errc := make(chan error, 2+len(srv.Extra))
+	// Every socket is bound before the first "listening" line, so that a
+	// line says the whole server is reachable (tests and people wait for it).
+	var closers []io.Closer
+	fail := func(err error) error {
+		for _, c := range closers {
+			c.Close()
+		}
+		if srv.TCP != nil {
+			_ = srv.TCP.Shutdown(context.Background())
+		}
+		if srv.UDP != nil {
+			_ = srv.UDP.Shutdown(context.Background())
+		}
+		for _, x := range srv.Extra {
+			_ = x.Server.Shutdown(context.Background())
+		}
+		return listenError(err)
+	}
+	var ln net.Listener
 	if srv.TCP != nil {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return listenError(err)
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fail(err)
 		}
-		log.Info("listening", "network", "tcp", "addr", ln.Addr().String())
-		go func() { errc <- srv.TCP.Serve(ln) }()
+		closers = append(closers, ln)
 	}
+	var pc net.PacketConn
 	if srv.UDP != nil {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			if srv.TCP != nil {
-				_ = srv.TCP.Shutdown(context.Background())
-			}
-			return listenError(err)
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return fail(err)
 		}
-		log.Info("listening", "network", "udp", "addr", pc.LocalAddr().String())
-		go func() { errc <- srv.UDP.ServePacket(pc) }()
+		closers = append(closers, pc)
 	}
-	var extra []StreamServer
-	shutExtra := func() {
-		for _, x := range extra {
-			_ = x.Shutdown(context.Background())
-		}
+	type extraListener struct {
+		ln  net.Listener
+		srv StreamServer
 	}
+	var extras []extraListener
 	for _, x := range srv.Extra {
 		if x.Port == 0 {
 			continue
 		}
-		xaddr := net.JoinHostPort(host, strconv.Itoa(x.Port))
-		ln, err := net.Listen("tcp", xaddr)
+		xl, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(x.Port)))
 		if err != nil {
-			shutExtra()
-			if srv.TCP != nil {
-				_ = srv.TCP.Shutdown(context.Background())
-			}
-			if srv.UDP != nil {
-				_ = srv.UDP.Shutdown(context.Background())
-			}
-			return listenError(err)
+			return fail(err)
 		}
+		closers = append(closers, xl)
+		extras = append(extras, extraListener{xl, x.Server})
+	}
+	if ln != nil {
 		log.Info("listening", "network", "tcp", "addr", ln.Addr().String())
-		extra = append(extra, x.Server)
-		go func() { errc <- x.Server.Serve(ln) }()
+		go func() { errc <- srv.TCP.Serve(ln) }()
+	}
+	if pc != nil {
+		log.Info("listening", "network", "udp", "addr", pc.LocalAddr().String())
+		go func() { errc <- srv.UDP.ServePacket(pc) }()
+	}
+	var extra []StreamServer
+	for _, x := range extras {
+		log.Info("listening", "network", "tcp", "addr", x.ln.Addr().String())
+		extra = append(extra, x.srv)
+		go func() { errc <- x.srv.Serve(x.ln) }()
 	}
 	var serveErr error
 	select {
