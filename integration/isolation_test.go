@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
-
+	"socketlab/helpers/isolate"
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
 	"socketlab/labctl/backend"
@@ -169,55 +169,61 @@ func TestIsolationWhileNetworksChange(t *testing.T) {
 	}
 }
 
-// TestForwardGuardFollowsNetworks: where labctl runs beside the engine as
-// root, each lab bridge has its forward guard rules in the host's nftables
-// while the lab is up, and none are left once it is down.
+// TestForwardGuardFollowsNetworks: each lab bridge has its forward guard
+// table in the host's nftables while the lab is up, and none is left once
+// it is down; installed by labctl itself (as root beside the engine) and by
+// the isolation helper in the host's namespace (as against a remote engine,
+// or labctl not run as root).
 func TestForwardGuardFollowsNetworks(t *testing.T) {
 	t.Parallel()
-	labtest.NeedImages(t, "echo")
+	labtest.NeedImages(t, "echo", images.Isolate)
 	if os.Geteuid() != 0 {
-		t.Skip("the forward guard is installed by root only")
+		t.Skip("reading the host's nftables needs root")
 	}
-	l := labtest.Up(t, isolated())
-	ctx := context.Background()
-	be, err := docker.New(ctx)
+	be, err := docker.New(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, nets, err := be.List(ctx, backend.Selector{lab.LabelLab: l.Name()})
-	if err != nil || len(nets) != 2 {
-		t.Fatalf("the lab's networks: %v, %v", nets, err)
-	}
-	// guarded counts the guard's rules for each of the lab's bridges.
-	guarded := func() map[string]int {
-		c, err := nftables.New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := map[string]int{}
-		for _, nw := range nets {
-			n["br-"+nw.ID[:12]] = 0
-		}
-		rules, _ := c.GetRules(&nftables.Table{Family: nftables.TableFamilyINet, Name: docker.GuardTable},
-			&nftables.Chain{Name: "forward"})
-		for _, r := range rules {
-			if _, ok := n[string(r.UserData)]; ok {
-				n[string(r.UserData)]++
+	for _, c := range []struct {
+		name string
+		opts []lab.Option
+	}{{"by labctl", nil}, {"by the helper", []lab.Option{lab.WithHelpersOnly()}}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			l := labtest.Up(t, isolated(), c.opts...)
+			_, nets, err := be.List(ctx, backend.Selector{lab.LabelLab: l.Name()})
+			if err != nil || len(nets) != 2 {
+				t.Fatalf("the lab's networks: %v, %v", nets, err)
 			}
-		}
-		return n
-	}
-	for br, n := range guarded() {
-		if n != 4 {
-			t.Errorf("bridge %s has %d guard rules while the lab is up, want 4", br, n)
-		}
-	}
-	if err := labtest.Engine().Down(ctx, l.Name()); err != nil {
-		t.Fatal(err)
-	}
-	for br, n := range guarded() {
-		if n != 0 {
-			t.Errorf("bridge %s has %d guard rules after down, want none", br, n)
-		}
+			// guarded tells which of the lab's bridges have a guard table.
+			guarded := func() map[string]bool {
+				have, err := isolate.Guarded()
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := map[string]bool{}
+				for _, n := range nets {
+					if n.Bridge == "" {
+						t.Fatalf("network %s has no bridge", n.Name)
+					}
+					g[n.Bridge] = slices.Contains(have, n.Bridge)
+				}
+				return g
+			}
+			for br, ok := range guarded() {
+				if !ok {
+					t.Errorf("bridge %s has no guard table while the lab is up", br)
+				}
+			}
+			if err := labtest.Engine().Down(ctx, l.Name(), c.opts...); err != nil {
+				t.Fatal(err)
+			}
+			for br, ok := range guarded() {
+				if ok {
+					t.Errorf("bridge %s still has its guard table after down", br)
+				}
+			}
+		})
 	}
 }

@@ -59,7 +59,11 @@ the kernel offers in the node's network namespace, and takes the lab down again.
   capture     whether the packet capture helper's image is built
   IPv6        whether the engine itself keeps IPv6 from crossing between its
               networks (Docker 28 and later); when it does not, nodes on two
-              networks may still reach each other over IPv6 through the host`,
+              networks may still reach each other over IPv6 through the host,
+              and labctl's isolate helper filters it in each node
+  guard       on such an engine, whose IPv4 filter between networks is open for
+              milliseconds whenever it creates one, the forward guard that
+              labctl installs on the host for each lab bridge`,
 		Example: `  labctl doctor
   labctl doctor -o json | jq .impair.mechanism`,
 		Args: args(cobra.NoArgs),
@@ -136,6 +140,8 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	case rep.Isolate:
 		fmt.Fprintln(tw, "IPv6 isolation\tby labctl\tthe engine filters only IPv4 between networks (Docker < 28): labctl's isolate")
 		fmt.Fprintln(tw, "\t\thelper gives each node an IPv6 filter at up, so other networks stay out of reach")
+		fmt.Fprintln(tw, "forward guard\tby labctl\tthe engine's IPv4 filter between networks is open for milliseconds whenever it")
+		fmt.Fprintln(tw, "\t\tcreates one: each lab bridge gets an nftables table of its own on the host at up")
 	default:
 		fmt.Fprintln(tw, "IPv6 isolation\tno\tthe engine filters only IPv4 between networks (Docker < 28) and "+rep.IsolateImage)
 		fmt.Fprintln(tw, "\t\tis not built: run make images, or nodes reach other networks over IPv6")

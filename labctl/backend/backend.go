@@ -83,8 +83,10 @@ type Backend interface {
 	Logs(ctx context.Context, container string, follow bool, tail int, stdout, stderr io.Writer) error
 
 	// RunHelper runs spec's image in the network namespace of container
-	// (Docker's container:<id> network mode), with only spec.Caps, a
-	// read-only root and no-new-privileges, and returns once it runs.
+	// (Docker's container:<id> network mode), or with container "" in the
+	// host's, where the engine's bridges are (network mode host), with only
+	// spec.Caps, a read-only root and no-new-privileges, and returns once
+	// it runs.
 	RunHelper(ctx context.Context, container string, spec HelperSpec) (Helper, error)
 	// NetNS opens the network namespace of container's process, when the
 	// runtime runs on this machine and this process may open it (root);
@@ -239,6 +241,9 @@ type Network struct {
 	Subnets  []netip.Prefix
 	Internal bool
 	Labels   map[string]string
+	// Bridge is the host interface of a bridge network (e.g. br-0123456789ab),
+	// in the network namespace of the engine's host; "" for other drivers.
+	Bridge string
 }
 
 // ContainerInfo is a container as Inspect reads it.

@@ -96,15 +96,17 @@ func (e *Engine) Down(ctx context.Context, name string, opts ...Option) error {
 		return fmt.Errorf("%w %q", ErrNoLab, name)
 	}
 	ev := newEmitter(name, o.progress)
-	if err := joinErrs(e.remove(ctx, ctrs, nets, ev)); err != nil {
+	if err := joinErrs(e.remove(ctx, ctrs, nets, ev, o)); err != nil {
 		return fmt.Errorf("down %s: %w", name, err)
 	}
 	return nil
 }
 
-// remove removes helpers, then nodes (in parallel), then networks.
-func (e *Engine) remove(ctx context.Context, ctrs []backend.Container, nets []backend.Network, ev *emitter) []error {
+// remove removes helpers, then nodes (in parallel), then networks and
+// their forward guard.
+func (e *Engine) remove(ctx context.Context, ctrs []backend.Container, nets []backend.Network, ev *emitter, o options) []error {
 	var errs []error
+	unguard := e.unguarder(ctx, nets, o)
 	helpers := slices.DeleteFunc(slices.Clone(ctrs), func(c backend.Container) bool { return !isHelper(c.Labels) })
 	nodes := slices.DeleteFunc(slices.Clone(ctrs), func(c backend.Container) bool { return isHelper(c.Labels) })
 	errs = append(errs, parallel(len(helpers), func(i int) error {
@@ -124,6 +126,9 @@ func (e *Engine) remove(ctx context.Context, ctrs []backend.Container, nets []ba
 		ev.emit(KindNetwork, nets[i].Labels[LabelNetwork], Removed, "", nil)
 		return nil
 	})...)
+	if joinErrs(errs) == nil {
+		errs = append(errs, unguard())
+	}
 	return errs
 }
 

@@ -1,10 +1,12 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"maps"
+	"strings"
 
 	"socketlab/labctl/backend"
 )
@@ -76,4 +78,16 @@ func (l *Lab) RemoveHelpers(ctx context.Context, node string) error {
 		return err
 	}
 	return joinErrs(parallel(len(ctrs), func(i int) error { return l.e.b.Remove(ctx, ctrs[i].ID) }))
+}
+
+// finish waits for the one-shot helper h to exit and removes it; it fails
+// unless h exited 0, with what h wrote to errb.
+func finish(ctx context.Context, h backend.Helper, errb *bytes.Buffer) error {
+	defer h.Remove(context.WithoutCancel(ctx), 0)
+	io.Copy(io.Discard, h.Stdout())
+	code, err := h.Wait(ctx)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errb.String()))
+	}
+	return err
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"strings"
 
 	"github.com/google/nftables"
 
@@ -96,13 +94,7 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 		}
 		return fmt.Errorf("isolate %s: %w", c.Labels[LabelNode], err)
 	}
-	defer h.Remove(context.WithoutCancel(ctx), 0)
-	io.Copy(io.Discard, h.Stdout())
-	code, err := h.Wait(ctx)
-	if err == nil && code != 0 {
-		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errb.String()))
-	}
-	if err != nil {
+	if err := finish(ctx, h, &errb); err != nil {
 		return fmt.Errorf("isolate %s's IPv6: %w", c.Labels[LabelNode], err)
 	}
 	return nil

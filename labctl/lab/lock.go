@@ -60,7 +60,7 @@ func (u *upper) lock(ctx context.Context, image string) error {
 				return err
 			}
 			if dead := all[i].Labels[LabelUp]; dead != "" {
-				if err := u.e.sweep(ctx, dead, u.ev, takeoverQuiet); err != nil {
+				if err := u.e.sweep(ctx, dead, u.ev, takeoverQuiet, u.o); err != nil {
 					return fmt.Errorf("undo the up that died: %w", err)
 				}
 			}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -235,13 +234,7 @@ func (e *Engine) pinIPv6(ctx context.Context, lab, id, tag string) error {
 	if err != nil {
 		return fmt.Errorf("pin %s's IPv6 addresses: %w", node, err)
 	}
-	defer h.Remove(context.WithoutCancel(ctx), 0)
-	io.Copy(io.Discard, h.Stdout())
-	code, err := h.Wait(ctx)
-	if err == nil && code != 0 {
-		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errb.String()))
-	}
-	if err != nil {
+	if err := finish(ctx, h, &errb); err != nil {
 		return fmt.Errorf("pin %s's IPv6 addresses: %w", node, err)
 	}
 	return nil

@@ -123,6 +123,9 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 		}
 		changed = true
 	}
+	if err := u.e.guard(ctx, u.p.name, u.p.upID, u.o); err != nil {
+		return false, err
+	}
 	if u.info.PinAddresses {
 		if err := u.p.pin(u.subnets); err != nil {
 			return false, err
@@ -323,14 +326,14 @@ func (u *upper) timeout(n *nodePlan) time.Duration {
 func (u *upper) rollback(ctx context.Context) error {
 	ctx, cancel := quietly(ctx)
 	defer cancel()
-	return u.e.sweep(ctx, u.p.upID, u.ev, rollbackQuiet)
+	return u.e.sweep(ctx, u.p.upID, u.ev, rollbackQuiet, u.o)
 }
 
 // sweep removes every resource the up upID created. A create that was in
 // flight (a cancelled ctx, a killed process) may still complete in the
 // daemon a while later, so it sweeps until nothing has been found for
 // quiet.
-func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter, quiet time.Duration) error {
+func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter, quiet time.Duration, o options) error {
 	var errs []error
 	calm := time.Now()
 	for round := 0; time.Since(calm) < quiet && round < 200; round++ {
@@ -344,7 +347,7 @@ func (e *Engine) sweep(ctx context.Context, upID string, ev *emitter, quiet time
 			}
 			continue
 		}
-		errs = e.remove(ctx, ctrs, nets, ev)
+		errs = e.remove(ctx, ctrs, nets, ev, o)
 		calm = time.Now()
 	}
 	return joinErrs(errs)

@@ -4,6 +4,13 @@
 //
 //	isolate fd5c:1ab:0:12::/64 fd5c:1ab:0:13::/64   # accept IPv6 from these only
 //	isolate --clear
+//
+// Run in the engine host's network namespace instead, it keeps the lab's
+// bridges apart from every other bridge (the forward guard; see package
+// isolate):
+//
+//	isolate --guard br-0123456789ab br-ba9876543210
+//	isolate --unguard br-0123456789ab
 package main
 
 import (
@@ -16,6 +23,18 @@ import (
 
 func main() {
 	args := os.Args[1:]
+	if len(args) > 0 && (args[0] == "--guard" || args[0] == "--unguard") {
+		do, done := isolate.Guard, "guarded"
+		if args[0] == "--unguard" {
+			do, done = isolate.Unguard, "unguarded"
+		}
+		if err := do(args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: %v\n", done, args[1:])
+		return
+	}
 	if len(args) == 1 && args[0] == "--clear" {
 		if err := isolate.Clear(); err != nil {
 			fmt.Fprintln(os.Stderr, err)

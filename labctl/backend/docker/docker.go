@@ -161,6 +161,9 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 	nets := make([]backend.Network, len(ns.Items))
 	for i, n := range ns.Items {
 		nets[i] = backend.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels}
+		if n.Driver == "bridge" {
+			nets[i].Bridge = bridgeName(n.ID, n.Options)
+		}
 		for _, c := range n.IPAM.Config {
 			nets[i].Subnets = append(nets[i].Subnets, c.Subnet)
 		}
@@ -349,4 +352,13 @@ func publish(cfg *container.Config, hc *container.HostConfig, ps []backend.PortB
 		hc.PortBindings[port] = append(hc.PortBindings[port], network.PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(int(p.HostPort))})
 	}
 	return nil
+}
+
+// bridgeName is the host interface of a bridge network: the name its
+// options give, or "br-" and the first 12 characters of its ID.
+func bridgeName(id string, options map[string]string) string {
+	if n := options["com.docker.network.bridge.name"]; n != "" {
+		return n
+	}
+	return "br-" + id[:min(12, len(id))]
 }

@@ -11,6 +11,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"socketlab/labctl/backend"
@@ -94,9 +95,13 @@ func (b *Backend) Logs(ctx context.Context, ctr string, follow bool, tail int, s
 	return nil
 }
 
-// RunHelper runs a helper container in ctr's network namespace.
+// RunHelper runs a helper container in ctr's network namespace, or the
+// host's when ctr is "".
 func (b *Backend) RunHelper(ctx context.Context, ctr string, spec backend.HelperSpec) (backend.Helper, error) {
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode("container:" + ctr)}
+	if ctr == "" {
+		hc.NetworkMode = container.NetworkMode(network.NetworkHost)
+	}
 	confine(hc, backend.Security{ReadOnlyRoot: true, CapDrop: []string{"ALL"}, CapAdd: spec.Caps, NoNewPrivileges: true})
 	res, err := b.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: spec.Name,

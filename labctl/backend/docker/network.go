@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -62,12 +61,6 @@ func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, d
 	}
 	id, status, err := b.postNetwork(ctx, req)
 	switch {
-	case err == nil && driver == "bridge" && b.local && guardable(id):
-		if err := guard(bridgeOf(id)); err != nil {
-			b.RemoveNetwork(context.WithoutCancel(ctx), id)
-			return "", fmt.Errorf("create network %s: %w", spec.Name, err)
-		}
-		return id, nil
 	case err == nil:
 		return id, nil
 	case status == http.StatusForbidden: // libnetwork's "Pool overlaps"
@@ -124,9 +117,6 @@ func (b *Backend) postNetwork(ctx context.Context, req network.CreateRequest) (i
 func (b *Backend) RemoveNetwork(ctx context.Context, id string) error {
 	if _, err := b.cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 		return classify("remove network "+id, err)
-	}
-	if b.local && os.Geteuid() == 0 {
-		return unguard(bridgeOf(id))
 	}
 	return nil
 }
