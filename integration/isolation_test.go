@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+
 	"socketlab/helpers/isolate"
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
@@ -225,5 +227,50 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGuardAloneKeepsLabsApart: with the nodes' own IPv6 filters gone (as
+// after a restart gives a node a new namespace), the forward guard alone
+// keeps another lab out, over IPv6 as over IPv4.
+func TestGuardAloneKeepsLabsApart(t *testing.T) {
+	t.Parallel()
+	labtest.NeedImages(t, "echo", scenario.ClientImage)
+	if os.Geteuid() != 0 {
+		t.Skip("removing a node's filter from its namespace needs root")
+	}
+	ctx := context.Background()
+	a, b := labtest.Up(t, pair("echo")), labtest.Up(t, pair("echo"))
+	be := labtest.Engine().Backend()
+	for _, l := range []*lab.Lab{a, b} {
+		ctrs, _, err := be.List(ctx, backend.Selector{lab.LabelLab: l.Name(), lab.LabelRole: lab.RoleNode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ctrs {
+			ns, err := be.NetNS(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = isolate.Clear(nftables.WithNetNSFd(int(ns.Fd())))
+			ns.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sa, sb := status(t, a), status(t, b)
+	for _, fam := range []struct{ flag, name string }{{"-4", "IPv4"}, {"-6", "IPv6"}} {
+		own := address(t, node(t, sb, "echo"), "net", fam.name)
+		other := address(t, node(t, sa, "echo"), "net", fam.name)
+		if fam.name == "IPv6" {
+			own, other = "["+own+"]", "["+other+"]"
+		}
+		if p, _ := run(t, b, "client", "sock", "echo", fam.flag, "--timeout", "2s", "--json", own, "x"); !p.OK {
+			t.Errorf("%s within the lab: %s, want an echo", fam.name, p.Error)
+		}
+		if p, _ := run(t, b, "client", "sock", "echo", fam.flag, "--timeout", "2s", "--json", other, "x"); p.OK {
+			t.Errorf("%s to another lab %s answered with the nodes' filters gone: the guard does not hold", fam.name, other)
+		}
 	}
 }

@@ -60,9 +60,9 @@ func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 	return nil
 }
 
-// Clear removes the isolation table, if there is one.
-func Clear() error {
-	c, err := nftables.New()
+// Clear removes the isolation table, if there is one; opts as for Apply.
+func Clear(opts ...nftables.ConnOption) error {
+	c, err := nftables.New(opts...)
 	if err != nil {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
