@@ -52,10 +52,11 @@ func doctorCommand() *cobra.Command {
 (one idle client node, named doctor-<random>), asks the impairment helper what
 the kernel offers in the node's network namespace, and takes the lab down again.
 
-  impairment  how labctl impair and impair: degrade a link: the kernel's netem,
-              or, where the kernel has none, the fallback: loss and duplication
-              by nftables at the interface's egress, rate by a TBF qdisc, delay,
-              jitter, reordering and corruption by a user-space delay line
+  impairment  how labctl impair and a scenario's impair: degrade a link: the
+              kernel's netem, or, where the kernel has none, the fallback:
+              duplication by nftables at the interface's egress, rate by a TBF
+              qdisc, delay, jitter, loss, reordering and corruption by a
+              user-space delay line
   capture     whether the packet capture helper's image is built
   IPv6        whether the engine itself keeps IPv6 from crossing between its
               networks (Docker 28 and later); when it does not, nodes on two
