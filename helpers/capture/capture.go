@@ -68,7 +68,8 @@ type Config struct {
 // InterfaceStats are one interface's counters at the end of a capture.
 type InterfaceStats struct {
 	Name string `json:"name"`
-	// Received is what the kernel handed to the socket (PACKET_STATISTICS tp_packets).
+	// Received is what the kernel handed to the socket (PACKET_STATISTICS
+	// tp_packets; at least the packets read from the ring).
 	Received uint64 `json:"received"`
 	// Dropped is what the kernel dropped because the ring was full (tp_drops).
 	Dropped uint64 `json:"dropped"`
@@ -226,7 +227,12 @@ func Capture(ctx context.Context, cfg Config, out io.Writer, events io.Writer) (
 	for _, f := range ifs {
 		_, s3, err := f.tp.SocketStats()
 		statErr = errors.Join(statErr, err)
-		st := InterfaceStats{Name: f.name, Received: uint64(s3.Packets()), Dropped: uint64(s3.Drops()), Written: f.written}
+		// The kernel's count starts when the ring is ready (afpacket clears
+		// it then), but a packet may reach the ring just before: every
+		// packet read was received, so Received is at least those read.
+		seen, _ := f.tp.Stats()
+		received := max(uint64(s3.Packets()), uint64(seen.Packets))
+		st := InterfaceStats{Name: f.name, Received: received, Dropped: uint64(s3.Drops()), Written: f.written}
 		res.Interfaces = append(res.Interfaces, st)
 		res.Received += st.Received
 		res.Dropped += st.Dropped
