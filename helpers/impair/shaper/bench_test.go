@@ -117,11 +117,10 @@ func BenchmarkDelayLinePackets(b *testing.B) {
 	if b.Failed() {
 		b.FailNow()
 	}
-	var rc *net.UDPConn
-	in(b, p.B, func() {
-		rc, _ = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB[4], 0)))
-		_ = rc.SetReadBuffer(32 << 20)
+	rc := open(b, p.B, func() (*net.UDPConn, error) {
+		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB[4], 0)))
 	})
+	_ = rc.SetReadBuffer(32 << 20)
 	var got atomic.Uint64
 	go func() {
 		buf := make([]byte, 2048)
@@ -136,8 +135,7 @@ func BenchmarkDelayLinePackets(b *testing.B) {
 	var wg sync.WaitGroup
 	var sent atomic.Uint64
 	for range 2 {
-		var c *net.UDPConn
-		in(b, p.A, func() { c, _ = net.DialUDP("udp", nil, rc.LocalAddr().(*net.UDPAddr)) })
+		c := open(b, p.A, func() (*net.UDPConn, error) { return net.DialUDP("udp", nil, rc.LocalAddr().(*net.UDPAddr)) })
 		_ = c.SetWriteBuffer(32 << 20)
 		wg.Add(1)
 		go func() {

@@ -153,6 +153,19 @@ func in(t testing.TB, ns string, fn func()) {
 	}
 }
 
+// open runs fn in namespace ns and returns the socket it opened there,
+// which stays in ns; t fails if fn could not open it.
+func open[T any](t testing.TB, ns string, fn func() (T, error)) T {
+	t.Helper()
+	var v T
+	var err error
+	in(t, ns, func() { v, err = fn() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // running is a helper process in a namespace.
 type running struct {
 	cmd    *exec.Cmd
@@ -240,33 +253,11 @@ type udpResult struct {
 func burst(t testing.TB, p *pair, fam, n, size int, pace time.Duration) udpResult {
 	t.Helper()
 	dst := netip.AddrPortFrom(p.AddrB[fam], 0)
-	var rc *net.UDPConn
-	in(t, p.B, func() {
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(dst))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		_ = c.SetReadBuffer(8 << 20)
-		rc = c
-	})
-	if rc == nil {
-		t.FailNow()
-	}
+	rc := open(t, p.B, func() (*net.UDPConn, error) { return net.ListenUDP("udp", net.UDPAddrFromAddrPort(dst)) })
+	_ = rc.SetReadBuffer(8 << 20)
 	defer rc.Close()
 	dst = rc.LocalAddr().(*net.UDPAddr).AddrPort()
-	var sc *net.UDPConn
-	in(t, p.A, func() {
-		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		sc = c
-	})
-	if sc == nil {
-		t.FailNow()
-	}
+	sc := open(t, p.A, func() (*net.UDPConn, error) { return net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst)) })
 	defer sc.Close()
 	got := make(chan int)
 	go func() {
@@ -300,18 +291,9 @@ func burst(t testing.TB, p *pair, fam, n, size int, pace time.Duration) udpResul
 // echo in p.B), one at a time; lost ones are left out.
 func rtts(t testing.TB, p *pair, fam, n int) []time.Duration {
 	t.Helper()
-	var ec *net.UDPConn
-	in(t, p.B, func() {
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB[fam], 0)))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		ec = c
+	ec := open(t, p.B, func() (*net.UDPConn, error) {
+		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB[fam], 0)))
 	})
-	if ec == nil {
-		t.FailNow()
-	}
 	defer ec.Close()
 	go func() {
 		buf := make([]byte, 2048)
@@ -323,18 +305,7 @@ func rtts(t testing.TB, p *pair, fam, n int) []time.Duration {
 			_, _ = ec.WriteToUDPAddrPort(buf[:k], from)
 		}
 	}()
-	var c *net.UDPConn
-	in(t, p.A, func() {
-		cc, err := net.DialUDP("udp", nil, ec.LocalAddr().(*net.UDPAddr))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		c = cc
-	})
-	if c == nil {
-		t.FailNow()
-	}
+	c := open(t, p.A, func() (*net.UDPConn, error) { return net.DialUDP("udp", nil, ec.LocalAddr().(*net.UDPAddr)) })
 	defer c.Close()
 	var out []time.Duration
 	buf := make([]byte, 64)
@@ -365,18 +336,7 @@ func median(d []time.Duration) time.Duration {
 // as the receiver counted them.
 func throughput(t testing.TB, p *pair, fam int, d time.Duration) float64 {
 	t.Helper()
-	var l net.Listener
-	in(t, p.B, func() {
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(p.AddrB[fam], 0).String())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		l = ln
-	})
-	if l == nil {
-		t.FailNow()
-	}
+	l := open(t, p.B, func() (net.Listener, error) { return net.Listen("tcp", netip.AddrPortFrom(p.AddrB[fam], 0).String()) })
 	defer l.Close()
 	res := make(chan float64, 1)
 	go func() {
@@ -401,18 +361,7 @@ func throughput(t testing.TB, p *pair, fam int, d time.Duration) float64 {
 		}
 		res <- float64(n*8) / time.Since(first).Seconds()
 	}()
-	var c net.Conn
-	in(t, p.A, func() {
-		cc, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		c = cc
-	})
-	if c == nil {
-		t.FailNow()
-	}
+	c := open(t, p.A, func() (net.Conn, error) { return net.Dial("tcp", l.Addr().String()) })
 	buf := make([]byte, 1<<16)
 	end := time.Now().Add(d)
 	_ = c.SetWriteDeadline(end)
