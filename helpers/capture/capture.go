@@ -37,7 +37,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 
-	decode "socketlab/labctl/capture"
+	decode "socketlab/internal/packet"
 )
 
 // FlushInterval is the longest a captured packet waits in the helper's
@@ -59,7 +59,7 @@ type Config struct {
 	Count int
 	// Duration stops the capture after this long (0: no limit).
 	Duration time.Duration
-	// Filter keeps only the packets that match (see labctl/capture.ParseFilter).
+	// Filter keeps only the packets that match (see internal/packet.ParseFilter).
 	Filter *decode.Filter
 	// RingMiB is the size of each interface's kernel ring in MiB (0: 32).
 	RingMiB int

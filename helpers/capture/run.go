@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	decode "socketlab/labctl/capture"
+	decode "socketlab/internal/packet"
 )
 
 // Usage is the helper's --help text.

@@ -1,9 +1,10 @@
-// Package capture turns the capture helpers' pcapng streams into what a
-// learner and a test read: one merged pcapng with an interface per
-// node:network (Merger), one line per packet (Formatter), a filter language
-// (ParseFilter) and a step's wire analysis (Analyze). It has no Docker code:
-// labctl starts the helpers and hands their stdout here.
-package capture
+// Package packet decodes one captured frame (Ethernet or Linux cooked) into
+// what socketlab judges and draws — addresses, ports, TCP flags and sequence
+// numbers, ICMP with the datagram it quotes, ARP — and parses the filter
+// language that keeps packets (ParseFilter). The capture and impairment
+// helpers and labctl all read packets through it, so a filter means the
+// same everywhere.
+package packet
 
 import (
 	"net"
