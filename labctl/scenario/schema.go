@@ -119,16 +119,16 @@ func marshal(v any) ([]byte, error) {
 // What the types alone do not say, by "Type.Field".
 var (
 	schemaEnums = map[string][]string{
-		"Network.Stack": stacks,
-		"Step.Run":      clients,
-		"Step.Family":   stepFamilies,
-		"Step.Action":   actions,
-		"Expect.Family": expectFamilies,
-		"Expect.Fail":   failKinds,
+		"Network.Stack":   stacks,
+		"stepKeys.Run":    clients,
+		"stepKeys.Family": stepFamilies,
+		"stepKeys.Action": actions,
+		"Expect.Family":   expectFamilies,
+		"Expect.Fail":     failKinds,
 	}
 	schemaDefaults = map[string]any{
-		"Network.Stack": string(Dual),
-		"Step.Timeout":  DefaultTimeout.String(),
+		"Network.Stack":    string(Dual),
+		"stepKeys.Timeout": DefaultTimeout.String(),
 	}
 	schemaPatterns = map[string]string{
 		"Scenario.Name": labelRE.String(),
@@ -233,6 +233,11 @@ func (g *schemaGen) item(id string, t reflect.Type) *schema {
 			{Type: "string", Description: "The name of one of the lab's networks."},
 			obj,
 		}}
+	case t.Kind() == reflect.Pointer && t.Elem() == stepType:
+		// A step is written as its keys; its kinds are told apart by them.
+		obj := g.object(stepKeysType)
+		obj.Description = g.docs[stepType.Name()]
+		return obj
 	case t.Kind() == reflect.Pointer:
 		return g.object(t.Elem())
 	case textTypes[t] != nil: // files, mounts, publish: text in YAML
