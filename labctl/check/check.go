@@ -1,7 +1,9 @@
 // Package check runs a scenario's steps against a running lab and judges
-// them: each client step runs `sock` inside a node with --json and compares
-// what came back with the step's expectations; each action step stops, kills,
-// starts, disconnects or reconnects a node.
+// them: a run step runs `sock` inside a node with --json and compares what
+// came back with the step's expectations; an exec step runs a command and
+// judges its output and exit status; an action step (a scenario.Action:
+// stop, kill, start, disconnect, connect, impair, heal, sleep) acts on the
+// lab and passes when that succeeds.
 package check
 
 import (

@@ -50,7 +50,8 @@
 //     network, or only over the other family) must expect a failure.
 //
 // The model is typed: subnets and addresses are netip values, memory is
-// Bytes, families, actions and failure kinds are typed strings. Each value
+// Bytes, families and failure kinds are typed strings, and each step's
+// Kind is a type of its own (RunStep, ExecStep, StopStep...). Each value
 // is parsed once, while decoding. A scenario that Parse or Load returns has
 // its defaults filled in: every network has a Stack and every step a
 // Timeout. Validate only checks (for scenarios built in code); code that

@@ -67,13 +67,22 @@ type stepKind struct {
 	decode func(s *stepDecoder) StepKind
 }
 
-// stepKinds lists every kind of step, in the order hints and the schema
-// list them. To add a kind: write its type in a file of its own
-// (step_NAME.go) with its decode function (which reports the keys that do
-// not go with it), validate, Describe, Explain, Cost and keys, and Act when
-// it is an action (with the Controls method it calls, which check.Lab
-// implementations then provide); add its keys to stepKeys; add one line
-// here. A kind that is not an action also needs its runner in check.
+// stepKinds lists every kind of step, one line each, in the order hints
+// and the schema list them.
+//
+// To add a kind, say action: fault with fault: {match: ..., drop: true}:
+//   - step_fault.go: type FaultStep with decodeFault (builds it from the
+//     stepKeys, reporting keys that do not go with it: s.noMeaning), Key,
+//     Describe, Explain, Cost, keys, validate and, for an action, Act;
+//   - stepKeys (scenario.go): the new key, with its doc comment, which
+//     becomes the schema's (go generate ./labctl/scenario);
+//   - an action that needs a new operation of the lab: its method in
+//     Controls, implemented by lab.Lab (check's test fake too);
+//   - one line here.
+//
+// check runs every Action as it is; only a kind that is not an action
+// (one that runs a program in a node, as run and exec do) needs its runner
+// in check.runStep.
 var stepKinds = []stepKind{
 	{"run", false, decodeRun},
 	{"exec", false, decodeExec},
