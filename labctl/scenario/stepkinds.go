@@ -72,10 +72,14 @@ type stepKind struct {
 //
 // To add a kind, say action: fault with fault: {match: ..., drop: true}:
 //   - step_fault.go: type FaultStep with decodeFault (builds it from the
-//     stepKeys, reporting keys that do not go with it: s.noMeaning), Key,
-//     Describe, Explain, Cost, keys, validate and, for an action, Act;
-//   - stepKeys (scenario.go): the new key, with its doc comment, which
-//     becomes the schema's (go generate ./labctl/scenario);
+//     stepKeys), Key, Describe, Explain, Cost, keys, validate and, for an
+//     action, Act. A key written for a step whose kind does not write it
+//     back (keys) is reported for it (unused), so the other kinds need no
+//     change for the new key;
+//   - stepKeys (scenario.go): the new key (Fault *FaultRule
+//     `yaml:"fault,omitempty"`) with its doc comment, which becomes the
+//     schema's; the type of its value may live in step_fault.go, whose doc
+//     comments the schema reads too (then go generate ./labctl/scenario);
 //   - an action that needs a new operation of the lab: its method in
 //     Controls, implemented by lab.Lab (check's test fake too);
 //   - one line here.
@@ -124,9 +128,10 @@ func (d *decoder) step(n *yaml.Node, path string, v reflect.Value, depth int) {
 // stepDecoder decides the kind of one step from its keys, reporting keys
 // that do not go with it.
 type stepDecoder struct {
-	d    *decoder
-	path string
-	k    *stepKeys
+	d        *decoder
+	path     string
+	k        *stepKeys
+	reported map[string]bool // keys with an error already
 }
 
 // errorf reports a problem at key of the step ("" for the step itself).
@@ -134,6 +139,10 @@ func (s *stepDecoder) errorf(key, hint, format string, args ...any) {
 	p := s.path
 	if key != "" {
 		p += "." + key
+		if s.reported == nil {
+			s.reported = map[string]bool{}
+		}
+		s.reported[key] = true
 	}
 	pos := s.d.src.where(p)
 	s.d.errs = append(s.d.errs, &Error{File: s.d.file, Line: pos.line, Column: pos.column, Path: p,
@@ -153,9 +162,9 @@ func (s *stepDecoder) kind() StepKind {
 	case set > 1:
 		s.errorf("", "split it into steps of their own", "a step has one of run, exec or action, not several")
 	case k.Run != "":
-		return kindByKey("run", false).decode(s)
+		return s.unused(kindByKey("run", false).decode(s))
 	case len(k.Exec) > 0:
-		return kindByKey("exec", false).decode(s)
+		return s.unused(kindByKey("exec", false).decode(s))
 	case src.written(p + ".exec"):
 		s.errorf("exec", "write the command as a list: [python3, /lab/client.py]", "exec is empty")
 	case k.Action != "":
@@ -164,7 +173,7 @@ func (s *stepDecoder) kind() StepKind {
 			"background": k.Background,
 		})
 		if kk := kindByKey(k.Action, true); kk != nil {
-			return kk.decode(s)
+			return s.unused(kk.decode(s))
 		}
 		hint := didYouMean(k.Action, actions)
 		switch k.Action {
@@ -202,6 +211,22 @@ func (s *stepDecoder) only(under, what, hint string, fields map[string]bool) {
 		}
 		s.errorf(at, hint, "%s does not go with %s", k, what)
 	}
+}
+
+// unused reports the keys written for the step that its kind (k) does not
+// take, and that its decoding did not report already: the keys the kind
+// does not write back. It returns k.
+func (s *stepDecoder) unused(k StepKind) StepKind {
+	var back stepKeys
+	back.Name, back.Node, back.Timeout = s.k.Name, s.k.Node, s.k.Timeout
+	k.keys(&back)
+	was, now := reflect.ValueOf(s.k).Elem(), reflect.ValueOf(&back).Elem()
+	for _, f := range yamlFields(stepKeysType) {
+		if !was.FieldByIndex(f.index).IsZero() && now.FieldByIndex(f.index).IsZero() && !s.reported[f.key] {
+			s.errorf(f.key, "remove it", "%s has no meaning in a %s step", f.key, k.Key())
+		}
+	}
+	return k
 }
 
 // noMeaning reports network, impair and for in an action that takes none

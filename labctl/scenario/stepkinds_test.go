@@ -149,3 +149,29 @@ func withSteps(t *testing.T, file string, steps []*Step) []byte {
 	}
 	return out
 }
+
+// bareStep is a kind that takes no keys of its own.
+type bareStep struct{}
+
+func (bareStep) Key() string                             { return "bare" }
+func (bareStep) Describe(*Step) string                   { return "bare" }
+func (bareStep) Explain(*Step) string                    { return "" }
+func (bareStep) Cost(*Step) time.Duration                { return 0 }
+func (bareStep) validate(*validator, string, int, *Step) {}
+func (bareStep) keys(*stepKeys)                          {}
+
+// A key written for a step whose kind does not take it is an error even
+// when the kind's decoding knows nothing of that key (a key that a kind
+// added later brings): a new kind needs no change to the others.
+func TestUnusedStepKeys(t *testing.T) {
+	d := &decoder{file: "t.yaml", src: newSource()}
+	d.src.pos["steps[0].network"] = position{3, 14}
+	d.src.pos["steps[0].for"] = position{3, 30}
+	s := &stepDecoder{d: d, path: "steps[0]", k: &stepKeys{Node: "n", Network: "front", For: Duration(time.Second), Timeout: Duration(time.Second)}}
+	s.errorf("for", "", "for is reported already")
+	s.unused(bareStep{})
+	want := "t.yaml:3:30: steps[0].for: for is reported already\nt.yaml:3:14: steps[0].network: network has no meaning in a bare step (remove it)"
+	if got := d.errs.Error(); got != want {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, want)
+	}
+}
