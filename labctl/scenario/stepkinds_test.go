@@ -3,6 +3,7 @@ package scenario
 import (
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,8 @@ func TestStepKindsRegistry(t *testing.T) {
 			seen[e.key] = true
 		})
 	}
-	if got := strings.Join(actions, ","); got != "stop,kill,start,disconnect,connect,impair,heal,sleep" {
-		t.Errorf("actions = %s", got)
+	if slices.Contains(actions, "run") || slices.Contains(actions, "exec") || len(actions) != len(stepKinds)-2 {
+		t.Errorf("action: takes %s", strings.Join(actions, ", "))
 	}
 }
 
