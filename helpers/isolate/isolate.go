@@ -1,7 +1,9 @@
 // Package isolate is the isolation helper's logic: nftables rules in a
 // node's network namespace that accept IPv6 only from the subnets of the
 // networks the node is on (and from link-local addresses and loopback),
-// and drop the rest.
+// and drop the rest; and the seal, which lets the node send only to the
+// lab (seal.go); and, in the host's namespace, the forward guard
+// (guard.go).
 //
 // Docker 20.10 filters IPv4 between networks but installs no ip6tables
 // rules, and the host forwards IPv6: without these rules a node reaches the
@@ -38,7 +40,7 @@ func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 	if err != nil {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
-	remove(c)
+	removeTable(c, nftables.TableFamilyIPv6, Table)
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv6, Name: Table})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
@@ -60,30 +62,19 @@ func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 	return nil
 }
 
-// Clear removes the isolation table, if there is one; opts as for Apply.
+// Clear removes the node's filters, input and seal, where there are any;
+// opts as for Apply.
 func Clear(opts ...nftables.ConnOption) error {
 	c, err := nftables.New(opts...)
 	if err != nil {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
-	remove(c)
+	removeTable(c, nftables.TableFamilyIPv6, Table)
+	removeTable(c, nftables.TableFamilyINet, SealTable)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("isolate: remove rules: %w", err)
 	}
 	return nil
-}
-
-// remove queues the deletion of the table when it exists.
-func remove(c *nftables.Conn) {
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv6)
-	if err != nil {
-		return
-	}
-	for _, t := range tables {
-		if t.Name == Table {
-			c.DelTable(t)
-		}
-	}
 }
 
 // saddrIn is "ip6 saddr in p": the source address (offset 8 of the IPv6

@@ -1,0 +1,267 @@
+package isolate_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The seal tests build a small lab out of network namespaces: a "host"
+// namespace with a bridge (the gateway, 10.98.1.1 and fd98:1::1) that
+// routes to a "lan" namespace (192.0.2.1, 2001:db8::1), and two
+// nodes on the bridge, node (.2) and peer (.3), whose default routes go
+// through the gateway. The helper binary runs in node's namespace as
+// labctl runs it. They need root and iproute2, and skip without.
+
+// netns is the namespaces' names; the prefix keeps them apart from other
+// tests' on a shared machine.
+type netns struct{ host, node, peer, lan string }
+
+func newLab(t *testing.T) netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it creates network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip command: apt-get install iproute2")
+	}
+	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	ns := netns{host: "seah" + id, node: "sean" + id, peer: "seap" + id, lan: "seal" + id}
+	for _, n := range []string{ns.host, ns.node, ns.peer, ns.lan} {
+		ip(t, "netns", "add", n)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		ip(t, "-n", n, "link", "set", "lo", "up")
+	}
+	ip(t, "-n", ns.host, "link", "add", "br0", "type", "bridge")
+	ip(t, "-n", ns.host, "addr", "add", "10.98.1.1/24", "dev", "br0")
+	ip(t, "-n", ns.host, "addr", "add", "fd98:1::1/64", "dev", "br0", "nodad")
+	ip(t, "-n", ns.host, "link", "set", "br0", "up")
+	// The LAN: a namespace of its own behind a veth, the host routing.
+	ip(t, "-n", ns.host, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1", "netns", ns.lan)
+	ip(t, "-n", ns.host, "addr", "add", "192.0.2.254/24", "dev", "lan0")
+	ip(t, "-n", ns.host, "addr", "add", "2001:db8::254/64", "dev", "lan0", "nodad")
+	ip(t, "-n", ns.host, "link", "set", "lan0", "up")
+	ip(t, "-n", ns.lan, "addr", "add", "192.0.2.1/24", "dev", "lan1")
+	ip(t, "-n", ns.lan, "addr", "add", "2001:db8::1/64", "dev", "lan1", "nodad")
+	ip(t, "-n", ns.lan, "link", "set", "lan1", "up")
+	ip(t, "-n", ns.lan, "route", "add", "default", "via", "192.0.2.254")
+	ip(t, "-n", ns.lan, "-6", "route", "add", "default", "via", "2001:db8::254")
+	for _, k := range []string{"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"} {
+		if out, err := exec.Command("ip", "netns", "exec", ns.host, "sysctl", "-qw", k+"=1").CombinedOutput(); err != nil {
+			t.Fatalf("sysctl %s in %s: %v\n%s", k, ns.host, err, out)
+		}
+	}
+	for i, n := range []string{ns.node, ns.peer} {
+		in, out := fmt.Sprintf("v%d", i), fmt.Sprintf("%s-%d", n, i)
+		ip(t, "-n", ns.host, "link", "add", out, "type", "veth", "peer", "name", in, "netns", n)
+		ip(t, "-n", ns.host, "link", "set", out, "master", "br0", "up")
+		ip(t, "-n", n, "addr", "add", fmt.Sprintf("10.98.1.%d/24", i+2), "dev", in)
+		ip(t, "-n", n, "addr", "add", fmt.Sprintf("fd98:1::%d/64", i+2), "dev", in, "nodad")
+		ip(t, "-n", n, "link", "set", in, "up")
+		ip(t, "-n", n, "route", "add", "default", "via", "10.98.1.1")
+		ip(t, "-n", n, "-6", "route", "add", "default", "via", "fd98:1::1")
+	}
+	return ns
+}
+
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// in runs fn on a thread in namespace ns: the sockets it opens stay there.
+func in(t *testing.T, ns string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		f, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			t.Errorf("setns %s: %v", ns, err)
+			return
+		}
+		fn()
+	}()
+	<-done
+}
+
+// serve listens on the wildcard address of ns (both families) on TCP and
+// UDP port, answering "hi" to every connection and datagram.
+func serve(t *testing.T, ns string, port int) {
+	t.Helper()
+	in(t, ns, func() {
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte("hi"))
+				c.Close()
+			}
+		}()
+		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { u.Close() })
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				_, from, err := u.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				u.WriteTo([]byte("hi"), from)
+			}
+		}()
+	})
+}
+
+// reach tells whether a "hi" comes back from addr over network (tcp or
+// udp), dialled from ns; the error says why not.
+func reach(t *testing.T, ns, network, addr string) (err error) {
+	t.Helper()
+	in(t, ns, func() {
+		var c net.Conn
+		if c, err = net.DialTimeout(network, addr, 2*time.Second); err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if network == "udp" {
+			if _, err = c.Write([]byte("x")); err != nil {
+				return
+			}
+		}
+		buf := make([]byte, 2)
+		_, err = c.Read(buf)
+	})
+	return err
+}
+
+// helper builds the helper binary once per test.
+func helper(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "isolate")
+	cmd := exec.Command("go", "build", "-o", bin, "socketlab/helpers/isolate/cmd")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runIn(t *testing.T, ns, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("isolate %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestSeal: a sealed node reaches the lab's other nodes over both
+// families, TCP and UDP, and its own loopback; not the host's wildcard
+// services through the gateway, nor the LAN, and a TCP connect there fails
+// at once; the host still reaches the node by its address. Without the
+// seal, as on an egress network, both work again.
+func TestSeal(t *testing.T) {
+	ns := newLab(t)
+	bin := helper(t)
+	const port = 18080
+	for _, n := range []string{ns.host, ns.peer, ns.node, ns.lan} {
+		serve(t, n, port)
+	}
+	at := func(a string) string { return net.JoinHostPort(a, fmt.Sprint(port)) }
+	lab := []string{"10.98.1.3", "fd98:1::3", "127.0.0.1", "::1"}
+	outside := []string{"10.98.1.1", "fd98:1::1", "192.0.2.1", "2001:db8::1"}
+
+	// Before the seal, everything answers: the rig works.
+	for _, a := range append(lab, outside...) {
+		for _, network := range []string{"tcp", "udp"} {
+			if err := reach(t, ns.node, network, at(a)); err != nil {
+				t.Fatalf("before the seal, %s %s from the node: %v: the rig does not work", network, a, err)
+			}
+		}
+	}
+
+	out := runIn(t, ns.node, bin, "--seal", "--lab", "10.98.1.0/24", "--lab", "fd98:1::/64",
+		"--gateway", "10.98.1.1", "--gateway", "fd98:1::1", "fd98:1::/64")
+	if !strings.Contains(out, "sealed: the node sends only to [10.98.1.0/24 fd98:1::/64]") {
+		t.Errorf("the helper says %q", out)
+	}
+	for _, a := range lab {
+		for _, network := range []string{"tcp", "udp"} {
+			if err := reach(t, ns.node, network, at(a)); err != nil {
+				t.Errorf("sealed: %s to %s (the lab) failed: %v", network, a, err)
+			}
+		}
+	}
+	for _, a := range outside {
+		start := time.Now()
+		err := reach(t, ns.node, "tcp", at(a))
+		// IPv4's connect fails at once; IPv6's ignores the first ICMP error
+		// while connect holds the socket, and fails on the SYN sent again
+		// a second later. A dropped SYN would time out (2 s).
+		if took := time.Since(start); err == nil || took > 1500*time.Millisecond {
+			t.Errorf("sealed: tcp to %s (outside the lab): %v after %v, want a refusal within 1.5 s", a, err, took.Round(time.Millisecond))
+		} else if !errors.Is(err, syscall.EHOSTUNREACH) && !errors.Is(err, syscall.EACCES) {
+			t.Errorf("sealed: tcp to %s: %v, want no route to host (IPv4) or permission denied (IPv6)", a, err)
+		}
+		if err := reach(t, ns.node, "udp", at(a)); err == nil {
+			t.Errorf("sealed: udp to %s (outside the lab) answered", a)
+		}
+	}
+	// The host reaches the node by its address, and the node's replies go
+	// back (conntrack: established).
+	for _, a := range []string{"10.98.1.2", "fd98:1::2"} {
+		for _, network := range []string{"tcp", "udp"} {
+			if err := reach(t, ns.host, network, at(a)); err != nil {
+				t.Errorf("sealed: the host to the node's %s over %s: %v", a, network, err)
+			}
+		}
+	}
+	// Name service at the gateway (as Podman's): port 53 only.
+	serve(t, ns.host, 53)
+	runIn(t, ns.node, bin, "--seal", "--lab", "10.98.1.0/24", "--gateway", "10.98.1.1", "--dns", "10.98.1.1")
+	if err := reach(t, ns.node, "udp", "10.98.1.1:53"); err != nil {
+		t.Errorf("sealed with --dns: udp to the gateway's port 53: %v", err)
+	}
+	if err := reach(t, ns.node, "tcp", at("10.98.1.1")); err == nil {
+		t.Errorf("sealed with --dns: tcp to the gateway's port %d answered", port)
+	}
+
+	// No --seal: the seal goes, as when the node joins an egress network.
+	runIn(t, ns.node, bin, "fd98:1::/64")
+	for _, a := range outside[:3] { // the input filter still keeps 2001:db8::1's answers out
+		if err := reach(t, ns.node, "tcp", at(a)); err != nil {
+			t.Errorf("unsealed: tcp to %s: %v", a, err)
+		}
+	}
+}
