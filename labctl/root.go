@@ -48,7 +48,13 @@ The images come from 'make images'; nothing is ever pulled.`,
 
   hosts:
     one: {endpoint: unix:///var/run/docker.sock}   # a swarm manager
-    two: {endpoint: tcp://10.0.0.2:2375}           # a node of the same swarm
+    two:                                           # a node of the same swarm, over TLS
+      endpoint: tcp://10.0.0.2:2376
+      tls: {ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem}
+    three: {endpoint: ssh://me@10.0.0.3}           # or through ssh
+
+  A tcp:// engine needs tls: (or insecure: true on a network only you reach):
+  plain TCP has no authentication. See docs/multihost.md.
 `)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if lz, ok := cmd.Context().Value(engineKey{}).(*lazyEngine); ok {
@@ -291,6 +297,9 @@ func swarmBackend(ctx context.Context, file string) (backend.Backend, error) {
 	hs, err := swarm.LoadHosts(file)
 	if err != nil {
 		return nil, exitError{code: 2, err: err}
+	}
+	for _, w := range hs.Warnings() {
+		fmt.Fprintln(os.Stderr, "labctl: warning:", w)
 	}
 	return swarm.New(ctx, hs)
 }
