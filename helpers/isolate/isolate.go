@@ -1,7 +1,7 @@
 // Package isolate is the isolation helper's logic: nftables rules in a
 // node's network namespace that accept IPv6 only from the subnets of the
-// networks the node is on (and from link-local addresses and loopback),
-// and drop the rest; and the seal, which lets the node send only to the
+// networks the node is on (and from link-local addresses and loopback, and
+// replies to what the node sent), and drop the rest; and the seal, which lets the node send only to the
 // lab (seal.go); and, in the host's namespace, the forward guard
 // (guard.go).
 //
@@ -26,12 +26,24 @@ const Table = "socketlab_isolate"
 // linkLocal is where neighbour discovery and router messages come from.
 var linkLocal = netip.MustParsePrefix("fe80::/10")
 
-// Apply replaces the isolation table with one that accepts IPv6 from allow
-// (and link-local, and loopback) and drops every other IPv6 packet coming
-// in. An empty allow drops all IPv6 from outside the node. opts choose the
-// namespace (nftables.WithNetNSFd); by default the caller's.
-func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
-	for _, p := range allow {
+// Filter is what a node's namespace holds: the IPv6 input filter and the
+// seal (seal.go). The zero Filter drops all IPv6 from outside the node and
+// leaves it unsealed.
+type Filter struct {
+	// Input are the IPv6 subnets the node accepts IPv6 from (and
+	// link-local, loopback); every other IPv6 packet coming in is dropped.
+	Input []netip.Prefix
+	// NoInput leaves the node without an input filter, for an engine that
+	// keeps its networks' IPv6 apart itself.
+	NoInput bool
+	// Seal, when set, lets the node send only to the lab.
+	Seal *Seal
+}
+
+// Install replaces the node's filters with f, in one transaction. opts
+// choose the namespace (nftables.WithNetNSFd); by default the caller's.
+func Install(f Filter, opts ...nftables.ConnOption) error {
+	for _, p := range f.Input {
 		if !p.Addr().Is6() || p.Addr().Is4In6() {
 			return fmt.Errorf("isolate: %s is not an IPv6 prefix", p)
 		}
@@ -41,6 +53,21 @@ func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
 	removeTable(c, nftables.TableFamilyIPv6, Table)
+	removeTable(c, nftables.TableFamilyINet, SealTable)
+	if !f.NoInput {
+		addInput(c, f.Input)
+	}
+	if f.Seal != nil {
+		addSeal(c, f.Seal)
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("isolate: install rules: %w", err)
+	}
+	return nil
+}
+
+// addInput queues the input filter's table and rules on c.
+func addInput(c *nftables.Conn, allow []netip.Prefix) {
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv6, Name: Table})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
@@ -52,14 +79,13 @@ func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}})
+	// Replies to what the node sent: a node on an egress network talks to
+	// the outside, and a sealed node sends nowhere else than the lab.
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), &expr.Verdict{Kind: expr.VerdictAccept})})
 	for _, p := range append([]netip.Prefix{linkLocal}, allow...) {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(p), &expr.Verdict{Kind: expr.VerdictAccept})})
 	}
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("isolate: install rules: %w", err)
-	}
-	return nil
 }
 
 // Clear removes the node's filters, input and seal, where there are any;

@@ -2,7 +2,6 @@ package isolate
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 
 	"github.com/google/nftables"
@@ -51,24 +50,6 @@ type Seal struct {
 	// DNS are addresses among Gateways that the node may ask names of (UDP
 	// and TCP port 53), where the engine's resolver listens on the gateway.
 	DNS []netip.Addr
-}
-
-// ApplySeal replaces the node's seal with s (nil: no seal, the node may
-// send anywhere its routes go). opts choose the namespace
-// (nftables.WithNetNSFd); by default the caller's.
-func ApplySeal(s *Seal, opts ...nftables.ConnOption) error {
-	c, err := nftables.New(opts...)
-	if err != nil {
-		return fmt.Errorf("seal: netlink: %w", err)
-	}
-	removeTable(c, nftables.TableFamilyINet, SealTable)
-	if s != nil {
-		addSeal(c, s)
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("seal: install rules: %w", err)
-	}
-	return nil
 }
 
 // addSeal queues the seal's table and rules on c.

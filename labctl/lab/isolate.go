@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
 	"github.com/google/nftables"
 
@@ -14,12 +13,18 @@ import (
 	"socketlab/labctl/backend"
 )
 
-// IPv6 isolation. Docker 20.10 filters IPv4 between networks but not IPv6,
-// and the host forwards it: a node would reach other networks' nodes, and
-// other labs', over IPv6. On such an engine the isolation helper runs once in
-// each node's namespace whenever its networks change (up, start, connect,
-// disconnect) and leaves an input filter that accepts IPv6 only from the
-// subnets of the node's own networks, link-local and loopback.
+// A node's filters. labctl leaves two in each node's own network
+// namespace, where they hold on every engine (a node has no NET_ADMIN to
+// lift them), whenever the node's networks change (up, start, connect,
+// disconnect):
+//
+//   - the seal (package helpers/isolate): the node sends only to the lab's
+//     own subnets, never to a network's gateway (the host), unless one of
+//     its networks has egress: true;
+//   - on an engine that does not keep its networks' IPv6 apart (Docker
+//     20.10 filters IPv4 between networks but not IPv6, and the host
+//     forwards it), an input filter that accepts IPv6 only from the
+//     subnets of the node's own networks, link-local and loopback.
 
 // isolates tells whether the engine filters IPv6 between networks itself.
 func (e *Engine) isolates(ctx context.Context) (bool, error) {
@@ -27,14 +32,15 @@ func (e *Engine) isolates(ctx context.Context) (bool, error) {
 	return info.IsolatesIPv6, err
 }
 
-// isolate installs the IPv6 filter of the node container id of lab, from
-// the networks it is on now.
+// isolate installs the filters of the node container id of lab, from the
+// networks it is on now.
 func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	// A node across hosts first gets its own IPv6 addresses (pin.go).
 	if err := e.pinIPv6(ctx, lab, id, o.tag); err != nil {
 		return err
 	}
-	if done, err := e.isolates(ctx); done || err != nil {
+	info, err := e.b.Info(ctx)
+	if err != nil {
 		return err
 	}
 	ins, err := e.b.Inspect(ctx, id)
@@ -48,22 +54,8 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	if err != nil {
 		return err
 	}
-	subnets := map[string][]netip.Prefix{}
-	for _, n := range nets {
-		subnets[n.ID] = n.Subnets
-	}
-	args := []string{}
-	for _, ep := range ins.Endpoints {
-		for _, s := range subnets[ep.NetworkID] {
-			if s.Addr().Is6() {
-				args = append(args, s.String())
-			}
-		}
-	}
-	allow := make([]netip.Prefix, 0, len(args))
-	for _, a := range args {
-		allow = append(allow, netip.MustParsePrefix(a))
-	}
+	f := filterOf(info, nets, ins.Endpoints)
+	node := ins.Labels[LabelNode]
 	// The fast path: this machine runs the engine, and labctl may enter
 	// the node's namespace itself.
 	ns, err := e.b.NetNS(ctx, id)
@@ -74,28 +66,59 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	switch {
 	case err == nil:
 		defer ns.Close()
-		if err := isolate.Apply(allow, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
-			return fmt.Errorf("isolate %s's IPv6: %w", ins.Labels[LabelNode], err)
+		if err := isolate.Install(f, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
+			return fmt.Errorf("isolate %s: %w", node, err)
 		}
 		return nil
 	case errors.Is(err, backend.ErrNotRunning):
 		return nil
 	case !errors.Is(err, backend.ErrUnsupported):
-		return fmt.Errorf("isolate %s's IPv6: %w", ins.Labels[LabelNode], err)
+		return fmt.Errorf("isolate %s: %w", node, err)
 	}
 	c := backend.Container{ID: id, Labels: ins.Labels, Running: ins.Running}
 	var errb bytes.Buffer
 	h, err := e.runHelper(ctx, lab, c, HelperSpec{
-		Purpose: "isolate", Image: images.Ref(images.Isolate, o.tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
+		Purpose: "isolate", Image: images.Ref(images.Isolate, o.tag), Cmd: f.Args(), Caps: []string{"NET_ADMIN"}, Stderr: &errb,
 	})
 	if err != nil {
 		if errors.Is(err, backend.ErrNotRunning) {
 			return nil // it stopped meanwhile (a program that exits at once)
 		}
-		return fmt.Errorf("isolate %s: %w", c.Labels[LabelNode], err)
+		return fmt.Errorf("isolate %s: %w", node, err)
 	}
 	if err := finish(ctx, h, &errb); err != nil {
-		return fmt.Errorf("isolate %s's IPv6: %w", c.Labels[LabelNode], err)
+		return fmt.Errorf("isolate %s: %w", node, err)
 	}
 	return nil
+}
+
+// filterOf is the filter of a node on the lab networks eps name, nets
+// being all the lab's networks.
+func filterOf(info backend.Info, nets []backend.Network, eps []backend.EndpointInfo) isolate.Filter {
+	byID := map[string]backend.Network{}
+	seal := &isolate.Seal{}
+	for _, n := range nets {
+		byID[n.ID] = n
+		seal.Lab = append(seal.Lab, n.Subnets...)
+		seal.Gateways = append(seal.Gateways, n.Gateways...)
+		if info.DNSAtGateway {
+			seal.DNS = append(seal.DNS, n.Gateways...)
+		}
+	}
+	f := isolate.Filter{NoInput: info.IsolatesIPv6, Seal: seal}
+	for _, ep := range eps {
+		n, ok := byID[ep.NetworkID]
+		if !ok {
+			continue // not the lab's: a filter keeps it out all the same
+		}
+		if n.Labels[LabelEgress] == "true" {
+			f.Seal = nil
+		}
+		for _, s := range n.Subnets {
+			if s.Addr().Is6() && !f.NoInput {
+				f.Input = append(f.Input, s)
+			}
+		}
+	}
+	return f
 }

@@ -166,6 +166,14 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 		}
 		for _, c := range n.IPAM.Config {
 			nets[i].Subnets = append(nets[i].Subnets, c.Subnet)
+			switch {
+			case c.Gateway.IsValid():
+				nets[i].Gateways = append(nets[i].Gateways, c.Gateway)
+			case n.Driver == "bridge" && c.Subnet.IsValid():
+				// The engine gives a bridge the subnet's first address
+				// unless told otherwise, whether it reports it or not.
+				nets[i].Gateways = append(nets[i].Gateways, c.Subnet.Masked().Addr().Next())
+			}
 		}
 	}
 	return ctrs, nets, nil
