@@ -7,15 +7,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
+	"socketlab/internal/netnstest"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )
@@ -93,23 +91,7 @@ func lan(t *testing.T, port int) {
 	ip("-n", ns, "link", "set", "lo", "up")
 	ip("-n", ns, "route", "add", "default", "via", lanHost4.Addr().String())
 	ip("-n", ns, "-6", "route", "add", "default", "via", lanHost6.Addr().String())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, in the LAN
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Errorf("setns %s: %v", ns, err)
-			return
-		}
-		echoOn(t, port)
-	}()
-	<-done
+	netnstest.In(t, ns, func() { echoOn(t, port) })
 }
 
 // gateways are the gateway addresses of the lab's networks: the first

@@ -7,13 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"socketlab/internal/netnstest"
 )
 
 // The seal tests build a small lab out of network namespaces: a "host"
@@ -81,33 +80,11 @@ func ip(t *testing.T, args ...string) {
 	}
 }
 
-// in runs fn on a thread in namespace ns: the sockets it opens stay there.
-func in(t *testing.T, ns string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Errorf("setns %s: %v", ns, err)
-			return
-		}
-		fn()
-	}()
-	<-done
-}
-
 // serve listens on the wildcard address of ns (both families) on TCP and
 // UDP port, answering "hi" to every connection and datagram.
 func serve(t *testing.T, ns string, port int) {
 	t.Helper()
-	in(t, ns, func() {
+	netnstest.In(t, ns, func() {
 		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
 			t.Error(err)
@@ -147,7 +124,7 @@ func serve(t *testing.T, ns string, port int) {
 // udp), dialled from ns; the error says why not.
 func reach(t *testing.T, ns, network, addr string) (err error) {
 	t.Helper()
-	in(t, ns, func() {
+	netnstest.In(t, ns, func() {
 		var c net.Conn
 		if c, err = net.DialTimeout(network, addr, 2*time.Second); err != nil {
 			return
