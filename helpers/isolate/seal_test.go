@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"socketlab/internal/netnstest"
 )
@@ -142,6 +147,45 @@ func reach(t *testing.T, ns, network, addr string) (err error) {
 	return err
 }
 
+// pings tells whether an ICMP echo to addr, sent from ns, is answered
+// (a raw socket: the tests run as root).
+func pings(t *testing.T, ns, addr string) (err error) {
+	t.Helper()
+	netnstest.In(t, ns, func() {
+		a := netip.MustParseAddr(addr)
+		network, laddr, proto := "ip4:icmp", "0.0.0.0", 1
+		var typ icmp.Type = ipv4.ICMPTypeEcho
+		if a.Is6() {
+			network, laddr, proto, typ = "ip6:ipv6-icmp", "::", 58, ipv6.ICMPTypeEchoRequest
+		}
+		var c *icmp.PacketConn
+		if c, err = icmp.ListenPacket(network, laddr); err != nil {
+			return
+		}
+		defer c.Close()
+		msg, _ := (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: 7, Seq: 1, Data: []byte("seal")}}).Marshal(nil)
+		// Three tries: a router drops the first packet to a neighbour it
+		// has not resolved yet.
+		for range 3 {
+			if _, err = c.WriteTo(msg, &net.IPAddr{IP: a.AsSlice()}); err != nil {
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			buf := make([]byte, 1500)
+			for {
+				var n int
+				if n, _, err = c.ReadFrom(buf); err != nil {
+					break
+				}
+				if m, perr := icmp.ParseMessage(proto, buf[:n]); perr == nil && (m.Type == ipv4.ICMPTypeEchoReply || m.Type == ipv6.ICMPTypeEchoReply) {
+					return
+				}
+			}
+		}
+	})
+	return err
+}
+
 // helper builds the helper binary once per test.
 func helper(t *testing.T) string {
 	t.Helper()
@@ -180,6 +224,11 @@ func TestSeal(t *testing.T) {
 	outside := []string{"10.98.1.1", "fd98:1::1", "192.0.2.1", "2001:db8::1"}
 
 	// Before the seal, everything answers: the rig works.
+	for _, a := range append(lab[:2], outside...) {
+		if err := pings(t, ns.node, a); err != nil {
+			t.Fatalf("before the seal, an ICMP echo to %s: %v: the rig does not work", a, err)
+		}
+	}
 	for _, a := range append(lab, outside...) {
 		for _, network := range []string{"tcp", "udp"} {
 			if err := reach(t, ns.node, network, at(a)); err != nil {
@@ -213,6 +262,14 @@ func TestSeal(t *testing.T) {
 		}
 		if err := reach(t, ns.node, "udp", at(a)); err == nil {
 			t.Errorf("sealed: udp to %s (outside the lab) answered", a)
+		}
+		if err := pings(t, ns.node, a); err == nil {
+			t.Errorf("sealed: an ICMP echo to %s (outside the lab) was answered", a)
+		}
+	}
+	for _, a := range lab[:2] {
+		if err := pings(t, ns.node, a); err != nil {
+			t.Errorf("sealed: an ICMP echo to %s (the lab): %v", a, err)
 		}
 	}
 	// The host reaches the node by its address, and the node's replies go
