@@ -86,8 +86,8 @@ func (l *Lab) clearLinks(ctx context.Context, node, network string) error {
 		cmd = append(cmd, lk.iface())
 	}
 	stderr := &lockedWriter{w: &strings.Builder{}}
-	h, err := l.RunHelper(ctx, node, HelperSpec{Purpose: PurposeImpair + "-clear", Image: ref, Cmd: cmd,
-		Caps: []string{"NET_ADMIN"}, Stderr: stderr})
+	h, err := l.RunHelper(ctx, node, backend.HelperSpec{Purpose: PurposeImpair + "-clear", Image: ref, Cmd: cmd,
+		Caps: netAdmin, Stderr: stderr})
 	if err != nil {
 		return fmt.Errorf("heal %s: %w", node, err)
 	}

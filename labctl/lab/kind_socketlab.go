@@ -73,7 +73,7 @@ func healthcheck(img backend.Image) Readiness {
 		return Readiness{}
 	}
 	argv := img.Healthcheck
-	return Readiness{What: "healthcheck", Check: func(ctx context.Context, b backend.Backend, id string) error {
+	return Readiness{What: "healthcheck", Check: func(ctx context.Context, b ReadyBackend, id string) error {
 		return execCheck(ctx, b, id, argv)
 	}}
 }

@@ -42,7 +42,15 @@ type Readiness struct {
 	What string
 	// Check runs once; nil error means ready. It is retried until it
 	// passes or the health timeout ends.
-	Check func(ctx context.Context, b backend.Backend, container string) error
+	Check func(ctx context.Context, b ReadyBackend, container string) error
+}
+
+// ReadyBackend is what a readiness check may use of the backend: read the
+// container and its log, exec in it, run a helper beside it.
+type ReadyBackend interface {
+	backend.Containers
+	backend.Execer
+	backend.Helpers
 }
 
 var kinds []NodeKind

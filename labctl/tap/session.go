@@ -16,7 +16,6 @@ import (
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/capture"
-	"socketlab/labctl/lab"
 )
 
 // DefaultSnaplen is how many bytes of each packet a capture keeps unless
@@ -34,7 +33,7 @@ const StopGrace = 5 * time.Second
 
 // Lab is what a capture needs of a running lab (a *lab.Lab).
 type Lab interface {
-	RunHelper(ctx context.Context, node string, spec lab.HelperSpec) (backend.Helper, error)
+	RunHelper(ctx context.Context, node string, spec backend.HelperSpec) (backend.Helper, error)
 }
 
 // Stopper stops a container: SIGTERM, then SIGKILL after timeout (a
@@ -147,8 +146,8 @@ func (s *Session) run(ctx context.Context, t Target) error {
 		argv = append(argv, "--filter", s.cfg.Filter)
 	}
 	r := &running{stderr: &capped{n: 64 << 10}}
-	h, err := s.l.RunHelper(ctx, t.Node, lab.HelperSpec{
-		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: []string{"NET_RAW"},
+	h, err := s.l.RunHelper(ctx, t.Node, backend.HelperSpec{
+		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: []string{backend.CapNetRaw},
 		Stderr: r.stderr,
 	})
 	if err != nil {
