@@ -131,7 +131,7 @@ func wire(t *testing.T, ctx context.Context, e *lab.Engine, rig *labtest.Rig, fi
 	if one, two := rig.Containers(l.Name()); one == 0 || two == 0 {
 		t.Fatalf("nodes on host one: %d, on host two: %d; want both", one, two)
 	}
-	rec, err := tap.Record(ctx, l, e.Backend(), images.Ref(images.Capture, ""), nil)
+	rec, err := tap.Record(ctx, l, images.Ref(images.Capture, ""), nil)
 	if err != nil {
 		t.Fatalf("capture across two hosts: %v", err)
 	}

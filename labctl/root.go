@@ -238,13 +238,8 @@ func engine(ctx context.Context) (*lab.Engine, error) {
 		return nil, errors.New("labctl: no engine in this context")
 	}
 	l.once.Do(func() {
-		var b backend.Backend
-		var err error
-		if l.hosts == "" {
-			b, err = docker.New(ctx)
-		} else {
-			b, err = swarmBackend(ctx, l.hosts)
-		}
+		name, where := pickBackend(l.hosts)
+		b, err := backends.Open(ctx, name, where)
 		if err != nil {
 			l.err = err
 			return
@@ -284,6 +279,22 @@ func openNamed(ctx context.Context, name string) (*lab.Lab, error) {
 		return nil, err
 	}
 	return e.Open(ctx, name)
+}
+
+// backends are the container engines labctl drives, by name.
+var backends = backend.Registry{
+	"docker": func(ctx context.Context, _ string) (backend.Backend, error) { return docker.New(ctx) },
+	"swarm":  swarmBackend,
+}
+
+// pickBackend chooses the backend and where it connects: the swarm of a
+// hosts file when one is given, else the one Docker engine of
+// $DOCKER_HOST (or its default socket).
+func pickBackend(hosts string) (name, where string) {
+	if hosts != "" {
+		return "swarm", hosts
+	}
+	return "docker", ""
 }
 
 // swarmBackend connects to the hosts the hosts file names.

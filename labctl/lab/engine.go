@@ -25,7 +25,8 @@ func New(b backend.Backend, opts ...Option) *Engine {
 	return &Engine{b: b, o: defaultOptions().with(opts)}
 }
 
-// Backend is the backend the engine drives.
+// Backend is the backend the engine drives, for tests that look beneath
+// the engine; labctl itself asks the engine.
 func (e *Engine) Backend() backend.Backend { return e.b }
 
 // Close closes the backend's connection.
@@ -36,6 +37,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 	_, err := e.b.Info(ctx)
 	return err
 }
+
+// Info describes the container engine the engine drives; the error wraps
+// ErrEngineUnreachable when it does not answer.
+func (e *Engine) Info(ctx context.Context) (backend.Info, error) { return e.b.Info(ctx) }
 
 // ImagesMissing returns which socketlab image names (welcome, echo,
 // client...) have no image built with the engine's tag, in the order given.

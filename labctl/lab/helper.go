@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"strings"
+	"time"
 
 	"socketlab/labctl/backend"
 )
@@ -52,6 +53,16 @@ func (e *Engine) runHelper(ctx context.Context, lab string, c backend.Container,
 	spec.Name = dockerName(lab, node) + "-" + spec.Purpose + "-" + newID()[:6]
 	spec.Labels = labels
 	return e.b.RunHelper(ctx, c.ID, spec)
+}
+
+// StopHelper stops the helper container id that RunHelper started:
+// SIGTERM, then SIGKILL after grace. A helper stopped so may write what it
+// keeps for the end (a capture its statistics); then its Stdout ends.
+func (l *Lab) StopHelper(ctx context.Context, id string, grace time.Duration) error {
+	if err := l.e.b.Stop(ctx, id, grace); err != nil {
+		return fmt.Errorf("stop helper %s: %w", shortID(id), err)
+	}
+	return nil
 }
 
 // RemoveHelpers removes every helper serving node (all of the lab's when

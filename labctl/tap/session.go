@@ -31,16 +31,12 @@ const DefaultSnaplen = 2048
 // statistics and exit before it is killed.
 const StopGrace = 5 * time.Second
 
-// Lab is what a capture needs of a running lab (a *lab.Lab).
+// Lab is what a capture needs of a running lab (a *lab.Lab): run a helper
+// in a node's namespace, and stop one (SIGTERM, then SIGKILL after grace);
+// a capture helper stopped so writes its statistics, then its stream ends.
 type Lab interface {
 	RunHelper(ctx context.Context, node string, spec backend.HelperSpec) (backend.Helper, error)
-}
-
-// Stopper stops a container: SIGTERM, then SIGKILL after timeout (a
-// backend.Backend). A helper stopped so writes its statistics, then its
-// stream ends.
-type Stopper interface {
-	Stop(ctx context.Context, container string, timeout time.Duration) error
+	StopHelper(ctx context.Context, helper string, grace time.Duration) error
 }
 
 // Config is what a capture keeps and where it goes.
@@ -62,7 +58,6 @@ type Config struct {
 // Session is a running capture: one helper per target node, merged.
 type Session struct {
 	l    Lab
-	stop Stopper
 	cfg  Config
 	m    *capture.Merger
 
@@ -82,7 +77,7 @@ type running struct {
 // Start runs one capture helper per target and returns once every one is
 // capturing (its pcapng header has arrived). On error nothing is left
 // running.
-func Start(ctx context.Context, l Lab, stop Stopper, targets []Target, cfg Config) (*Session, error) {
+func Start(ctx context.Context, l Lab, targets []Target, cfg Config) (*Session, error) {
 	if cfg.Image == "" {
 		cfg.Image = images.Ref(images.Capture, "")
 	}
@@ -94,7 +89,7 @@ func Start(ctx context.Context, l Lab, stop Stopper, targets []Target, cfg Confi
 			return nil, err
 		}
 	}
-	s := &Session{l: l, stop: stop, cfg: cfg, helpers: map[string]*running{}, targets: map[string]Target{}, full: make(chan struct{})}
+	s := &Session{l: l, cfg: cfg, helpers: map[string]*running{}, targets: map[string]Target{}, full: make(chan struct{})}
 	opts := []capture.MergeOption{}
 	if cfg.Output != nil {
 		opts = append(opts, capture.WithOutput(cfg.Output))
@@ -205,8 +200,8 @@ func (s *Session) Restart(ctx context.Context, node string, t Target) error {
 }
 
 func (s *Session) stopHelper(ctx context.Context, r *running) {
-	if r.h != nil && s.stop != nil {
-		_ = s.stop.Stop(ctx, r.h.ID(), StopGrace)
+	if r.h != nil {
+		_ = s.l.StopHelper(ctx, r.h.ID(), StopGrace)
 	}
 }
 
