@@ -57,9 +57,9 @@ type Config struct {
 
 // Session is a running capture: one helper per target node, merged.
 type Session struct {
-	l    Lab
-	cfg  Config
-	m    *capture.Merger
+	l   Lab
+	cfg Config
+	m   *capture.Merger
 
 	mu      sync.Mutex
 	helpers map[string]*running // by node
