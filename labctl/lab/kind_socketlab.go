@@ -12,10 +12,6 @@ import (
 // The socketlab kinds: the six services and the client, each a socketlab
 // image by its short name, hardened (read-only root, no capabilities,
 // no-new-privileges, the node's limits).
-func init() {
-	Register(serviceKind{})
-	Register(clientKind{})
-}
 
 // StopTimeout is how long Stop lets a node shut down gracefully before the
 // engine kills it.

@@ -7,8 +7,9 @@
 // e.List, e.Open.
 //
 // Where things go:
-//   - a new node kind is one new file registering a Kind (see kinds.go and
-//     kind_socketlab.go): its image reference, container settings, readiness;
+//   - a new node kind is one new file with its NodeKind (see
+//     kind_socketlab.go): its image reference, container settings,
+//     readiness; and one line in the list in kinds.go;
 //   - a new runtime is one new package implementing backend.Backend;
 //   - helper containers (capture, impairment) run through Lab.RunHelper and
 //     carry the helper role label, so they are never taken for nodes.

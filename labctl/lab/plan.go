@@ -55,7 +55,7 @@ func newPlan(sc *scenario.Scenario, name, upID string, o options) (*plan, error)
 		p.nets = append(p.nets, &netPlan{index: i, net: n, spec: spec})
 	}
 	for i, n := range sc.Nodes {
-		k, err := kindOf(n)
+		k, err := kinds.of(n)
 		if err != nil {
 			return nil, err
 		}
