@@ -52,8 +52,11 @@ func TestMultiHost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("swarm backend: %v", err)
 	}
-	e := lab.New(b)
-	defer e.Close()
+	defer b.Close()
+	e, err := lab.New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("UnknownHost", func(t *testing.T) {
 		sc, err := scenario.Parse("placed.yaml", []byte("name: placed\nnetworks:\n  n: {}\nnodes:\n  a:\n    image: welcome\n    networks: [n]\n    host: tow\n"))
@@ -196,8 +199,11 @@ func BenchmarkMultiHostUpDown(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := lab.New(sb)
-	defer e.Close()
+	defer sb.Close()
+	e, err := lab.New(sb)
+	if err != nil {
+		b.Fatal(err)
+	}
 	sc, err := scenario.Load(filepath.Join("..", "scenarios", "default.yaml"))
 	if err != nil {
 		b.Fatal(err)

@@ -61,7 +61,7 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			out := cmd.OutOrStdout()
 			p := newProgress(out, quiet)
 			began := time.Now()
-			opts := []lab.Option{lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
+			opts := []lab.UpOption{lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
 				lab.WithPools(pool4, pool6)}
 			if pull == "missing" {
 				opts = append(opts, lab.WithPullMissing())

@@ -244,7 +244,9 @@ func engine(ctx context.Context) (*lab.Engine, error) {
 			l.err = err
 			return
 		}
-		l.e = lab.New(b)
+		if l.e, l.err = lab.New(b); l.err != nil {
+			b.Close()
+		}
 	})
 	return l.e, l.err
 }
@@ -257,7 +259,7 @@ func listLabs(ctx context.Context) ([]lab.Summary, error) {
 	return e.List(ctx)
 }
 
-func downLab(ctx context.Context, name string, opts ...lab.Option) error {
+func downLab(ctx context.Context, name string, opts ...lab.DownOption) error {
 	e, err := engine(ctx)
 	if err != nil {
 		return err
@@ -265,7 +267,7 @@ func downLab(ctx context.Context, name string, opts ...lab.Option) error {
 	return e.Down(ctx, name, opts...)
 }
 
-func upLab(ctx context.Context, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
+func upLab(ctx context.Context, sc *scenario.Scenario, opts ...lab.UpOption) (*lab.Lab, error) {
 	e, err := engine(ctx)
 	if err != nil {
 		return nil, err

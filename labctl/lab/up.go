@@ -24,15 +24,14 @@ import (
 // alone (a stopped node is started), missing ones are created, and a lab that
 // is up with another definition is an ErrConflict. When Up fails or ctx ends
 // (Ctrl-C), it removes what it created before returning.
-func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*Lab, error) {
-	o := e.o.with(opts)
+func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...UpOption) (*Lab, error) {
+	o, err := with(e.o, opts, UpOption.applyUp)
+	if err != nil {
+		return nil, err
+	}
 	name := o.name
 	if name == "" {
 		name = sc.Name
-	}
-	pools, err := parsePools(o.pool4, o.pool6)
-	if err != nil {
-		return nil, err
 	}
 	// Before anything is planned or created: the host paths of files and
 	// mounts exist and stay inside the scenario's folder.
@@ -50,7 +49,7 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 	if err := p.place(sc, info.Hosts); err != nil {
 		return nil, err
 	}
-	u := &upper{e: e, o: o, p: p, pools: pools, ev: newEmitter(name, o.progress), info: info,
+	u := &upper{e: e, o: o, p: p, pools: o.pools, ev: newEmitter(name, o.progress), info: info,
 		netIDs: map[string]string{}, subnets: map[string][]netip.Prefix{}, images: map[string]backend.Image{}}
 	changed, err := u.run(ctx)
 	u.unlock(ctx)

@@ -50,7 +50,7 @@ func fakeEngine(t *testing.T) (*lab.Engine, *backendtest.Fake) {
 		}
 		return backendtest.HelperRun{}
 	}
-	return lab.New(f), f
+	return newEngine(t, f), f
 }
 
 func fakeLab(t *testing.T) *scenario.Scenario {
@@ -60,6 +60,15 @@ func fakeLab(t *testing.T) *scenario.Scenario {
 		t.Fatal(err)
 	}
 	return sc
+}
+
+func newEngine(t *testing.T, b backend.Backend) *lab.Engine {
+	t.Helper()
+	e, err := lab.New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // up brings the scenario up as lab fk.
@@ -162,7 +171,7 @@ var creates = []string{"CreateNetwork", "CreateNode", "Start", "RunHelper"}
 func TestFailedUpRollsBackEverything(t *testing.T) {
 	t.Parallel()
 	_, clean := fakeEngine(t)
-	up(t, lab.New(clean))
+	up(t, newEngine(t, clean))
 	injected := errors.New("injected")
 	for _, method := range creates {
 		for n := 1; n <= clean.Count(method); n++ {
