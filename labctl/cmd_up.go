@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"socketlab/labctl/lab"
+	"socketlab/labctl/scenario"
 )
 
 func upCommand() *cobra.Command {
@@ -45,7 +46,9 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			if pull != "never" && pull != "missing" {
 				return usageError{fmt.Errorf("up: --pull %q: want never or missing", pull)}
 			}
-			sc, err := loadScenario(a[0], anyPath)
+			// The engine resolves the host paths of files and mounts, once,
+			// as it plans the lab (before --recreate takes it down).
+			sc, err := loadScenario(a[0])
 			if err != nil {
 				return err
 			}
@@ -53,11 +56,6 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 				name = sc.Name
 			}
 			ctx := cmd.Context()
-			if recreate {
-				if err := downLab(ctx, name); err != nil && !errors.Is(err, lab.ErrNoLab) {
-					return err
-				}
-			}
 			out := cmd.OutOrStdout()
 			p := newProgress(out, quiet)
 			began := time.Now()
@@ -69,8 +67,14 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			if anyPath {
 				opts = append(opts, lab.WithHostPathsAnywhere())
 			}
+			if recreate {
+				opts = append(opts, lab.WithRecreate())
+			}
 			l, err := upLab(ctx, sc, opts...)
 			p.done()
+			if errs := (scenario.Errors{}); errors.As(err, &errs) {
+				return exitError{code: 2, err: fmt.Errorf("%s is not a valid scenario:\n%w", a[0], errs)}
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return exitError{code: 130, err: fmt.Errorf("up %s interrupted: what it had created is removed", name)}

@@ -104,6 +104,11 @@ func (e *Engine) Down(ctx context.Context, name string, opts ...DownOption) erro
 	if err != nil {
 		return err
 	}
+	return e.down(ctx, name, o)
+}
+
+// down is Down with its options applied.
+func (e *Engine) down(ctx context.Context, name string, o options) error {
 	ctrs, nets, err := e.resources(ctx, backend.Selector{LabelLab: name})
 	if err != nil {
 		return err

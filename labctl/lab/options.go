@@ -77,6 +77,8 @@ type options struct {
 	hostPaths bool
 	// helpersOnly: see WithHelpersOnly.
 	helpersOnly bool
+	// recreate: see WithRecreate.
+	recreate bool
 }
 
 func defaultOptions() options {
@@ -178,4 +180,11 @@ func WithPullMissing() UpOnly {
 // outside the scenario's folder: for a scenario you trust.
 func WithHostPathsAnywhere() UpOnly {
 	return func(o *options) error { o.hostPaths = true; return nil }
+}
+
+// WithRecreate makes Up take the lab down first if it is up (labctl up
+// --recreate): once the scenario is planned, so that a scenario Up cannot
+// run leaves the lab as it was.
+func WithRecreate() UpOnly {
+	return func(o *options) error { o.recreate = true; return nil }
 }
