@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"socketlab/labctl/lab"
-	"socketlab/labctl/scenario"
 )
 
 func upCommand() *cobra.Command {
@@ -46,9 +44,9 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			if pull != "never" && pull != "missing" {
 				return usageError{fmt.Errorf("up: --pull %q: want never or missing", pull)}
 			}
-			// The engine resolves the host paths of files and mounts, once,
-			// as it plans the lab (before --recreate takes it down).
-			sc, err := loadScenario(a[0])
+			// Host paths are found here, once, so that a bad one is an exit
+			// status 2 before the engine is asked anything.
+			sc, err := loadScenario(a[0], anyPath)
 			if err != nil {
 				return err
 			}
@@ -72,9 +70,6 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			}
 			l, err := upLab(ctx, sc, opts...)
 			p.done()
-			if errs := (scenario.Errors{}); errors.As(err, &errs) {
-				return exitError{code: 2, err: fmt.Errorf("%s is not a valid scenario:\n%w", a[0], errs)}
-			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return exitError{code: 130, err: fmt.Errorf("up %s interrupted: what it had created is removed", name)}

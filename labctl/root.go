@@ -101,7 +101,8 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 // loadScenario reads a scenario file; an invalid one is an exit status 2
 // with every problem on its own line. hostPaths, when given, also finds the
 // host paths of its files and mounts (true: anywhere, false: inside the
-// scenario's folder).
+// scenario's folder); the engine's Up then finds them resolved and does not
+// look again.
 func loadScenario(path string, hostPaths ...bool) (*scenario.Scenario, error) {
 	sc, err := scenario.Load(path)
 	if err == nil && len(hostPaths) > 0 {

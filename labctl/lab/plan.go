@@ -62,8 +62,10 @@ type impairPlan struct {
 }
 
 // newPlan plans sc as the lab name; sc has passed validation. The host
-// paths of its files and mounts are resolved here, once: they must exist
-// and, unless o.hostPaths, stay inside the scenario's folder.
+// paths of its files and mounts must exist and, unless o.hostPaths, stay
+// inside the scenario's folder: resolved here, unless the caller resolved
+// them already under that rule (labctl does, to fail with exit status 2
+// first), which ResolveHostPaths sees and does not redo.
 func newPlan(sc *scenario.Scenario, name, upID string, o options) (*plan, error) {
 	if err := scenario.CheckLabName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
