@@ -14,6 +14,7 @@ import (
 	"socketlab/helpers/impair/shape"
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
+	"socketlab/internal/result"
 	"socketlab/labctl/check"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
@@ -213,7 +214,7 @@ func TestImpairSteps(t *testing.T) {
 		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}},
 		{Node: "client", Action: scenario.ActionImpair, Network: "net", Impair: &shape.Settings{Loss: 100}},
 		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth,
-			Timeout: scenario.Duration(2 * time.Second), Expect: &scenario.Expect{Fail: scenario.FailTimeout}},
+			Timeout: scenario.Duration(2 * time.Second), Expect: &scenario.Expect{Fail: result.Timeout}},
 		{Node: "client", Action: scenario.ActionHeal},
 		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth},
 	}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"socketlab/internal/result"
 	"socketlab/labctl/check"
 	"socketlab/labctl/graph"
 	"socketlab/labctl/lab"
@@ -180,7 +181,7 @@ func longestFirst(scs []*scenario.Scenario) []int {
 			case st.Background:
 			case st.Action == scenario.ActionSleep:
 				cost[i] += time.Duration(st.For)
-			case st.Expect != nil && (st.Expect.Fail == scenario.FailTimeout || st.Expect.Fail == scenario.FailUnreachable):
+			case st.Expect != nil && (st.Expect.Fail == result.Timeout || st.Expect.Fail == result.Unreachable):
 				cost[i] += st.TimeoutOrDefault() * runs(st)
 			default:
 				cost[i] += 100 * time.Millisecond * runs(st)

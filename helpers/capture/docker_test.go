@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/packet"
 	"socketlab/labctl/capture"
 )
 
@@ -97,18 +98,18 @@ func TestCaptureInContainer(t *testing.T) {
 	if !strings.Contains(stderr.String(), `"event":"end"`) || !strings.Contains(stderr.String(), `"dropped":0`) {
 		t.Errorf("stderr has no end line with 0 dropped:\n%s", stderr.String())
 	}
-	tcp, _ := capture.ParseFilter("tcp port 9999")
+	tcp, _ := packet.ParseFilter("tcp port 9999")
 	var conn []capture.Packet
 	var f capture.Formatter
 	for _, p := range pkts {
-		if tcp.Match(capture.Decode(p.Data)) {
+		if tcp.Match(packet.Decode(p.Data)) {
 			conn = append(conn, p)
 			t.Log(f.Line(p))
 		}
 	}
 	yes := true
 	w := capture.Analyze(conn)
-	if m := (capture.Expect{Handshake: &yes, Close: capture.CloseFIN, CloseBy: capture.Server}).Check(w); len(m) != 0 {
+	if m := (capture.Expect{Handshake: &yes, Close: packet.CloseFIN, CloseBy: packet.SideServer}).Check(w); len(m) != 0 {
 		t.Errorf("greeting %q; on the wire: %v", greeting, m)
 	}
 	if !w.Close.Both || !w.Close.ByNode {

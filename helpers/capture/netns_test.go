@@ -16,6 +16,7 @@ import (
 	"time"
 
 	helper "socketlab/helpers/capture"
+	"socketlab/internal/packet"
 	"socketlab/labctl/capture"
 )
 
@@ -252,11 +253,11 @@ func TestCaptureAcrossNamespaces(t *testing.T) {
 		t.Log(f.Line(pk))
 	}
 
-	tcp, _ := capture.ParseFilter("tcp port 9999")
-	udp, _ := capture.ParseFilter("udp port 9999")
+	tcp, _ := packet.ParseFilter("tcp port 9999")
+	udp, _ := packet.ParseFilter("udp port 9999")
 	var welcome, responder []capture.Packet
 	for _, pk := range all {
-		d := capture.Decode(pk.Data)
+		d := packet.Decode(pk.Data)
 		if tcp.Match(d) {
 			welcome = append(welcome, pk)
 		}
@@ -266,10 +267,10 @@ func TestCaptureAcrossNamespaces(t *testing.T) {
 	}
 	w := capture.Analyze(welcome)
 	yes := true
-	if m := (capture.Expect{Handshake: &yes, Close: capture.CloseFIN, Family: 4}).Check(w); len(m) != 0 {
+	if m := (capture.Expect{Handshake: &yes, Close: packet.CloseFIN, Family: 4}).Check(w); len(m) != 0 {
 		t.Errorf("welcome on the wire: %v", m)
 	}
-	if !w.Close.Both || w.Close.By != capture.Server {
+	if !w.Close.Both || w.Close.By != packet.SideServer {
 		t.Errorf("welcome close %s; want fin by server, both ways", w.Close)
 	}
 	one := 1

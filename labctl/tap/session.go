@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"socketlab/internal/images"
+	"socketlab/internal/packet"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/capture"
 	"socketlab/labctl/lab"
@@ -91,7 +92,7 @@ func Start(ctx context.Context, l Lab, stop Stopper, targets []Target, cfg Confi
 		cfg.Snaplen = DefaultSnaplen
 	}
 	if cfg.Filter != "" {
-		if _, err := capture.ParseFilter(cfg.Filter); err != nil {
+		if _, err := packet.ParseFilter(cfg.Filter); err != nil {
 			return nil, err
 		}
 	}
