@@ -149,7 +149,7 @@ func (s *Session) run(ctx context.Context, t Target) error {
 	}
 	r := &running{stderr: &capped{n: 64 << 10}}
 	h, err := s.l.RunHelper(ctx, t.Node, lab.HelperSpec{
-		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: []string{"NET_RAW"},
+		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: images.Caps(images.Capture),
 		Stderr: r.stderr,
 	})
 	if err != nil {
