@@ -394,7 +394,7 @@ func TestImpairSurvivesRestart(t *testing.T) {
 	needImpair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, echo := impairLab(t)
+	l, _ := impairLab(t)
 	if _, err := l.ImpairLinks(ctx, "echo", "net", shape.Settings{Loss: 100}); err != nil {
 		t.Fatalf("impair: %v", err)
 	}
@@ -404,7 +404,7 @@ func TestImpairSurvivesRestart(t *testing.T) {
 	if err := l.Start(ctx, "echo"); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	echo = node(t, status(t, l), "echo")
+	echo := node(t, status(t, l), "echo")
 	if got := echoes(t, address(t, echo, "net", "IPv4"), 50); got != 0 {
 		t.Errorf("after a restart, %d of 50 came back through a cut link", got)
 	}
