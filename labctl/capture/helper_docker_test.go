@@ -17,19 +17,6 @@ import (
 	"socketlab/labctl/capture"
 )
 
-// needImages skips (or, with CI=true, fails) without a Docker engine or the images.
-func needImages(t *testing.T, images ...string) {
-	t.Helper()
-	if err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Run(); err != nil {
-		need.Missing(t, fmt.Sprintf("no Docker engine (%v)", err))
-	}
-	for _, img := range images {
-		if exec.Command("docker", "image", "inspect", img).Run() != nil {
-			need.Missing(t, img+" is not built: run make images")
-		}
-	}
-}
-
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
 	b, err := exec.Command("docker", args...).CombinedOutput()
@@ -43,7 +30,7 @@ func docker(t *testing.T, args ...string) string {
 // node's network namespace, NET_RAW only, read-only, no-new-privileges; and
 // reads its stream as labctl does.
 func TestCaptureInContainer(t *testing.T) {
-	needImages(t, "socketlab/capture:latest", "socketlab/welcome:latest")
+	need.DockerImages(t, "socketlab/capture:latest", "socketlab/welcome:latest")
 	name := fmt.Sprintf("cap-%d-welcome", os.Getpid())
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name, name+"-capture").Run() })
 	id := docker(t, "run", "-d", "--name", name, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "socketlab/welcome:latest")

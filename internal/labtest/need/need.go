@@ -7,8 +7,10 @@
 package need
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +43,20 @@ func Command(t testing.TB, name, pkg string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		Missing(t, "needs the "+name+" command: apt-get install "+pkg)
+	}
+}
+
+// DockerImages ends the test (Missing) unless the docker command reaches an
+// engine that has every image of refs (socketlab/echo:latest). It asks the
+// docker CLI, not labctl, so that the helpers' own tests can use it.
+func DockerImages(t testing.TB, refs ...string) {
+	t.Helper()
+	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+		Missing(t, fmt.Sprintf("no Docker engine: %v: %s", err, strings.TrimSpace(string(out))))
+	}
+	for _, ref := range refs {
+		if exec.Command("docker", "image", "inspect", ref).Run() != nil {
+			Missing(t, ref+" is not built: run make images")
+		}
 	}
 }
