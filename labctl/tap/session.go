@@ -49,7 +49,7 @@ type Stopper interface {
 type Config struct {
 	// Image is the capture helper's image (default: images.Ref(images.Capture, "")).
 	Image string
-	// Filter keeps only matching packets (capture.FilterSyntax), applied in the helpers.
+	// Filter keeps only matching packets (packet.FilterSyntax), applied in the helpers.
 	Filter string
 	// Snaplen is the most bytes kept of each packet (0: DefaultSnaplen).
 	Snaplen int
