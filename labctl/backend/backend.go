@@ -130,7 +130,6 @@ type Helpers interface {
 // on (NodeSpec.Host), for a runtime that spans several hosts.
 const LabelHost = "socketlab.host"
 
-
 // Info describes a runtime.
 type Info struct {
 	Name       string // e.g. "docker"
