@@ -128,10 +128,10 @@ func TestSealed(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		egress bool
-		opts   []lab.Option
+		opts   []lab.UpOption
 	}{
 		{"sealed", false, nil},
-		{"sealed by the helper", false, []lab.Option{lab.WithHelpersOnly()}},
+		{"sealed by the helper", false, []lab.UpOption{lab.WithHelpersOnly()}},
 		{"egress", true, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
