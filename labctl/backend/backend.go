@@ -271,9 +271,9 @@ type Container struct {
 
 // Network is one network as List finds it.
 type Network struct {
-	ID       string
-	Name     string
-	Subnets  []netip.Prefix
+	ID      string
+	Name    string
+	Subnets []netip.Prefix
 	// Gateways are the network's gateway addresses: the host's own on the
 	// network (a bridge's), where a sealed node may not send.
 	Gateways []netip.Addr
