@@ -179,5 +179,8 @@ func sealText(info backend.Info) []string {
 	if info.DNSAtGateway {
 		lines = append(lines, "the engine's name server answers on the gateway: port 53 there stays open")
 	}
+	if len(info.Resolvers) > 0 {
+		lines = append(lines, fmt.Sprintf("the engine's DNS asks %v for names outside the lab from within the node: port 53 there stays open", info.Resolvers))
+	}
 	return lines
 }

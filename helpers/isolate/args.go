@@ -47,8 +47,8 @@ func ParseArgs(args []string, out io.Writer) (f Filter, clear bool, err error) {
 
 In a node's network namespace: accept IPv6 from the IPV6-PREFIXes only (and
 link-local, loopback), unless --no-input; with --seal, let the node send only
-to the --lab subnets, never to a --gateway (but name service to a --dns
-address), and reject the rest. Without --seal the node's seal is removed.
+to the --lab subnets, never to a --gateway, and name queries (port 53) to the
+--dns addresses; reject the rest. Without --seal the node's seal is removed.
 In the host's namespace: --guard keeps the bridges apart from every other.
 `)
 		fs.PrintDefaults()
@@ -59,7 +59,7 @@ In the host's namespace: --guard keeps the bridges apart from every other.
 	var seal Seal
 	fs.Func("lab", "a subnet of the lab (repeat)", list(&seal.Lab, netip.ParsePrefix, "a prefix such as 10.200.12.0/24 or fd5c:1ab:0:12::/64"))
 	fs.Func("gateway", "a network's gateway address (repeat)", list(&seal.Gateways, netip.ParseAddr, "an address such as 10.200.12.1"))
-	fs.Func("dns", "a gateway address that answers names on port 53 (repeat)", list(&seal.DNS, netip.ParseAddr, "an address such as 10.200.12.1"))
+	fs.Func("dns", "an address the node may send name queries to, port 53 (repeat)", list(&seal.DNS, netip.ParseAddr, "an address such as 10.200.12.1"))
 	if err := fs.Parse(args); err != nil {
 		return f, false, err
 	}

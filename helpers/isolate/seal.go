@@ -23,8 +23,11 @@ import (
 //     by its address, to published ports and to other nodes, and the ICMP
 //     errors that go with them;
 //   - IPv6 neighbour discovery and multicast listener reports;
-//   - name service (port 53) to the Seal's DNS addresses (Podman's
-//     aardvark-dns answers on the gateway address);
+//   - name service (port 53) to the Seal's DNS addresses: Podman's
+//     aardvark-dns answers on the gateway address, and Docker's embedded
+//     DNS forwards the names it does not know to its host's resolvers
+//     from within the node's namespace (without an answer from them a
+//     lookup of a name outside the lab would not fail, but time out);
 //   - new traffic to the lab's subnets, except the gateway addresses (the
 //     host's side of each network).
 //
@@ -47,8 +50,10 @@ type Seal struct {
 	Lab []netip.Prefix
 	// Gateways are the networks' gateway addresses: in Lab, yet the host.
 	Gateways []netip.Addr
-	// DNS are addresses among Gateways that the node may ask names of (UDP
-	// and TCP port 53), where the engine's resolver listens on the gateway.
+	// DNS are addresses the node may send name queries to (UDP and TCP
+	// port 53) whether in the lab or not: the engine's name server on a
+	// gateway, or the resolvers the engine's DNS forwards to from within
+	// the node.
 	DNS []netip.Addr
 }
 

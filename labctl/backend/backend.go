@@ -147,6 +147,11 @@ type Info struct {
 	// gateway address, port 53 (Podman's aardvark-dns), not inside the node
 	// (Docker's 127.0.0.11): a sealed node may ask it names.
 	DNSAtGateway bool
+	// Resolvers are the servers the runtime's name server asks, on a
+	// node's behalf and from within its namespace, the names it does not
+	// know (Docker's embedded DNS forwards to its host's): a sealed node
+	// may send name queries there. Empty when the runtime does not say.
+	Resolvers []netip.Addr
 	// PinAddresses: the runtime cannot be trusted to give unique addresses
 	// or to resolve names in both families, so the engine gives every node
 	// fixed IPv4 and IPv6 addresses and the lab's names as ExtraHosts.

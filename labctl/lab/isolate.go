@@ -96,7 +96,7 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 // being all the lab's networks.
 func filterOf(info backend.Info, nets []backend.Network, eps []backend.EndpointInfo) isolate.Filter {
 	byID := map[string]backend.Network{}
-	seal := &isolate.Seal{}
+	seal := &isolate.Seal{DNS: info.Resolvers}
 	for _, n := range nets {
 		byID[n.ID] = n
 		seal.Lab = append(seal.Lab, n.Subnets...)

@@ -42,6 +42,8 @@ func TestFilterOf(t *testing.T) {
 			isolate.Filter{NoInput: true, Seal: &isolate.Seal{Lab: lab, Gateways: gws}}},
 		{"sealed, names at the gateways", backend.Info{IsolatesIPv6: true, DNSAtGateway: true}, []backend.Network{front, back}, on("f"),
 			isolate.Filter{NoInput: true, Seal: &isolate.Seal{Lab: lab, Gateways: gws, DNS: gws}}},
+		{"sealed, the engine's DNS forwards from the node", backend.Info{Resolvers: []netip.Addr{a("10.255.255.53")}}, []backend.Network{front, back}, on("f"),
+			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Seal: &isolate.Seal{Lab: lab, Gateways: gws, DNS: []netip.Addr{a("10.255.255.53")}}}},
 		{"on an egress network", backend.Info{}, []backend.Network{front, out}, on("f", "b"),
 			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64"), p("fd5c:1ab:0:2::/64")}}},
 		{"an egress network it is not on", backend.Info{}, []backend.Network{front, out}, on("f"),

@@ -97,6 +97,9 @@ func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
 			IPv6OnlyNetworks: b.apiAtLeast(1, 48),
 			IsolatesIPv6:     b.apiAtLeast(1, 48),
 		}
+		if b.local {
+			b.info.Resolvers = hostResolvers() // the engine's host is this machine
+		}
 		if in, err := b.cli.Info(ctx, client.InfoOptions{}); err == nil {
 			b.logDrv = in.Info.LoggingDriver
 		}
