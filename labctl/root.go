@@ -292,7 +292,12 @@ func openNamed(ctx context.Context, name string) (*lab.Lab, error) {
 
 // backends are the container engines labctl drives, by name.
 var backends = backend.Registry{
-	"docker": func(ctx context.Context, _ string) (backend.Backend, error) { return docker.New(ctx) },
+	"docker": func(ctx context.Context, _ string) (backend.Backend, error) {
+		if w := docker.EnvWarning(); w != "" {
+			fmt.Fprintln(os.Stderr, "labctl: warning:", w)
+		}
+		return docker.New(ctx)
+	},
 	"swarm":  swarmBackend,
 }
 

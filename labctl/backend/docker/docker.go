@@ -50,6 +50,9 @@ var _ backend.Backend = (*Backend)(nil)
 // default the local socket) and checks that it answers; the error wraps
 // backend.ErrUnreachable and says what to do.
 func New(ctx context.Context) (*Backend, error) {
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "ssh://") {
+		return NewAt(ctx, h, nil) // the client itself dials no ssh
+	}
 	return connect(ctx, "", "is the Docker daemon running? Start it, or point DOCKER_HOST at one", client.FromEnv)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -174,4 +175,27 @@ func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return string(bytes.TrimSpace(b.buf))
+}
+
+// LoopbackHost tells whether host, an endpoint's host name, is a loopback
+// address or localhost: an engine there is reached from this machine only.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// EnvWarning is what to say on every command when the environment points
+// the client at an engine on plain TCP beyond loopback (DOCKER_HOST
+// tcp://, no DOCKER_TLS_VERIFY): such an engine has no authentication.
+// "" when it does not.
+func EnvWarning() string {
+	u, err := url.Parse(os.Getenv("DOCKER_HOST"))
+	if err != nil || u.Scheme != "tcp" || os.Getenv("DOCKER_TLS_VERIFY") != "" || LoopbackHost(u.Hostname()) {
+		return ""
+	}
+	return fmt.Sprintf("DOCKER_HOST=%s is a Docker API on plain TCP, with no authentication: whoever reaches %s is root on that host; "+
+		"set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or DOCKER_HOST=ssh://USER@%s", u, u.Host, u.Hostname())
 }

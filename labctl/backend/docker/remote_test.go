@@ -100,3 +100,28 @@ func TestSSHArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvWarning: DOCKER_HOST on plain TCP beyond loopback is warned
+// about; with TLS, on loopback, on a socket or ssh it is not.
+func TestEnvWarning(t *testing.T) {
+	for _, c := range []struct {
+		host, verify string
+		warn         bool
+	}{
+		{"tcp://10.0.0.2:2375", "", true},
+		{"tcp://docker.lan:2375", "", true},
+		{"tcp://10.0.0.2:2376", "1", false},
+		{"tcp://127.0.0.1:2375", "", false},
+		{"tcp://localhost:2375", "", false},
+		{"unix:///var/run/docker.sock", "", false},
+		{"ssh://me@10.0.0.2", "", false},
+		{"", "", false},
+	} {
+		t.Setenv("DOCKER_HOST", c.host)
+		t.Setenv("DOCKER_TLS_VERIFY", c.verify)
+		w := EnvWarning()
+		if (w != "") != c.warn || c.warn && !strings.Contains(w, "no authentication") {
+			t.Errorf("DOCKER_HOST=%s DOCKER_TLS_VERIFY=%q: warning %q", c.host, c.verify, w)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package swarm
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -188,7 +187,7 @@ func (x Host) checkAuth() error {
 		return fmt.Errorf("insecure: true goes with a tcp:// endpoint only")
 	case x.TLS != nil && x.Insecure:
 		return fmt.Errorf("insecure: true and tls: both: drop insecure:, TLS authenticates the engine")
-	case u.Scheme == "tcp" && x.TLS == nil && !x.Insecure && !loopback(u.Hostname()):
+	case u.Scheme == "tcp" && x.TLS == nil && !x.Insecure && !docker.LoopbackHost(u.Hostname()):
 		return fmt.Errorf("%s is a Docker API on plain TCP, which has no authentication: whoever reaches that port is root on that host, so labctl does not use it. "+
 			"Start dockerd with --tlsverify and give tls: {ca: ca.pem, cert: cert.pem, key: key.pem} (docs/multihost.md), "+
 			"or use ssh://USER@%s; on a network only you can reach, add insecure: true", x.Endpoint, u.Hostname())
@@ -196,21 +195,12 @@ func (x Host) checkAuth() error {
 	return nil
 }
 
-// loopback tells whether host is a loopback address or localhost.
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
-}
-
 // Warnings are what a command says on every run about the file: each
 // host reached with no authentication.
 func (h *Hosts) Warnings() []string {
 	var ws []string
 	for _, x := range h.Hosts {
-		if u, err := url.Parse(x.Endpoint); err == nil && x.Insecure && !loopback(u.Hostname()) {
+		if u, err := url.Parse(x.Endpoint); err == nil && x.Insecure && !docker.LoopbackHost(u.Hostname()) {
 			ws = append(ws, fmt.Sprintf("%s:%d:%d: host %s (%s) is reached on plain TCP with no authentication (insecure: true): whoever reaches %s is root on that host; give it tls: (see docs/multihost.md)",
 				h.File, x.Line, x.Column, x.Name, x.Endpoint, u.Host))
 		}
