@@ -298,7 +298,7 @@ var backends = backend.Registry{
 		}
 		return docker.New(ctx)
 	},
-	"swarm":  swarmBackend,
+	"swarm": swarmBackend,
 }
 
 // pickBackend chooses the backend and where it connects: the swarm of a
