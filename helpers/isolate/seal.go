@@ -29,7 +29,9 @@ import (
 //     from within the node's namespace (without an answer from them a
 //     lookup of a name outside the lab would not fail, but time out);
 //   - new traffic to the lab's subnets, except the gateway addresses (the
-//     host's side of each network).
+//     host's side of each network) and the IPv4 subnets' broadcast
+//     addresses (the host takes a datagram sent there, and its wildcard
+//     services answer it).
 //
 // The rest is rejected, not dropped, with an administratively prohibited
 // ICMP made in the node itself (nothing leaves it): a TCP connect then
@@ -85,6 +87,11 @@ func addSeal(c *nftables.Conn, s *Seal) {
 	}
 	for _, a := range s.Gateways {
 		rule(rej, daddrIn(netip.PrefixFrom(a, a.BitLen())))
+	}
+	for _, p := range s.Lab {
+		if b, ok := broadcast(p); ok {
+			rule(rej, daddrIn(netip.PrefixFrom(b, 32)))
+		}
 	}
 	for _, p := range s.Lab {
 		rule(acc, daddrIn(p))
@@ -153,4 +160,17 @@ func daddrIn(p netip.Prefix) []expr.Any {
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(addr)), Mask: mask, Xor: make([]byte, len(addr))},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr},
 	}
+}
+
+// broadcast is the broadcast address of an IPv4 subnet that has one
+// (shorter than /31).
+func broadcast(p netip.Prefix) (netip.Addr, bool) {
+	if !p.Addr().Is4() || p.Bits() >= 31 {
+		return netip.Addr{}, false
+	}
+	a := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom4(a), true
 }

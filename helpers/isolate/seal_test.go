@@ -1,6 +1,7 @@
 package isolate_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -186,6 +187,28 @@ func pings(t *testing.T, ns, addr string) (err error) {
 	return err
 }
 
+// broadcasts tells whether a datagram sent from ns to the broadcast
+// address addr:port (SO_BROADCAST set) brings an answer.
+func broadcasts(t *testing.T, ns, addr string, port int) (err error) {
+	t.Helper()
+	netnstest.In(t, ns, func() {
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1) })
+		}}
+		var c net.PacketConn
+		if c, err = lc.ListenPacket(context.Background(), "udp4", ":0"); err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err = c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP(addr), Port: port}); err != nil {
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		_, _, err = c.ReadFrom(make([]byte, 16))
+	})
+	return err
+}
+
 // helper builds the helper binary once per test.
 func helper(t *testing.T) string {
 	t.Helper()
@@ -237,6 +260,10 @@ func TestSeal(t *testing.T) {
 		}
 	}
 
+	if err := broadcasts(t, ns.node, "10.98.1.255", port); err != nil {
+		t.Fatalf("before the seal, a datagram to the subnet's broadcast address: %v: the rig does not work", err)
+	}
+
 	out := runIn(t, ns.node, bin, "--seal", "--lab", "10.98.1.0/24", "--lab", "fd98:1::/64",
 		"--gateway", "10.98.1.1", "--gateway", "fd98:1::1", "fd98:1::/64")
 	if !strings.Contains(out, "sealed: the node sends only to [10.98.1.0/24 fd98:1::/64]") {
@@ -266,6 +293,9 @@ func TestSeal(t *testing.T) {
 		if err := pings(t, ns.node, a); err == nil {
 			t.Errorf("sealed: an ICMP echo to %s (outside the lab) was answered", a)
 		}
+	}
+	if err := broadcasts(t, ns.node, "10.98.1.255", port); err == nil {
+		t.Errorf("sealed: a datagram to the subnet's broadcast address was answered (by the host's wildcard service)")
 	}
 	for _, a := range lab[:2] {
 		if err := pings(t, ns.node, a); err != nil {
