@@ -8,11 +8,14 @@ import (
 )
 
 // Args is f as the isolation helper's command line (after the program's
-// name): the IPv6 input subnets as arguments, as labctl has always given
-// them, and the seal and the rest as flags, which an older labctl never
-// gives. ParseArgs reads it back.
+// name): the input subnets as arguments, as labctl has always given them,
+// and the seal and the rest as flags, which an older labctl never gives.
+// ParseArgs reads it back.
 func (f Filter) Args() []string {
 	var args []string
+	if f.Input4 {
+		args = append(args, "--ipv4")
+	}
 	if f.NoInput {
 		args = append(args, "--no-input")
 	}
@@ -41,12 +44,13 @@ func ParseArgs(args []string, out io.Writer) (f Filter, clear bool, err error) {
 	fs := flag.NewFlagSet("isolate", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprint(out, `usage: isolate [--no-input] [--seal [--lab PREFIX]... [--gateway ADDR]... [--dns ADDR]...] [IPV6-PREFIX]...
+		fmt.Fprint(out, `usage: isolate [--ipv4] [--no-input] [--seal [--lab PREFIX]... [--gateway ADDR]... [--dns ADDR]...] [PREFIX]...
        isolate --clear
        isolate --guard|--unguard BRIDGE...
 
-In a node's network namespace: accept IPv6 from the IPV6-PREFIXes only (and
-link-local, loopback), unless --no-input; with --seal, let the node send only
+In a node's network namespace: accept IPv6 from the IPv6 PREFIXes only (and
+link-local, loopback, replies), and IPv4 from the IPv4 ones when there are
+any or --ipv4 says so; no input filter with --no-input. With --seal, let the node send only
 to the --lab subnets, never to a --gateway, and name queries (port 53) to the
 --dns addresses; reject the rest. Without --seal the node's seal is removed.
 In the host's namespace: --guard keeps the bridges apart from every other.
@@ -54,7 +58,8 @@ In the host's namespace: --guard keeps the bridges apart from every other.
 		fs.PrintDefaults()
 	}
 	fs.BoolVar(&clear, "clear", false, "remove the node's filters")
-	fs.BoolVar(&f.NoInput, "no-input", false, "no IPv6 input filter (the engine keeps IPv6 apart itself)")
+	fs.BoolVar(&f.Input4, "ipv4", false, "filter IPv4 coming in even with no IPv4 prefix")
+	fs.BoolVar(&f.NoInput, "no-input", false, "no input filter (the engine keeps its networks apart itself)")
 	sealed := fs.Bool("seal", false, "let the node send only to the lab")
 	var seal Seal
 	fs.Func("lab", "a subnet of the lab (repeat)", list(&seal.Lab, netip.ParsePrefix, "a prefix such as 10.200.12.0/24 or fd5c:1ab:0:12::/64"))
@@ -75,13 +80,13 @@ In the host's namespace: --guard keeps the bridges apart from every other.
 	}
 	for _, a := range fs.Args() {
 		p, err := netip.ParsePrefix(a)
-		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
-			return f, false, fmt.Errorf("%q: want an IPv6 prefix such as fd5c:1ab:0:12::/64, or --clear", a)
+		if err != nil || p.Addr().Is4In6() {
+			return f, false, fmt.Errorf("%q: want a prefix such as fd5c:1ab:0:12::/64 or 10.200.12.0/24, or --clear", a)
 		}
 		f.Input = append(f.Input, p)
 	}
-	if f.NoInput && len(f.Input) > 0 {
-		return f, false, fmt.Errorf("--no-input takes no IPv6 prefixes")
+	if f.NoInput && (len(f.Input) > 0 || f.Input4) {
+		return f, false, fmt.Errorf("--no-input takes no prefixes and no --ipv4")
 	}
 	return f, false, nil
 }

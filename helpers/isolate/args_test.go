@@ -21,6 +21,8 @@ func TestArgs(t *testing.T) {
 			Lab: []netip.Prefix{p("10.200.12.0/24"), p("fd5c:1ab:0:12::/64")}, Gateways: []netip.Addr{a("10.200.12.1"), a("fd5c:1ab:0:12::1")}, DNS: []netip.Addr{a("10.200.12.1")},
 		}},
 		{NoInput: true, Seal: &Seal{}},
+		{Input: []netip.Prefix{p("10.200.12.0/24"), p("fd5c:1ab:0:12::/64")}, Input4: true},
+		{Input4: true, Input: []netip.Prefix{p("fd5c:1ab:0:12::/64")}, Seal: &Seal{Lab: []netip.Prefix{p("10.200.12.0/24")}}},
 	} {
 		got, clear, err := ParseArgs(f.Args(), io.Discard)
 		if err != nil || clear || !reflect.DeepEqual(got, f) {
@@ -41,12 +43,12 @@ func TestArgsErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"10.0.0.0/8"}, `"10.0.0.0/8": want an IPv6 prefix`},
+		{[]string{"10.0.0.0/88"}, `"10.0.0.0/88": want a prefix`},
 		{[]string{"--lab", "10.0.0.0/8"}, "--lab, --gateway and --dns go with --seal"},
 		{[]string{"--seal", "--lab", "x"}, "want a prefix such as"},
 		{[]string{"--seal", "--gateway", "10.0.0.0/8"}, "want an address such as"},
 		{[]string{"--clear", "--seal"}, "--clear takes nothing else"},
-		{[]string{"--no-input", "fd00::/64"}, "--no-input takes no IPv6 prefixes"},
+		{[]string{"--no-input", "fd00::/64"}, "--no-input takes no prefixes"},
 	} {
 		var out strings.Builder
 		_, _, err := ParseArgs(c.args, &out)

@@ -20,21 +20,28 @@ import (
 	"github.com/google/nftables/expr"
 )
 
-// Table is the name of the helper's nftables table (family ip6).
+// Table is the name of the helper's input filter tables (family ip6, and
+// ip where IPv4 is filtered too).
 const Table = "socketlab_isolate"
 
 // linkLocal is where neighbour discovery and router messages come from.
 var linkLocal = netip.MustParsePrefix("fe80::/10")
 
-// Filter is what a node's namespace holds: the IPv6 input filter and the
-// seal (seal.go). The zero Filter drops all IPv6 from outside the node and
-// leaves it unsealed.
+// Filter is what a node's namespace holds: the input filter and the seal
+// (seal.go). The zero Filter drops all IPv6 from outside the node, leaves
+// IPv4 to the engine and the node unsealed.
 type Filter struct {
-	// Input are the IPv6 subnets the node accepts IPv6 from (and
-	// link-local, loopback); every other IPv6 packet coming in is dropped.
+	// Input are the subnets the node accepts packets from (and replies,
+	// loopback, IPv6 link-local); every other IPv6 packet coming in is
+	// dropped, and every other IPv4 packet when Input holds an IPv4 subnet
+	// or Input4 is set (for an engine that keeps no IPv4 filter between
+	// its networks: rootless Podman); otherwise IPv4 is left to the engine.
 	Input []netip.Prefix
+	// Input4 filters IPv4 even with no IPv4 subnet in Input: a node only on
+	// IPv6-only networks, which the engine gave IPv4 all the same.
+	Input4 bool
 	// NoInput leaves the node without an input filter, for an engine that
-	// keeps its networks' IPv6 apart itself.
+	// keeps its networks apart itself.
 	NoInput bool
 	// Seal, when set, lets the node send only to the lab.
 	Seal *Seal
@@ -43,19 +50,27 @@ type Filter struct {
 // Install replaces the node's filters with f, in one transaction. opts
 // choose the namespace (nftables.WithNetNSFd); by default the caller's.
 func Install(f Filter, opts ...nftables.ConnOption) error {
+	var in4, in6 []netip.Prefix
 	for _, p := range f.Input {
-		if !p.Addr().Is6() || p.Addr().Is4In6() {
-			return fmt.Errorf("isolate: %s is not an IPv6 prefix", p)
+		switch {
+		case p.Addr().Is4():
+			in4 = append(in4, p)
+		case p.Addr().Is6() && !p.Addr().Is4In6():
+			in6 = append(in6, p)
+		default:
+			return fmt.Errorf("isolate: %s is not an IP prefix", p)
 		}
 	}
 	c, err := nftables.New(opts...)
 	if err != nil {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
-	removeTable(c, nftables.TableFamilyIPv6, Table)
-	removeTable(c, nftables.TableFamilyINet, SealTable)
+	remove(c)
 	if !f.NoInput {
-		addInput(c, f.Input)
+		addInput(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, in6...))
+		if f.Input4 || len(in4) > 0 {
+			addInput(c, nftables.TableFamilyIPv4, in4)
+		}
 	}
 	if f.Seal != nil {
 		addSeal(c, f.Seal)
@@ -66,9 +81,10 @@ func Install(f Filter, opts ...nftables.ConnOption) error {
 	return nil
 }
 
-// addInput queues the input filter's table and rules on c.
-func addInput(c *nftables.Conn, allow []netip.Prefix) {
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv6, Name: Table})
+// addInput queues the input filter table of family on c: its chain
+// accepts loopback, replies and the sources in allow, and drops the rest.
+func addInput(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix) {
+	t := c.AddTable(&nftables.Table{Family: family, Name: Table})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
 		Name: "input", Table: t, Type: nftables.ChainTypeFilter,
@@ -82,40 +98,53 @@ func addInput(c *nftables.Conn, allow []netip.Prefix) {
 	// Replies to what the node sent: a node on an egress network talks to
 	// the outside, and a sealed node sends nowhere else than the lab.
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), &expr.Verdict{Kind: expr.VerdictAccept})})
-	for _, p := range append([]netip.Prefix{linkLocal}, allow...) {
+	for _, p := range allow {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(p), &expr.Verdict{Kind: expr.VerdictAccept})})
 	}
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
 }
 
 // Clear removes the node's filters, input and seal, where there are any;
-// opts as for Apply.
+// opts as for Install.
 func Clear(opts ...nftables.ConnOption) error {
 	c, err := nftables.New(opts...)
 	if err != nil {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
-	removeTable(c, nftables.TableFamilyIPv6, Table)
-	removeTable(c, nftables.TableFamilyINet, SealTable)
+	remove(c)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("isolate: remove rules: %w", err)
 	}
 	return nil
 }
 
-// saddrIn is "ip6 saddr in p": the source address (offset 8 of the IPv6
-// header, 16 bytes) masked to p's length equals p's address.
+// remove queues the deletion of the node's tables (input IPv6 and IPv4,
+// seal) where they exist.
+func remove(c *nftables.Conn) {
+	removeTable(c, nftables.TableFamilyIPv6, Table)
+	removeTable(c, nftables.TableFamilyIPv4, Table)
+	removeTable(c, nftables.TableFamilyINet, SealTable)
+}
+
+// saddrIn is "ip6 saddr in p" (or "ip saddr in p"): the source address
+// (offset 8 of the IPv6 header, 16 bytes; offset 12 of the IPv4 header, 4
+// bytes) masked to p's length equals p's address.
 func saddrIn(p netip.Prefix) []expr.Any {
 	p = p.Masked()
-	mask := make([]byte, 16)
+	addr := p.Addr().AsSlice()
+	off := uint32(8)
+	if p.Addr().Is4() {
+		off = 12
+	}
+	mask := make([]byte, len(addr))
 	for i := range p.Bits() {
 		mask[i/8] |= 0x80 >> (i % 8)
 	}
-	addr := p.Addr().As16()
+	n := uint32(len(addr))
 	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 16, Mask: mask, Xor: make([]byte, 16)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr},
 	}
 }
 

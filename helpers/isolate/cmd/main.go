@@ -4,6 +4,8 @@
 // the lab, and exits.
 //
 //	isolate fd5c:1ab:0:12::/64 fd5c:1ab:0:13::/64   # accept IPv6 from these only; no seal
+//	isolate 10.200.12.0/24 fd5c:1ab:0:12::/64       # and IPv4 from these only
+//	isolate --ipv4 fd5c:1ab:0:12::/64               # and no IPv4 (an IPv6-only network that has IPv4 all the same)
 //	isolate --seal --lab 10.200.12.0/24 --lab fd5c:1ab:0:12::/64 \
 //	        --gateway 10.200.12.1 --gateway fd5c:1ab:0:12::1 fd5c:1ab:0:12::/64
 //	isolate --no-input --seal --lab 10.200.12.0/24 --gateway 10.200.12.1
@@ -58,7 +60,7 @@ func run(args []string) int {
 		return 1
 	}
 	if !clear && !f.NoInput {
-		fmt.Printf("isolated: IPv6 accepted from %v, link-local and loopback only\n", f.Input)
+		fmt.Printf("isolated: accepted from %v, link-local, loopback and replies only\n", f.Input)
 	}
 	if f.Seal != nil {
 		fmt.Printf("sealed: the node sends only to %v, never to %v\n", f.Seal.Lab, f.Seal.Gateways)
