@@ -121,13 +121,7 @@ type Decoded struct {
 // fails: what it cannot read stays zero (ProtoOther, Complete false).
 func Decode(frame []byte) Decoded {
 	var d Decoded
-	var (
-		eth layers.Ethernet
-		ip4 layers.IPv4
-		ip6 layers.IPv6
-		tcp layers.TCP
-		udp layers.UDP
-	)
+	var eth layers.Ethernet
 	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
 		return d
 	}
@@ -145,26 +139,60 @@ func Decode(frame []byte) Decoded {
 		}
 		return d
 	case layers.EthernetTypeIPv4:
-		if ip4.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
-			return d
-		}
-		d.Family = 4
-		src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
-		dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
-		d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
-		d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
-		return d
+		return decodeIPv4(eth.Payload)
 	case layers.EthernetTypeIPv6:
-		if ip6.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
-			return d
+		return decodeIPv6(eth.Payload)
+	}
+	return d
+}
+
+// DecodeIP reads a bare IPv4 or IPv6 packet (no link-layer header), as
+// NFQUEUE hands one over, like Decode.
+func DecodeIP(pkt []byte) Decoded {
+	if len(pkt) > 0 {
+		switch pkt[0] >> 4 {
+		case 4:
+			return decodeIPv4(pkt)
+		case 6:
+			return decodeIPv6(pkt)
 		}
-		d.Family = 6
-		src, _ := netip.AddrFromSlice(ip6.SrcIP)
-		dst, _ := netip.AddrFromSlice(ip6.DstIP)
-		d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
-		d.PayloadLen = wireLen(d, int(ip6.Length))
+	}
+	return Decoded{}
+}
+
+func decodeIPv4(b []byte) Decoded {
+	var (
+		d   Decoded
+		ip4 layers.IPv4
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if ip4.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
 		return d
 	}
+	d.Family = 4
+	src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
+	dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
+	d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
+	d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
+	return d
+}
+
+func decodeIPv6(b []byte) Decoded {
+	var (
+		d   Decoded
+		ip6 layers.IPv6
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if ip6.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+		return d
+	}
+	d.Family = 6
+	src, _ := netip.AddrFromSlice(ip6.SrcIP)
+	dst, _ := netip.AddrFromSlice(ip6.DstIP)
+	d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
+	d.PayloadLen = wireLen(d, int(ip6.Length))
 	return d
 }
 

@@ -11,8 +11,11 @@ import (
 const FilterSyntax = `A filter keeps the packets it matches; primitives, as in tcpdump:
   host ADDR, net PREFIX, port N (each may start with src or dst),
   tcp, udp, icmp, icmp6, arp, ip, ip6;
+  syn, ack, fin, rst, psh (a TCP segment with that flag set),
+  data (a TCP segment or UDP datagram that carries bytes);
 joined by and (&&, or nothing: "tcp port 80"), or (||), not (!), and ( ).
-Example: "tcp port 9999 or icmp or icmp6"`
+Examples: "tcp port 9999 or icmp or icmp6", "tcp and syn and ack" (a SYN-ACK),
+"udp and data", "tcp and fin"`
 
 // Filter is a parsed filter expression; Match applies it to a decoded packet.
 type Filter struct {
@@ -194,6 +197,21 @@ var protos = map[string]func(Decoded) bool{
 	"arp":   func(d Decoded) bool { return d.Proto == ProtoARP },
 	"ip":    func(d Decoded) bool { return d.Family == 4 },
 	"ip6":   func(d Decoded) bool { return d.Family == 6 },
+	"syn":   flag(SYN),
+	"ack":   flag(ACK),
+	"fin":   flag(FIN),
+	"rst":   flag(RST),
+	"psh":   flag(PSH),
+	// data counts the payload's size on the wire, so a capture cut by its
+	// snap length still tells a segment with bytes from a bare ACK.
+	"data": func(d Decoded) bool {
+		return (d.Proto == ProtoTCP || d.Proto == ProtoUDP) && d.PayloadLen > 0
+	},
+}
+
+// flag is the primitive "a TCP segment with flag f set".
+func flag(f TCPFlags) func(Decoded) bool {
+	return func(d Decoded) bool { return d.Proto == ProtoTCP && d.TCP.Flags&f != 0 }
 }
 
 func (p *parser) primitive(t token) (node, error) {
@@ -218,7 +236,7 @@ func (p *parser) primitive(t token) (node, error) {
 		if _, err := netip.ParseAddr(kw.s); err == nil {
 			return nil, p.errAt(kw, fmt.Sprintf("an address needs the word host before it: host %s", kw.s))
 		}
-		return nil, p.errAt(kw, fmt.Sprintf("unknown word %q; a primitive is host, net, port (with src or dst), tcp, udp, icmp, icmp6, arp, ip or ip6", kw.s))
+		return nil, p.errAt(kw, fmt.Sprintf("unknown word %q; a primitive is host, net, port (with src or dst), tcp, udp, icmp, icmp6, arp, ip, ip6, syn, ack, fin, rst, psh or data", kw.s))
 	}
 	arg, ok := p.next()
 	if !ok {
