@@ -106,7 +106,7 @@ func TestFaultThirdDatagram(t *testing.T) {
 		if got := fired(t, l, "echo"); !slices.Equal(got, []uint64{1}) {
 			t.Errorf("%s: status says the fault fired %v, want [1]", fam.flag, got)
 		}
-		if err := l.ClearFaults(context.Background(), "echo", ""); err != nil {
+		if _, err := l.ClearFaults(context.Background(), "echo", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,7 +290,7 @@ func TestFaultDelayDatagram(t *testing.T) {
 		if late < 250*time.Millisecond {
 			t.Errorf("%s: the held echo came back %v after it was sent, want about 300ms", fam, late)
 		}
-		if err := l.ClearFaults(context.Background(), "echo", ""); err != nil {
+		if _, err := l.ClearFaults(context.Background(), "echo", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -113,8 +113,12 @@ packet. labctl status lists the faults in force and how often each fired.
 			}
 			out := cmd.OutOrStdout()
 			if clear {
-				if err := l.ClearFaults(ctx, node, network); err != nil {
+				did, err := l.ClearFaults(ctx, node, network)
+				if err != nil {
 					return impairError(err)
+				}
+				for _, line := range did {
+					fmt.Fprintln(out, line)
 				}
 				fmt.Fprintf(out, "cleared the faults of %s\n", describeTarget(l.Name(), node, network))
 				return nil
@@ -143,16 +147,12 @@ packet. labctl status lists the faults in force and how often each fired.
 			fmt.Fprintf(out, "holding for %s (Ctrl-C clears now)\n", hold)
 			hctx, cancel := holdFor(ctx, hold)
 			defer cancel()
-			st, _ := l.Faults(hctx)
-			if err := l.ClearFaults(hctx, node, network); err != nil {
+			did, err := l.ClearFaults(hctx, node, network)
+			if err != nil {
 				return err
 			}
-			for _, fl := range st {
-				if fl.Node == node && (network == "" || fl.Network == network) {
-					for _, s := range fl.Faults {
-						fmt.Fprintf(out, "%s:%s: %s fired %d time(s) (%d matched)\n", fl.Node, fl.Network, s.Summary, s.Fired, s.Matched)
-					}
-				}
+			for _, line := range did {
+				fmt.Fprintln(out, line)
 			}
 			fmt.Fprintf(out, "cleared the faults of %s\n", describeTarget(l.Name(), node, network))
 			return nil

@@ -3,6 +3,7 @@ package packet
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -188,7 +189,9 @@ func (p *parser) unary() (node, error) {
 	return p.primitive(t)
 }
 
-// protos are the protocol primitives.
+// protos are the primitives that test one property of a packet (its
+// protocol, family, a TCP flag, a payload), by name. A filter holds the
+// word, not a function, so that two parses of one expression are equal.
 var protos = map[string]func(Decoded) bool{
 	"tcp":   func(d Decoded) bool { return d.Proto == ProtoTCP },
 	"udp":   func(d Decoded) bool { return d.Proto == ProtoUDP },
@@ -209,14 +212,29 @@ var protos = map[string]func(Decoded) bool{
 	},
 }
 
+// protoTests and protoIndex are protos by number, so that matching a
+// packet looks nothing up by name.
+var protoTests, protoIndex = func() ([]func(Decoded) bool, map[string]int) {
+	names := make([]string, 0, len(protos))
+	for n := range protos {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	tests, index := make([]func(Decoded) bool, len(names)), map[string]int{}
+	for i, n := range names {
+		tests[i], index[n] = protos[n], i
+	}
+	return tests, index
+}()
+
 // flag is the primitive "a TCP segment with flag f set".
 func flag(f TCPFlags) func(Decoded) bool {
 	return func(d Decoded) bool { return d.Proto == ProtoTCP && d.TCP.Flags&f != 0 }
 }
 
 func (p *parser) primitive(t token) (node, error) {
-	if f, ok := protos[t.s]; ok {
-		return protoNode{t.s, f}, nil
+	if i, ok := protoIndex[t.s]; ok {
+		return protoNode{t.s, i}, nil
 	}
 	dir := dirEither
 	kw := t
@@ -272,7 +290,7 @@ type (
 	notNode   struct{ n node }
 	protoNode struct {
 		name string
-		f    func(Decoded) bool
+		i    int // its test in protoTests
 	}
 	addrNode struct {
 		dir direction
@@ -295,7 +313,7 @@ const (
 func (n orNode) match(d Decoded) bool    { return n.l.match(d) || n.r.match(d) }
 func (n andNode) match(d Decoded) bool   { return n.l.match(d) && n.r.match(d) }
 func (n notNode) match(d Decoded) bool   { return !n.n.match(d) }
-func (n protoNode) match(d Decoded) bool { return n.f(d) }
+func (n protoNode) match(d Decoded) bool { return protoTests[n.i](d) }
 
 func (n addrNode) match(d Decoded) bool {
 	if !d.Src.IsValid() {

@@ -205,24 +205,55 @@ func (l *Lab) askFaultHelper(ctx context.Context, h backend.Container, argv []st
 }
 
 // ClearFaults removes the faults on node's link to network ("" for every
-// network; node "" for every node of the lab). Packets a fault holds are
-// released. Clearing where there is no fault changes nothing.
-func (l *Lab) ClearFaults(ctx context.Context, node, network string) error {
+// network; node "" for every node of the lab) and says, a line per fault,
+// what each did. Packets a fault holds are released. Clearing where there
+// is no fault changes nothing.
+func (l *Lab) ClearFaults(ctx context.Context, node, network string) ([]string, error) {
 	if err := l.checkTarget(ctx, node, network); err != nil {
-		return err
+		return nil, err
 	}
 	hs, err := l.faultHelpers(ctx, node, network)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	did := faultLines(l.faultsOf(ctx, hs), func(fl FaultLink, s shape.FaultState) string {
+		return fmt.Sprintf("%s:%s: %s fired %d time(s), %d matched", fl.Node, fl.Network, s.Summary, s.Fired, s.Matched)
+	})
 	errs := parallel(len(hs), func(i int) error {
 		_ = l.e.b.Stop(ctx, hs[i].ID, impairGrace) // SIGTERM: it takes its rules away
 		return l.e.b.Remove(ctx, hs[i].ID)
 	})
 	if err := joinErrs(errs); err != nil {
-		return fmt.Errorf("clear faults: remove fault helpers: %w", err)
+		return did, fmt.Errorf("clear faults: remove fault helpers: %w", err)
 	}
-	return nil
+	return did, nil
+}
+
+// Fault is AddFaults of one fault, saying a line per link what is in
+// force there (a scenario's fault step).
+func (l *Lab) Fault(ctx context.Context, node, network string, f shape.Fault) ([]string, error) {
+	links, err := l.AddFaults(ctx, node, network, []shape.Fault{f})
+	return faultLines(links, func(fl FaultLink, s shape.FaultState) string {
+		return fmt.Sprintf("%s:%s: %s", fl.Node, fl.Network, s.Summary)
+	}), err
+}
+
+// faultLines is line(link, fault) for each fault of links; a link whose
+// helper died or did not answer gets a line saying so.
+func faultLines(links []FaultLink, line func(FaultLink, shape.FaultState) string) []string {
+	var out []string
+	for _, fl := range links {
+		switch {
+		case !fl.Running:
+			out = append(out, fmt.Sprintf("%s:%s: the fault helper had died (every packet passed)", fl.Node, fl.Network))
+		case fl.Error != "":
+			out = append(out, fmt.Sprintf("%s:%s: %s", fl.Node, fl.Network, fl.Error))
+		}
+		for _, s := range fl.Faults {
+			out = append(out, line(fl, s))
+		}
+	}
+	return out
 }
 
 // Faults lists the faults in force in the lab and what each did, asking
