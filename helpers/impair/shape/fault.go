@@ -165,7 +165,7 @@ func (f *Fault) Validate() error {
 		add("count", strconv.Itoa(f.Count), "count limits every", "add every N, or use first K")
 	}
 	if f.Ingress && f.Action == ActionDuplicate {
-		add("ingress", "", "duplicate works on what the node sends only (the copy is made where a packet leaves)", "put the fault on the sender: labctl fault SENDER --match ... --duplicate")
+		add("ingress", "", "duplicate works on what the node sends only (the copy is made where a packet leaves)", "put the fault on the node that sends the packet, without ingress")
 	}
 	if len(errs) > 0 {
 		return errs
