@@ -101,7 +101,7 @@ func TestCaptureInContainer(t *testing.T) {
 	var conn []capture.Packet
 	var f capture.Formatter
 	for _, p := range pkts {
-		if tcp.Match(capture.Decode(p.Data)) {
+		if d := capture.Decode(p.Data); tcp.Match(&d) {
 			conn = append(conn, p)
 			t.Log(f.Line(p))
 		}

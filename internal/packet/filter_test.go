@@ -11,7 +11,7 @@ import (
 
 // ipPacket serialises a bare IP packet (no Ethernet header, as NFQUEUE
 // hands one over) from src to dst carrying transport layer tl and payload.
-func ipPacket(t *testing.T, src, dst string, tl interface {
+func ipPacket(t testing.TB, src, dst string, tl interface {
 	gopacket.SerializableLayer
 	SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
 }, payload string) []byte {
@@ -106,7 +106,7 @@ func TestFilterFlagsAndData(t *testing.T) {
 				fam, name, _ := strings.Cut(p.name, " ")
 				// The same answer for the bare IP packet (the delay line) and the frame (capture).
 				for how, d := range map[string]Decoded{"ip": DecodeIP(p.b), "frame": Decode(withEthernet(p.b))} {
-					if got := f.Match(d); got != want[name] {
+					if got := f.Match(&d); got != want[name] {
 						t.Errorf("%q on %s %s (%s): got %v, want %v", tc.expr, fam, name, how, got, want[name])
 					}
 				}
@@ -125,7 +125,7 @@ func TestDataCountsTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := DecodeIP(cut); !f.Match(d) {
+	if d := DecodeIP(cut); !f.Match(&d) {
 		t.Errorf("data on a cut segment of 10 bytes: no match (PayloadLen %d)", d.PayloadLen)
 	}
 }

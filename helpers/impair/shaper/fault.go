@@ -94,7 +94,7 @@ func (l *delayLine) fault(id uint32, pkt []byte, m meta, rules []*faultRule) boo
 	var picked *faultRule
 	var after []*faultRule
 	for _, r := range rules {
-		if r.f.Ingress != m.ingress || !r.match.Match(d) {
+		if r.f.Ingress != m.ingress || !r.match.Match(&d) {
 			continue
 		}
 		if r.f.Action == shape.ActionReorder && r.held.Load() > 0 {
