@@ -98,6 +98,10 @@ packet. labctl status lists the faults in force and how often each fired.
 				if f.Action == shape.ActionDelay {
 					d, err := shape.ParseDuration(delay)
 					if err != nil {
+						var fe *shape.FieldError
+						if errors.As(err, &fe) {
+							fe.Field = "delay"
+						}
 						return usageError{fmt.Errorf("fault: --%w", err)}
 					}
 					f.Delay = d

@@ -217,7 +217,7 @@ func (l *Lab) ClearFaults(ctx context.Context, node, network string) ([]string, 
 		return nil, err
 	}
 	did := faultLines(l.faultsOf(ctx, hs), func(fl FaultLink, s shape.FaultState) string {
-		return fmt.Sprintf("%s:%s: %s fired %d time(s), %d matched", fl.Node, fl.Network, s.Summary, s.Fired, s.Matched)
+		return fmt.Sprintf("%s:%s: %s fired %s (%d matched)", fl.Node, fl.Network, s.Summary, times(s.Fired), s.Matched)
 	})
 	errs := parallel(len(hs), func(i int) error {
 		_ = l.e.b.Stop(ctx, hs[i].ID, impairGrace) // SIGTERM: it takes its rules away
@@ -294,4 +294,17 @@ func (l *Lab) faultsOf(ctx context.Context, ctrs []backend.Container) []FaultLin
 		return strings.Compare(a.Node+"\x00"+a.Network, b.Node+"\x00"+b.Network)
 	})
 	return out
+}
+
+// times is "never", "once", "twice" or "N times".
+func times(n uint64) string {
+	switch n {
+	case 0:
+		return "never"
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
