@@ -10,11 +10,7 @@ import (
 // TestFaultUsage: a fault is checked before the engine is asked anything,
 // so a bad one is exit status 2 with the reason, and nothing is started.
 func TestFaultUsage(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	tests := []usageCase{
 		{"no node", []string{"fault", "--match", "udp", "--drop"}, []string{"name the NODE[:NETWORK] whose packets to pick"}},
 		{"no match", []string{"fault", "echo", "--drop"}, []string{"say which packets with --match EXPR"}},
 		{"no action", []string{"fault", "echo", "--match", "udp"}, []string{"give one action of --drop, --delay D", "(got 0: )"}},
@@ -27,19 +23,7 @@ func TestFaultUsage(t *testing.T) {
 		{"clear with a fault", []string{"fault", "echo", "--clear", "--drop"}, []string{"--clear takes no --drop"}},
 		{"no node name", []string{"fault", ":front", "--match", "udp", "--drop"}, []string{"names no node"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := labctl(t, tt.args...)
-			if code != 2 {
-				t.Errorf("exit status %d, want 2 (stderr %q)", code, stderr)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr %q lacks %q", stderr, w)
-				}
-			}
-		})
-	}
+	usageErrors(t, tests)
 }
 
 // TestWriteFaultRow: doctor's faults row follows the probe.
@@ -60,6 +44,31 @@ func TestWriteFaultRow(t *testing.T) {
 			writeFaultRow(&b, tt.p)
 			if !strings.Contains(b.String(), tt.want) {
 				t.Errorf("row %q lacks %q", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+// usageCase is a command line that must exit 2 with want in its stderr.
+type usageCase struct {
+	name string
+	args []string
+	want []string
+}
+
+// usageErrors runs each case, expecting exit status 2 and its words.
+func usageErrors(t *testing.T, tests []usageCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := labctl(t, tt.args...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2 (stderr %q)", code, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
 			}
 		})
 	}
