@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"socketlab/helpers/impair/shape"
+	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 )
 
@@ -134,11 +135,11 @@ func (l *Lab) faultHelpers(ctx context.Context, node, network string) ([]backend
 func (l *Lab) startFaultHelper(ctx context.Context, node, ref string, lk link, args []string) (FaultLink, error) {
 	where := fmt.Sprintf("fault %s:%s", node, lk.Network)
 	stderr := &lockedWriter{w: &strings.Builder{}}
-	h, err := l.RunHelper(ctx, node, HelperSpec{
+	h, err := l.RunHelper(ctx, node, backend.HelperSpec{
 		Purpose: PurposeFault,
 		Image:   ref,
 		Cmd:     append([]string{"fault", "serve", lk.iface()}, args...),
-		Caps:    []string{"NET_ADMIN"},
+		Caps:    images.Caps(images.Impair),
 		Labels: map[string]string{LabelFaultNetwork: lk.Network, LabelFaultInterface: lk.Interface,
 			LabelFaultTarget: lk.iface()},
 		Stderr: stderr,

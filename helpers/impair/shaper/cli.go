@@ -212,7 +212,7 @@ func Command(settings map[string]shape.Settings) []string {
 // fault is impair fault serve|add|list.
 func fault(ctx context.Context, args []string, emit func(shape.Event), fail func(int, string, error) int) int {
 	if len(args) < 2 {
-		return fail(shape.ExitUsage, "", errors.New("fault: write impair fault serve|add|list IFACE [FAULT]..."))
+		return fail(shape.ExitUsage, "", errors.New("fault: write impair fault serve|add|list IFACE [FAULT...]"))
 	}
 	op, name := args[0], args[1]
 	faults, rest, err := shape.ParseFaults(args[2:])
