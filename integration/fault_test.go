@@ -408,3 +408,31 @@ func TestFaultHelperKilled(t *testing.T) {
 		t.Errorf("helpers left after down: %v", left)
 	}
 }
+
+// TestFaultGoesWithRestart: a node that stops and starts again has a new
+// network namespace: its faults (which counted the old one's packets) are
+// gone, and status says none is in force; every datagram comes back.
+func TestFaultGoesWithRestart(t *testing.T) {
+	t.Parallel()
+	needImpair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, _ := impairLab(t)
+	addFault(t, l, "echo", "--match", "udp and data", "--drop", "--every", "1")
+	if err := l.Stop(ctx, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(ctx, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, l); len(st.Faults) != 0 {
+		t.Errorf("status after a restart lists faults %+v, want none", st.Faults)
+	}
+	if left := helpersLeft(t, l.Name()); len(left) > 0 {
+		t.Errorf("helpers left after the restart: %v", left)
+	}
+	echo := node(t, status(t, l), "echo")
+	if got := echoes(t, address(t, echo, "net", "IPv4"), 20); got != 20 {
+		t.Errorf("after the restart %d of 20 came back, want all", got)
+	}
+}

@@ -208,7 +208,9 @@ func (l *Lab) askFaultHelper(ctx context.Context, h backend.Container, argv []st
 // ClearFaults removes the faults on node's link to network ("" for every
 // network; node "" for every node of the lab) and says, a line per fault,
 // what each did. Packets a fault holds are released. Clearing where there
-// is no fault changes nothing.
+// is no fault changes nothing. A node that starts again, or leaves a
+// network, loses its faults there this way: they counted the packets of
+// the namespace or the interface that is gone.
 func (l *Lab) ClearFaults(ctx context.Context, node, network string) ([]string, error) {
 	if err := l.checkTarget(ctx, node, network); err != nil {
 		return nil, err
