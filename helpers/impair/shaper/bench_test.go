@@ -134,9 +134,6 @@ type floodResult struct {
 	queued, released, arrived float64
 	sent                      uint64
 	last                      *shape.Stats
-	// cpuPerPacket is this process's CPU time (the line, the senders and
-	// the receiver) per packet released, in ns.
-	cpuPerPacket float64
 }
 
 // flood sends 64-byte UDP datagrams from p.A to p.B as fast as two
@@ -181,9 +178,9 @@ func flood(b *testing.B, p *pair, stats func() *shape.Stats) floodResult {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	s0, g0, t0, c0 := stats(), got.Load(), time.Now(), cpuTime(b)
+	s0, g0, t0 := stats(), got.Load(), time.Now()
 	time.Sleep(3 * time.Second)
-	s1, g1, t1, c1 := stats(), got.Load(), time.Now(), cpuTime(b)
+	s1, g1, t1 := stats(), got.Load(), time.Now()
 	close(stop)
 	wg.Wait()
 	rc.Close()
@@ -193,6 +190,5 @@ func flood(b *testing.B, p *pair, stats func() *shape.Stats) floodResult {
 		released: float64(s1.Released-s0.Released) / sec,
 		arrived:  float64(g1-g0) / sec,
 		sent:     sent.Load(), last: s1,
-		cpuPerPacket: float64(c1-c0) / float64(max(s1.Released-s0.Released, 1)),
 	}
 }
