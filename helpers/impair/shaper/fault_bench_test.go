@@ -94,19 +94,7 @@ func BenchmarkFaultLinePackets(b *testing.B) {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			p := newPairPrefix(b, "flt-")
 			rtts(b, p, 4, 1)
-			var fs *FaultServer
-			in(b, p.A, func() {
-				l, err := vnl.LinkByName(p.Dev)
-				if err == nil {
-					fs, err = ServeFaults(l, benchFaults(b, n))
-				}
-				if err != nil {
-					b.Error(err)
-				}
-			})
-			if b.Failed() {
-				b.FailNow()
-			}
+			fs := serveBench(b, p, n)
 			r := flood(b, p, func() *shape.Stats { return fs.line.stats() })
 			in(b, p.A, func() { _ = fs.Close() })
 			queued, released, arrived := r.queued, r.released, r.arrived
@@ -130,19 +118,7 @@ func BenchmarkFaultLineLatency(b *testing.B) {
 	b.Logf("without the line: p50 round trip %v", base)
 	for _, n := range []int{0, 1, 16} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			var fs *FaultServer
-			in(b, p.A, func() {
-				l, err := vnl.LinkByName(p.Dev)
-				if err == nil {
-					fs, err = ServeFaults(l, benchFaults(b, n))
-				}
-				if err != nil {
-					b.Error(err)
-				}
-			})
-			if b.Failed() {
-				b.FailNow()
-			}
+			fs := serveBench(b, p, n)
 			rtts(b, p, 4, 20)
 			m := median(rtts(b, p, 4, 500))
 			in(b, p.A, func() { _ = fs.Close() })
@@ -150,4 +126,23 @@ func BenchmarkFaultLineLatency(b *testing.B) {
 			b.Logf("%d fault rules: p50 round trip %v (%v more than without the line)", n, m, m-base)
 		})
 	}
+}
+
+// serveBench starts the fault line on p.A's interface with n benchFaults.
+func serveBench(b *testing.B, p *pair, n int) *FaultServer {
+	b.Helper()
+	var fs *FaultServer
+	in(b, p.A, func() {
+		l, err := vnl.LinkByName(p.Dev)
+		if err == nil {
+			fs, err = ServeFaults(l, benchFaults(b, n))
+		}
+		if err != nil {
+			b.Error(err)
+		}
+	})
+	if b.Failed() {
+		b.FailNow()
+	}
+	return fs
 }
