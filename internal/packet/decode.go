@@ -78,6 +78,10 @@ type TCP struct {
 	Flags    TCPFlags
 	Seq, Ack uint32
 	Window   uint16
+	// TSVal is the sender's timestamp option (RFC 7323), 0 without one: a
+	// retransmission carries a new one, so it tells a resent segment from
+	// the same segment seen at a second place.
+	TSVal uint32
 	// dataOffset is the header's length in 32-bit words.
 	dataOffset uint8
 }
@@ -106,10 +110,15 @@ type Decoded struct {
 	Family   Family
 	Proto    Proto
 	Src, Dst netip.AddrPort
-	TCP      TCP
-	ICMP     ICMP
-	ARP      ARP
-	Payload  []byte
+	// TTL is the IPv4 time to live or the IPv6 hop limit: 64 as a Linux
+	// host sends, one less after each router.
+	TTL uint8
+	// IPID is the IPv4 identification field (0 for IPv6).
+	IPID    uint16
+	TCP     TCP
+	ICMP    ICMP
+	ARP     ARP
+	Payload []byte
 	// PayloadLen is the transport payload's size on the wire, from the IP
 	// header's length: more than len(Payload) when the snaplen cut the frame.
 	PayloadLen int
@@ -120,21 +129,27 @@ type Decoded struct {
 // Decode reads the Ethernet, IP and transport headers of frame. It never
 // fails: what it cannot read stays zero (ProtoOther, Complete false).
 func Decode(frame []byte) Decoded {
-	var d Decoded
+	var eth layers.Ethernet
+	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
+		return Decoded{}
+	}
+	return network(eth.EthernetType, eth.Payload)
+}
+
+// network decodes what a link header carried: an ARP message or an IP
+// packet, told apart by the EtherType.
+func network(et layers.EthernetType, payload []byte) Decoded {
 	var (
-		eth layers.Ethernet
+		d   Decoded
 		ip4 layers.IPv4
 		ip6 layers.IPv6
 		tcp layers.TCP
 		udp layers.UDP
 	)
-	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
-		return d
-	}
-	switch eth.EthernetType {
+	switch et {
 	case layers.EthernetTypeARP:
 		var arp layers.ARP
-		if arp.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
+		if arp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
 			d.Proto, d.Complete = ProtoARP, true
 			d.ARP.Op = arp.Operation
 			d.ARP.SenderIP, _ = netip.AddrFromSlice(arp.SourceProtAddress)
@@ -145,20 +160,20 @@ func Decode(frame []byte) Decoded {
 		}
 		return d
 	case layers.EthernetTypeIPv4:
-		if ip4.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
+		if ip4.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
 			return d
 		}
-		d.Family = 4
+		d.Family, d.TTL, d.IPID = 4, ip4.TTL, ip4.Id
 		src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
 		dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
 		d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
 		d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
 		return d
 	case layers.EthernetTypeIPv6:
-		if ip6.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
+		if ip6.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
 			return d
 		}
-		d.Family = 6
+		d.Family, d.TTL = 6, ip6.HopLimit
 		src, _ := netip.AddrFromSlice(ip6.SrcIP)
 		dst, _ := netip.AddrFromSlice(ip6.DstIP)
 		d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
@@ -243,6 +258,11 @@ func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload 
 			return d
 		}
 		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, dataOffset: tcp.DataOffset}
+		for _, o := range tcp.Options {
+			if o.OptionType == layers.TCPOptionKindTimestamps && len(o.OptionData) >= 4 {
+				d.TCP.TSVal = uint32(o.OptionData[0])<<24 | uint32(o.OptionData[1])<<16 | uint32(o.OptionData[2])<<8 | uint32(o.OptionData[3])
+			}
+		}
 		for _, f := range []struct {
 			set  bool
 			flag TCPFlags
