@@ -269,6 +269,8 @@ type conv struct {
 	tcp *tcpConv // nil for UDP
 	// dropped is set past MaxConversations: counted, not kept.
 	dropped bool
+	// reported is set once Ended returned it.
+	reported bool
 }
 
 // ident is what makes one packet the same packet at two capture points.
@@ -548,8 +550,35 @@ func (b *Builder) settle(s *sighting) {
 		if s.recv != nil {
 			s.recv.skip = true
 		}
+		s.arrow.Lost = true
+		s.c.Lost++
 		b.lost = append(b.lost, &sighting{arrow: s.arrow, c: s.c, first: s.first, origin: s.origin, points: []string{home}})
 	}
+}
+
+// Advance moves the Builder's clock to t when no frame came (a live
+// capture on a quiet lab), settling what is older than the window.
+func (b *Builder) Advance(t time.Time) {
+	if t.After(b.now) {
+		b.now = t
+		b.expire(false)
+	}
+}
+
+// Ended returns, once each, the conversations that have ended and settled
+// since the last call: TCP connections closed both ways or reset, whose
+// every packet is older than three windows. A live view prints them.
+func (b *Builder) Ended() []*Conversation {
+	var out []*Conversation
+	for _, c := range b.convs {
+		if c.dropped || c.reported || c.tcp == nil || !c.tcp.over() || b.now.Sub(c.End) <= 3*b.opt.Window {
+			continue
+		}
+		c.reported = true
+		out = append(out, c.Conversation)
+	}
+	slices.SortFunc(out, func(x, y *Conversation) int { return x.ID - y.ID })
+	return out
 }
 
 // Finish settles what is pending and returns the ladder.
@@ -563,12 +592,12 @@ func (b *Builder) Finish() *Ladder {
 		}
 	}
 	for _, s := range b.lost {
-		if g, ok := b.gapNear(s.first, s.origin, s.points[0]); ok {
+		if g, ok := b.gapNear(s.first, s.origin, s.points[0]); ok && s.arrow.Lost {
+			// Not the network's loss: the capture's own.
+			s.arrow.Lost = false
+			s.c.Lost--
 			s.c.Incomplete = incompleteText(g)
-			continue
 		}
-		s.arrow.Lost = true
-		s.c.Lost++
 	}
 	for _, c := range b.l.Conversations {
 		if c.Incomplete != "" {

@@ -191,3 +191,36 @@ func text(b *strings.Builder, x int, y float64, size float64, weight, anchor, co
 }
 
 func esc(s string) string { return html.EscapeString(s) }
+
+// WriteSVGAll draws every conversation of l in one SVG image, one ladder
+// under the other.
+func WriteSVGAll(w io.Writer, l *Ladder) error {
+	var parts []string
+	total := 0
+	for _, c := range l.Conversations {
+		var b strings.Builder
+		if err := WriteSVG(&b, c); err != nil {
+			return err
+		}
+		s := b.String()
+		var h int
+		fmt.Sscanf(s[strings.Index(s, ` height="`)+len(` height="`):], "%d", &h)
+		// The ladder, moved down: an <svg> inside an <svg> takes x and y.
+		parts = append(parts, strings.Replace(s, "<svg ", fmt.Sprintf(`<svg y="%d" `, total), 1))
+		total += h + 8
+	}
+	if len(parts) == 0 {
+		total = 40
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d">`+"\n", svgWidth, total, svgWidth, total)
+	if len(parts) == 0 {
+		fmt.Fprintf(&b, `<text x="6" y="20" font-size="12">no TCP or UDP conversation in %d frames</text>`+"\n", l.Frames)
+	}
+	for _, p := range parts {
+		b.WriteString(p)
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
