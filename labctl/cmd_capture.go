@@ -116,7 +116,7 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 	)
 	switch {
 	case drawLadder:
-		live = newLiveLadder(stdout, labNames(st))
+		live = newLiveLadder(stdout, tap.Names(st))
 		if write != "" {
 			file, err := os.Create(write)
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -13,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"socketlab/internal/packet"
-	"socketlab/labctl/lab"
 	"socketlab/labctl/ladder"
+	"socketlab/labctl/tap"
 )
 
 func ladderCommand() *cobra.Command {
@@ -82,7 +81,7 @@ or json (every arrow and state change, for scripts).
 				if err != nil {
 					return err
 				}
-				opt.Names = labNames(st)
+				opt.Names = tap.Names(st)
 			}
 			var in io.Reader = cmd.InOrStdin()
 			name := "standard input"
@@ -138,21 +137,4 @@ func writeLadder(w io.Writer, l *ladder.Ladder, format, title string) error {
 	}
 	_, err = w.Write(b.Bytes())
 	return err
-}
-
-// labNames maps each address of a lab's nodes to the node.
-func labNames(st *lab.Status) map[netip.Addr]string {
-	names := map[netip.Addr]string{}
-	for _, n := range st.Nodes {
-		for _, a := range n.Addresses {
-			for _, s := range []string{a.IPv4, a.IPv6} {
-				if p, err := netip.ParsePrefix(s); err == nil {
-					names[p.Addr()] = n.Name
-				} else if ad, err := netip.ParseAddr(s); err == nil {
-					names[ad] = n.Name
-				}
-			}
-		}
-	}
-	return names
 }

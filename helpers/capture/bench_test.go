@@ -87,7 +87,14 @@ func BenchmarkCaptureEchoStream(b *testing.B) {
 		name    string
 		chunk   int
 		snaplen int
-	}{{"writes64KiB", 64 << 10, 262144}, {"writes64KiB/snaplen256", 64 << 10, 256}, {"writes100B", 100, 262144}} {
+	}{
+		{"writes64KiB", 64 << 10, 262144},
+		// labctl's default snaplen (tap.DefaultSnaplen): what labctl capture and test use.
+		{"writes64KiB/snaplen2048", 64 << 10, 2048},
+		{"writes64KiB/snaplen256", 64 << 10, 256},
+		{"writes100B", 100, 262144},
+		{"writes100B/snaplen2048", 100, 2048},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := newPair(b)
 			srv := self(context.Background(), p.b, "CAPBENCH_ROLE=echo", "CAPBENCH_ADDR="+p.b4+":7")

@@ -17,6 +17,7 @@ import (
 
 	"socketlab/helpers/impair/shape"
 	"socketlab/internal/result"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -72,6 +73,9 @@ type Result struct {
 	// Packets are the step's node's packets during the step, one line
 	// each (at most MaxPacketLines), when the run was captured.
 	Packets []string `json:"packets,omitempty"`
+	// Ladder is the step's conversations drawn as ladders, when the run
+	// was captured (for the report and labctl test -v).
+	Ladder *ladder.Ladder `json:"-"`
 }
 
 // MaxOutput bounds Result.Output; longer output is cut and marked so.
