@@ -1,0 +1,132 @@
+// Package livetest draws ladders from real captures: a lab's packets as
+// labctl's capture helpers record them. It needs a Docker engine and the
+// images (see internal/labtest).
+package livetest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"socketlab/internal/images"
+	"socketlab/internal/labtest"
+	"socketlab/labctl/ladder"
+	"socketlab/labctl/scenario"
+	"socketlab/labctl/tap"
+)
+
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, "lad")) }
+
+const lab = `name: ladder
+networks:
+  lab: {}
+nodes:
+  welcome: {image: welcome, networks: [lab]}
+  echo: {image: echo, networks: [lab]}
+  client: {image: client, networks: [lab]}
+`
+
+// The conversations of a real lab, captured at both ends by labctl's
+// helpers, written as pcapng and read back: welcome over IPv4 and IPv6
+// (FIN both ways, the server first), the client speaking first, a refused
+// connection, echo's half-close (the client's FIN first), a datagram to a
+// closed port and its port unreachable. Lanes are named by node; every
+// packet is seen leaving one node and arriving at the other, and none is
+// lost.
+func TestLadderOfALab(t *testing.T) {
+	labtest.NeedImages(t, "welcome", "echo", scenario.ClientImage, images.Capture)
+	sc, err := scenario.Parse("ladder.yaml", []byte(lab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.Up(t, sc)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var file bytes.Buffer
+	rec, err := tap.Record(ctx, l, labtest.Engine().Backend(), images.Ref(images.Capture, ""), &file)
+	if err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	for _, argv := range [][]string{
+		{"sock", "welcome", "-4", "welcome"},
+		{"sock", "welcome", "-6", "--send", "hello first", "welcome"},
+		{"sock", "welcome", "-4", "welcome:9998"},
+		{"sock", "echo", "-4", "echo", "hello echo"},
+		{"sock", "echo", "-4", "--udp", "welcome:9997", "anyone?"},
+	} {
+		if _, _, _, err := l.Exec(ctx, "client", argv); err != nil {
+			t.Fatalf("%s: %v", strings.Join(argv, " "), err)
+		}
+	}
+	time.Sleep(tap.Settle)
+	if _, err := rec.Close(ctx); err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	st, err := l.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lad, err := ladder.Read(bytes.NewReader(file.Bytes()), ladder.Options{Names: tap.Names(st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	ladder.WriteText(&text, lad)
+	t.Logf("the ladders:\n%s", text.String())
+
+	find := func(proto string, family int, port uint16) *ladder.Conversation {
+		for _, c := range lad.Conversations {
+			if c.Proto == proto && c.Family == family && c.B.Addr.Port() == port {
+				return c
+			}
+		}
+		t.Fatalf("no %s IPv%d conversation to port %d in:\n%s", proto, family, port, text.String())
+		return nil
+	}
+	for _, c := range []struct {
+		name               string
+		conv               *ladder.Conversation
+		lastA, lastB, clos string
+		payload            bool
+	}{
+		{"welcome over IPv4", find("TCP", 4, 9999), ladder.Closed, ladder.TimeWait, "fin by b", true},
+		{"welcome over IPv6, the client first", find("TCP", 6, 9999), ladder.Closed, ladder.TimeWait, "fin by b", true},
+		{"refused", find("TCP", 4, 9998), ladder.Closed, ladder.Closed, "rst by b", false},
+		{"echo's half-close", find("TCP", 4, 7), ladder.TimeWait, ladder.Closed, "fin by a", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cv := c.conv
+			if cv.A.Node != "client" || (cv.B.Node != "welcome" && cv.B.Node != "echo") {
+				t.Errorf("lanes %s and %s, want client and the server", cv.A.Name(), cv.B.Name())
+			}
+			last := [2]string{cv.Initial[0], cv.Initial[1]}
+			for _, s := range cv.States {
+				last[s.End] = s.State
+			}
+			if last[0] != c.lastA || last[1] != c.lastB {
+				t.Errorf("final states %s and %s, want %s and %s", last[0], last[1], c.lastA, c.lastB)
+			}
+			if got := cv.Close + " by " + cv.CloseBy; got != c.clos {
+				t.Errorf("close %q, want %q", got, c.clos)
+			}
+			if cv.Lost != 0 || cv.Retransmissions != 0 || cv.Incomplete != "" {
+				t.Errorf("lost %d, retransmissions %d, incomplete %q on a quiet lab", cv.Lost, cv.Retransmissions, cv.Incomplete)
+			}
+			for _, a := range cv.Arrows {
+				if len(a.Seen) != 2 || a.Arrived.IsZero() {
+					t.Errorf("arrow %s seen at %v (arrived %v), want leaving one node and arriving at the other", a.Label(), a.Seen, a.Arrived)
+				}
+			}
+			if got := cv.Bytes[0] + cv.Bytes[1]; c.payload != (got > 0) {
+				t.Errorf("%d payload bytes", got)
+			}
+		})
+	}
+	udp := find("UDP", 4, 9997)
+	if n := len(udp.Arrows); n != 2 || udp.Arrows[1].ICMP != "port unreachable" || udp.Arrows[1].From != 1 {
+		t.Errorf("UDP to a closed port: %d arrows, want the datagram and its port unreachable:\n%s", n, text.String())
+	}
+}
