@@ -15,8 +15,7 @@ import (
 // and each TCP connection is drawn once it has closed and settled; the
 // rest when the capture ends.
 type liveLadder struct {
-	w     io.Writer
-	start time.Time
+	w io.Writer
 
 	mu      sync.Mutex
 	b       *ladder.Builder
@@ -27,7 +26,7 @@ type liveLadder struct {
 }
 
 func newLiveLadder(w io.Writer, names map[netip.Addr]string) *liveLadder {
-	l := &liveLadder{w: w, start: time.Now(), b: ladder.NewBuilder(ladder.Options{Names: names}),
+	l := &liveLadder{w: w, b: ladder.NewBuilder(ladder.Options{Names: names}),
 		printed: map[*ladder.Conversation]bool{}, stop: make(chan struct{})}
 	l.done.Add(1)
 	go func() {
@@ -73,16 +72,15 @@ func (l *liveLadder) print(cs []*ladder.Conversation) {
 	}
 }
 
-// finish draws what was not drawn yet, with the kernel's drops (stats) as
-// gaps of the whole capture.
-func (l *liveLadder) finish(stats []capture.Stats) {
+// finish draws what was not drawn yet, with the stretches in which the
+// kernel dropped packets (gaps) marked.
+func (l *liveLadder) finish(gaps []capture.Gap) {
 	close(l.stop)
 	l.done.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	end := time.Now()
-	for _, st := range stats {
-		l.b.AddGap(ladder.Gap{Where: st.Where.String(), From: l.start, To: end, Dropped: st.Dropped})
+	for _, g := range gaps {
+		l.b.AddGap(ladder.Gap{Where: g.Where.String(), From: g.From, To: g.To, Dropped: g.Dropped})
 	}
 	lad := l.b.Finish()
 	var rest []*ladder.Conversation

@@ -178,7 +178,7 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 	}
 	res, err := s.Close(context.WithoutCancel(ctx))
 	if live != nil {
-		live.finish(res.Stats)
+		live.finish(s.Gaps())
 	}
 	summary(msgs, packets, res, write)
 	if err != nil {

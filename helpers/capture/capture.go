@@ -40,6 +40,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	decode "socketlab/internal/packet"
 )
@@ -133,6 +134,7 @@ func Capture(ctx context.Context, cfg Config, out io.Writer, events io.Writer) (
 		ifs = append(ifs, f)
 	}
 
+	widenPipe(out)
 	bw := bufio.NewWriterSize(out, 1<<20)
 	ng, err := newWriter(bw, ifs, cfg)
 	if err != nil {
@@ -261,6 +263,16 @@ func Capture(ctx context.Context, cfg Config, out io.Writer, events io.Writer) (
 		return res, errors.New(res.Error)
 	}
 	return res, nil
+}
+
+// widenPipe grows out's pipe buffer, when out is a pipe, from 64 KiB to
+// the 1 MiB of the helper's own buffer: a flush then wakes the reader once,
+// not sixteen times, and the helper blocks less on a slow reader while the
+// ring fills.
+func widenPipe(out io.Writer) {
+	if f, ok := out.(interface{ Fd() uintptr }); ok {
+		_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	}
 }
 
 // dropsBlock writes a statistics block for f when the kernel dropped more

@@ -94,7 +94,7 @@ func (r *Recording) Ladder(ctx context.Context, node string, from, to time.Time)
 	r.mu.Unlock()
 	slices.SortStableFunc(pkts, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
 	var gaps []ladder.Gap
-	for _, g := range r.s.m.Gaps() {
+	for _, g := range r.s.Gaps() {
 		if g.Overlaps(from, to) {
 			gaps = append(gaps, ladder.Gap{Where: g.Where.String(), From: g.From, To: g.To, Dropped: g.Dropped})
 		}
