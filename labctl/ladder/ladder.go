@@ -178,10 +178,12 @@ type Arrow struct {
 	ICMPFrom string `json:"icmp_from,omitempty"`
 	// Marks: a resent segment, a copy the network made, a packet that left
 	// and never arrived, bytes before this segment that no capture point saw.
-	Retransmission bool   `json:"retransmission,omitempty"`
-	Duplicate      bool   `json:"duplicate,omitempty"`
-	Lost           bool   `json:"lost,omitempty"`
-	Unseen         string `json:"unseen_before,omitempty"`
+	Retransmission bool `json:"retransmission,omitempty"`
+	Duplicate      bool `json:"duplicate,omitempty"`
+	// DupAck is a bare ACK that repeats the last one: its sender saw a hole.
+	DupAck bool   `json:"dup_ack,omitempty"`
+	Lost   bool   `json:"lost,omitempty"`
+	Unseen string `json:"unseen_before,omitempty"`
 	// Seen lists the capture points that saw it, in order.
 	Seen []string `json:"seen,omitempty"`
 }

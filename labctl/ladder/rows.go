@@ -93,6 +93,9 @@ func (a *Arrow) Marks() []string {
 	if a.Duplicate {
 		m = append(m, "duplicate")
 	}
+	if a.DupAck {
+		m = append(m, "dup ack")
+	}
 	if a.Lost {
 		m = append(m, "lost")
 	}

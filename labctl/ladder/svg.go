@@ -58,7 +58,7 @@ func WriteSVG(w io.Writer, c *Conversation) error {
 	fmt.Fprintf(&b, `<title>%s: %s</title>`+"\n", esc(c.Title()), esc(c.Summary()))
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/>`+"\n", svgWidth, height)
 	fmt.Fprintf(&b, `<g font-family="DejaVu Sans, Helvetica, Arial, sans-serif" fill="%s">`+"\n", inkColor)
-	text(&b, 6, 16, 13, "bold", "start", inkColor, cut(c.Title(), 64))
+	text(&b, 6, 16, 12, "bold", "start", inkColor, cut(c.Title(), 66))
 	text(&b, 6, 32, 10.5, "normal", "start", mutedColor, cut(c.Summary(), 86))
 	if c.Incomplete != "" {
 		text(&b, 6, 46, 10.5, "bold", "start", warningColor, "! the capture is incomplete: packets missing here may have crossed the wire")

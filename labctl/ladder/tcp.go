@@ -37,6 +37,9 @@ type tcpConv struct {
 	high    [2]uint32 // highest seq+len sent by each end
 	sent    [2]bool
 	finEnd  [2]uint32 // seq after each end's FIN
+	lastAck [2]uint32 // the last ack each end sent, and its window
+	lastWin [2]uint16
+	acked   [2]bool
 	fin     [2]bool
 	rst     bool
 	synAck  bool // B answered a SYN: something listened
@@ -82,6 +85,15 @@ func (t *tcpConv) segment(c *conv, a *Arrow, from int, d packet.Decoded) {
 		a.Ack = &ack
 	}
 	a.Seq = d.TCP.Seq - t.isn[from]
+	// A bare ACK repeating the last one: the receiver saw a hole (three
+	// of them make the sender resend at once: fast retransmit).
+	// (A window update repeats the ack with a new window: not one.)
+	if fl == packet.ACK && d.PayloadLen == 0 && t.acked[from] && d.TCP.Ack == t.lastAck[from] && d.TCP.Window == t.lastWin[from] && !a.Duplicate {
+		a.DupAck = true
+	}
+	if fl&packet.ACK != 0 {
+		t.lastAck[from], t.lastWin[from], t.acked[from] = d.TCP.Ack, d.TCP.Window, true
+	}
 	n := uint32(d.PayloadLen)
 	if fl&packet.SYN != 0 {
 		n++
@@ -97,7 +109,12 @@ func (t *tcpConv) segment(c *conv, a *Arrow, from int, d packet.Decoded) {
 				a.Unseen = fmt.Sprintf("bytes %d to %d not seen", t.high[from]-t.isn[from], d.TCP.Seq-t.isn[from]-1)
 			}
 			t.high[from], t.sent[from] = end, true
-			c.Bytes[from] += d.PayloadLen
+			// The bytes each way: as far as the sequence numbers went, so
+			// that bytes lost before any capture point count once resent.
+			c.Bytes[from] = int(end - t.isn[from] - 1)
+			if t.fin[from] || fl&packet.FIN != 0 {
+				c.Bytes[from]--
+			}
 		case d.PayloadLen <= 1 && end == t.high[from] && fl&(packet.SYN|packet.FIN) == 0:
 			// a keepalive: one byte (or none) below what was sent
 		default:

@@ -44,7 +44,9 @@ func WriteText(w io.Writer, l *Ladder) error {
 func writeConv(b *strings.Builder, c *Conversation) {
 	line := func(s string) { b.WriteString(cut(strings.TrimRight(s, " "), TextWidth) + "\n") }
 	line(c.Title())
-	line("   " + c.Summary())
+	for _, l := range wrap(c.Summary(), TextWidth-3) {
+		line("   " + l)
+	}
 	if c.Incomplete != "" {
 		for _, l := range wrap("!! "+c.Incomplete, TextWidth-3) {
 			line("   " + l)
