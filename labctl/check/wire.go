@@ -38,7 +38,8 @@ const MaxPacketLines = 200
 // its expect.wire. It runs after the step, whose client ran from start to end.
 func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start, end time.Time) {
 	rec, ok := l.(Recorder)
-	want := st.Expect != nil && st.Expect.Wire != nil
+	w := st.Wire()
+	want := w != nil
 	if !ok {
 		if want && res.Outcome != Error {
 			res.Outcome = Error
@@ -61,7 +62,7 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 		res.Message = msg
 		return
 	}
-	miss := wireExpect(st.Expect.Wire).Check(capture.Analyze(pkts))
+	miss := wireExpect(w).Check(capture.Analyze(pkts))
 	if len(miss) == 0 {
 		return
 	}

@@ -46,7 +46,7 @@ func TestWireIncompleteCapture(t *testing.T) {
 			lab := &recordingLab{fakeLab: fakeLab{answers: map[string]string{
 				"client: sock welcome --json --timeout 10s welcome": okJSON("Welcome!\n", "IPv4"),
 			}}, gapAt: c.gapAt}
-			st := &scenario.Step{Node: "client", Run: "welcome", Target: "welcome", Expect: &scenario.Expect{Wire: &scenario.Wire{Handshake: &yes}}}
+			st := &scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "welcome", Target: "welcome", Expect: &scenario.Expect{Wire: &scenario.Wire{Handshake: &yes}}}}
 			rep := Run(context.Background(), lab, &scenario.Scenario{Name: "t", Steps: []*scenario.Step{st}}, nil)
 			r := rep.Results[0]
 			if r.Outcome != c.outcome || !strings.Contains(r.Message+r.Expected, c.says) {

@@ -46,7 +46,7 @@ func TestLadderOfALab(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var file bytes.Buffer
-	rec, err := tap.Record(ctx, l, labtest.Engine().Backend(), images.Ref(images.Capture, ""), &file)
+	rec, err := tap.Record(ctx, l, images.Ref(images.Capture, ""), &file)
 	if err != nil {
 		t.Fatalf("capture: %v", err)
 	}
