@@ -367,7 +367,12 @@ func (b *Builder) Add(f Frame) {
 		b.homes[d.Src.Addr()] = f.Where
 	}
 	id := b.identity(d)
-	if s := b.recent[id]; s != nil && !slices.Contains(s.points, f.Where) && f.Time.Sub(s.first) <= b.opt.Window {
+	// A cooked v1 capture cannot tell its interfaces apart: the same
+	// packet again within a moment is the next interface it crossed (a
+	// bridge port, the bridge), not a copy.
+	blind := info.Cooked && info.IfIndex == 0
+	if s := b.recent[id]; s != nil && f.Time.Sub(s.first) <= b.opt.Window &&
+		(!slices.Contains(s.points, f.Where) || blind && f.Time.Sub(s.first) < 5*time.Millisecond) {
 		b.seenAgain(s, f, d)
 		return
 	}
