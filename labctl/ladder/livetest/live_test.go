@@ -4,9 +4,12 @@
 package livetest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +131,74 @@ func TestLadderOfALab(t *testing.T) {
 	udp := find("UDP", 4, 9997)
 	if n := len(udp.Arrows); n != 2 || udp.Arrows[1].ICMP != "port unreachable" || udp.Arrows[1].From != 1 {
 		t.Errorf("UDP to a closed port: %d arrows, want the datagram and its port unreachable:\n%s", n, text.String())
+	}
+}
+
+// tshark on the host, on "any" (Linux cooked), sees the lab's packets on
+// its bridge and each node's bridge port: the ladder draws each packet
+// once, names the lanes from the lab's addresses, and follows welcome's
+// close both ways.
+func TestLadderOfTsharkOnTheHost(t *testing.T) {
+	tshark := labtest.NeedCommand(t, "tshark", "tshark")
+	if os.Geteuid() != 0 {
+		t.Skip("tshark captures the host's interfaces only as root")
+	}
+	labtest.NeedImages(t, "welcome", scenario.ClientImage)
+	sc, err := scenario.Parse("tshark.yaml", []byte("name: tshark\nnetworks:\n  lab: {}\nnodes:\n  welcome: {image: welcome, networks: [lab]}\n  client: {image: client, networks: [lab]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.Up(t, sc)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := l.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := t.TempDir() + "/any.pcapng"
+	cmd := exec.CommandContext(ctx, tshark, "-q", "-i", "any", "-w", file, "-f", "tcp port 9999 and net "+st.Networks[0].IPv4)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// tshark says "Capturing on 'any'" once it captures.
+	sc2 := bufio.NewScanner(stderr)
+	for sc2.Scan() && !strings.Contains(sc2.Text(), "Capturing on") {
+	}
+	go io.Copy(io.Discard, stderr)
+	if _, _, _, err := l.Exec(ctx, "client", []string{"sock", "welcome", "-4", "welcome"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lad, err := ladder.Read(f, ladder.Options{Names: tap.Names(st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	ladder.WriteText(&text, lad)
+	if len(lad.Conversations) != 1 {
+		t.Fatalf("%d conversations, want welcome's:\n%s", len(lad.Conversations), text.String())
+	}
+	c := lad.Conversations[0]
+	last := c.Initial
+	for _, s := range c.States {
+		last[s.End] = s.State
+	}
+	if c.A.Node != "client" || c.B.Node != "welcome" || last != [2]string{ladder.Closed, ladder.TimeWait} || c.Duplicates != 0 || c.Retransmissions != 0 || c.Close != "fin" {
+		t.Errorf("lanes %s and %s, final states %v, %d duplicates, %d retransmissions, close %q; want client and welcome, CLOSED and TIME_WAIT, none, none, fin:\n%s",
+			c.A.Name(), c.B.Name(), last, c.Duplicates, c.Retransmissions, c.Close, text.String())
+	}
+	if lad.Frames <= len(c.Arrows) {
+		t.Errorf("%d frames for %d arrows: tshark saw each packet once only? (a bridged packet crosses two ports)", lad.Frames, len(c.Arrows))
 	}
 }
