@@ -143,6 +143,24 @@ func cases() []ladderCase {
 			retrans: 1, lost: 1, lanes: "client | echo", arrows: 8,
 		},
 		{
+			name: "lost-syn-ack",
+			pcap: func(t *testing.T) []byte {
+				// A fault drops the first SYN-ACK in the server's delay line,
+				// before its capture: no capture point sees it. The client
+				// sends its SYN again a second later; the server answers.
+				l := newLab(t, "client:lab", "welcome:lab", c4)
+				l.send(seg{src: c4, dst: s4, flags: syn, seq: isnC})
+				l.now = l.now.Add(time.Second)
+				l.send(seg{src: c4, dst: s4, flags: syn, seq: isnC})
+				l.send(seg{src: s4, dst: c4, flags: syn | ack, seq: isnS, ack: isnC + 1})
+				l.send(seg{src: c4, dst: s4, flags: ack, seq: isnC + 1, ack: isnS + 1})
+				return l.c.bytes()
+			},
+			statesA: "CLOSED SYN_SENT ESTABLISHED",
+			statesB: "LISTEN SYN_RECEIVED ESTABLISHED",
+			retrans: 1, lanes: "client | welcome", arrows: 4,
+		},
+		{
 			name: "capture-dropped",
 			pcap: func(t *testing.T) []byte {
 				// The same loss, but the receiver's capture reported drops
