@@ -215,3 +215,26 @@ func chromium(t *testing.T, bin string, args ...string) []byte {
 	}
 	return stdout.Bytes()
 }
+
+// -o svg: every conversation in one well-formed image, one under the other.
+func TestSVGAll(t *testing.T) {
+	var all Ladder
+	for _, tc := range cases()[:3] {
+		l, err := Read(bytes.NewReader(tc.pcap(t)), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Conversations = append(all.Conversations, l.Conversations...)
+	}
+	var svg bytes.Buffer
+	if err := WriteSVGAll(&svg, &all); err != nil {
+		t.Fatal(err)
+	}
+	texts := strings.Join(svgTexts(t, svg.Bytes()), "\n")
+	if n := strings.Count(texts, "SYN seq=0"); n != 3 {
+		t.Errorf("%d SYNs in the image, want one per conversation (3)", n)
+	}
+	if !strings.Contains(svg.String(), `<svg y="0" `) || strings.Count(svg.String(), "<svg ") != 4 {
+		t.Errorf("want an outer <svg> and three placed inside it:\n%.400s", svg.String())
+	}
+}
