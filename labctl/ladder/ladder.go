@@ -290,7 +290,6 @@ type sighting struct {
 	origin  string // the point where it left its sender, "" if unseen
 	arrived bool   // seen at its receiver's home
 	recv    *event // the receipt, pending until the sighting settles
-	settled bool
 }
 
 func (b *Builder) identity(d packet.Decoded) ident {
@@ -388,8 +387,10 @@ func (b *Builder) seenAgain(s *sighting, f Frame, d packet.Decoded) {
 	home := b.homes[s.dst]
 	if (home != "" && f.Where == home) || f.Dir == DirIn {
 		s.arrived = true
-		if s.recv != nil {
-			s.recv.t = f.Time
+		if e := s.recv; e != nil && e.index >= 0 && f.Time.After(e.t) {
+			// It arrived later than it left: its receipt moves in time.
+			e.t = f.Time
+			heap.Fix(&b.events, e.index)
 		}
 		if s.arrow != nil {
 			s.arrow.Arrived = f.Time
@@ -409,7 +410,7 @@ func (b *Builder) newPacket(id ident, f Frame, d, flow packet.Decoded) {
 	if isErr {
 		src, dst = flow.Dst, flow.Src
 	}
-	c := b.conversation(flow, d)
+	c := b.conversation(flow, d, f.Time)
 	if c.dropped {
 		return
 	}
@@ -482,8 +483,9 @@ func (b *Builder) newPacket(id ident, f Frame, d, flow packet.Decoded) {
 	b.order = append(b.order, s)
 }
 
-// conversation finds or starts the conversation of flow (d is the packet itself).
-func (b *Builder) conversation(flow, d packet.Decoded) *conv {
+// conversation finds or starts the conversation of flow (d is the packet
+// itself, seen first at t).
+func (b *Builder) conversation(flow, d packet.Decoded, t time.Time) *conv {
 	k := keyOf(flow.Proto, flow.Src, flow.Dst)
 	c := b.convs[k]
 	isSyn := d.Proto == packet.ProtoTCP && d.TCP.Flags&(packet.SYN|packet.ACK) == packet.SYN
@@ -493,13 +495,12 @@ func (b *Builder) conversation(flow, d packet.Decoded) *conv {
 	if c != nil {
 		return c
 	}
-	c = &conv{key: k, Conversation: &Conversation{Proto: flow.Proto.String(), Family: int(flow.Family), Start: d0(b, d)}}
+	c = &conv{key: k, Conversation: &Conversation{Proto: flow.Proto.String(), Family: int(flow.Family), Start: t}}
 	// A is the side that spoke first: the SYN's sender, else the sender
 	// of this packet (for TCP seen mid-way, the higher, ephemeral, port).
+	// (An error seen first: the sender of the packet it quotes spoke first.)
 	a, bb := flow.Src, flow.Dst
-	if flow.Proto != d.Proto {
-		// an error first: the quoted packet's sender spoke first
-	} else if d.Proto == packet.ProtoTCP {
+	if flow.Proto == d.Proto && d.Proto == packet.ProtoTCP {
 		switch {
 		case d.TCP.Flags&(packet.SYN|packet.ACK) == packet.SYN:
 		case d.TCP.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK:
@@ -524,8 +525,6 @@ func (b *Builder) conversation(flow, d packet.Decoded) *conv {
 	return c
 }
 
-func d0(b *Builder, _ packet.Decoded) time.Time { return b.now }
-
 // expire settles the packets older than the window (all of them when all):
 // their receipts become due, and a packet that left and never arrived
 // becomes a candidate for loss.
@@ -546,7 +545,6 @@ func (b *Builder) expire(all bool) {
 }
 
 func (b *Builder) settle(s *sighting) {
-	s.settled = true
 	home := b.homes[s.dst]
 	if s.arrived || s.origin == "" || home == "" || home == s.origin || s.arrow == nil {
 		return
@@ -664,6 +662,7 @@ type event struct {
 	icmp  bool
 	arrow int
 	skip  bool // the packet never arrived
+	index int  // in the heap, -1 once applied
 }
 
 type evHeap []*event
@@ -675,11 +674,19 @@ func (h evHeap) Less(i, j int) bool {
 	}
 	return h[i].seq < h[j].seq
 }
-func (h evHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *evHeap) Push(x any)   { *h = append(*h, x.(*event)) }
+func (h evHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *evHeap) Push(x any) {
+	e := x.(*event)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
 func (h *evHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	x.index = -1
 	*h = old[:len(old)-1]
 	return x
 }
