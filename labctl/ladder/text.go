@@ -21,8 +21,8 @@ const (
 // WriteText draws l for a terminal: per conversation a heading, the two
 // lanes and one line per packet, each end's TCP state at its side as it
 // changes, times in milliseconds from the conversation's first packet.
-// No line is wider than TextWidth columns; ASCII only (payloads quoted
-// with Go's escapes).
+// No line is wider than TextWidth columns; the drawing is ASCII (payloads
+// quoted with Go's escapes), headings use → as labctl capture's lines do.
 func WriteText(w io.Writer, l *Ladder) error {
 	var b strings.Builder
 	if len(l.Conversations) == 0 {
