@@ -180,7 +180,7 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 	if live != nil {
 		live.finish(s.Gaps())
 	}
-	summary(msgs, packets, res, write)
+	summary(msgs, packets, res, write, s.Gaps())
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
@@ -202,8 +202,8 @@ func describeTargets(ts []tap.Target) string {
 	return strings.Join(parts, ", ")
 }
 
-// summary says what was captured and what the kernel dropped.
-func summary(w io.Writer, packets int, res tap.Result, file string) {
+// summary says what was captured and what the kernel dropped, where and when.
+func summary(w io.Writer, packets int, res tap.Result, file string, gaps []capture.Gap) {
 	where := ""
 	if file != "" && file != "-" {
 		where = " to " + file
@@ -213,4 +213,7 @@ func summary(w io.Writer, packets int, res tap.Result, file string) {
 		fmt.Fprintf(w, " (the capture fell behind: a shorter --snaplen or a --filter keeps up)")
 	}
 	fmt.Fprintln(w)
+	for _, g := range gaps {
+		fmt.Fprintf(w, "  %s: %d dropped between %s and %s\n", g.Where, g.Dropped, g.From.Format("15:04:05.000"), g.To.Format("15:04:05.000"))
+	}
 }
