@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"socketlab/helpers/capture/capturetest"
 )
 
 // The kernel's drops are reported when they happen, not only at the end: a
@@ -16,8 +18,8 @@ import (
 // and the kernel drops) gets a statistics block with the drops before the
 // final one, so it knows when the capture fell behind. Needs root.
 func TestDropsReportedWhileCapturing(t *testing.T) {
-	p := newPair(t)
-	srv := self(context.Background(), p.b, "CAPBENCH_ROLE=echo", "CAPBENCH_ADDR="+p.b4+":7")
+	p := capturetest.NewPair(t)
+	srv := self(context.Background(), p.B, "CAPBENCH_ROLE=echo", "CAPBENCH_ADDR="+p.B4+":7")
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -27,12 +29,12 @@ func TestDropsReportedWhileCapturing(t *testing.T) {
 		t.Fatal("echo server did not start")
 	}
 	// The smallest ring, whole packets, and nobody reading: it overflows.
-	h := p.startCapture(t, p.a, "--ring", "1", "--snaplen", strconv.Itoa(262144))
-	r := bufio.NewReaderSize(h.stdout, 1<<16)
+	h := p.StartCapture(t, p.A, "--ring", "1", "--snaplen", strconv.Itoa(262144))
+	r := bufio.NewReaderSize(h.Stdout, 1<<16)
 	if _, err := r.Peek(4); err != nil {
 		t.Fatal(err)
 	}
-	stream := self(context.Background(), p.a, "CAPBENCH_ROLE=stream", "CAPBENCH_ADDR="+p.b4+":7", "CAPBENCH_CHUNK=65536", "CAPBENCH_SECONDS=2")
+	stream := self(context.Background(), p.A, "CAPBENCH_ROLE=stream", "CAPBENCH_ADDR="+p.B4+":7", "CAPBENCH_CHUNK=65536", "CAPBENCH_SECONDS=2")
 	if o, err := stream.Output(); err != nil {
 		t.Fatalf("stream client: %v %s", err, o)
 	}
@@ -57,7 +59,7 @@ func TestDropsReportedWhileCapturing(t *testing.T) {
 		}
 	}()
 	time.Sleep(500 * time.Millisecond) // a flush interval or more with the reader reading
-	res := h.stop(t)
+	res := h.Stop(t)
 	<-done
 	_, _ = io.Copy(io.Discard, r)
 	if res.Dropped == 0 {

@@ -5,6 +5,8 @@
 package labtest
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,7 +42,7 @@ func Engine() *lab.Engine { return state.engine }
 
 // inCI tells whether the tests run in CI, where a missing engine or image
 // is a failure, not a reason to skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
+func inCI() bool { return need.CI() }
 
 // Main runs a test package's tests with a lab engine; call it from TestMain
 // and exit with what it returns. prefix starts every lab name of the package

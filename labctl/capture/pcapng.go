@@ -81,7 +81,6 @@ type Stream struct {
 	node     string
 	networks map[string]string
 	wheres   []Where
-	err      error
 	// begun is when reading started; drops are counted from there.
 	begun time.Time
 	// last are each interface's drops at its latest statistics block.
@@ -241,10 +240,9 @@ func ReadAll(r io.Reader, node string, networks map[string]string) ([]Packet, []
 // added as packets from new places arrive, so Wireshark's interface column
 // says which node saw each packet on which network.
 type Writer struct {
-	bw     *bufio.Writer
-	ng     *pcapgo.NgWriter
-	ids    map[Where]int
-	marker int // interface id of MarkerInterface, -1 until used
+	bw  *bufio.Writer
+	ng  *pcapgo.NgWriter
+	ids map[Where]int
 }
 
 // NewWriter writes the section header to w. Call Flush to push what is buffered.

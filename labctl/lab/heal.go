@@ -87,7 +87,7 @@ func (l *Lab) clearLinks(ctx context.Context, node, network string) error {
 	}
 	stderr := &lockedWriter{w: &strings.Builder{}}
 	h, err := l.RunHelper(ctx, node, backend.HelperSpec{Purpose: PurposeImpair + "-clear", Image: ref, Cmd: cmd,
-		Caps: netAdmin, Stderr: stderr})
+		Caps: images.Caps(images.Impair), Stderr: stderr})
 	if err != nil {
 		return fmt.Errorf("heal %s: %w", node, err)
 	}

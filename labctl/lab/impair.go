@@ -204,7 +204,7 @@ func (l *Lab) impairLink(ctx context.Context, node, ref string, lk link, s shape
 		Purpose: PurposeImpair,
 		Image:   ref,
 		Cmd:     append([]string{"apply", lk.iface()}, s.Args()...),
-		Caps:    netAdmin,
+		Caps:    images.Caps(images.Impair),
 		Labels:  labels,
 		Stderr:  stderr,
 	})

@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	"socketlab/internal/packet"
-	"socketlab/labctl/capture"
 )
 
 // preview quotes the start of a payload of n bytes on the wire, in ASCII
@@ -22,5 +21,5 @@ func preview(data []byte, n int) string {
 
 // icmpName names an ICMP or ICMPv6 error: "port unreachable".
 func icmpName(d packet.Decoded) string {
-	return capture.ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code)
+	return packet.ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code)
 }
