@@ -115,8 +115,10 @@ func TestLadderOfALab(t *testing.T) {
 			if got := cv.Close + " by " + cv.CloseBy; got != c.clos {
 				t.Errorf("close %q, want %q", got, c.clos)
 			}
-			if cv.Lost != 0 || cv.Retransmissions != 0 || cv.Incomplete != "" {
-				t.Errorf("lost %d, retransmissions %d, incomplete %q on a quiet lab", cv.Lost, cv.Retransmissions, cv.Incomplete)
+			// (A busy host may make a sender resend: that is the network's
+			// doing, drawn as such; nothing is lost where both ends see all.)
+			if cv.Lost != 0 || cv.Duplicates != 0 || cv.Incomplete != "" {
+				t.Errorf("lost %d, duplicates %d, incomplete %q", cv.Lost, cv.Duplicates, cv.Incomplete)
 			}
 			for _, a := range cv.Arrows {
 				if len(a.Seen) != 2 || a.Arrived.IsZero() {
@@ -169,6 +171,7 @@ func TestLadderOfTsharkOnTheHost(t *testing.T) {
 	for sc2.Scan() && !strings.Contains(sc2.Text(), "Capturing on") {
 	}
 	go io.Copy(io.Discard, stderr)
+	time.Sleep(time.Second) // tshark's dumpcap may say so a moment before it captures
 	if _, _, _, err := l.Exec(ctx, "client", []string{"sock", "welcome", "-4", "welcome"}); err != nil {
 		t.Fatal(err)
 	}
@@ -194,9 +197,9 @@ func TestLadderOfTsharkOnTheHost(t *testing.T) {
 	for _, s := range c.States {
 		last[s.End] = s.State
 	}
-	if c.A.Node != "client" || c.B.Node != "welcome" || last != [2]string{ladder.Closed, ladder.TimeWait} || c.Duplicates != 0 || c.Retransmissions != 0 || c.Close != "fin" {
-		t.Errorf("lanes %s and %s, final states %v, %d duplicates, %d retransmissions, close %q; want client and welcome, CLOSED and TIME_WAIT, none, none, fin:\n%s",
-			c.A.Name(), c.B.Name(), last, c.Duplicates, c.Retransmissions, c.Close, text.String())
+	if c.A.Node != "client" || c.B.Node != "welcome" || last != [2]string{ladder.Closed, ladder.TimeWait} || c.Duplicates != 0 || c.Close != "fin" {
+		t.Errorf("lanes %s and %s, final states %v, %d duplicates, close %q; want client and welcome, CLOSED and TIME_WAIT, none, fin:\n%s",
+			c.A.Name(), c.B.Name(), last, c.Duplicates, c.Close, text.String())
 	}
 	if lad.Frames <= len(c.Arrows) {
 		t.Errorf("%d frames for %d arrows: tshark saw each packet once only? (a bridged packet crosses two ports)", lad.Frames, len(c.Arrows))
