@@ -61,4 +61,5 @@ func BenchmarkRead100k(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "ladder-heap-MB")
 	runtime.KeepAlive(l)
+	runtime.KeepAlive(data)
 }
