@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/helpers/impair/shape"
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
 	"socketlab/labctl/ladder"
@@ -203,5 +204,60 @@ func TestLadderOfTsharkOnTheHost(t *testing.T) {
 	}
 	if lad.Frames <= len(c.Arrows) {
 		t.Errorf("%d frames for %d arrows: tshark saw each packet once only? (a bridged packet crosses two ports)", lad.Frames, len(c.Arrows))
+	}
+}
+
+// A lossy link (the client's egress drops 20% in the impairment helper's
+// delay line, before the client's capture point sees them): the ladder
+// marks the resends and the bytes never seen, calls nothing lost (no
+// capture point saw the dropped segments leave), and counts the megabyte
+// each way whole.
+func TestLadderOfALossyLink(t *testing.T) {
+	labtest.NeedImages(t, "echo", scenario.ClientImage, images.Capture, images.Impair)
+	sc, err := scenario.Parse("lossy.yaml", []byte("name: lossy\nnetworks:\n  lab: {}\nnodes:\n  echo: {image: echo, networks: [lab]}\n  client: {image: client, networks: [lab]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.Up(t, sc)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := l.Impair(ctx, "client", "lab", shape.Settings{Loss: 20}); err != nil {
+		t.Fatalf("impair: %v", err)
+	}
+	var file bytes.Buffer
+	rec, err := tap.Record(ctx, l, images.Ref(images.Capture, ""), &file)
+	if err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	if _, stderr, code, err := l.Exec(ctx, "client", []string{"sock", "echo", "-4", "--size", "1048576", "echo"}); err != nil || code != 0 {
+		t.Fatalf("sock echo a megabyte: exit %d, %v: %s", code, err, stderr)
+	}
+	time.Sleep(tap.Settle)
+	if _, err := rec.Close(ctx); err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	lad, err := ladder.Read(bytes.NewReader(file.Bytes()), ladder.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tcp []*ladder.Conversation
+	for _, c := range lad.Conversations {
+		if c.Proto == "TCP" {
+			tcp = append(tcp, c)
+		}
+	}
+	if len(tcp) != 1 {
+		t.Fatalf("%d TCP conversations, want the echo's one", len(tcp))
+	}
+	c := tcp[0]
+	unseen := 0
+	for _, a := range c.Arrows {
+		if a.Unseen != "" {
+			unseen++
+		}
+	}
+	if c.Retransmissions == 0 || unseen == 0 || c.Lost != 0 || c.Bytes != [2]int{1 << 20, 1 << 20} {
+		t.Errorf("%d retransmissions, %d arrows after unseen bytes, %d lost, bytes %v; want some, some, none, a megabyte each way (%s)",
+			c.Retransmissions, unseen, c.Lost, c.Bytes, c.Summary())
 	}
 }
