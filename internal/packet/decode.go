@@ -7,6 +7,7 @@
 package packet
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 
@@ -78,6 +79,10 @@ type TCP struct {
 	Flags    TCPFlags
 	Seq, Ack uint32
 	Window   uint16
+	// TSVal is the sender's timestamp option (RFC 7323), 0 without one: a
+	// retransmission carries a new one, so it tells a resent segment from
+	// the same segment seen at a second place.
+	TSVal uint32
 	// dataOffset is the header's length in 32-bit words.
 	dataOffset uint8
 }
@@ -106,10 +111,15 @@ type Decoded struct {
 	Family   Family
 	Proto    Proto
 	Src, Dst netip.AddrPort
-	TCP      TCP
-	ICMP     ICMP
-	ARP      ARP
-	Payload  []byte
+	// TTL is the IPv4 time to live or the IPv6 hop limit: 64 as a Linux
+	// host sends, one less after each router.
+	TTL uint8
+	// IPID is the IPv4 identification field (0 for IPv6).
+	IPID    uint16
+	TCP     TCP
+	ICMP    ICMP
+	ARP     ARP
+	Payload []byte
 	// PayloadLen is the transport payload's size on the wire, from the IP
 	// header's length: more than len(Payload) when the snaplen cut the frame.
 	PayloadLen int
@@ -120,21 +130,21 @@ type Decoded struct {
 // Decode reads the Ethernet, IP and transport headers of frame. It never
 // fails: what it cannot read stays zero (ProtoOther, Complete false).
 func Decode(frame []byte) Decoded {
-	var d Decoded
-	var (
-		eth layers.Ethernet
-		ip4 layers.IPv4
-		ip6 layers.IPv6
-		tcp layers.TCP
-		udp layers.UDP
-	)
+	var eth layers.Ethernet
 	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
-		return d
+		return Decoded{}
 	}
-	switch eth.EthernetType {
+	return network(eth.EthernetType, eth.Payload)
+}
+
+// network decodes what a link header carried: an ARP message or an IP
+// packet, told apart by the EtherType.
+func network(et layers.EthernetType, payload []byte) Decoded {
+	var d Decoded
+	switch et {
 	case layers.EthernetTypeARP:
 		var arp layers.ARP
-		if arp.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
+		if arp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
 			d.Proto, d.Complete = ProtoARP, true
 			d.ARP.Op = arp.Operation
 			d.ARP.SenderIP, _ = netip.AddrFromSlice(arp.SourceProtAddress)
@@ -145,26 +155,157 @@ func Decode(frame []byte) Decoded {
 		}
 		return d
 	case layers.EthernetTypeIPv4:
-		if ip4.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
-			return d
-		}
-		d.Family = 4
-		src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
-		dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
-		d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
-		d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
-		return d
+		return decodeIPv4(payload)
 	case layers.EthernetTypeIPv6:
-		if ip6.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
-			return d
+		return decodeIPv6(payload)
+	}
+	return d
+}
+
+// decodeTransport reads, without allocating, the common case of a packet
+// on a lab's links: an unfragmented IPv4 or IPv6 packet (no extension
+// header) carrying TCP or UDP, whose headers are all there. The delay line
+// decodes every packet it sees with it. Anything else (ok false) is left
+// to gopacket's decoders.
+func decodeTransport(b []byte) (d Decoded, ok bool) {
+	var (
+		src, dst netip.Addr
+		proto    byte
+		payload  []byte
+		ipLen    int // the IP payload's size on the wire
+	)
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4:
+		ihl, total := int(b[0]&0x0f)*4, int(binary.BigEndian.Uint16(b[2:4]))
+		if ihl != 20 || total < ihl || binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
+			return d, false // options (gopacket judges them), or a fragment
 		}
-		d.Family = 6
-		src, _ := netip.AddrFromSlice(ip6.SrcIP)
-		dst, _ := netip.AddrFromSlice(ip6.DstIP)
-		d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
-		d.PayloadLen = wireLen(d, int(ip6.Length))
+		d.Family, proto, d.TTL, d.IPID = 4, b[9], b[8], binary.BigEndian.Uint16(b[4:6])
+		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
+		payload, ipLen = b[ihl:min(total, len(b))], total-ihl
+	case len(b) >= 40 && b[0]>>4 == 6:
+		d.Family, proto, d.TTL = 6, b[6], b[7]
+		src, dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
+		ipLen = int(binary.BigEndian.Uint16(b[4:6]))
+		payload = b[40:min(40+ipLen, len(b))]
+	default:
+		return d, false
+	}
+	hdr := 8
+	switch proto {
+	case 6:
+		if len(payload) < 20 {
+			return d, false
+		}
+		hdr = int(payload[12]>>4) * 4
+		if hdr < 20 || len(payload) < hdr {
+			return d, false
+		}
+		ts, ok := tsval(payload[20:hdr])
+		if !ok {
+			return d, false
+		}
+		d.Proto = ProtoTCP
+		d.TCP = TCP{Flags: TCPFlags(payload[13]) & (FIN | SYN | RST | PSH | ACK | URG),
+			Seq: binary.BigEndian.Uint32(payload[4:8]), Ack: binary.BigEndian.Uint32(payload[8:12]),
+			Window: binary.BigEndian.Uint16(payload[14:16]), TSVal: ts, dataOffset: uint8(hdr / 4)}
+	case 17:
+		if len(payload) < 8 {
+			return d, false
+		}
+		// What the UDP header counts, as gopacket reads it (0: all of it).
+		switch n := int(binary.BigEndian.Uint16(payload[4:6])); {
+		case n > 0 && n < 8:
+			return d, false
+		case n >= 8 && n < len(payload):
+			payload = payload[:n]
+		}
+		d.Proto = ProtoUDP
+	default:
+		return d, false
+	}
+	d.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(payload[0:2]))
+	d.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(payload[2:4]))
+	d.Payload = payload[hdr:]
+	d.PayloadLen = wireLen(d, ipLen)
+	d.Complete = true
+	return d, true
+}
+
+// tsval reads the timestamp option's TSval from a TCP header's options as
+// gopacket's decoder does: the last one wins, 0 without one, and reading
+// stops at an option whose length cannot be followed. ok is false for an
+// MPTCP option, whose many forms are left to gopacket.
+func tsval(opts []byte) (v uint32, ok bool) {
+	for len(opts) > 0 {
+		switch kind := opts[0]; {
+		case kind == 0: // end of options
+			return v, true
+		case kind == 1: // no-op
+			opts = opts[1:]
+			continue
+		case kind == 30:
+			return 0, false
+		case len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts):
+			return v, true
+		case kind == 8 && opts[1] >= 6:
+			v = binary.BigEndian.Uint32(opts[2:6])
+		}
+		opts = opts[opts[1]:]
+	}
+	return v, true
+}
+
+// DecodeIP reads a bare IPv4 or IPv6 packet (no link-layer header), as
+// NFQUEUE hands one over, like Decode.
+func DecodeIP(pkt []byte) Decoded {
+	if d, ok := decodeTransport(pkt); ok {
 		return d
 	}
+	if len(pkt) > 0 {
+		switch pkt[0] >> 4 {
+		case 4:
+			return decodeIPv4(pkt)
+		case 6:
+			return decodeIPv6(pkt)
+		}
+	}
+	return Decoded{}
+}
+
+func decodeIPv4(b []byte) Decoded {
+	var (
+		d   Decoded
+		ip4 layers.IPv4
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if ip4.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+		return d
+	}
+	d.Family, d.TTL, d.IPID = 4, ip4.TTL, ip4.Id
+	src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
+	dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
+	d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
+	d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
+	return d
+}
+
+func decodeIPv6(b []byte) Decoded {
+	var (
+		d   Decoded
+		ip6 layers.IPv6
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if ip6.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+		return d
+	}
+	d.Family, d.TTL = 6, ip6.HopLimit
+	src, _ := netip.AddrFromSlice(ip6.SrcIP)
+	dst, _ := netip.AddrFromSlice(ip6.DstIP)
+	d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
+	d.PayloadLen = wireLen(d, int(ip6.Length))
 	return d
 }
 
@@ -243,6 +384,11 @@ func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload 
 			return d
 		}
 		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, dataOffset: tcp.DataOffset}
+		for _, o := range tcp.Options {
+			if o.OptionType == layers.TCPOptionKindTimestamps && len(o.OptionData) >= 4 {
+				d.TCP.TSVal = uint32(o.OptionData[0])<<24 | uint32(o.OptionData[1])<<16 | uint32(o.OptionData[2])<<8 | uint32(o.OptionData[3])
+			}
+		}
 		for _, f := range []struct {
 			set  bool
 			flag TCPFlags
