@@ -167,6 +167,11 @@ func TestAnalyzeWelcome(t *testing.T) {
 	if m := (Expect{Handshake: &yes, Close: CloseFIN, CloseBy: Server, Family: 4, Retransmissions: &Count{"==", 0}}).Check(w); len(m) != 0 {
 		t.Errorf("expectations that hold failed: %v", m)
 	}
+	// The README's example on the wrong step: an echo client half-closes
+	// first, so "fin by server" fails, and the failure says why.
+	if m := fmt.Sprint(Expect{Close: CloseFIN, CloseBy: Client}.Check(w)); m != "[wire.close: expected fin by client, got fin by server (both ways): the server sent the first FIN and the client's answered it (close: fin holds whoever begins)]" {
+		t.Errorf("mismatch %s", m)
+	}
 	m := Expect{Close: CloseRST, Family: 6, ICMP: "port-unreachable"}.Check(w)
 	got := fmt.Sprint(m)
 	for _, s := range []string{"wire.close: expected rst, got fin by server (both ways)", "wire.icmp: expected port-unreachable, got none", "wire.family: expected IPv6, got IPv4"} {

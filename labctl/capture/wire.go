@@ -321,7 +321,13 @@ func (e Expect) Check(got Wire) []Mismatch {
 		if e.CloseBy != "" {
 			want += " by " + string(e.CloseBy)
 		}
-		add("close", want, got.Close.String())
+		story := got.Close.String()
+		if got.Close.Kind == CloseFIN && e.Close == CloseFIN && got.Close.Both {
+			// An orderly close both ways, begun by the other side: the usual
+			// surprise is a client that half-closes first (sock echo does).
+			story += fmt.Sprintf(": the %s sent the first FIN and the %s's answered it (close: fin holds whoever begins)", got.Close.By, other(got.Close.By))
+		}
+		add("close", want, story)
 	}
 	if e.ICMP != "" {
 		want := strings.ReplaceAll(e.ICMP, "-", " ")
@@ -351,6 +357,14 @@ func (e Expect) Check(got Wire) []Mismatch {
 		add("family", e.Family.String(), orNone(strings.Join(fs, " and ")))
 	}
 	return out
+}
+
+// other is the side that is not s.
+func other(s Side) Side {
+	if s == Client {
+		return Server
+	}
+	return Client
 }
 
 func handshakeStory(w Wire) string {
