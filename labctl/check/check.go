@@ -65,7 +65,8 @@ type Result struct {
 	// what it printed; for an exec step, the command's standard output), at
 	// most MaxOutput bytes.
 	Output string `json:"output,omitempty"`
-	// Stderr is an exec step's standard error, at most MaxOutput bytes.
+	// Stderr is an exec step's standard error, at most MaxOutput bytes: its
+	// end (where a traceback names the exception) when it is longer.
 	Stderr string `json:"stderr,omitempty"`
 	// Exec is the command an exec step ran.
 	Exec []string `json:"exec,omitempty"`
@@ -301,7 +302,15 @@ func (c *clientResult) String() string {
 		lost, _ := c.detail("lost")
 		return fmt.Sprintf("%d of %d echoes from %s over %s (%d lost) in %.1f ms", replies, sent, c.Remote, c.Family, lost, c.Timings.Total)
 	}
-	return fmt.Sprintf("%q from %s over %s in %.1f ms", trim(c.Received), c.Remote, c.Family, c.Timings.Total)
+	what := strconv.Quote(trim(c.Received))
+	if c.Received == "" && c.BytesReceived > 0 {
+		// Too long to show (sock echo --size): say how much came back.
+		what = fmt.Sprintf("%d bytes", c.BytesReceived)
+		if c.BytesReceived == c.BytesSent {
+			what += ", whole"
+		}
+	}
+	return fmt.Sprintf("%s from %s over %s in %.1f ms", what, c.Remote, c.Family, c.Timings.Total)
 }
 
 // judge compares a client's result with what the step expects and returns
@@ -377,6 +386,45 @@ func trim(s string) string {
 	return s
 }
 
+// cutFront bounds s to MaxOutput bytes by dropping its beginning, from a
+// line start when there is one: the last lines are the ones that say what
+// went wrong.
+func cutFront(s string) string {
+	if len(s) <= MaxOutput {
+		return s
+	}
+	i := len(s) - MaxOutput
+	if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 && nl < len(s)-i-1 {
+		i += nl + 1
+	}
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return fmt.Sprintf("… (%d bytes before)\n", i) + s[i:]
+}
+
+// briefWidth is how much of a line the one-line got quotes.
+const briefWidth = 100
+
+// brief is an output as the one-line got shows it: quoted when it is one
+// short line; otherwise its line count and its last line (a traceback's
+// exception), cut from the front. The whole output is in Output and Stderr.
+func brief(s string) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	last := lines[len(lines)-1]
+	for i := len(lines) - 1; i > 0 && strings.TrimSpace(last) == ""; i-- {
+		last = lines[i-1]
+	}
+	if r := []rune(last); len(r) > briefWidth {
+		last = "…" + string(r[len(r)-briefWidth:])
+	}
+	if len(lines) == 1 {
+		return strconv.Quote(last)
+	}
+	return fmt.Sprintf("%d lines ending %q", len(lines), last)
+}
+
 // cut bounds s to MaxOutput bytes, on a rune boundary.
 func cut(s string) string {
 	if len(s) <= MaxOutput {
@@ -420,7 +468,7 @@ func runExec(ctx context.Context, l Lab, st *scenario.Step, timeout time.Duratio
 		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
 		return
 	}
-	res.Output, res.Stderr = cut(string(stdout)), cut(string(stderr))
+	res.Output, res.Stderr = cut(string(stdout)), cutFront(string(stderr))
 	res.Outcome, res.Expected, res.Got = judgeExec(st.Expect, string(stdout), string(stderr), code, took)
 }
 
@@ -457,7 +505,7 @@ func judgeExec(e *scenario.Expect, stdout, stderr string, code int, took time.Du
 			outcome = Fail
 		}
 	}
-	got = fmt.Sprintf("exit %d, stdout %q, stderr %q in %.1f ms", code, trim(stdout), trim(stderr), float64(took.Microseconds())/1000)
+	got = fmt.Sprintf("exit %d, stdout %s, stderr %s in %.1f ms", code, brief(stdout), brief(stderr), float64(took.Microseconds())/1000)
 	return outcome, strings.Join(texts, ", "), got
 }
 
