@@ -348,8 +348,15 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 			}
 		}
 		if err != nil {
+			echoed := fmt.Sprintf("after echoing %d of %d bytes of message %d", n, len(l.Payload), i+1)
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return got[:n], probe.Errorf(result.Protocol, "%s closed the connection after echoing %d of %d bytes of message %d", r.Remote, n, len(l.Payload), i+1)
+				if !resetFollows(c) {
+					return got[:n], probe.Errorf(result.Protocol, "%s closed the connection %s", r.Remote, echoed)
+				}
+				err = syscall.ECONNRESET
+			}
+			if errors.Is(err, syscall.ECONNRESET) {
+				return got[:n], &probe.Error{Kind: result.Reset, Msg: fmt.Sprintf("connection reset by %s %s: %s", r.Remote, echoed, probe.ResetCause), Err: err}
 			}
 			return got[:n], err
 		}
@@ -376,6 +383,39 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 		r.Detail("close", "reset")
 	}
 	return got, err
+}
+
+// resetWait is how long, after the server's FIN, resetFollows waits for its RST.
+const resetWait = 250 * time.Millisecond
+
+// resetFollows tells whether an RST follows the FIN that ended c's stream.
+// A server that closes with bytes it has not read makes its kernel send RST
+// instead of FIN; one that closed before our bytes arrived sent FIN, and its
+// kernel answers the bytes with RST a round trip later. Waiting for that RST
+// gives the same verdict whichever way the race went. Once the FIN is in,
+// reads only say EOF: the RST shows as the socket's pending error (EPIPE on
+// Linux for a socket in CLOSE_WAIT).
+func resetFollows(c net.Conn) bool {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	for end := time.Now().Add(resetWait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		var soerr int
+		if err := rc.Control(func(fd uintptr) {
+			soerr, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
+		}); err != nil {
+			return false
+		}
+		if e := syscall.Errno(soerr); e == syscall.ECONNRESET || e == syscall.EPIPE {
+			return true
+		}
+	}
+	return false
 }
 
 func mismatch(i int, sent, got []byte, what string) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"socketlab/services/internal/svctest"
 )
 
 // dropEveryOther is a UDP echo that answers only every other datagram, as a
@@ -68,18 +70,19 @@ func TestWaitRunSummary(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name     string
+		oneIn    int // the server answers one datagram in oneIn
 		args     []string
 		code     int
 		out, err []string // regexps
 	}{
 		{
 			// 45 of 50 lost at 120 ms each: 5.4 s, more than the default 5 s.
-			name: "losses longer than the default timeout",
+			name: "losses longer than the default timeout", oneIn: 10,
 			args: []string{"--udp", "--count", "50", "--wait", "120ms"},
 			out:  []string{`^5 round trips of 4 bytes with `, `\n5 of 50 datagrams came back, 45 lost \(90%\)\n$`},
 		},
 		{
-			name: "cut short by --timeout",
+			name: "cut short by --timeout", oneIn: 2,
 			args: []string{"--udp", "--count", "50", "--wait", "100ms", "--timeout", "1s"},
 			code: 1,
 			out:  []string{`^(\d+) round trips? of 4 bytes`, `\n(\d+) of (\d+) datagrams came back, (\d+) lost \(\d+%\); (\d+) of 50 not sent: the run ended first\n$`},
@@ -89,7 +92,7 @@ func TestWaitRunSummary(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			target := answerOneIn(t, 10)
+			target := answerOneIn(t, c.oneIn)
 			out, errs, code := runCommand("", append(c.args, target, "ping")...)
 			if code != c.code {
 				t.Errorf("exit %d, want %d; stdout %q, stderr %q", code, c.code, out, errs)
@@ -129,4 +132,40 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// TestResetVerdictIsStable: a server that closes with the client's bytes
+// unread gets the same verdict on every run, a reset that says RST, who
+// sent it and the usual cause, whether its kernel sent the RST at once
+// (closed with bytes in its queue) or after its FIN (closed before they
+// arrived: the client reads the end of the stream first).
+func TestResetVerdictIsStable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		serve func(c *net.TCPConn)
+	}{
+		{"closes with unread bytes", func(c *net.TCPConn) {
+			time.Sleep(20 * time.Millisecond) // the bytes arrive, unread
+			c.Close()
+		}},
+		{"FIN first, then RST for the bytes", func(c *net.TCPConn) {
+			c.CloseWrite() // FIN before the client's bytes are read
+			time.Sleep(50 * time.Millisecond)
+			c.Close() // now with unread bytes: RST
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := svctest.FakeTCP(t, func(c net.Conn) { tc.serve(c.(*net.TCPConn)) })
+			for i := range 10 {
+				r := Run(context.Background(), opts, addr, Load{Payload: []byte("hello you")})
+				want := "connection reset by " + addr + " after echoing 0 of 9 bytes of message 1: it sent RST, as a kernel does when its program closes a socket with received bytes it has not read"
+				if r.ErrorKind != "reset" || !strings.HasPrefix(r.Error, want) {
+					t.Fatalf("run %d: %s: %s; want reset: %s", i+1, r.ErrorKind, r.Error, want)
+				}
+			}
+		})
+	}
 }
