@@ -77,7 +77,12 @@ func (f TCPFlags) String() string {
 type TCP struct {
 	Flags    TCPFlags
 	Seq, Ack uint32
-	Window   uint16
+	// Window is the raw window field; after the handshake the receiver
+	// multiplies it by 2^shift, the shift its sender's SYN announced.
+	Window uint16
+	// WindowScale is the shift of the window scale option (RFC 7323), which
+	// only a SYN carries; -1 when the segment has none.
+	WindowScale int8
 	// dataOffset is the header's length in 32-bit words.
 	dataOffset uint8
 }
@@ -242,7 +247,12 @@ func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload 
 		if tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
 			return d
 		}
-		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, dataOffset: tcp.DataOffset}
+		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, WindowScale: -1, dataOffset: tcp.DataOffset}
+		for _, o := range tcp.Options {
+			if o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1 {
+				d.TCP.WindowScale = int8(min(o.OptionData[0], 14)) // RFC 7323: at most 14
+			}
+		}
 		for _, f := range []struct {
 			set  bool
 			flag TCPFlags
