@@ -188,12 +188,13 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		opts []lab.Option
-	}{{"by labctl", nil}, {"by the helper", []lab.Option{lab.WithHelpersOnly()}}} {
+		up   []lab.UpOption
+		down []lab.DownOption
+	}{{"by labctl", nil, nil}, {"by the helper", []lab.UpOption{lab.WithHelpersOnly()}, []lab.DownOption{lab.WithHelpersOnly()}}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			l := labtest.Up(t, isolated(), c.opts...)
+			l := labtest.Up(t, isolated(), c.up...)
 			_, nets, err := be.List(ctx, backend.Selector{lab.LabelLab: l.Name()})
 			if err != nil || len(nets) != 2 {
 				t.Fatalf("the lab's networks: %v, %v", nets, err)
@@ -218,7 +219,7 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 					t.Errorf("bridge %s has no guard table while the lab is up", br)
 				}
 			}
-			if err := labtest.Engine().Down(ctx, l.Name(), c.opts...); err != nil {
+			if err := labtest.Engine().Down(ctx, l.Name(), c.down...); err != nil {
 				t.Fatal(err)
 			}
 			for br, ok := range guarded() {

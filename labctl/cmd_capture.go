@@ -133,7 +133,7 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 			}
 		}
 	}
-	s, err := tap.Start(ctx, l, e.Backend(), targets, cfg)
+	s, err := tap.Start(ctx, l, targets, cfg)
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}

@@ -57,8 +57,8 @@ func Main(m *testing.M, prefix string) int {
 	defer cancel()
 	b, err := docker.New(ctx)
 	if err == nil {
-		state.engine = lab.New(b)
-		defer state.engine.Close()
+		defer b.Close()
+		state.engine, err = lab.New(b)
 	}
 	if err != nil {
 		if inCI() {
@@ -190,7 +190,7 @@ func Name(t testing.TB) string {
 // Up brings sc up as a lab named Name(t) (unless opts name it) and takes it
 // down when the test ends. It skips t when an image is missing (see
 // NeedImages) and fails it if the lab does not come up.
-func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
+func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.UpOption) *lab.Lab {
 	t.Helper()
 	var images []string
 	for _, n := range sc.Nodes {
@@ -209,10 +209,10 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 
 // Start is Up for use from goroutines: it neither skips nor fails t, but
 // returns the error. The lab, if it came up, is taken down when t ends.
-func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
+func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.UpOption) (*lab.Lab, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := state.engine.Up(ctx, sc, append([]lab.Option{lab.WithName(Name(t))}, opts...)...)
+	l, err := state.engine.Up(ctx, sc, append([]lab.UpOption{lab.WithName(Name(t))}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,8 @@ type Scenario struct {
 
 	// src is what decoding learnt about the file; nil when built in code.
 	src *source
+	// hostPaths is how ResolveHostPaths last succeeded.
+	hostPaths hostPathRule
 }
 
 // Stack is the address families a network carries.
