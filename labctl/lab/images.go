@@ -97,6 +97,10 @@ func (u *upper) addFiles(ctx context.Context) error {
 		}
 		n.spec.Image = ref
 		n.spec.Labels[LabelFiles] = n.image // status shows the image the node is of
+		// What the files image was made of, so that a later up can tell
+		// edited files from a rebuilt image.
+		n.spec.Labels[LabelFilesOf] = u.images[n.image].ID
+		n.spec.Labels[LabelFilesAt] = filesSums(n.files)
 		u.images[ref] = img
 		u.ev.emit(KindNode, n.name, Preparing, "its files are in "+ref, nil)
 	}

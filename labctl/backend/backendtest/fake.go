@@ -7,13 +7,14 @@ package backendtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -243,11 +244,16 @@ func (f *Fake) AddFiles(ctx context.Context, base string, files []backend.File, 
 	if !ok {
 		return "", fmt.Errorf("add files to %s: %w", base, backend.ErrNotFound)
 	}
-	var targets []string
+	// As the Docker backend: the image is named by the base's ID and the
+	// files' contents, so an edited file or a rebuilt base makes another.
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", img.ID)
 	for _, fl := range files {
-		targets = append(targets, fl.Target)
+		b, _ := os.ReadFile(fl.Source)
+		fmt.Fprintf(h, "%s\x00%d\x00", fl.Target, len(b))
+		h.Write(b)
 	}
-	ref := base + "-files-" + strconv.Itoa(len(strings.Join(targets, ",")))
+	ref := base + "-files-" + hex.EncodeToString(h.Sum(nil))[:12]
 	img.ID = "sha256:" + ref
 	f.images[ref] = img
 	return ref, nil
