@@ -3,7 +3,6 @@ package lab_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,31 +115,12 @@ nodes:
 // its image; a rebuilt image still says so.
 func TestEditedFileIsNotAnOlderImage(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	server := filepath.Join(dir, "echo-server.py")
-	if err := os.WriteFile(server, []byte("print('v1')\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sc, err := scenario.Parse(filepath.Join(dir, "lab.yaml"), []byte(`name: ed
-networks:
-  lab: {}
-nodes:
-  server:
-    image: toolbox
-    networks: [lab]
-    files: ["./echo-server.py:/lab/echo-server.py"]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := backendtest.New(backend.Info{Name: "fake", Version: "1"})
-	for _, name := range []string{images.Toolbox, images.Isolate} {
-		f.AddImage(images.Ref(name, ""), backend.Image{ID: "sha256:" + name + "-1"})
-	}
+	sc, f, write := filesLab(t)
+	server := filepath.Join(filepath.Dir(sc.File), "echo-server.py")
 	e := newEngine(t, f)
 	var events []string
 	progress := func(ev lab.Event) { events = append(events, fmt.Sprintf("%s %s %s", ev.Kind, ev.Name, ev.Phase)) }
-	if _, err := e.Up(ctx(t), sc, lab.WithName("ed"), lab.WithProgress(progress)); err != nil {
+	if _, err := e.Up(ctx(t), sc, lab.WithName("fi"), lab.WithProgress(progress)); err != nil {
 		t.Fatal(err)
 	}
 	// Nothing silent before the first network: the files' image is news.
@@ -148,15 +128,15 @@ nodes:
 		slices.Index(events, "network lab created") < slices.Index(events, "node server preparing") {
 		t.Errorf("up's first events: %q; want node server preparing before network lab created", events)
 	}
-	os.WriteFile(server, []byte("print('v2')\n"), 0o644)
-	_, err = e.Up(ctx(t), sc, lab.WithName("ed"))
+	write("v2")
+	_, err := e.Up(ctx(t), sc, lab.WithName("fi"))
 	if err == nil || !strings.Contains(err.Error(), "node server was started with other contents of "+server+" (edited since)") ||
 		strings.Contains(err.Error(), "older build") {
 		t.Errorf("second up after an edit: %v\nwant: node server was started with other contents of %s (edited since)", err, server)
 	}
 	f.AddImage(images.Ref(images.Toolbox, ""), backend.Image{ID: "sha256:toolbox-2"}) // make toolbox again
-	os.WriteFile(server, []byte("print('v1')\n"), 0o644)
-	if _, err = e.Up(ctx(t), sc, lab.WithName("ed")); err == nil || !strings.Contains(err.Error(), "node server runs an older build of socketlab/toolbox:latest") {
+	write("v1")
+	if _, err = e.Up(ctx(t), sc, lab.WithName("fi")); err == nil || !strings.Contains(err.Error(), "node server runs an older build of socketlab/toolbox:latest") {
 		t.Errorf("up after a rebuilt image: %v\nwant: runs an older build", err)
 	}
 }

@@ -259,6 +259,37 @@ func (f *Fake) AddFiles(ctx context.Context, base string, files []backend.File, 
 	return ref, nil
 }
 
+// RemoveFilesImages removes the images AddFiles made (of refs; nil: all)
+// that no container uses.
+func (f *Fake) RemoveFilesImages(ctx context.Context, refs []string) ([]string, error) {
+	if err := f.enter(ctx, "RemoveFilesImages", "", nil); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if refs == nil {
+		for ref := range f.images {
+			refs = append(refs, ref)
+		}
+		slices.Sort(refs)
+	}
+	var removed []string
+	for _, ref := range refs {
+		if _, ok := f.images[ref]; !ok || !strings.Contains(ref, "-files-") {
+			continue
+		}
+		used := false
+		for _, c := range f.ctrs {
+			used = used || c.info.Image == ref
+		}
+		if !used {
+			delete(f.images, ref)
+			removed = append(removed, ref)
+		}
+	}
+	return removed, nil
+}
+
 // CreateNetwork creates a network; its subnets must not overlap another's.
 func (f *Fake) CreateNetwork(ctx context.Context, spec backend.NetworkSpec) (string, error) {
 	if err := f.enter(ctx, "CreateNetwork", spec.Name, spec.Labels); err != nil {
