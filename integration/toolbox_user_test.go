@@ -55,7 +55,12 @@ func TestMakeToolboxAsDockerUser(t *testing.T) {
 	}
 
 	// A fresh copy of the tree (what git would check out), the user's.
-	tmp := t.TempDir()
+	// Not t.TempDir: its parent is private to root, and the user must get in.
+	tmp, err := os.MkdirTemp("", "sltb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
 	os.Chmod(tmp, 0o755)
 	tree := filepath.Join(tmp, "socketlab")
 	copyTree := exec.Command("sh", "-c", `mkdir -p "$1" && git ls-files -z --cached --others --exclude-standard |
