@@ -1,10 +1,10 @@
 package integration
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
-	"encoding/binary"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"socketlab/helpers/impair/shape"
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
+	"socketlab/internal/result"
 	"socketlab/labctl/check"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
@@ -28,10 +29,7 @@ func needImpair(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not built: run make images", images.Ref(images.Impair, ""))
-		}
-		t.Skipf("%s is not built: run make images (CI=true would fail instead)", images.Ref(images.Impair, ""))
+		need.Missing(t, images.Ref(images.Impair, "")+" is not built: run make images")
 	}
 }
 
@@ -41,37 +39,11 @@ func needImpair(t *testing.T) {
 // directly, so the datagrams cross the echo node's link both ways.
 func echoes(t *testing.T, addr string, n int) int {
 	t.Helper()
-	c, err := net.Dial("udp", net.JoinHostPort(addr, "7"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	order, _ := numberedEchoes(t, addr, n, 500*time.Microsecond)
 	got := map[uint32]bool{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 64)
-		for {
-			m, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			if m == 8 && string(buf[4:8]) == "seq!" {
-				got[binary.BigEndian.Uint32(buf)] = true
-			}
-		}
-	}()
-	msg := make([]byte, 8)
-	copy(msg[4:], "seq!")
-	for i := range n {
-		binary.BigEndian.PutUint32(msg, uint32(i))
-		if _, err := c.Write(msg); err != nil {
-			t.Fatalf("send datagram %d to %s: %v", i, addr, err)
-		}
-		time.Sleep(500 * time.Microsecond)
+	for _, i := range order {
+		got[i] = true
 	}
-	c.SetReadDeadline(time.Now().Add(time.Second))
-	<-done
 	return len(got)
 }
 
@@ -212,7 +184,7 @@ func TestImpairSteps(t *testing.T) {
 	sc.Steps = []*scenario.Step{
 		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}}},
 		{Node: "client", Kind: scenario.ImpairStep{Network: "net", Settings: shape.Settings{Loss: 100}}},
-		{Node: "client", Timeout: scenario.Duration(2 * time.Second), Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth, Expect: &scenario.Expect{Fail: scenario.FailTimeout}}},
+		{Node: "client", Timeout: scenario.Duration(2 * time.Second), Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth, Expect: &scenario.Expect{Fail: result.Timeout}}},
 		{Node: "client", Kind: scenario.HealStep{}},
 		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth}},
 	}
@@ -392,7 +364,7 @@ func TestImpairSurvivesRestart(t *testing.T) {
 	needImpair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, echo := impairLab(t)
+	l, _ := impairLab(t)
 	if _, err := l.ImpairLinks(ctx, "echo", "net", shape.Settings{Loss: 100}); err != nil {
 		t.Fatalf("impair: %v", err)
 	}
@@ -402,7 +374,7 @@ func TestImpairSurvivesRestart(t *testing.T) {
 	if err := l.Start(ctx, "echo"); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	echo = node(t, status(t, l), "echo")
+	echo := node(t, status(t, l), "echo")
 	if got := echoes(t, address(t, echo, "net", "IPv4"), 50); got != 0 {
 		t.Errorf("after a restart, %d of 50 came back through a cut link", got)
 	}

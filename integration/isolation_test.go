@@ -1,9 +1,10 @@
 package integration
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -179,9 +180,7 @@ func TestIsolationWhileNetworksChange(t *testing.T) {
 func TestForwardGuardFollowsNetworks(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", images.Isolate)
-	if os.Geteuid() != 0 {
-		t.Skip("reading the host's nftables needs root")
-	}
+	need.Root(t, "read the host's nftables")
 	be, err := docker.New(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -237,9 +236,7 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 func TestGuardAloneKeepsLabsApart(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", scenario.ClientImage)
-	if os.Geteuid() != 0 {
-		t.Skip("removing a node's filter from its namespace needs root")
-	}
+	need.Root(t, "remove a node's filter from its namespace")
 	ctx := context.Background()
 	a, b := labtest.Up(t, pair("echo")), labtest.Up(t, pair("echo"))
 	be := labtest.Engine().Backend()

@@ -5,6 +5,8 @@
 package labtest
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,7 +42,7 @@ func Engine() *lab.Engine { return state.engine }
 
 // inCI tells whether the tests run in CI, where a missing engine or image
 // is a failure, not a reason to skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
+func inCI() bool { return need.CI() }
 
 // Main runs a test package's tests with a lab engine; call it from TestMain
 // and exit with what it returns. prefix starts every lab name of the package
@@ -48,11 +50,14 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 // removes labs with that prefix left by test processes that are gone; after,
 // those of this process.
 //
+// LABTEST_PREFIX, when set, goes before prefix ("me-" makes "me-it"), so
+// that people sharing an engine each sweep only their own labs.
+//
 // Without a Docker engine, or without the images (Images), Main fails the
 // run when CI=true and says what to do; otherwise the tests that need them
 // skip, saying why.
 func Main(m *testing.M, prefix string) int {
-	state.prefix = prefix
+	state.prefix = os.Getenv("LABTEST_PREFIX") + prefix
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	b, err := docker.New(ctx)

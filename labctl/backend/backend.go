@@ -135,12 +135,6 @@ type Helpers interface {
 // on (NodeSpec.Host), for a runtime that spans several hosts.
 const LabelHost = "socketlab.host"
 
-// The capabilities helpers are given (HelperSpec.Caps).
-const (
-	CapNetAdmin = "NET_ADMIN" // change interfaces, qdiscs, nftables
-	CapNetRaw   = "NET_RAW"   // read packets (AF_PACKET)
-)
-
 // Info describes a runtime.
 type Info struct {
 	Name       string // e.g. "docker"
@@ -337,7 +331,7 @@ type HelperSpec struct {
 	Name  string
 	Image string
 	Cmd   []string
-	Caps  []string // the only capabilities it gets, e.g. CapNetRaw
+	Caps  []string // the only capabilities it gets, e.g. images.CapNetRaw
 	// Labels are the helper's container's labels (the engine adds its own).
 	Labels map[string]string
 	// Stderr receives the helper's stderr (nil: dropped).

@@ -45,6 +45,11 @@ func WriteTable(w io.Writer, reports []*Report) error {
 			}
 			fmt.Fprintf(tw, "  %d. %s\t%s\t%s\t%s\t%.2fs\n", s.Index, s.Name, where, fam, strings.ToUpper(s.Outcome), s.Seconds)
 			lines = append(lines, "")
+			for _, line := range strings.Split(s.Did, "\n") {
+				if line != "" {
+					plain("      %s", line)
+				}
+			}
 			if s.Outcome == Pass {
 				continue
 			}

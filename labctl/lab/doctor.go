@@ -46,7 +46,7 @@ func (e *Engine) ProbeImpairment(ctx context.Context) (shape.Probe, error) {
 	}()
 	stderr := &lockedWriter{w: &strings.Builder{}}
 	h, err := l.RunHelper(ctx, "probe", backend.HelperSpec{Purpose: PurposeImpair + "-probe", Image: ref,
-		Cmd: []string{"probe"}, Caps: netAdmin, Stderr: stderr})
+		Cmd: []string{"probe"}, Caps: images.Caps(images.Impair), Stderr: stderr})
 	if err != nil {
 		return shape.Probe{}, fmt.Errorf("doctor: run the impair probe: %w", err)
 	}

@@ -18,15 +18,8 @@ import (
 // (a rate's qdisc), so the link is as Docker made it. Healing a link that is
 // not impaired changes nothing.
 func (l *Lab) Heal(ctx context.Context, node, network string) error {
-	if node != "" {
-		if _, err := l.container(ctx, node); err != nil {
-			return err
-		}
-	}
-	if network != "" {
-		if _, err := l.network(ctx, network); err != nil {
-			return err
-		}
+	if err := l.checkTarget(ctx, node, network); err != nil {
+		return err
 	}
 	sel := backend.Selector{LabelLab: l.name, LabelRole: RoleHelper, LabelHelper: PurposeImpair}
 	if node != "" {
@@ -65,6 +58,21 @@ func (l *Lab) Heal(ctx context.Context, node, network string) error {
 	return joinErrs(errs)
 }
 
+// checkTarget fails when node or network, where given, is not in the lab.
+func (l *Lab) checkTarget(ctx context.Context, node, network string) error {
+	if node != "" {
+		if _, err := l.container(ctx, node); err != nil {
+			return err
+		}
+	}
+	if network != "" {
+		if _, err := l.network(ctx, network); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // clearLinks runs `impair clear` on node's interfaces on network ("": all);
 // a node that is not running has nothing to clear (its network namespace
 // went with it).
@@ -87,7 +95,7 @@ func (l *Lab) clearLinks(ctx context.Context, node, network string) error {
 	}
 	stderr := &lockedWriter{w: &strings.Builder{}}
 	h, err := l.RunHelper(ctx, node, backend.HelperSpec{Purpose: PurposeImpair + "-clear", Image: ref, Cmd: cmd,
-		Caps: netAdmin, Stderr: stderr})
+		Caps: images.Caps(images.Impair), Stderr: stderr})
 	if err != nil {
 		return fmt.Errorf("heal %s: %w", node, err)
 	}

@@ -12,10 +12,6 @@ import (
 	"socketlab/labctl/backend"
 )
 
-// netAdmin is the capabilities of the helpers that change a namespace's
-// network settings (impair, isolate, pin6).
-var netAdmin = []string{backend.CapNetAdmin}
-
 // RunHelper runs spec in the network namespace of node, which must be
 // running, and returns the running helper: read its Stdout, and Remove it
 // when done (Down removes any left). The engine names the helper's

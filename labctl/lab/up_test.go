@@ -285,7 +285,7 @@ func TestDownRemovesHelpersFirst(t *testing.T) {
 	e, f := fakeEngine(t)
 	l := up(t, e)
 	h, err := l.RunHelper(ctx(t), "client", backend.HelperSpec{Purpose: "capture", Image: images.Ref(images.Isolate, ""),
-		Caps: []string{backend.CapNetRaw}})
+		Caps: images.Caps(images.Capture)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"socketlab/internal/images"
+	"socketlab/internal/packet"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/capture"
 )
@@ -43,7 +44,7 @@ type Lab interface {
 type Config struct {
 	// Image is the capture helper's image (default: images.Ref(images.Capture, "")).
 	Image string
-	// Filter keeps only matching packets (capture.FilterSyntax), applied in the helpers.
+	// Filter keeps only matching packets (packet.FilterSyntax), applied in the helpers.
 	Filter string
 	// Snaplen is the most bytes kept of each packet (0: DefaultSnaplen).
 	Snaplen int
@@ -85,7 +86,7 @@ func Start(ctx context.Context, l Lab, targets []Target, cfg Config) (*Session, 
 		cfg.Snaplen = DefaultSnaplen
 	}
 	if cfg.Filter != "" {
-		if _, err := capture.ParseFilter(cfg.Filter); err != nil {
+		if _, err := packet.ParseFilter(cfg.Filter); err != nil {
 			return nil, err
 		}
 	}
@@ -142,7 +143,7 @@ func (s *Session) run(ctx context.Context, t Target) error {
 	}
 	r := &running{stderr: &capped{n: 64 << 10}}
 	h, err := s.l.RunHelper(ctx, t.Node, backend.HelperSpec{
-		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: []string{backend.CapNetRaw},
+		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: images.Caps(images.Capture),
 		Stderr: r.stderr,
 	})
 	if err != nil {

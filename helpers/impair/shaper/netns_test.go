@@ -1,6 +1,8 @@
 package shaper
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -31,15 +33,12 @@ var helperBin = struct {
 	err  error
 }{}
 
-// needRoot skips a test that makes network namespaces when not root.
+// needRoot ends a test that makes network namespaces when not root or
+// without iproute2: a failure in CI, a skip elsewhere.
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (imp-*): run as root, e.g. sudo go test")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2) to create network namespaces")
-	}
+	need.Root(t, "create network namespaces (imp-*)")
+	need.Command(t, "ip", "iproute2")
 }
 
 // helper builds the impair binary once per test process.
@@ -81,12 +80,18 @@ var pairN struct {
 // the veth) when the test ends.
 func newPair(t testing.TB) *pair {
 	t.Helper()
+	return newPairPrefix(t, "imp-")
+}
+
+// newPairPrefix is newPair with namespaces named prefix<pid>-<n>a/b.
+func newPairPrefix(t testing.TB, prefix string) *pair {
+	t.Helper()
 	pairN.Lock()
 	pairN.n++
 	n := pairN.n
 	pairN.Unlock()
 	id := fmt.Sprintf("%d-%d", os.Getpid()%100000, n)
-	p := &pair{A: "imp-" + id + "a", B: "imp-" + id + "b", Dev: fmt.Sprintf("imp%da", n),
+	p := &pair{A: prefix + id + "a", B: prefix + id + "b", Dev: fmt.Sprintf("imp%da", n),
 		AddrB: map[int]netip.Addr{}}
 	sub := (os.Getpid()*7 + n) % 250
 	a4 := netip.MustParseAddr(fmt.Sprintf("10.213.%d.1", sub))
