@@ -259,7 +259,9 @@ func explain(err error, r *probe.Result, o probe.Options, l Load) error {
 	}
 	sent, _ := r.Details["sent"].(int)
 	lost, _ := r.Details["lost"].(int)
-	if errors.Is(err, context.DeadlineExceeded) && sent > lost {
+	// The connection's deadline is the run's: its read may end a moment
+	// before the context says so.
+	if (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)) && sent > lost {
 		// Echoes came back: "no reply" would be false. The run was too short.
 		return &probe.Error{Kind: result.Timeout, Msg: fmt.Sprintf(
 			"the run's --timeout of %s ended it after %d of %d datagrams (%d came back): give it about --count × --wait, e.g. --timeout %s",
@@ -388,13 +390,17 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 // resetWait is how long, after the server's FIN, resetFollows waits for its RST.
 const resetWait = 250 * time.Millisecond
 
+// tcpClose is Linux's TCP_CLOSE state: a socket we have not closed, in it
+// after the peer's FIN, was reset.
+const tcpClose = 7
+
 // resetFollows tells whether an RST follows the FIN that ended c's stream.
 // A server that closes with bytes it has not read makes its kernel send RST
 // instead of FIN; one that closed before our bytes arrived sent FIN, and its
 // kernel answers the bytes with RST a round trip later. Waiting for that RST
 // gives the same verdict whichever way the race went. Once the FIN is in,
 // reads only say EOF: the RST shows as the socket's pending error (EPIPE on
-// Linux for a socket in CLOSE_WAIT).
+// Linux for a socket in CLOSE_WAIT) and its state, now closed.
 func resetFollows(c net.Conn) bool {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
@@ -405,13 +411,15 @@ func resetFollows(c net.Conn) bool {
 		return false
 	}
 	for end := time.Now().Add(resetWait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		var soerr int
+		var soerr, info int
 		if err := rc.Control(func(fd uintptr) {
 			soerr, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
+			// The first byte of struct tcp_info is the state.
+			info, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_INFO)
 		}); err != nil {
 			return false
 		}
-		if e := syscall.Errno(soerr); e == syscall.ECONNRESET || e == syscall.EPIPE {
+		if e := syscall.Errno(soerr); e == syscall.ECONNRESET || e == syscall.EPIPE || uint8(info) == tcpClose {
 			return true
 		}
 	}

@@ -83,10 +83,10 @@ func TestWaitRunSummary(t *testing.T) {
 		},
 		{
 			name: "cut short by --timeout", oneIn: 2,
-			args: []string{"--udp", "--count", "50", "--wait", "100ms", "--timeout", "1s"},
+			args: []string{"--udp", "--count", "50", "--wait", "300ms", "--timeout", "3s"},
 			code: 1,
 			out:  []string{`^(\d+) round trips? of 4 bytes`, `\n(\d+) of (\d+) datagrams came back, (\d+) lost \(\d+%\); (\d+) of 50 not sent: the run ended first\n$`},
-			err:  []string{`the run's --timeout of 1s ended it after \d+ of 50 datagrams \(\d+ came back\): give it about --count × --wait, e\.g\. --timeout 6s`},
+			err:  []string{`the run's --timeout of 3s ended it after \d+ of 50 datagrams \(\d+ came back\): give it about --count × --wait, e\.g\. --timeout 18s`},
 		},
 	}
 	for _, c := range cases {
@@ -151,7 +151,7 @@ func TestResetVerdictIsStable(t *testing.T) {
 		}},
 		{"FIN first, then RST for the bytes", func(c *net.TCPConn) {
 			c.CloseWrite() // FIN before the client's bytes are read
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 			c.Close() // now with unread bytes: RST
 		}},
 	}
