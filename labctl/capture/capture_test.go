@@ -453,3 +453,78 @@ func TestMergeCount(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A helper writes a statistics block each time the kernel dropped more:
+// the merger keeps when (a gap from the block before to this one), and
+// writes the blocks into the merged file.
+func TestMergeGaps(t *testing.T) {
+	t.Parallel()
+	a := welcomeExchange(t, "10.1.0.2:43122", "10.1.0.3:9999")
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := Where{"client", "eth0"}
+	for i, p := range a {
+		p.Where = where
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 1: // no drops yet
+			err = w.WriteStats(Stats{Where: where, Received: 2}, p.Time)
+		case 4: // 3 dropped since the block after packet 1
+			err = w.WriteStats(Stats{Where: where, Received: 8, Dropped: 3}, p.Time)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteStats(Stats{Where: where, Received: 9, Dropped: 3}, a[len(a)-1].Time); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	m, err := NewMerger(WithOutput(&out), WithWindow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(&buf, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Add(s)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gaps := m.Gaps()
+	want := Gap{Where: where, From: a[1].Time, To: a[4].Time, Dropped: 3}
+	if len(gaps) != 1 || gaps[0] != want {
+		t.Fatalf("gaps %+v, want %+v", gaps, want)
+	}
+	if !gaps[0].Overlaps(a[2].Time, a[3].Time) || gaps[0].Overlaps(a[5].Time, a[6].Time) {
+		t.Errorf("gap %+v: overlaps packets 2 to 3 and not 5 to 6?", gaps[0])
+	}
+	// The merged file keeps them: a second reader finds the same gap.
+	r, err := NewStream(&out, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []Gap
+	r.onStats = func(_ Stats, g *Gap) {
+		if g != nil {
+			again = append(again, *g)
+		}
+	}
+	for {
+		if _, err := r.Next(); err != nil {
+			break
+		}
+	}
+	if len(again) != 1 || again[0].Dropped != 3 || !again[0].To.Equal(a[4].Time) {
+		t.Errorf("gaps read back from the merged file: %+v", again)
+	}
+}

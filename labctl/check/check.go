@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -63,6 +64,9 @@ type Result struct {
 	// Packets are the step's node's packets during the step, one line
 	// each (at most MaxPacketLines), when the run was captured.
 	Packets []string `json:"packets,omitempty"`
+	// Ladder is the step's conversations drawn as ladders, when the run
+	// was captured (for the report and labctl test -v).
+	Ladder *ladder.Ladder `json:"-"`
 	// Explain says what an action step did to the lab, for learn mode.
 	Explain string `json:"explain,omitempty"`
 	// Did is what an action step's lab reported it did, a line each: the
