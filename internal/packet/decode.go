@@ -78,7 +78,12 @@ func (f TCPFlags) String() string {
 type TCP struct {
 	Flags    TCPFlags
 	Seq, Ack uint32
-	Window   uint16
+	// Window is the raw window field; after the handshake the receiver
+	// multiplies it by 2^shift, the shift its sender's SYN announced.
+	Window uint16
+	// WindowScale is the shift of the window scale option (RFC 7323), which
+	// only a SYN carries; -1 when the segment has none.
+	WindowScale int8
 	// TSVal is the sender's timestamp option (RFC 7323), 0 without one: a
 	// retransmission carries a new one, so it tells a resent segment from
 	// the same segment seen at a second place.
@@ -201,14 +206,14 @@ func decodeTransport(b []byte) (d Decoded, ok bool) {
 		if hdr < 20 || len(payload) < hdr {
 			return d, false
 		}
-		ts, ok := tsval(payload[20:hdr])
+		ts, scale, ok := tcpOptions(payload[20:hdr])
 		if !ok {
 			return d, false
 		}
 		d.Proto = ProtoTCP
 		d.TCP = TCP{Flags: TCPFlags(payload[13]) & (FIN | SYN | RST | PSH | ACK | URG),
 			Seq: binary.BigEndian.Uint32(payload[4:8]), Ack: binary.BigEndian.Uint32(payload[8:12]),
-			Window: binary.BigEndian.Uint16(payload[14:16]), TSVal: ts, dataOffset: uint8(hdr / 4)}
+			Window: binary.BigEndian.Uint16(payload[14:16]), WindowScale: scale, TSVal: ts, dataOffset: uint8(hdr / 4)}
 	case 17:
 		if len(payload) < 8 {
 			return d, false
@@ -232,28 +237,33 @@ func decodeTransport(b []byte) (d Decoded, ok bool) {
 	return d, true
 }
 
-// tsval reads the timestamp option's TSval from a TCP header's options as
-// gopacket's decoder does: the last one wins, 0 without one, and reading
-// stops at an option whose length cannot be followed. ok is false for an
-// MPTCP option, whose many forms are left to gopacket.
-func tsval(opts []byte) (v uint32, ok bool) {
+// tcpOptions reads a TCP header's options as gopacket's decoder does: the
+// last of each kind wins, and reading stops at an option whose length
+// cannot be followed. It returns the timestamp option's TSval (0 without
+// one) and the window scale option's shift (at most 14, as RFC 7323 says;
+// -1 without one). ok is false for an MPTCP option, whose many forms are
+// left to gopacket.
+func tcpOptions(opts []byte) (ts uint32, scale int8, ok bool) {
+	scale = -1
 	for len(opts) > 0 {
 		switch kind := opts[0]; {
 		case kind == 0: // end of options
-			return v, true
+			return ts, scale, true
 		case kind == 1: // no-op
 			opts = opts[1:]
 			continue
 		case kind == 30:
-			return 0, false
+			return 0, -1, false
 		case len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts):
-			return v, true
+			return ts, scale, true
 		case kind == 8 && opts[1] >= 6:
-			v = binary.BigEndian.Uint32(opts[2:6])
+			ts = binary.BigEndian.Uint32(opts[2:6])
+		case kind == 3 && opts[1] == 3:
+			scale = int8(min(opts[2], 14))
 		}
 		opts = opts[opts[1]:]
 	}
-	return v, true
+	return ts, scale, true
 }
 
 // DecodeIP reads a bare IPv4 or IPv6 packet (no link-layer header), as
@@ -383,9 +393,12 @@ func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload 
 		if tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
 			return d
 		}
-		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, dataOffset: tcp.DataOffset}
+		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, WindowScale: -1, dataOffset: tcp.DataOffset}
 		for _, o := range tcp.Options {
-			if o.OptionType == layers.TCPOptionKindTimestamps && len(o.OptionData) >= 4 {
+			switch {
+			case o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1:
+				d.TCP.WindowScale = int8(min(o.OptionData[0], 14)) // RFC 7323: at most 14
+			case o.OptionType == layers.TCPOptionKindTimestamps && len(o.OptionData) >= 4:
 				d.TCP.TSVal = uint32(o.OptionData[0])<<24 | uint32(o.OptionData[1])<<16 | uint32(o.OptionData[2])<<8 | uint32(o.OptionData[3])
 			}
 		}

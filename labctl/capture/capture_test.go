@@ -40,6 +40,52 @@ func TestFormatterLines(t *testing.T) {
 	}
 }
 
+// TestFormatterScalesTheWindow: after a handshake in which both SYNs carry
+// the window scale option, win is the window in bytes (raw << the sender's
+// shift), as Wireshark shows it, not the raw field that looks as if the
+// window had collapsed; without the option on both sides, or without the
+// SYNs, the raw field.
+func TestFormatterScalesTheWindow(t *testing.T) {
+	t.Parallel()
+	c, s := "10.1.0.2:43122", "10.1.0.3:7"
+	type wseg struct {
+		seg
+		win    uint16
+		wscale int // -1: no option
+	}
+	cases := []struct {
+		name       string
+		segs       []wseg
+		wantWindow []string
+	}{
+		{"both scale", []wseg{
+			{seg{c, s, packet.SYN, 100, 0, ""}, 64240, 7},
+			{seg{s, c, packet.SYN | packet.ACK, 500, 101, ""}, 65160, 7},
+			{seg{c, s, packet.ACK, 101, 501, ""}, 502, -1},
+			{seg{s, c, packet.PSH | packet.ACK, 501, 101, "hi"}, 509, -1},
+		}, []string{"win=64240", "win=65160", "win=64256", "win=65152"}},
+		{"one side without the option", []wseg{
+			{seg{c, s, packet.SYN, 100, 0, ""}, 64240, 7},
+			{seg{s, c, packet.SYN | packet.ACK, 500, 101, ""}, 65160, -1},
+			{seg{c, s, packet.ACK, 101, 501, ""}, 502, -1},
+		}, []string{"win=64240", "win=65160", "win=502"}},
+		{"no SYN seen", []wseg{
+			{seg{c, s, packet.ACK, 101, 501, ""}, 502, -1},
+		}, []string{"win=502"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Formatter
+			for i, sg := range tc.segs {
+				line := f.Line(pkt(i, DirOut, tcpFrameWin(t, sg.seg, sg.win, sg.wscale)))
+				if !strings.Contains(line, " "+tc.wantWindow[i]+" ") {
+					t.Errorf("segment %d: want %s in %s", i, tc.wantWindow[i], line)
+				}
+			}
+		})
+	}
+}
+
 func TestFormatterProtocols(t *testing.T) {
 	t.Parallel()
 	udp := udpFrame(t, "[fd00::2]:40000", "[fd00::3]:9", "hello")
@@ -167,6 +213,11 @@ func TestAnalyzeWelcome(t *testing.T) {
 	yes := true
 	if m := (Expect{Handshake: &yes, Close: packet.CloseFIN, CloseBy: packet.SideServer, Family: 4, Retransmissions: &Count{"==", 0}}).Check(w); len(m) != 0 {
 		t.Errorf("expectations that hold failed: %v", m)
+	}
+	// The README's example on the wrong step: an echo client half-closes
+	// first, so "fin by server" fails, and the failure says why.
+	if m := fmt.Sprint(Expect{Close: packet.CloseFIN, CloseBy: packet.SideClient}.Check(w)); m != "[wire.close: expected fin by client, got fin by server (both ways): the server sent the first FIN and the client's answered it (close: fin holds whoever begins)]" {
+		t.Errorf("mismatch %s", m)
 	}
 	m := Expect{Close: packet.CloseRST, Family: 6, ICMP: "port-unreachable"}.Check(w)
 	got := fmt.Sprint(m)

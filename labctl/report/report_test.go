@@ -45,6 +45,10 @@ func sampleRun(t *testing.T, dir string) *Run {
 			Command: "sock echo --json --timeout 2s echo hi", Output: strings.Repeat("a line of output that goes on\n", 40)},
 		{Index: 3, Name: "reconnect", Node: "echo", Action: "connect", Outcome: check.Error, Seconds: 0.1,
 			Message: `connect echo to lab: network "lab" not found`},
+		{Index: 4, Name: "the server runs", Node: "server", Outcome: check.Fail, Seconds: 0.1,
+			Expected: "exit 0", Got: `exit 1, stdout "", stderr 3 lines ending "ZeroDivisionError: division by zero" in 40.0 ms`,
+			Command: "python3 /lab/echo-server.py", Exec: []string{"python3", "/lab/echo-server.py"},
+			Stderr: "Traceback (most recent call last):\n  File \"/lab/echo-server.py\", line 3, in <module>\nZeroDivisionError: division by zero\n"},
 	}}
 	return &Run{
 		Title:   "labctl test scenarios/default.yaml scenarios/partition.yaml",
@@ -109,6 +113,10 @@ func TestSelfContained(t *testing.T) {
 		}
 	}
 	page := b.String()
+	// A traceback is a block of lines, not one line with \n in it.
+	if want := "<div class=\"label\">stderr</div><pre class=\"output stderr\">Traceback (most recent call last):\n  File &#34;/lab/echo-server.py&#34;, line 3, in &lt;module&gt;\nZeroDivisionError: division by zero\n</pre>"; !strings.Contains(page, want) {
+		t.Errorf("the page lacks the stderr block %q", want)
+	}
 	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt; &amp; see.", "<svg xmlns=", "<code>labctl exec client -- sock welcome welcome</code>", "no packets crossed the wire", "@media print", "@media (max-width"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
