@@ -19,13 +19,13 @@ func (f Filter) Args() []string {
 	if f.NoInput {
 		args = append(args, "--no-input")
 	}
+	for _, a := range f.Gateways {
+		args = append(args, "--gateway", a.String())
+	}
 	if s := f.Seal; s != nil {
 		args = append(args, "--seal")
 		for _, p := range s.Lab {
 			args = append(args, "--lab", p.String())
-		}
-		for _, a := range s.Gateways {
-			args = append(args, "--gateway", a.String())
 		}
 		for _, a := range s.DNS {
 			args = append(args, "--dns", a.String())
@@ -44,15 +44,16 @@ func ParseArgs(args []string, out io.Writer) (f Filter, clear bool, err error) {
 	fs := flag.NewFlagSet("isolate", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprint(out, `usage: isolate [--ipv4] [--no-input] [--seal [--lab PREFIX]... [--gateway ADDR]... [--dns ADDR]...] [PREFIX]...
+		fmt.Fprint(out, `usage: isolate [--ipv4] [--no-input] [--gateway ADDR]... [--seal [--lab PREFIX]... [--dns ADDR]...] [PREFIX]...
        isolate --clear
        isolate --guard|--unguard BRIDGE...
 
 In a node's network namespace: accept IPv6 from the IPv6 PREFIXes only (and
 link-local, loopback, replies), and IPv4 from the IPv4 ones when there are
-any or --ipv4 says so; no input filter with --no-input. With --seal, let the node send only
-to the --lab subnets, never to a --gateway, and name queries (port 53) to the
---dns addresses; reject the rest. Without --seal the node's seal is removed.
+any or --ipv4 says so (and then from a --gateway only DNS answers); no input
+filter with --no-input. With --seal, let the node send only to the --lab
+subnets, never to a --gateway, and name queries (port 53) to the --dns
+addresses; reject the rest. Without --seal the node's seal is removed.
 In the host's namespace: --guard keeps the bridges apart from every other.
 `)
 		fs.PrintDefaults()
@@ -63,7 +64,7 @@ In the host's namespace: --guard keeps the bridges apart from every other.
 	sealed := fs.Bool("seal", false, "let the node send only to the lab")
 	var seal Seal
 	fs.Func("lab", "a subnet of the lab (repeat)", list(&seal.Lab, netip.ParsePrefix, "a prefix such as 10.200.12.0/24 or fd5c:1ab:0:12::/64"))
-	fs.Func("gateway", "a network's gateway address (repeat)", list(&seal.Gateways, netip.ParseAddr, "an address such as 10.200.12.1"))
+	fs.Func("gateway", "a network's gateway address (repeat): never sent to when sealed; with --ipv4, only DNS answers from it", list(&f.Gateways, netip.ParseAddr, "an address such as 10.200.12.1"))
 	fs.Func("dns", "an address the node may send name queries to, port 53 (repeat)", list(&seal.DNS, netip.ParseAddr, "an address such as 10.200.12.1"))
 	if err := fs.Parse(args); err != nil {
 		return f, false, err
@@ -73,8 +74,8 @@ In the host's namespace: --guard keeps the bridges apart from every other.
 		return f, false, fmt.Errorf("--clear takes nothing else")
 	case clear:
 		return f, true, nil
-	case !*sealed && (len(seal.Lab) > 0 || len(seal.Gateways) > 0 || len(seal.DNS) > 0):
-		return f, false, fmt.Errorf("--lab, --gateway and --dns go with --seal")
+	case !*sealed && (len(seal.Lab) > 0 || len(seal.DNS) > 0):
+		return f, false, fmt.Errorf("--lab and --dns go with --seal")
 	case *sealed:
 		f.Seal = &seal
 	}

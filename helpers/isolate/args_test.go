@@ -17,9 +17,10 @@ func TestArgs(t *testing.T) {
 	for _, f := range []Filter{
 		{Input: []netip.Prefix{p("fd5c:1ab:0:12::/64")}},
 		{NoInput: true},
-		{Input: []netip.Prefix{p("fd5c:1ab:0:12::/64"), p("fd5c:1ab:0:13::/64")}, Seal: &Seal{
-			Lab: []netip.Prefix{p("10.200.12.0/24"), p("fd5c:1ab:0:12::/64")}, Gateways: []netip.Addr{a("10.200.12.1"), a("fd5c:1ab:0:12::1")}, DNS: []netip.Addr{a("10.200.12.1")},
+		{Input: []netip.Prefix{p("fd5c:1ab:0:12::/64"), p("fd5c:1ab:0:13::/64")}, Gateways: []netip.Addr{a("10.200.12.1"), a("fd5c:1ab:0:12::1")}, Seal: &Seal{
+			Lab: []netip.Prefix{p("10.200.12.0/24"), p("fd5c:1ab:0:12::/64")}, DNS: []netip.Addr{a("10.200.12.1")},
 		}},
+		{Input4: true, Gateways: []netip.Addr{a("10.200.12.1")}, Input: []netip.Prefix{p("10.200.12.0/24")}},
 		{NoInput: true, Seal: &Seal{}},
 		{Input: []netip.Prefix{p("10.200.12.0/24"), p("fd5c:1ab:0:12::/64")}, Input4: true},
 		{Input4: true, Input: []netip.Prefix{p("fd5c:1ab:0:12::/64")}, Seal: &Seal{Lab: []netip.Prefix{p("10.200.12.0/24")}}},
@@ -33,6 +34,11 @@ func TestArgs(t *testing.T) {
 	if err != nil || old.Seal != nil || old.NoInput || len(old.Input) != 1 {
 		t.Errorf("an older labctl's command line: %+v, %v", old, err)
 	}
+	// The rootless Podman form of the engines' work: --ipv4, then gateways.
+	podman, _, err := ParseArgs([]string{"--ipv4", "--gateway", "10.200.12.1", "10.200.12.0/24"}, io.Discard)
+	if err != nil || !podman.Input4 || len(podman.Gateways) != 1 || podman.Seal != nil {
+		t.Errorf("--ipv4 --gateway: %+v, %v", podman, err)
+	}
 	if _, clear, err := ParseArgs([]string{"--clear"}, io.Discard); !clear || err != nil {
 		t.Errorf("--clear: %v, %v", clear, err)
 	}
@@ -44,7 +50,7 @@ func TestArgsErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"10.0.0.0/88"}, `"10.0.0.0/88": want a prefix`},
-		{[]string{"--lab", "10.0.0.0/8"}, "--lab, --gateway and --dns go with --seal"},
+		{[]string{"--lab", "10.0.0.0/8"}, "--lab and --dns go with --seal"},
 		{[]string{"--seal", "--lab", "x"}, "want a prefix such as"},
 		{[]string{"--seal", "--gateway", "10.0.0.0/8"}, "want an address such as"},
 		{[]string{"--clear", "--seal"}, "--clear takes nothing else"},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 // Table is the name of the helper's input filter tables (family ip6, and
@@ -43,6 +44,13 @@ type Filter struct {
 	// NoInput leaves the node without an input filter, for an engine that
 	// keeps its networks apart itself.
 	NoInput bool
+	// Gateways are the lab's networks' gateway addresses, the host's side
+	// of each: a sealed node never sends to them (but name queries, see
+	// Seal.DNS), and where IPv4 is filtered by Input4 (rootless Podman,
+	// which masquerades what crosses from one of its networks to another
+	// as the destination's gateway) only name-service answers come in from
+	// them.
+	Gateways []netip.Addr
 	// Seal, when set, lets the node send only to the lab.
 	Seal *Seal
 }
@@ -66,14 +74,25 @@ func Install(f Filter, opts ...nftables.ConnOption) error {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
 	remove(c)
+	var gw4, gw6 []netip.Addr // only name-service answers from them
+	for _, g := range f.Gateways {
+		if !f.Input4 {
+			break
+		}
+		if g.Is4() {
+			gw4 = append(gw4, g)
+		} else {
+			gw6 = append(gw6, g)
+		}
+	}
 	if !f.NoInput {
-		addInput(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, in6...))
+		addInput(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, in6...), gw6)
 		if f.Input4 || len(in4) > 0 {
-			addInput(c, nftables.TableFamilyIPv4, in4)
+			addInput(c, nftables.TableFamilyIPv4, in4, gw4)
 		}
 	}
 	if f.Seal != nil {
-		addSeal(c, f.Seal)
+		addSeal(c, f.Seal, f.Gateways)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("isolate: install rules: %w", err)
@@ -82,8 +101,9 @@ func Install(f Filter, opts ...nftables.ConnOption) error {
 }
 
 // addInput queues the input filter table of family on c: its chain
-// accepts loopback, replies and the sources in allow, and drops the rest.
-func addInput(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix) {
+// accepts loopback, replies, name-service answers and nothing else from
+// gateways, and the sources in allow, and drops the rest.
+func addInput(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix, gateways []netip.Addr) {
 	t := c.AddTable(&nftables.Table{Family: family, Name: Table})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
@@ -98,6 +118,13 @@ func addInput(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefi
 	// Replies to what the node sent: a node on an egress network talks to
 	// the outside, and a sealed node sends nowhere else than the lab.
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), &expr.Verdict{Kind: expr.VerdictAccept})})
+	for _, g := range gateways {
+		gw := netip.PrefixFrom(g, g.BitLen())
+		for _, proto := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: join(saddrIn(gw), l4proto(proto), sport(53), []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}})})
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(gw), &expr.Verdict{Kind: expr.VerdictDrop})})
+	}
 	for _, p := range allow {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(p), &expr.Verdict{Kind: expr.VerdictAccept})})
 	}

@@ -45,13 +45,12 @@ import (
 // node's namespace.
 const SealTable = "socketlab_seal"
 
-// Seal is what a sealed node may send to. The zero Seal lets the node send
+// Seal is what a sealed node may send to, with the Filter's Gateways (in
+// Lab, yet the host's), which it may not. The zero Seal lets the node send
 // nothing but replies, loopback and neighbour discovery.
 type Seal struct {
 	// Lab are the subnets of the lab's networks, both families.
 	Lab []netip.Prefix
-	// Gateways are the networks' gateway addresses: in Lab, yet the host.
-	Gateways []netip.Addr
 	// DNS are addresses the node may send name queries to (UDP and TCP
 	// port 53) whether in the lab or not: the engine's name server on a
 	// gateway, or the resolvers the engine's DNS forwards to from within
@@ -59,8 +58,8 @@ type Seal struct {
 	DNS []netip.Addr
 }
 
-// addSeal queues the seal's table and rules on c.
-func addSeal(c *nftables.Conn, s *Seal) {
+// addSeal queues the seal's table and rules on c; gateways are the lab's.
+func addSeal(c *nftables.Conn, s *Seal, gateways []netip.Addr) {
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: SealTable})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
@@ -85,7 +84,7 @@ func addSeal(c *nftables.Conn, s *Seal) {
 			rule(acc, daddrIn(netip.PrefixFrom(a, a.BitLen())), l4proto(proto), dport(53))
 		}
 	}
-	for _, a := range s.Gateways {
+	for _, a := range gateways {
 		rule(rej, daddrIn(netip.PrefixFrom(a, a.BitLen())))
 	}
 	for _, p := range s.Lab {
@@ -132,9 +131,14 @@ func l4proto(p byte) []expr.Any {
 }
 
 // dport is "th dport p" (TCP and UDP keep the destination port at offset 2).
-func dport(p uint16) []expr.Any {
+func dport(p uint16) []expr.Any { return port(2, p) }
+
+// sport is "th sport p" (at offset 0).
+func sport(p uint16) []expr.Any { return port(0, p) }
+
+func port(offset uint32, p uint16) []expr.Any {
 	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, p)},
 	}
 }

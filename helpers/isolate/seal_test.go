@@ -345,6 +345,17 @@ func TestSeal(t *testing.T) {
 		t.Errorf("sealed with --dns: tcp to the gateway's port %d answered", port)
 	}
 
+	// With --ipv4 (rootless Podman, which masquerades between its networks
+	// as the gateway), nothing but name-service answers comes in from a
+	// gateway: the host's connection to the node is dropped.
+	runIn(t, ns.node, bin, "--ipv4", "--gateway", "10.98.1.1", "10.98.1.0/24", "fd98:1::/64")
+	if err := reach(t, ns.host, "tcp", at("10.98.1.2")); err == nil {
+		t.Errorf("--ipv4 --gateway: a connection from the gateway got in")
+	}
+	if err := reach(t, ns.peer, "tcp", at("10.98.1.2")); err != nil {
+		t.Errorf("--ipv4 --gateway: a connection from the network's peer: %v", err)
+	}
+
 	// No --seal: the seal goes, as when the node joins an egress network;
 	// the input filter lets the replies from outside in.
 	runIn(t, ns.node, bin, "fd98:1::/64")

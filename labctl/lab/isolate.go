@@ -97,15 +97,15 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 func filterOf(info backend.Info, nets []backend.Network, eps []backend.EndpointInfo) isolate.Filter {
 	byID := map[string]backend.Network{}
 	seal := &isolate.Seal{DNS: info.Resolvers}
+	f := isolate.Filter{NoInput: info.IsolatesIPv6, Seal: seal}
 	for _, n := range nets {
 		byID[n.ID] = n
 		seal.Lab = append(seal.Lab, n.Subnets...)
-		seal.Gateways = append(seal.Gateways, n.Gateways...)
+		f.Gateways = append(f.Gateways, n.Gateways...)
 		if info.DNSAtGateway {
 			seal.DNS = append(seal.DNS, n.Gateways...)
 		}
 	}
-	f := isolate.Filter{NoInput: info.IsolatesIPv6, Seal: seal}
 	for _, ep := range eps {
 		n, ok := byID[ep.NetworkID]
 		if !ok {

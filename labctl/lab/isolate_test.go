@@ -37,17 +37,17 @@ func TestFilterOf(t *testing.T) {
 		want isolate.Filter
 	}{
 		{"sealed, Docker 20.10", backend.Info{}, []backend.Network{front, back}, on("f"),
-			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Seal: &isolate.Seal{Lab: lab, Gateways: gws}}},
+			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Gateways: gws, Seal: &isolate.Seal{Lab: lab}}},
 		{"sealed, an engine that isolates IPv6", backend.Info{IsolatesIPv6: true}, []backend.Network{front, back}, on("f"),
-			isolate.Filter{NoInput: true, Seal: &isolate.Seal{Lab: lab, Gateways: gws}}},
+			isolate.Filter{NoInput: true, Gateways: gws, Seal: &isolate.Seal{Lab: lab}}},
 		{"sealed, names at the gateways", backend.Info{IsolatesIPv6: true, DNSAtGateway: true}, []backend.Network{front, back}, on("f"),
-			isolate.Filter{NoInput: true, Seal: &isolate.Seal{Lab: lab, Gateways: gws, DNS: gws}}},
+			isolate.Filter{NoInput: true, Gateways: gws, Seal: &isolate.Seal{Lab: lab, DNS: gws}}},
 		{"sealed, the engine's DNS forwards from the node", backend.Info{Resolvers: []netip.Addr{a("10.255.255.53")}}, []backend.Network{front, back}, on("f"),
-			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Seal: &isolate.Seal{Lab: lab, Gateways: gws, DNS: []netip.Addr{a("10.255.255.53")}}}},
+			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Gateways: gws, Seal: &isolate.Seal{Lab: lab, DNS: []netip.Addr{a("10.255.255.53")}}}},
 		{"on an egress network", backend.Info{}, []backend.Network{front, out}, on("f", "b"),
-			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64"), p("fd5c:1ab:0:2::/64")}}},
+			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64"), p("fd5c:1ab:0:2::/64")}, Gateways: []netip.Addr{a("10.200.1.1"), a("fd5c:1ab:0:1::1"), a("10.200.2.1"), a("fd5c:1ab:0:2::1")}}},
 		{"an egress network it is not on", backend.Info{}, []backend.Network{front, out}, on("f"),
-			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Seal: &isolate.Seal{Lab: lab, Gateways: gws}}},
+			isolate.Filter{Input: []netip.Prefix{p("fd5c:1ab:0:1::/64")}, Gateways: gws, Seal: &isolate.Seal{Lab: lab}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

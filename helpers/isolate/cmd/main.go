@@ -6,9 +6,10 @@
 //	isolate fd5c:1ab:0:12::/64 fd5c:1ab:0:13::/64   # accept IPv6 from these only; no seal
 //	isolate 10.200.12.0/24 fd5c:1ab:0:12::/64       # and IPv4 from these only
 //	isolate --ipv4 fd5c:1ab:0:12::/64               # and no IPv4 (an IPv6-only network that has IPv4 all the same)
-//	isolate --seal --lab 10.200.12.0/24 --lab fd5c:1ab:0:12::/64 \
-//	        --gateway 10.200.12.1 --gateway fd5c:1ab:0:12::1 fd5c:1ab:0:12::/64
-//	isolate --no-input --seal --lab 10.200.12.0/24 --gateway 10.200.12.1
+//	isolate --ipv4 --gateway 10.200.12.1 10.200.12.0/24  # from the gateway only DNS answers
+//	isolate --gateway 10.200.12.1 --gateway fd5c:1ab:0:12::1 \
+//	        --seal --lab 10.200.12.0/24 --lab fd5c:1ab:0:12::/64 fd5c:1ab:0:12::/64
+//	isolate --no-input --gateway 10.200.12.1 --seal --lab 10.200.12.0/24
 //	isolate --clear                                  # no filter at all
 //
 // Run in the engine host's network namespace instead, it keeps the lab's
@@ -63,7 +64,7 @@ func run(args []string) int {
 		fmt.Printf("isolated: accepted from %v, link-local, loopback and replies only\n", f.Input)
 	}
 	if f.Seal != nil {
-		fmt.Printf("sealed: the node sends only to %v, never to %v\n", f.Seal.Lab, f.Seal.Gateways)
+		fmt.Printf("sealed: the node sends only to %v, never to %v\n", f.Seal.Lab, f.Gateways)
 	}
 	return 0
 }
