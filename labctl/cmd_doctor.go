@@ -41,6 +41,9 @@ type doctorEngine struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`
 	APIVersion string `json:"api_version"`
+	Product    string `json:"product"` // Docker, Docker Desktop, Podman
+	Rootless   bool   `json:"rootless"`
+	ImageStore string `json:"image_store"`
 }
 
 func doctorCommand() *cobra.Command {
@@ -82,7 +85,8 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 			if err != nil {
 				return err
 			}
-			rep.Engine = doctorEngine{Name: info.Name, Version: info.Version, APIVersion: info.APIVersion}
+			rep.Engine = doctorEngine{Name: info.Name, Version: info.Version, APIVersion: info.APIVersion,
+				Product: info.Product, Rootless: info.Rootless, ImageStore: info.ImageStore}
 			rep.IPv6Isolated = info.IsolatesIPv6
 			if _, err := e.Backend().Image(ctx, rep.CaptureImage); err == nil {
 				rep.Capture = true
@@ -118,7 +122,9 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 func writeDoctor(w io.Writer, rep doctorReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tWHAT IT MEANS")
-	fmt.Fprintf(tw, "engine\t%s %s (API %s)\tthe Docker engine labctl drives\n", rep.Engine.Name, rep.Engine.Version, rep.Engine.APIVersion)
+	e := rep.Engine
+	fmt.Fprintf(tw, "engine\t%s\tthe engine labctl drives (labctl version says the same)\n",
+		engineText(versionEngine{Product: e.Product, Version: e.Version, APIVersion: e.APIVersion, Rootless: e.Rootless, ImageStore: e.ImageStore}))
 	switch p := rep.Impair; {
 	case p == nil:
 		fmt.Fprintf(tw, "impairment\tunknown\t%s\n", rep.ImpairError)
