@@ -94,7 +94,7 @@ Put the output in a bug report: it says most of what differs between machines.`,
 // printVersion writes labctl's version and the engine's to w.
 func printVersion(ctx context.Context, w io.Writer, output string) error {
 	rep := buildVersion()
-	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if e, err := engine(ectx); err != nil {
 		rep.EngineError = err.Error()

@@ -12,31 +12,51 @@ import (
 
 // RigEngines are the engines make test-engines runs the tests against,
 // each beside this machine's engine and out of its way.
-var RigEngines = []string{"docker29"}
+var RigEngines = []string{"docker29", "podman"}
+
+// A RigEngine is a started rig engine with the tests' images in it.
+type RigEngine struct {
+	// Endpoint is its API socket, for DOCKER_HOST.
+	Endpoint string
+	// Netns is the network namespace a person using it is in: that of
+	// its bridges (a path for nsenter --net), or "" for the host's.
+	Netns string
+	// Description names it: product, version, API, image store.
+	Description string
+	// Stop stops it and removes what it made.
+	Stop func()
+}
 
 // StartRigEngine starts the rig engine called name (one of RigEngines)
-// from the binaries in bin (mk/engines.mk builds them) and loads the
-// images the tests use into it from the environment's engine.
-func StartRigEngine(ctx context.Context, name, bin string) (*Daemon, error) {
-	var cfg DaemonConfig
+// and loads the images the tests use into it from the environment's
+// engine. bin holds Docker 29's binaries (mk/engines.mk builds them).
+func StartRigEngine(ctx context.Context, name, bin string) (*RigEngine, error) {
 	switch name {
 	case "docker29":
 		// dockerd 29 from the module proxy, its docker-proxy and a runc
 		// that knows time namespaces (Debian's 1.1 does not); Debian's
 		// containerd, which dockerd starts itself.
-		cfg = DaemonConfig{Name: "slrig-docker29", Bin: bin}
-	default:
-		return nil, fmt.Errorf("rig engine %q: no such engine (engines: %s)", name, strings.Join(RigEngines, ", "))
+		d, err := StartDaemon(ctx, DaemonConfig{Name: "slrig-docker29", Bin: bin})
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Load(ctx, "", HostImages(ctx)...); err != nil {
+			d.Stop()
+			return nil, fmt.Errorf("rig engine %s: %w", name, err)
+		}
+		return &RigEngine{Endpoint: d.Endpoint, Netns: d.NetnsPath(), Description: d.Describe(ctx), Stop: d.Stop}, nil
+	case "podman":
+		p, err := StartPodman(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Load(ctx, HostImages(ctx)...); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("rig engine %s: %w", name, err)
+		}
+		return &RigEngine{Endpoint: p.Endpoint, Description: p.Describe(ctx), Stop: p.Stop}, nil
 	}
-	d, err := StartDaemon(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Load(ctx, "", HostImages(ctx)...); err != nil {
-		d.Stop()
-		return nil, fmt.Errorf("rig engine %s: %w", name, err)
-	}
-	return d, nil
+	return nil, fmt.Errorf("rig engine %q: no such engine (engines: %s)", name, strings.Join(RigEngines, ", "))
 }
 
 // HostImages are the references of the tests' images (Images) that the

@@ -55,21 +55,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t0 := time.Now()
-	d, err := labtest.StartRigEngine(ctx, engine, *bin)
+	re, err := labtest.StartRigEngine(ctx, engine, *bin)
 	if err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
 		return 1
 	}
-	defer d.Stop()
-	desc := d.Describe(ctx)
-	fmt.Fprintf(stdout, "rig %s: %s on %s, started with the images in %s\n", engine, desc, d.Endpoint, time.Since(t0).Round(100*time.Millisecond))
+	defer re.Stop()
+	desc := re.Description
+	fmt.Fprintf(stdout, "rig %s: %s on %s, started with the images in %s\n", engine, desc, re.Endpoint, time.Since(t0).Round(100*time.Millisecond))
 
 	goTest := len(command) >= 2 && command[0] == "go" && command[1] == "test"
 	if goTest && !slices.Contains(command, "-json") {
 		command = slices.Insert(command, 2, "-json")
 	}
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + d.NetnsPath(), "--"}, command...)...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Endpoint)
+	if re.Netns != "" {
+		command = append([]string{"nsenter", "--net=" + re.Netns, "--"}, command...)
+	}
+	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+re.Endpoint)
 	cmd.Stderr = stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute

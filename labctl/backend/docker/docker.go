@@ -100,6 +100,9 @@ func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
 		if in, err := b.cli.Info(ctx, client.InfoOptions{}); err == nil {
 			b.logDrv = in.Info.LoggingDriver
 			b.info.Product, b.info.Rootless, b.info.ImageStore = describeEngine(v, in.Info)
+			if b.info.Product == ProductPodman {
+				b.info.Rootless, _ = b.podmanRootless(ctx)
+			}
 		}
 	})
 	return b.info, b.err
