@@ -163,9 +163,10 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 		}
 	}
 	nets := make([]backend.Network, len(ns.Items))
+	info, _ := b.Info(ctx)
 	for i, n := range ns.Items {
 		nets[i] = backend.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels}
-		if n.Driver == "bridge" {
+		if n.Driver == "bridge" && !bridgesAway(info) {
 			nets[i].Bridge = bridgeName(n.ID, n.Options)
 		}
 		for _, c := range n.IPAM.Config {
@@ -184,6 +185,11 @@ func (b *Backend) Image(ctx context.Context, ref string) (backend.Image, error) 
 	out := backend.Image{ID: img.ID}
 	if img.Config != nil && img.Config.Healthcheck != nil {
 		out.Healthcheck = healthArgv(img.Config.Healthcheck.Test)
+	}
+	if info, _ := b.Info(ctx); info.Product == ProductPodman && out.Healthcheck == nil {
+		if out.Healthcheck, err = b.podmanHealthcheck(ctx, ref); err != nil {
+			return backend.Image{}, fmt.Errorf("inspect image %s: %w", ref, err)
+		}
 	}
 	return out, nil
 }
@@ -299,7 +305,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	}
 	for name, ep := range c.NetworkSettings.Networks {
 		e := backend.EndpointInfo{
-			Network: name, NetworkID: ep.NetworkID, IPv4: ep.IPAddress, IPv6: ep.GlobalIPv6Address,
+			Network: name, NetworkID: b.networkID(ctx, name, ep.NetworkID), IPv4: ep.IPAddress, IPv6: ep.GlobalIPv6Address,
 			MAC: ep.MacAddress.String(),
 			Aliases: slices.DeleteFunc(slices.Clone(ep.Aliases), func(s string) bool {
 				return strings.HasPrefix(c.ID, s) // Docker adds the short ID

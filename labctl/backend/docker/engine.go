@@ -1,12 +1,6 @@
 package docker
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -51,38 +45,3 @@ func describeEngine(v client.ServerVersionResult, in system.Info) (product strin
 	return product, rootless, store
 }
 
-// podmanInfo is what Podman's own API (libpod) says of it that its Docker
-// API leaves out: its compatible /info names no rootless security option.
-type podmanInfo struct {
-	Host struct {
-		Security struct {
-			Rootless bool `json:"rootless"`
-		} `json:"security"`
-	} `json:"host"`
-}
-
-// podmanRootless asks a Podman engine whether it runs rootless.
-func (b *Backend) podmanRootless(ctx context.Context) (bool, error) {
-	dial := b.cli.Dialer()
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
-	}}
-	defer hc.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+client.DummyHost+"/v4.0.0/libpod/info", nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return false, fmt.Errorf("podman info: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("podman info: status %d", resp.StatusCode)
-	}
-	var in podmanInfo
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&in); err != nil {
-		return false, fmt.Errorf("podman info: %w", err)
-	}
-	return in.Host.Security.Rootless, nil
-}
