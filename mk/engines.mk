@@ -6,6 +6,8 @@
 #   docker29: dockerd and docker-proxy 29.8.1 (moby v2.0.0-beta.24; beta.25 needs modules
 #             the proxy refuses), runc 1.5.1 (Debian's 1.1 knows no time namespace, which
 #             Docker 29 gives every container), Debian's containerd.
+#   podman:   Debian's rootless Podman (podman uidmap slirp4netns netavark aardvark-dns) as
+#             a user the rig makes, slrig-podman, serving the Docker API on its own socket.
 
 ENGINES_BIN      := $(BIN)/engines
 DOCKER29_REF     := v2.0.0-beta.24
@@ -34,9 +36,12 @@ $(DOCKER29_BIN)/runc:
 	GOBIN=$(abspath $(DOCKER29_BIN)) CGO_ENABLED=1 $(GO) install -trimpath -tags 'seccomp urfave_cli_no_docs' -ldflags '-s -w' \
 		github.com/opencontainers/runc@$(RUNC_REF)
 
-test-engines: engines ## integration tests against each rig engine (Docker 29), beside this machine's (root)
+# Engines to run (ENGINES=docker29 runs one).
+ENGINES ?= docker29 podman
+
+test-engines: engines ## integration tests against each rig engine (Docker 29, rootless Podman) beside this machine's (root)
 	@if [ "$$CI" = true ] || docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images toolbox; fi
-	@status=0; for e in docker29; do \
-		$(GO) run ./internal/labtest/rig -bin $(abspath $(DOCKER29_BIN)) -json $(ENGINES_BIN)/$$e-test.json $$e -- \
+	@rm -f $(ENGINES_BIN)/summary.txt; status=0; for e in $(ENGINES); do \
+		$(GO) run ./internal/labtest/rig -bin $(abspath $(DOCKER29_BIN)) -json $(ENGINES_BIN)/$$e-test.json -summary $(ENGINES_BIN)/summary.txt $$e -- \
 			$(GO) test -count=1 -timeout 20m -run '$(ENGINES_TESTS)' ./integration/ || status=1; \
-	done; exit $$status
+	done; echo "== engines"; cat $(ENGINES_BIN)/summary.txt; exit $$status

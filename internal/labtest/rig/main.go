@@ -38,8 +38,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	bin := fs.String("bin", "", "directory of the engine's binaries (dockerd, docker-proxy, runc)")
 	jsonOut := fs.String("json", "", "write the go test -json stream to this file")
+	summary := fs.String("summary", "", "append the closing line (engine, version, counts) to this file")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: rig [-bin DIR] [-json FILE] ENGINE -- COMMAND...\nengines: %s\n", strings.Join(labtest.RigEngines, ", "))
+		fmt.Fprintf(stderr, "usage: rig [-bin DIR] [-json FILE] [-summary FILE] ENGINE -- COMMAND...\nengines: %s\n", strings.Join(labtest.RigEngines, ", "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -106,8 +107,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	n := tally(io.TeeReader(pipe, raw), stdout)
 	werr := cmd.Wait()
-	fmt.Fprintf(stdout, "%s: %s: %d passed, %d failed, %d skipped (tests %s)\n",
+	line := fmt.Sprintf("%s: %s: %d passed, %d failed, %d skipped (tests %s)\n",
 		engine, desc, n.passed, n.failed, n.skipped, time.Since(t1).Round(time.Second))
+	fmt.Fprint(stdout, line)
+	if *summary != "" {
+		if f, err := os.OpenFile(*summary, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			f.WriteString(line)
+			f.Close()
+		}
+	}
 	if werr != nil || n.failed > 0 {
 		if werr != nil && n.failed == 0 {
 			fmt.Fprintf(stderr, "rig %s: %v\n", engine, werr)
