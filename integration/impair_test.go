@@ -210,12 +210,11 @@ func TestImpairSteps(t *testing.T) {
 	needImpair(t)
 	sc := pair("echo")
 	sc.Steps = []*scenario.Step{
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}},
-		{Node: "client", Action: scenario.ActionImpair, Network: "net", Impair: &shape.Settings{Loss: 100}},
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth,
-			Timeout: scenario.Duration(2 * time.Second), Expect: &scenario.Expect{Fail: scenario.FailTimeout}},
-		{Node: "client", Action: scenario.ActionHeal},
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth},
+		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}}},
+		{Node: "client", Kind: scenario.ImpairStep{Network: "net", Settings: shape.Settings{Loss: 100}}},
+		{Node: "client", Timeout: scenario.Duration(2 * time.Second), Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth, Expect: &scenario.Expect{Fail: scenario.FailTimeout}}},
+		{Node: "client", Kind: scenario.HealStep{}},
+		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth}},
 	}
 	if err := sc.Validate(); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,8 @@ const MaxPacketLines = 200
 // its expect.wire. It runs after the step, whose client ran from start to end.
 func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start, end time.Time) {
 	rec, ok := l.(Recorder)
-	want := st.Expect != nil && st.Expect.Wire != nil
+	w := st.Wire()
+	want := w != nil
 	if !ok {
 		if want && res.Outcome != Error {
 			res.Outcome = Error
@@ -43,7 +44,7 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 	if !want || res.Outcome == Error {
 		return
 	}
-	miss := wireExpect(st.Expect.Wire).Check(capture.Analyze(pkts))
+	miss := wireExpect(w).Check(capture.Analyze(pkts))
 	if len(miss) == 0 {
 		return
 	}

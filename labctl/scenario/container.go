@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/distribution/reference"
 
@@ -355,53 +354,6 @@ func (v *validator) ready(p string, n *Node) {
 	}
 }
 
-// execStep checks a step that runs a command in a node.
-func (v *validator) execStep(p string, st *Step) {
-	v.only(p, "exec", "exec runs the command as given: remove it", map[string]bool{
-		"target": st.Target != "", "family": st.Family != "", "args": len(st.Args) > 0,
-		"network": st.Network != "", "for": st.For != 0, "impair": st.Impair != nil,
-	})
-	if strings.TrimSpace(st.Exec[0]) == "" {
-		v.errorf(p+".exec[0]", "the first item is the program", "the program's name is empty")
-	} else if len(st.Exec) == 1 && strings.ContainsAny(st.Exec[0], " \t") {
-		v.errorf(p+".exec", fmt.Sprintf("write a list, one item per argument: [%s]", strings.Join(strings.Fields(st.Exec[0]), ", ")),
-			"exec is one item with spaces: no shell splits it")
-	}
-	n := v.node(p, st, "add node: with the node the command runs in")
-	if n != nil {
-		if by := v.state[n.Name].stoppedBy; by >= 0 {
-			v.errorf(p+".node", "start it in an earlier step", "node %q was stopped by steps[%d]", n.Name, by)
-		}
-	}
-	e := st.Expect
-	if e == nil {
-		return
-	}
-	ep := p + ".expect"
-	v.only(ep, "exec", "it judges a sock client: an exec step judges exit and the output", map[string]bool{
-		"fail": e.Fail != "", "family": e.Family != "",
-		"slower_than": e.SlowerThan != 0, "min_replies": e.MinReplies != 0, "max_replies": e.MaxReplies != 0,
-	})
-	v.textExpect(ep, e.Matches)
-	if e.Stderr != nil {
-		v.textExpect(ep+".stderr", e.Stderr.Matches)
-	}
-	if e.Exit != nil && (*e.Exit < 0 || *e.Exit > 255) {
-		v.errorf(ep+".exit", "an exit status is from 0 to 255", "exit %d is not an exit status", *e.Exit)
-	}
-	v.within(ep, st)
-}
-
-func (v *validator) textExpect(ep, re string) {
-	if re == "" {
-		return
-	}
-	if _, err := regexp.Compile(re); err != nil {
-		v.errorf(ep+".matches", "the syntax is RE2, as in Go's regexp package",
-			"invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-	}
-}
-
 // publishClashes reports a host port that two nodes publish.
 func (v *validator) publishClashes() {
 	first := map[Publish]string{}
@@ -421,17 +373,5 @@ func (v *validator) publishClashes() {
 			}
 			first[key] = n.Name
 		}
-	}
-}
-
-// within checks a step's expect.within against its timeout.
-func (v *validator) within(ep string, st *Step) {
-	e := st.Expect
-	if e.Within < 0 || e.Within == 0 && v.s.written(ep+".within") && !v.bad(ep+".within") {
-		v.errorf(ep+".within", "", "within %s is not positive", e.Within)
-	}
-	if timeout := st.TimeoutOrDefault(); time.Duration(e.Within) >= timeout {
-		v.errorf(ep+".within", fmt.Sprintf("raise the step's timeout above %s", e.Within),
-			"within %s is not shorter than the step's timeout, %s", e.Within, timeout)
 	}
 }

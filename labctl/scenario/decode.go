@@ -293,6 +293,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 	case t == impairType:
 		d.impair(n, path, v, depth)
 		return
+	case t == stepType:
+		d.step(n, path, v, depth)
+		return
 	case t == attachmentType && n.Kind == yaml.ScalarNode && !isNull(n):
 		v.FieldByName("Network").SetString(n.Value)
 		return

@@ -50,7 +50,8 @@
 //     network, or only over the other family) must expect a failure.
 //
 // The model is typed: subnets and addresses are netip values, memory is
-// Bytes, families, actions and failure kinds are typed strings. Each value
+// Bytes, families and failure kinds are typed strings, and each step's
+// Kind is a type of its own (RunStep, ExecStep, StopStep...). Each value
 // is parsed once, while decoding. A scenario that Parse or Load returns has
 // its defaults filled in: every network has a Stack and every step a
 // Timeout. Validate only checks (for scenarios built in code); code that
@@ -275,6 +276,25 @@ type Attachment struct {
 // its output and exit status (exec), or act on a node (action).
 type Step struct {
 	// Name says what the step shows; reports name the step by it.
+	Name string
+	// Node is the node the step runs in or acts on ("" for a sleep, or a
+	// heal of the whole lab).
+	Node string
+	// Timeout bounds the step; Parse sets DefaultTimeout when the file
+	// gives none.
+	Timeout Duration
+	// Kind is what the step does: one of the kinds of stepKinds (RunStep,
+	// ExecStep, StopStep...), decided once when the file is decoded.
+	Kind StepKind
+	// Line is where the step is defined in the file (0 when built in code).
+	Line int
+}
+
+// stepKeys is a step as a scenario file writes it: the keys of every kind
+// side by side. Decoding reads a step into it and decides the step's Kind
+// from it (stepDecoder); the schema describes a step by it.
+type stepKeys struct {
+	// Name says what the step shows; reports name the step by it.
 	Name string `yaml:"name,omitempty"`
 	// Node is the node the client runs in (a client node), or the node an
 	// action acts on.
@@ -309,7 +329,7 @@ type Step struct {
 	// Action acts on the node instead of running a client: stop, kill,
 	// start, disconnect or connect (with network), impair (with impair) or
 	// heal a link, or sleep (with for).
-	Action Action `yaml:"action,omitempty"`
+	Action string `yaml:"action,omitempty"`
 	// Network is the network a disconnect, connect, impair or heal action
 	// concerns; impair and heal without it act on every network of the node.
 	Network string `yaml:"network,omitempty"`
@@ -321,9 +341,6 @@ type Step struct {
 
 	// Timeout bounds the step, e.g. 5s; 10s when left out.
 	Timeout Duration `yaml:"timeout,omitempty"`
-
-	// Line is where the step is defined in the file (0 when built in code).
-	Line int `yaml:"-"`
 }
 
 // Expect is what a client step must show. Fail excludes the other checks.
@@ -456,21 +473,6 @@ const (
 	FamilyBoth Family = "both" // the step runs twice, once per family
 )
 
-// Action is what an action step does to its node.
-type Action string
-
-// Step actions (Step.Action).
-const (
-	ActionStop       Action = "stop"
-	ActionKill       Action = "kill"
-	ActionStart      Action = "start"
-	ActionDisconnect Action = "disconnect"
-	ActionConnect    Action = "connect"
-	ActionSleep      Action = "sleep"
-	ActionImpair     Action = "impair" // degrade the node's link (Step.Impair)
-	ActionHeal       Action = "heal"   // take an impairment away
-)
-
 // FailKind is how a step expects its client to fail (Expect.Fail): the
 // error_kind of sock --json, or FailAny.
 type FailKind string
@@ -509,7 +511,7 @@ var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
 	images         = catalog.Nodes()
 	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
-	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionImpair, ActionHeal, ActionSleep)
+	actions        = actionKeys()
 	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)
 	expectFamilies = names(AddrIPv4, AddrIPv6)
 	failKinds      = names(FailRefused, FailTimeout, FailUnreachable, FailResolve, FailReset, FailProtocol, FailAny)

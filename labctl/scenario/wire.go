@@ -114,20 +114,27 @@ func (c WireCount) MarshalText() ([]byte, error) { return []byte(c.String()), ni
 // HasWire reports whether any step of s checks the wire: such a scenario
 // needs its nodes captured while it runs.
 func (s *Scenario) HasWire() bool {
-	return slices.ContainsFunc(s.Steps, func(st *Step) bool { return st != nil && st.Expect != nil && st.Expect.Wire != nil })
+	return slices.ContainsFunc(s.Steps, func(st *Step) bool { return st != nil && st.Wire() != nil })
 }
 
-// wire checks a step's expect.wire: values that did not parse, the ICMP
-// vocabulary, the family, and that the step runs a client.
-func (v *validator) wire(path string, st *Step) {
-	if st.Expect == nil || st.Expect.Wire == nil {
+// Wire is what the step expects of the wire, or nil.
+func (st *Step) Wire() *Wire {
+	if k, ok := st.Kind.(interface{ expected() *Expect }); ok && k.expected() != nil {
+		return k.expected().Wire
+	}
+	return nil
+}
+
+// wire checks a step's expect.wire w (nil: none): values that did not
+// parse, the ICMP vocabulary, the family against the step's (fam).
+func (v *validator) wire(path string, w *Wire, fam Family) {
+	if w == nil {
 		return
 	}
-	w := st.Expect.Wire
 	wp := path + ".expect.wire"
 	for _, key := range []string{"close", "retransmissions"} {
 		p := wp + "." + key
-		if r, ok := v.s.src.raw[p]; ok && r.err != nil && !v.bad(p) {
+		if r, ok := v.rawWire(p); ok && r.err != nil && !v.bad(p) {
 			var we *wireError
 			if errors.As(r.err, &we) {
 				v.errorf(p, we.hint, "%s", we.reason)
@@ -143,7 +150,7 @@ func (v *validator) wire(path string, st *Step) {
 		switch {
 		case !slices.Contains(expectFamilies, string(w.Family)):
 			v.oneOf(wp+".family", "family", string(w.Family), expectFamilies)
-		case st.Family == FamilyBoth:
+		case fam == FamilyBoth:
 			v.errorf(wp+".family", "the step runs once per family: split it into two steps", "expect.wire.family cannot go with family: both")
 		}
 	}
@@ -160,6 +167,15 @@ func (v *validator) wire(path string, st *Step) {
 	if *w == (Wire{}) && !v.bad(wp) {
 		v.errorf(wp, "give handshake, close, icmp, retransmissions, datagrams or family", "expect.wire checks nothing")
 	}
+}
+
+// rawWire is the text at p as written, from a file.
+func (v *validator) rawWire(p string) (rawValue, bool) {
+	if v.s.src == nil {
+		return rawValue{}, false
+	}
+	r, ok := v.s.src.raw[p]
+	return r, ok
 }
 
 // didYouMeanOr is a "did you mean" hint, or the list of what is allowed.
