@@ -41,6 +41,7 @@ func needImpair(t *testing.T) {
 // directly, so the datagrams cross the echo node's link both ways.
 func echoes(t *testing.T, addr string, n int) int {
 	t.Helper()
+	labtest.NeedHostRoute(t)
 	c, err := net.Dial("udp", net.JoinHostPort(addr, "7"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"testing"
 
 	"socketlab/internal/images"
 )
@@ -85,4 +86,20 @@ func (d *Daemon) Describe(ctx context.Context) string {
 		store = "containerd image store, " + strings.Fields(store)[0]
 	}
 	return "Docker " + v + ", " + store + ")"
+}
+
+// NeedHostRoute skips t on an engine whose node addresses the host cannot
+// reach: a rootless one keeps its networks in a namespace of the user's.
+// A test that sends to nodes from the test process needs the route; what
+// it checks there is left to the tests that go through a node.
+func NeedHostRoute(t testing.TB) {
+	t.Helper()
+	Need(t)
+	info, err := state.engine.Backend().Info(context.Background())
+	if err != nil {
+		t.Fatalf("engine info: %v", err)
+	}
+	if info.Rootless {
+		t.Skipf("%s %s is rootless: the host cannot reach node addresses, which this test sends to from the host", info.Product, info.Version)
+	}
 }

@@ -36,10 +36,15 @@ type Podman struct {
 }
 
 // podmanConf makes Podman work with no systemd (cgroupfs) and with the
-// network backend Debian ships for it.
+// network backend Debian ships for it, and ends exec sessions' processes
+// soon after they are done.
 const podmanConf = `[engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+# An exec session's conmon waits this long before cleaning up (default
+# 300 s, as Docker keeps exec sessions to inspect): a test run execs
+# hundreds of times.
+exit_command_delay = 10
 
 [network]
 network_backend = "netavark"

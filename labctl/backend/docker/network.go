@@ -48,6 +48,9 @@ func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, d
 	if spec.Isolated {
 		opts["com.docker.network.bridge.enable_icc"] = "false"
 	}
+	if b.info.Product == ProductPodman && driver == "bridge" {
+		opts["isolate"] = "true"
+	}
 	ipam := &network.IPAM{Driver: "default"}
 	for _, s := range []netip.Prefix{spec.IPv4, spec.IPv6} {
 		if s.IsValid() {

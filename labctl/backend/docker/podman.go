@@ -29,6 +29,17 @@ import (
 //   - rootless, its bridges are in the user's own network namespace, out
 //     of the host's reach, and no forward guard can be put on them: its
 //     networks are listed with no host bridge (bridgesAway);
+//   - netavark forwards between bridge networks unless each has the
+//     option isolate=true: labctl's networks get it (createNetwork), or
+//     labs and a lab's networks would reach each other;
+//   - its DNS server, aardvark-dns, answers on the network's gateway: a
+//     node's lookups of the lab's names were packets in the captures of
+//     its steps (and wire checks counted them), and it forgot a node
+//     taken off a network and put back. So labctl pins the addresses and
+//     writes the lab's names into each node's /etc/hosts
+//     (Info.PinAddresses), as it does across a swarm;
+//   - exec in a stopped container fails with status 500, where Docker
+//     answers 409: the container's state tells (stopped);
 //   - its compatible /info does not say it runs rootless: its own does
 //     (podmanRootless).
 
@@ -117,4 +128,10 @@ func (b *Backend) networkID(ctx context.Context, name, id string) string {
 // reach: rootless Podman keeps them in a namespace of the user's.
 func bridgesAway(info backend.Info) bool {
 	return info.Product == ProductPodman && info.Rootless
+}
+
+// stopped tells whether the container exists and is not running.
+func (b *Backend) stopped(ctx context.Context, ctr string) bool {
+	res, err := b.cli.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+	return err == nil && res.Container.State != nil && !res.Container.State.Running
 }
