@@ -44,4 +44,3 @@ func describeEngine(v client.ServerVersionResult, in system.Info) (product strin
 	}
 	return product, rootless, store
 }
-
