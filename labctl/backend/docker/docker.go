@@ -152,6 +152,7 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 	if err != nil {
 		return nil, nil, classify("list networks", err)
 	}
+	info, _ := b.Info(ctx) // which engine: Podman's names and bridges differ
 	ctrs := make([]backend.Container, len(cs.Items))
 	for i, c := range cs.Items {
 		name := c.ID[:12]
@@ -159,12 +160,11 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
 		ctrs[i] = backend.Container{
-			ID: c.ID, Name: name, Image: c.Image, ImageID: c.ImageID,
+			ID: c.ID, Name: name, Image: b.imageName(c.Image), ImageID: c.ImageID,
 			Running: c.State == container.StateRunning, State: string(c.State), Labels: c.Labels,
 		}
 	}
 	nets := make([]backend.Network, len(ns.Items))
-	info, _ := b.Info(ctx)
 	for i, n := range ns.Items {
 		nets[i] = backend.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels}
 		if n.Driver == "bridge" && !bridgesAway(info) {
@@ -265,6 +265,7 @@ func (b *Backend) Remove(ctx context.Context, ctr string) error {
 
 // Inspect reads a container.
 func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInfo, error) {
+	b.Info(ctx) // which engine: Podman's names differ (imageName)
 	res, err := b.cli.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
 	if err != nil {
 		return backend.ContainerInfo{}, classify("inspect", err)
@@ -272,7 +273,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	c := res.Container
 	info := backend.ContainerInfo{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), ImageID: c.Image}
 	if c.Config != nil {
-		info.Image, info.User, info.Labels = c.Config.Image, c.Config.User, c.Config.Labels
+		info.Image, info.User, info.Labels = b.imageName(c.Config.Image), c.Config.User, c.Config.Labels
 	}
 	pid := 0
 	if s := c.State; s != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -40,6 +41,9 @@ import (
 //     (Info.PinAddresses), as it does across a swarm;
 //   - exec in a stopped container fails with status 500, where Docker
 //     answers 409: the container's state tells (stopped);
+//   - a local image's name starts with localhost/ (localhost/socketlab/
+//     welcome): containers' images are named as they were asked for
+//     (imageName);
 //   - its compatible /info does not say it runs rootless: its own does
 //     (podmanRootless).
 
@@ -134,4 +138,13 @@ func bridgesAway(info backend.Info) bool {
 func (b *Backend) stopped(ctx context.Context, ctr string) bool {
 	res, err := b.cli.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
 	return err == nil && res.Container.State != nil && !res.Container.State.Running
+}
+
+// imageName is a container's image as labctl named it: Podman prefixes
+// the name of an image that came from no registry with localhost/.
+func (b *Backend) imageName(ref string) string {
+	if b.info.Product == ProductPodman {
+		return strings.TrimPrefix(ref, "localhost/")
+	}
+	return ref
 }
