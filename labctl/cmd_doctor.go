@@ -147,8 +147,14 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	case rep.Isolate:
 		fmt.Fprintln(tw, "IPv6 isolation\tby labctl\tthe engine filters only IPv4 between networks (Docker < 28): labctl's isolate")
 		fmt.Fprintln(tw, "\t\thelper gives each node an IPv6 filter at up, so other networks stay out of reach")
-		fmt.Fprintln(tw, "forward guard\tby labctl\tthe engine's IPv4 filter between networks is open for milliseconds whenever it")
-		fmt.Fprintln(tw, "\t\tcreates one: each lab bridge gets an nftables table of its own on the host at up")
+		if rep.Engine.Rootless {
+			fmt.Fprintln(tw, "forward guard\tnone\ta rootless engine's bridges are in a namespace of the user's, out of the host's")
+			fmt.Fprintln(tw, "\t\treach: the engine's own firewall keeps networks apart (on Podman, netavark's isolate")
+			fmt.Fprintln(tw, "\t\toption, which labctl gives every lab network); the host cannot reach node addresses")
+		} else {
+			fmt.Fprintln(tw, "forward guard\tby labctl\tthe engine's IPv4 filter between networks is open for milliseconds whenever it")
+			fmt.Fprintln(tw, "\t\tcreates one: each lab bridge gets an nftables table of its own on the host at up")
+		}
 	default:
 		fmt.Fprintln(tw, "IPv6 isolation\tno\tthe engine filters only IPv4 between networks (Docker < 28) and "+rep.IsolateImage)
 		fmt.Fprintln(tw, "\t\tis not built: run make images, or nodes reach other networks over IPv6")
