@@ -128,6 +128,13 @@ func chownTree(dir string, uid, gid int) error {
 	})
 }
 
+// IDs are the rig user's user and group IDs.
+func (p *Podman) IDs() (uid, gid int) { return p.uid, p.gid }
+
+// Env is the environment the rig user's programs run with (HOME,
+// XDG_RUNTIME_DIR, PATH).
+func (p *Podman) Env() []string { return p.env() }
+
 // env is the environment the user's podman runs with.
 func (p *Podman) env() []string {
 	return []string{"HOME=" + p.home, "USER=" + p.User, "LOGNAME=" + p.User, "XDG_RUNTIME_DIR=" + filepath.Join(p.Dir, "run"),

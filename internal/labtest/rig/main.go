@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -39,14 +40,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	bin := fs.String("bin", "", "directory of the engine's binaries (dockerd, docker-proxy, runc)")
 	jsonOut := fs.String("json", "", "write the go test -json stream to this file")
 	summary := fs.String("summary", "", "append the closing line (engine, version, counts) to this file")
+	class := fs.Int("classroom", 0, "instead of a command: bring up this many default labs at once (on podman, one user each) and report time, memory and reach")
+	labctl := fs.String("labctl", "bin/labctl", "the labctl the classroom runs")
+	scenarioFile := fs.String("scenario", "scenarios/default.yaml", "the scenario of the classroom's labs")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: rig [-bin DIR] [-json FILE] [-summary FILE] ENGINE -- COMMAND...\nengines: %s\n", strings.Join(labtest.RigEngines, ", "))
+		fmt.Fprintf(stderr, "usage: rig [-bin DIR] [-json FILE] [-summary FILE] ENGINE -- COMMAND...\n       rig -classroom N [-labctl FILE] [-scenario FILE] [-bin DIR] ENGINE\nengines: %s\n", strings.Join(labtest.RigEngines, ", "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	rest := fs.Args()
+	if *class > 0 && len(rest) == 1 {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		lc, _ := filepath.Abs(*labctl)
+		sf, _ := filepath.Abs(*scenarioFile)
+		return classroom(ctx, rest[0], *class, *bin, lc, sf, stdout, stderr)
+	}
 	if len(rest) < 3 || rest[1] != "--" {
 		fs.Usage()
 		return 2
