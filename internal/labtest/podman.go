@@ -116,7 +116,19 @@ func (p *Podman) makeUser(ctx context.Context, n int) error {
 	if err := os.WriteFile(filepath.Join(conf, "containers.conf"), []byte(podmanConf), 0o644); err != nil {
 		return fmt.Errorf("podman rig: %w", err)
 	}
-	return chownTree(filepath.Join(p.home, ".config"), p.uid, p.gid)
+	// Native overlay (a user may mount it since Linux 5.13): vfs, what
+	// Podman picks otherwise, copies every layer of every container.
+	if err := os.WriteFile(filepath.Join(conf, "storage.conf"), []byte("[storage]\ndriver = \"overlay\"\n"), 0o644); err != nil {
+		return fmt.Errorf("podman rig: %w", err)
+	}
+	if err := chownTree(filepath.Join(p.home, ".config"), p.uid, p.gid); err != nil {
+		return fmt.Errorf("podman rig: %w", err)
+	}
+	// A store an earlier rig made with vfs would not open with overlay.
+	if _, err := os.Stat(filepath.Join(p.home, ".local/share/containers/storage/vfs")); err == nil {
+		os.RemoveAll(filepath.Join(p.home, ".local/share/containers"))
+	}
+	return nil
 }
 
 func chownTree(dir string, uid, gid int) error {

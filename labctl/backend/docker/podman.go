@@ -44,6 +44,10 @@ import (
 //   - a local image's name starts with localhost/ (localhost/socketlab/
 //     welcome): containers' images are named as they were asked for
 //     (imageName);
+//   - it makes a network with an IPv6 subnet only, at API 1.41, and
+//     ignores the bridge option that would drop IPv4 between containers
+//     (Docker 20.10's way to an IPv6-only lab network): Info says it has
+//     IPv6-only networks;
 //   - its compatible /info does not say it runs rootless: its own does
 //     (podmanRootless).
 
