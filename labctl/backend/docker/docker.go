@@ -295,6 +295,9 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 		if h.PidsLimit != nil {
 			info.Security.Pids = *h.PidsLimit
 		}
+		if b.info.Product == ProductPodman {
+			info.Security.CapDrop, info.Security.CapAdd = podmanCaps(h.CapDrop, h.CapAdd)
+		}
 		for t := range h.Tmpfs {
 			info.Security.Tmpfs = append(info.Security.Tmpfs, t)
 		}

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/moby/moby/api/types/system"
@@ -35,6 +36,28 @@ func TestDescribeEngine(t *testing.T) {
 			product, rootless, store := describeEngine(c.v, c.in)
 			if product != c.product || rootless != c.rootless || store != c.store {
 				t.Errorf("describeEngine = %q, rootless %v, %q; want %q, %v, %q", product, rootless, store, c.product, c.rootless, c.store)
+			}
+		})
+	}
+}
+
+// TestPodmanCaps reads Podman's capability report as Docker's.
+func TestPodmanCaps(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		drop, add         []string
+		wantDrop, wantAdd []string
+	}{
+		{"drop all, add NET_RAW", []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}, nil,
+			[]string{"ALL"}, []string{"NET_RAW"}},
+		{"drop all, add NET_ADMIN", []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}, []string{"CAP_NET_ADMIN"},
+			[]string{"ALL"}, []string{"NET_ADMIN"}},
+		{"nothing dropped", nil, nil, nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			drop, add := podmanCaps(c.drop, c.add)
+			if !slices.Equal(drop, c.wantDrop) || !slices.Equal(add, c.wantAdd) {
+				t.Errorf("podmanCaps = drop %v, add %v; want drop %v, add %v", drop, add, c.wantDrop, c.wantAdd)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -48,6 +49,9 @@ import (
 //     ignores the bridge option that would drop IPv4 between containers
 //     (Docker 20.10's way to an IPv6-only lab network): Info says it has
 //     IPv6-only networks;
+//   - container inspect lists a container's capabilities against
+//     Docker's default set: CapDrop names each default one it lacks,
+//     never ALL, and CapAdd omits a default one it kept (podmanCaps);
 //   - its compatible /info does not say it runs rootless: its own does
 //     (podmanRootless).
 
@@ -151,4 +155,31 @@ func (b *Backend) imageName(ref string) string {
 		return strings.TrimPrefix(ref, "localhost/")
 	}
 	return ref
+}
+
+// dockerCaps is Docker's default capability set, which Podman's container
+// inspect reports capabilities against.
+var dockerCaps = []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+	"NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+// podmanCaps turns Podman's report of a container that dropped
+// capabilities into Docker's for the same container: drop ALL, add what
+// it has.
+func podmanCaps(drop, add []string) ([]string, []string) {
+	if len(drop) == 0 || slices.Contains(drop, "ALL") {
+		return drop, add
+	}
+	name := func(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
+	var have []string
+	for _, c := range dockerCaps {
+		if !slices.ContainsFunc(drop, func(d string) bool { return name(d) == c }) {
+			have = append(have, c)
+		}
+	}
+	for _, c := range add {
+		if !slices.Contains(have, name(c)) {
+			have = append(have, name(c))
+		}
+	}
+	return []string{"ALL"}, have
 }
