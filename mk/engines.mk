@@ -45,3 +45,14 @@ test-engines: engines ## integration tests against each rig engine (Docker 29, r
 		$(GO) run ./internal/labtest/rig -bin $(abspath $(DOCKER29_BIN)) -json $(ENGINES_BIN)/$$e-test.json -summary $(ENGINES_BIN)/summary.txt $$e -- \
 			$(GO) test -count=1 -timeout 20m -run '$(ENGINES_TESTS)' ./integration/ || status=1; \
 	done; echo "== engines"; cat $(ENGINES_BIN)/summary.txt; exit $$status
+
+# The classroom: CLASS default labs brought up at once, on rootless Podman one user (and one
+# engine) each, on Docker 29 all on one engine; time, memory, and probes from each lab to the
+# next one's nodes (none may answer). Not part of make test-engines: minutes, and memory.
+CLASS ?= 10
+
+.PHONY: bench-classroom
+bench-classroom: engines build ## CLASS (10) default labs at once on rootless Podman (a user each) and on Docker 29 (root)
+	@status=0; for e in $(ENGINES); do \
+		$(GO) run ./internal/labtest/rig -classroom $(CLASS) -labctl $(BIN)/labctl -bin $(abspath $(DOCKER29_BIN)) $$e || status=1; \
+	done; exit $$status
