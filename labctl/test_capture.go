@@ -45,7 +45,7 @@ func startTestCapture(ctx context.Context, l *lab.Lab, sc *scenario.Scenario, di
 		}
 		out = c.f
 	}
-	c.Recording, err = tap.Record(ctx, l, e.Backend(), images.Ref(images.Capture, e.ImageTag()), out)
+	c.Recording, err = tap.Record(ctx, l, images.Ref(images.Capture, e.ImageTag()), out)
 	if err != nil {
 		if c.f != nil {
 			c.f.Close()

@@ -45,7 +45,7 @@ type testRun struct {
 	// with wire checks are captured anyway).
 	captureDir string
 	// opts are passed to every up (pulling, host paths).
-	opts []lab.Option
+	opts []lab.UpOption
 
 	mu sync.Mutex // log, when scenarios run side by side
 }
@@ -233,7 +233,7 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		p = newProgress(w, r.quiet)
 		events = p.event
 	}
-	l, err := upLab(ctx, sc, append([]lab.Option{lab.WithName(labName), lab.WithProgress(events)}, r.opts...)...)
+	l, err := upLab(ctx, sc, append([]lab.UpOption{lab.WithName(labName), lab.WithProgress(events)}, r.opts...)...)
 	if p != nil {
 		p.done()
 	}

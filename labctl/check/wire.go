@@ -97,8 +97,8 @@ func packetLines(pkts []capture.Packet) []string {
 func wireExpect(w *scenario.Wire) capture.Expect {
 	e := capture.Expect{
 		Handshake: w.Handshake,
-		Close:     capture.CloseKind(w.Close.How),
-		CloseBy:   capture.Side(w.Close.By),
+		Close:     w.Close.How,
+		CloseBy:   w.Close.By,
 		ICMP:      w.ICMP,
 	}
 	if r := w.Retransmissions; r != nil {

@@ -23,11 +23,6 @@ var Capabilities = []string{"NET_RAW", "NET_ADMIN", "NET_BIND_SERVICE"}
 // scenario gives none.
 const DefaultSend = "ping"
 
-// bindError is why a files or mounts entry does not parse, and a hint.
-type bindError struct{ reason, hint string }
-
-func (e *bindError) Error() string { return e.reason }
-
 // parseBind parses "HOST:CONTAINER" or "HOST:CONTAINER:ro|rw".
 func parseBind(s string) (Bind, error) {
 	parts := strings.Split(s, ":")
@@ -40,19 +35,19 @@ func parseBind(s string) (Bind, error) {
 			b.Writable = true
 		case "ro":
 		default:
-			return b, &bindError{fmt.Sprintf("%q ends in %q", s, parts[2]), "the only options are :ro (the default) and :rw"}
+			return b, &valueError{fmt.Sprintf("%q ends in %q", s, parts[2]), "the only options are :ro (the default) and :rw"}
 		}
 	default:
-		return b, &bindError{fmt.Sprintf("%q is not HOST:CONTAINER", s), `e.g. "./server.py:/lab/server.py"`}
+		return b, &valueError{fmt.Sprintf("%q is not HOST:CONTAINER", s), `e.g. "./server.py:/lab/server.py"`}
 	}
 	b.Source, b.Target = parts[0], parts[1]
 	switch {
 	case b.Source == "":
-		return b, &bindError{fmt.Sprintf("%q has no host path", s), `e.g. "./server.py:/lab/server.py"`}
+		return b, &valueError{fmt.Sprintf("%q has no host path", s), `e.g. "./server.py:/lab/server.py"`}
 	case !path.IsAbs(b.Target):
-		return b, &bindError{fmt.Sprintf("container path %q is not absolute", b.Target), fmt.Sprintf("did you mean %q?", b.Source+":/"+strings.TrimPrefix(b.Target, "./"))}
+		return b, &valueError{fmt.Sprintf("container path %q is not absolute", b.Target), fmt.Sprintf("did you mean %q?", b.Source+":/"+strings.TrimPrefix(b.Target, "./"))}
 	case path.Clean(b.Target) == "/":
-		return b, &bindError{fmt.Sprintf("%q replaces the container's whole root", s), "give a folder inside it, e.g. /lab"}
+		return b, &valueError{fmt.Sprintf("%q replaces the container's whole root", s), "give a folder inside it, e.g. /lab"}
 	}
 	b.Target = path.Clean(b.Target)
 	return b, nil
@@ -68,7 +63,7 @@ func parsePublish(s string) (Publish, error) {
 			p.UDP = true
 		case "tcp":
 		default:
-			return p, &bindError{fmt.Sprintf("protocol %q is not tcp or udp", proto), `e.g. "9999:9999/udp"`}
+			return p, &valueError{fmt.Sprintf("protocol %q is not tcp or udp", proto), `e.g. "9999:9999/udp"`}
 		}
 	}
 	parts := strings.Split(ports, ":")
@@ -77,13 +72,13 @@ func parsePublish(s string) (Publish, error) {
 		if len(parts) == 3 {
 			hint = "leave the address out: ports are published on 127.0.0.1 only, " + fmt.Sprintf("%q", parts[1]+":"+parts[2])
 		}
-		return p, &bindError{fmt.Sprintf("%q is not HOST_PORT:NODE_PORT", s), hint}
+		return p, &valueError{fmt.Sprintf("%q is not HOST_PORT:NODE_PORT", s), hint}
 	}
 	var nums [2]uint16
 	for i, part := range parts {
 		n, err := strconv.ParseUint(part, 10, 16)
 		if err != nil || n == 0 {
-			return p, &bindError{fmt.Sprintf("port %q is not valid", part), "a port is a number from 1 to 65535"}
+			return p, &valueError{fmt.Sprintf("port %q is not valid", part), "a port is a number from 1 to 65535"}
 		}
 		nums[i] = uint16(n)
 	}
@@ -266,7 +261,7 @@ func (v *validator) container(np string, n *Node) {
 }
 
 // rawErr is the parse error of the text value at p, if it had one.
-func (v *validator) rawErr(p string) (*bindError, bool) {
+func (v *validator) rawErr(p string) (*valueError, bool) {
 	if v.s.src == nil {
 		return nil, false
 	}
@@ -274,10 +269,10 @@ func (v *validator) rawErr(p string) (*bindError, bool) {
 	if !ok || r.err == nil {
 		return nil, false
 	}
-	if be, ok := r.err.(*bindError); ok {
+	if be, ok := r.err.(*valueError); ok {
 		return be, true
 	}
-	return &bindError{reason: r.err.Error()}, true
+	return &valueError{reason: r.err.Error()}, true
 }
 
 func (v *validator) binds(p string, bs []Bind, mounts bool) {

@@ -66,6 +66,8 @@ import (
 
 	"socketlab/helpers/impair/shape"
 	catalog "socketlab/internal/images"
+	"socketlab/internal/packet"
+	"socketlab/internal/result"
 )
 
 // Scenario is a socketlab lab: its networks, its nodes (containers) and the
@@ -90,6 +92,8 @@ type Scenario struct {
 
 	// src is what decoding learnt about the file; nil when built in code.
 	src *source
+	// hostPaths is how ResolveHostPaths last succeeded.
+	hostPaths hostPathRule
 }
 
 // Stack is the address families a network carries.
@@ -367,7 +371,7 @@ type Expect struct {
 	MaxReplies int64 `yaml:"max_replies,omitempty"`
 	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
-	Fail FailKind `yaml:"fail,omitempty"`
+	Fail result.Kind `yaml:"fail,omitempty"`
 	// Stderr is what an exec step's standard error must show.
 	Stderr *TextExpect `yaml:"stderr,omitempty"`
 	// Exit is the exit status an exec step's command must end with; 0 when
@@ -414,28 +418,9 @@ type Wire struct {
 // WireClose is how a TCP connection ended and, when By is set, which side
 // sent the first FIN or RST; written "fin", "rst by server".
 type WireClose struct {
-	How CloseKind
-	By  Side
+	How packet.CloseKind
+	By  packet.Side
 }
-
-// CloseKind is how a TCP connection ends: fin (an orderly close) or rst
-// (a reset).
-type CloseKind string
-
-// The ways a connection ends.
-const (
-	CloseFIN CloseKind = "fin"
-	CloseRST CloseKind = "rst"
-)
-
-// Side is one end of a TCP connection: the client sent the first SYN.
-type Side string
-
-// The two ends of a connection.
-const (
-	SideClient Side = "client"
-	SideServer Side = "server"
-)
 
 // WireCount is a comparison with a number, written "3", "<= 2", "> 0".
 type WireCount struct {
@@ -473,21 +458,6 @@ const (
 	FamilyBoth Family = "both" // the step runs twice, once per family
 )
 
-// FailKind is how a step expects its client to fail (Expect.Fail): the
-// error_kind of sock --json, or FailAny.
-type FailKind string
-
-// The ways a client may fail.
-const (
-	FailRefused     FailKind = "refused"     // RST to a SYN, or ICMP port unreachable
-	FailTimeout     FailKind = "timeout"     // no answer in time
-	FailUnreachable FailKind = "unreachable" // no route to the host or network
-	FailResolve     FailKind = "resolve"     // the name does not resolve
-	FailReset       FailKind = "reset"       // the connection was reset
-	FailProtocol    FailKind = "protocol"    // the server answered, but not as the protocol says
-	FailAny         FailKind = "any"         // any failure
-)
-
 // AddrFamily is the address family a client used (Expect.Family), as sock
 // --json reports it: IPv4 or IPv6.
 type AddrFamily string
@@ -510,11 +480,11 @@ const ImagePrefix = catalog.Prefix
 var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
 	images         = catalog.Nodes()
-	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
+	clients        = catalog.Clients()
 	actions        = actionKeys()
 	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)
 	expectFamilies = names(AddrIPv4, AddrIPv6)
-	failKinds      = names(FailRefused, FailTimeout, FailUnreachable, FailResolve, FailReset, FailProtocol, FailAny)
+	failKinds      = names(result.Expectable()...)
 )
 
 func names[T ~string](vs ...T) []string {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"socketlab/internal/result"
 )
 
 // RunStep runs a sock client in a node against a target and judges its
@@ -72,7 +74,7 @@ func (r *RunStep) Cost(st *Step) time.Duration {
 	switch {
 	case r.Background:
 		return 0
-	case r.Expect != nil && (r.Expect.Fail == FailTimeout || r.Expect.Fail == FailUnreachable):
+	case r.Expect != nil && (r.Expect.Fail == result.Timeout || r.Expect.Fail == result.Unreachable):
 		return st.TimeoutOrDefault() * runs
 	}
 	return 100 * time.Millisecond * runs

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"socketlab/helpers/impair/shape"
+	"socketlab/internal/result"
 )
 
 // Every entry of stepKinds decodes into a kind of its own key, and an
@@ -91,7 +92,7 @@ func TestStepKindsInCode(t *testing.T) {
 		Networks: []*Network{{Name: "front"}},
 		Nodes:    []*Node{{Name: "c", Image: "client", Networks: []*Attachment{{Network: "front"}}}, {Name: "e", Image: "echo", Networks: []*Attachment{{Network: "front"}}}},
 		Steps: []*Step{
-			{Node: "c", Kind: &RunStep{Client: "echo", Target: "e", Family: FamilyBoth, Expect: &Expect{Fail: FailTimeout}}, Timeout: Duration(2 * time.Second)},
+			{Node: "c", Kind: &RunStep{Client: "echo", Target: "e", Family: FamilyBoth, Expect: &Expect{Fail: result.Timeout}}, Timeout: Duration(2 * time.Second)},
 			{Node: "e", Kind: KillStep{}},
 			{Node: "e", Kind: StartStep{}},
 			{Node: "c", Kind: ImpairStep{Network: "front", Settings: shape.Settings{Loss: 20}}},

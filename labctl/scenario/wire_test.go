@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"testing"
+
+	"socketlab/internal/packet"
 )
 
 // TestWireTyped: expect.wire decodes into typed values, written as a
@@ -24,7 +26,7 @@ steps:
 		t.Fatal(err)
 	}
 	w := sc.Steps[0].Wire()
-	if w.Handshake == nil || !*w.Handshake || w.Close != (WireClose{CloseFIN, SideServer}) ||
+	if w.Handshake == nil || !*w.Handshake || w.Close != (WireClose{packet.CloseFIN, packet.SideServer}) ||
 		*w.Retransmissions != (WireCount{"==", 0}) || w.Family != AddrIPv6 {
 		t.Errorf("step 1 wire = %+v", w)
 	}

@@ -33,13 +33,13 @@ type Recording struct {
 
 // Record captures every running node of l, writing pcapng to out (nil:
 // none), until Close.
-func Record(ctx context.Context, l *lab.Lab, stop Stopper, image string, out io.Writer) (*Recording, error) {
+func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer) (*Recording, error) {
 	st, err := l.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r := &Recording{Lab: l}
-	r.s, err = Start(ctx, l, stop, All(st), Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
+	r.s, err = Start(ctx, l, All(st), Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
 		if !p.Marker {
 			r.mu.Lock()
 			r.pkts = append(r.pkts, p)
