@@ -52,10 +52,17 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	for _, n := range nets {
 		subnets[n.ID] = n.Subnets
 	}
+	// A rootless engine's networks may reach each other over IPv4 too
+	// (rootless Podman's netavark keeps no filter between them here): the
+	// node then filters IPv4 the same way.
+	info, err := e.b.Info(ctx)
+	if err != nil {
+		return err
+	}
 	args := []string{}
 	for _, ep := range ins.Endpoints {
 		for _, s := range subnets[ep.NetworkID] {
-			if s.Addr().Is6() {
+			if s.Addr().Is6() || info.Rootless {
 				args = append(args, s.String())
 			}
 		}

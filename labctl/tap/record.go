@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -27,8 +28,9 @@ type Recording struct {
 	*lab.Lab
 	s *Session
 
-	mu   sync.Mutex
-	pkts []capture.Packet
+	mu    sync.Mutex
+	pkts  []capture.Packet
+	nodes map[netip.Addr]bool // the nodes' addresses: DNS with others is the engine's
 }
 
 // Record captures every running node of l, writing pcapng to out (nil:
@@ -38,7 +40,7 @@ func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer) (*Reco
 	if err != nil {
 		return nil, err
 	}
-	r := &Recording{Lab: l}
+	r := &Recording{Lab: l, nodes: nodeAddrs(*st)}
 	r.s, err = Start(ctx, l, All(st), Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
 		if !p.Marker {
 			r.mu.Lock()
@@ -56,14 +58,15 @@ func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer) (*Reco
 func (r *Recording) Annotate(t time.Time, text string) { r.s.Annotate(t, text) }
 
 // Packets waits until the capture holds every packet up to `to`, then
-// returns node's packets from from to to, in time order.
+// returns node's packets from from to to, in time order, less the
+// engine's own DNS (see enginedns.go).
 func (r *Recording) Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet {
 	select {
 	case <-time.After(time.Until(to.Add(Settle))):
 	case <-ctx.Done():
 	}
 	r.mu.Lock()
-	pkts := capture.Select(r.pkts, node, from, to)
+	pkts := withoutEngineDNS(capture.Select(r.pkts, node, from, to), r.nodes)
 	r.mu.Unlock()
 	slices.SortStableFunc(pkts, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
 	return pkts

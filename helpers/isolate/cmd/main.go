@@ -3,6 +3,7 @@
 // input filter and exits.
 //
 //	isolate fd5c:1ab:0:12::/64 fd5c:1ab:0:13::/64   # accept IPv6 from these only
+//	isolate 10.200.12.0/24 fd5c:1ab:0:12::/64       # and IPv4 from these only (rootless Podman)
 //	isolate --clear
 //
 // Run in the engine host's network namespace instead, it keeps the lab's
@@ -46,7 +47,7 @@ func main() {
 	for _, a := range args {
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "isolate: %q: want an IPv6 prefix such as fd5c:1ab:0:12::/64, or --clear\n", a)
+			fmt.Fprintf(os.Stderr, "isolate: %q: want an IPv6 prefix such as fd5c:1ab:0:12::/64 (or IPv4, 10.200.12.0/24, to filter IPv4 too), or --clear\n", a)
 			os.Exit(2)
 		}
 		allow = append(allow, p)
@@ -55,5 +56,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("isolated: IPv6 accepted from %v, link-local and loopback only\n", allow)
+	fmt.Printf("isolated: accepted from %v, IPv6 link-local and loopback only\n", allow)
 }

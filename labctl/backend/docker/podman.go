@@ -34,17 +34,6 @@ import (
 //   - netavark forwards between bridge networks unless each has the
 //     option isolate=true: labctl's networks get it (createNetwork), or
 //     labs and a lab's networks would reach each other;
-//   - its DNS server, aardvark-dns, answers on the network's gateway: a
-//     node's lookups of the lab's names were packets in the captures of
-//     its steps (and wire checks counted them), and it forgot a node
-//     taken off a network and put back. So labctl pins the addresses and
-//     writes the lab's names into each node's /etc/hosts
-//     (Info.PinAddresses), as it does across a swarm;
-//   - exec in a stopped container fails with status 500, where Docker
-//     answers 409: the container's state tells (stopped);
-//   - a local image's name starts with localhost/ (localhost/socketlab/
-//     welcome): containers' images are named as they were asked for
-//     (imageName);
 //   - it makes a network with an IPv6 subnet only, at API 1.41, and
 //     ignores the bridge option that would drop IPv4 between containers
 //     (Docker 20.10's way to an IPv6-only lab network): Info says it has
