@@ -66,7 +66,8 @@ func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, d
 	switch {
 	case err == nil:
 		return id, nil
-	case status == http.StatusForbidden: // libnetwork's "Pool overlaps"
+	case status == http.StatusForbidden, // libnetwork's "Pool overlaps"
+		b.info.Product == ProductPodman && b.subnetTaken(ctx, spec): // Podman answers 500
 		return "", fmt.Errorf("create network %s: %w (%v)", spec.Name, backend.ErrOverlap, err)
 	case status == http.StatusConflict:
 		return "", fmt.Errorf("create network %s: %w", spec.Name, backend.ErrNameInUse)

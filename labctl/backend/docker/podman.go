@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -41,6 +42,8 @@ import (
 //   - container inspect lists a container's capabilities against
 //     Docker's default set: CapDrop names each default one it lacks,
 //     never ALL, and CapAdd omits a default one it kept (podmanCaps);
+//   - a subnet another network took meanwhile is refused with status 500,
+//     where Docker answers 403: the networks tell (subnetTaken);
 //   - its compatible /info does not say it runs rootless: its own does
 //     (podmanRootless).
 
@@ -171,4 +174,23 @@ func podmanCaps(drop, add []string) ([]string, []string) {
 		}
 	}
 	return []string{"ALL"}, have
+}
+
+// subnetTaken tells whether a network the engine holds has a subnet that
+// overlaps one of spec's.
+func (b *Backend) subnetTaken(ctx context.Context, spec backend.NetworkSpec) bool {
+	res, err := b.cli.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, n := range res.Items {
+		for _, c := range n.IPAM.Config {
+			for _, s := range []netip.Prefix{spec.IPv4, spec.IPv6} {
+				if s.IsValid() && c.Subnet.IsValid() && s.Overlaps(c.Subnet) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
