@@ -269,6 +269,12 @@ func (p *Podman) sweep() {
 	}
 	exec.Command("sh", "-c", "grep -o ' "+p.Dir+"/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l").Run()
 	os.RemoveAll(p.Dir)
+	// Podman's run root and temporary directory of a user outside a
+	// login session: they name the pause process, now killed, and Podman
+	// would not start again with them ("invalid internal status").
+	uid := strconv.Itoa(p.uid)
+	os.RemoveAll("/tmp/containers-user-" + uid)
+	os.RemoveAll("/tmp/podman-run-" + uid)
 }
 
 // userPids are the processes that run as uid (by their real user ID).
