@@ -33,6 +33,17 @@ var linkLocal = netip.MustParsePrefix("fe80::/10")
 // rootless Podman); otherwise IPv4 is left to the engine. opts choose the
 // namespace (nftables.WithNetNSFd); by default the caller's.
 func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
+	return apply(allow, false, opts)
+}
+
+// ApplyBoth is Apply filtering IPv4 in any case: with no IPv4 prefix in
+// allow, every IPv4 packet from outside the node is dropped (a node only
+// on IPv6-only networks, where the engine gave them IPv4 anyway).
+func ApplyBoth(allow []netip.Prefix, opts ...nftables.ConnOption) error {
+	return apply(allow, true, opts)
+}
+
+func apply(allow []netip.Prefix, both bool, opts []nftables.ConnOption) error {
 	var allow4, allow6 []netip.Prefix
 	for _, p := range allow {
 		switch {
@@ -50,7 +61,7 @@ func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
 	}
 	remove(c)
 	filter(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, allow6...))
-	if len(allow4) > 0 {
+	if both || len(allow4) > 0 {
 		filter(c, nftables.TableFamilyIPv4, allow4)
 	}
 	if err := c.Flush(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"socketlab/helpers/isolate"
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
+	"socketlab/labctl/scenario"
 )
 
 // IPv6 isolation. Docker 20.10 filters IPv4 between networks but not IPv6,
@@ -48,28 +49,32 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	if err != nil {
 		return err
 	}
-	subnets := map[string][]netip.Prefix{}
-	for _, n := range nets {
-		subnets[n.ID] = n.Subnets
-	}
 	// A rootless engine's networks may reach each other over IPv4 too
 	// (rootless Podman's netavark keeps no filter between them here): the
-	// node then filters IPv4 the same way.
+	// node then filters IPv4 the same way, accepting none on an IPv6-only
+	// network (Podman gives every network IPv4).
 	info, err := e.b.Info(ctx)
 	if err != nil {
 		return err
 	}
-	args := []string{}
-	for _, ep := range ins.Endpoints {
-		for _, s := range subnets[ep.NetworkID] {
-			if s.Addr().Is6() || info.Rootless {
-				args = append(args, s.String())
+	subnets := map[string][]netip.Prefix{}
+	for _, n := range nets {
+		for _, s := range n.Subnets {
+			if s.Addr().Is6() || info.Rootless && n.Labels[LabelStack] != string(scenario.IPv6Only) {
+				subnets[n.ID] = append(subnets[n.ID], s)
 			}
 		}
 	}
-	allow := make([]netip.Prefix, 0, len(args))
-	for _, a := range args {
-		allow = append(allow, netip.MustParsePrefix(a))
+	var allow []netip.Prefix
+	for _, ep := range ins.Endpoints {
+		allow = append(allow, subnets[ep.NetworkID]...)
+	}
+	apply, args := isolate.Apply, []string{}
+	if info.Rootless {
+		apply, args = isolate.ApplyBoth, append(args, "--ipv4")
+	}
+	for _, p := range allow {
+		args = append(args, p.String())
 	}
 	// The fast path: this machine runs the engine, and labctl may enter
 	// the node's namespace itself.
@@ -81,7 +86,7 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	switch {
 	case err == nil:
 		defer ns.Close()
-		if err := isolate.Apply(allow, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
+		if err := apply(allow, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
 			return fmt.Errorf("isolate %s's IPv6: %w", ins.Labels[LabelNode], err)
 		}
 		return nil

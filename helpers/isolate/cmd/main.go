@@ -3,7 +3,8 @@
 // input filter and exits.
 //
 //	isolate fd5c:1ab:0:12::/64 fd5c:1ab:0:13::/64   # accept IPv6 from these only
-//	isolate 10.200.12.0/24 fd5c:1ab:0:12::/64       # and IPv4 from these only (rootless Podman)
+//	isolate 10.200.12.0/24 fd5c:1ab:0:12::/64       # and IPv4 from these only
+//	isolate --ipv4 fd5c:1ab:0:12::/64               # and no IPv4 (rootless Podman, IPv6-only network)
 //	isolate --clear
 //
 // Run in the engine host's network namespace instead, it keeps the lab's
@@ -43,6 +44,10 @@ func main() {
 		}
 		return
 	}
+	apply := isolate.Apply
+	if len(args) > 0 && args[0] == "--ipv4" { // filter IPv4 even with no IPv4 prefix
+		apply, args = isolate.ApplyBoth, args[1:]
+	}
 	var allow []netip.Prefix
 	for _, a := range args {
 		p, err := netip.ParsePrefix(a)
@@ -52,7 +57,7 @@ func main() {
 		}
 		allow = append(allow, p)
 	}
-	if err := isolate.Apply(allow); err != nil {
+	if err := apply(allow); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

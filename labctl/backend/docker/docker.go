@@ -102,7 +102,6 @@ func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
 			b.info.Product, b.info.Rootless, b.info.ImageStore = describeEngine(v, in.Info)
 			if b.info.Product == ProductPodman {
 				b.info.Rootless, _ = b.podmanRootless(ctx)
-				b.info.IPv6OnlyNetworks = true // a network with an IPv6 subnet only
 			}
 		}
 	})

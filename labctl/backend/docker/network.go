@@ -67,7 +67,7 @@ func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, d
 	case err == nil:
 		return id, nil
 	case status == http.StatusForbidden, // libnetwork's "Pool overlaps"
-		b.info.Product == ProductPodman && b.subnetTaken(ctx, spec): // Podman answers 500
+		b.info.Product == ProductPodman && (spec.IPv4.IsValid() || spec.IPv6.IsValid()): // Podman answers 500
 		return "", fmt.Errorf("create network %s: %w (%v)", spec.Name, backend.ErrOverlap, err)
 	case status == http.StatusConflict:
 		return "", fmt.Errorf("create network %s: %w", spec.Name, backend.ErrNameInUse)

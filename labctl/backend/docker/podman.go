@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -35,15 +34,15 @@ import (
 //   - netavark forwards between bridge networks unless each has the
 //     option isolate=true: labctl's networks get it (createNetwork), or
 //     labs and a lab's networks would reach each other;
-//   - it makes a network with an IPv6 subnet only, at API 1.41, and
-//     ignores the bridge option that would drop IPv4 between containers
-//     (Docker 20.10's way to an IPv6-only lab network): Info says it has
-//     IPv6-only networks;
-//   - container inspect lists a container's capabilities against
-//     Docker's default set: CapDrop names each default one it lacks,
-//     never ALL, and CapAdd omits a default one it kept (podmanCaps);
-//   - a subnet another network took meanwhile is refused with status 500,
-//     where Docker answers 403: the networks tell (subnetTaken);
+//   - it gives every network IPv4, also one asked for with an IPv6
+//     subnet only, and ignores the bridge option that drops IPv4 between
+//     containers: labctl's nodes on a rootless engine filter IPv4
+//     themselves and accept none on an IPv6-only network (lab/isolate.go);
+//   - a subnet another network took, or one whose route is still on the
+//     user's namespace after its network went, is refused with status 500
+//     and no network to tell why, where Docker answers 403: on Podman a
+//     refused network with subnets is taken for an overlap (createNetwork),
+//     so that up picks others; the engine's words stay in the error;
 //   - its compatible /info does not say it runs rootless: its own does
 //     (podmanRootless).
 
@@ -174,23 +173,4 @@ func podmanCaps(drop, add []string) ([]string, []string) {
 		}
 	}
 	return []string{"ALL"}, have
-}
-
-// subnetTaken tells whether a network the engine holds has a subnet that
-// overlaps one of spec's.
-func (b *Backend) subnetTaken(ctx context.Context, spec backend.NetworkSpec) bool {
-	res, err := b.cli.NetworkList(ctx, client.NetworkListOptions{})
-	if err != nil {
-		return false
-	}
-	for _, n := range res.Items {
-		for _, c := range n.IPAM.Config {
-			for _, s := range []netip.Prefix{spec.IPv4, spec.IPv6} {
-				if s.IsValid() && c.Subnet.IsValid() && s.Overlaps(c.Subnet) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
