@@ -15,9 +15,9 @@ DOCKER29_VERSION := 29.8.1
 RUNC_REF         := v1.5.1
 DOCKER29_BIN     := $(ENGINES_BIN)/docker29-$(DOCKER29_VERSION)
 DOCKER29_TAGS    := netgo osusergo static_build nri_no_wasm exclude_graphdriver_btrfs exclude_graphdriver_devicemapper no_btrfs
-# The tests each engine runs: the scenario library, capture and wire checks, impairment,
+# The tests each engine runs: the scenario library, capture and wire checks, impairment, faults,
 # isolation between labs, and the lab's life cycle.
-ENGINES_TESTS    ?= TestScenarios|TestCheckerFails|TestCapture|TestTestCapture|TestWireFails|TestImpair|TestIsolation$$|TestLabsSideBySide|TestUpThenDownLeavesNothing|TestFailedUpRollsBack|TestNodeOperations|TestHelperContainers|TestCLI
+ENGINES_TESTS    ?= TestScenarios|TestCheckerFails|TestCapture|TestTestCapture|TestWireFails|TestImpair|TestFault|TestIsolation$$|TestLabsSideBySide|TestUpThenDownLeavesNothing|TestFailedUpRollsBack|TestNodeOperations|TestHelperContainers|TestCLI
 
 .PHONY: engines test-engines
 
