@@ -51,8 +51,8 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	}
 	// A rootless engine's networks may reach each other over IPv4 too
 	// (rootless Podman's netavark keeps no filter between them here): the
-	// node then filters IPv4 the same way, accepting none on an IPv6-only
-	// network (Podman gives every network IPv4).
+	// node then filters IPv4 the same way, accepting on an IPv6-only
+	// network (Podman gives every network IPv4) none but the gateway's.
 	info, err := e.b.Info(ctx)
 	if err != nil {
 		return err
@@ -60,8 +60,13 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	subnets := map[string][]netip.Prefix{}
 	for _, n := range nets {
 		for _, s := range n.Subnets {
-			if s.Addr().Is6() || info.Rootless && n.Labels[LabelStack] != string(scenario.IPv6Only) {
+			switch {
+			case s.Addr().Is6(), info.Rootless && n.Labels[LabelStack] != string(scenario.IPv6Only):
 				subnets[n.ID] = append(subnets[n.ID], s)
+			case info.Rootless:
+				// Only the gateway, where the engine's DNS answers the
+				// node's lookups (Podman's resolver is IPv4 there).
+				subnets[n.ID] = append(subnets[n.ID], netip.PrefixFrom(s.Masked().Addr().Next(), 32))
 			}
 		}
 	}
