@@ -128,6 +128,8 @@ func classroom(ctx context.Context, engine string, n int, bin, labctl, scenario 
 		if err == nil {
 			reached++
 			fmt.Fprintf(stdout, "  %s reached %s's welcome at %s: %s\n", s.name, next.name, addr, strings.TrimSpace(out))
+		} else {
+			fmt.Fprintf(stdout, "  %s -> %s's welcome at %s: %s\n", s.name, next.name, addr, lastLines(out, 1))
 		}
 	}
 	fmt.Fprintf(stdout, "classroom %s: %d of %d probes from one student's lab to another's reached it\n", engine, reached, probed)
