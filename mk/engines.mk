@@ -6,7 +6,7 @@
 #   docker29: dockerd and docker-proxy 29.8.1 (moby v2.0.0-beta.24; beta.25 needs modules
 #             the proxy refuses), runc 1.5.1 (Debian's 1.1 knows no time namespace, which
 #             Docker 29 gives every container), Debian's containerd.
-#   podman:   Debian's rootless Podman (podman uidmap slirp4netns netavark aardvark-dns) as
+#   podman:   Debian's rootless Podman (podman uidmap slirp4netns netavark aardvark-dns catatonit) as
 #             a user the rig makes, slrig-podman, serving the Docker API on its own socket.
 
 ENGINES_BIN      := $(BIN)/engines

@@ -58,7 +58,7 @@ func StartPodman(ctx context.Context, n int) (*Podman, error) {
 		return nil, errors.New("podman rig: needs root (to make its user)")
 	}
 	if _, err := exec.LookPath("podman"); err != nil {
-		return nil, fmt.Errorf("podman rig: %w: apt-get install -y podman uidmap slirp4netns netavark aardvark-dns", err)
+		return nil, fmt.Errorf("podman rig: %w: apt-get install -y podman uidmap slirp4netns netavark aardvark-dns catatonit", err)
 	}
 	name := "slrig-podman"
 	if n > 0 {
