@@ -20,6 +20,7 @@ import (
 	"socketlab/labctl/check"
 	"socketlab/labctl/graph"
 	"socketlab/labctl/lab"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/report"
 	"socketlab/labctl/scenario"
 )
@@ -256,6 +257,7 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 	rep := check.Run(ctx, cl, sc, func(s *check.Result) {
 		if r.verbose {
 			check.WriteStep(w, s)
+			writeStepLadder(w, s)
 			return
 		}
 		fam := ""
@@ -285,6 +287,16 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		say("== %s: interrupted; lab %s taken down", sc.Name, labName)
 	}
 	return res
+}
+
+// writeStepLadder draws a step that did not pass as it crossed the wire:
+// its conversations as text ladders, when the run was captured.
+func writeStepLadder(w io.Writer, s *check.Result) {
+	if s.Outcome == check.Pass || s.Ladder == nil || len(s.Ladder.Conversations) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "     on the wire:")
+	_ = ladder.WriteText(w, s.Ladder)
 }
 
 // suffixLen is what labName adds to a scenario's name: a dash and four hex

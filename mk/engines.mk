@@ -29,10 +29,10 @@ $(DOCKER29_BIN)/dockerd:
 		-ldflags '-s -w -X github.com/moby/moby/v2/dockerversion.Version=$(DOCKER29_VERSION)' \
 		github.com/moby/moby/v2/cmd/dockerd@$(DOCKER29_REF) github.com/moby/moby/v2/cmd/docker-proxy@$(DOCKER29_REF)
 
-# runc links libseccomp (cgo): Debian's libseccomp-dev.
+# runc links libseccomp (cgo): Debian's libseccomp-dev; mk/engines-setup.sh installs what lacks.
 $(DOCKER29_BIN)/runc:
 	@mkdir -p $(DOCKER29_BIN)
-	@pkg-config --exists libseccomp || { echo "runc needs libseccomp's headers: apt-get install -y libseccomp-dev pkg-config"; exit 1; }
+	@mk/engines-setup.sh docker29
 	GOBIN=$(abspath $(DOCKER29_BIN)) CGO_ENABLED=1 $(GO) install -trimpath -tags 'seccomp urfave_cli_no_docs' -ldflags '-s -w' \
 		github.com/opencontainers/runc@$(RUNC_REF)
 
@@ -40,6 +40,7 @@ $(DOCKER29_BIN)/runc:
 ENGINES ?= docker29 podman
 
 test-engines: engines ## integration tests against each rig engine (Docker 29, rootless Podman) beside this machine's (root)
+	@mk/engines-setup.sh $(ENGINES)
 	@if [ "$$CI" = true ] || docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images toolbox; fi
 	@rm -f $(ENGINES_BIN)/summary.txt; status=0; for e in $(ENGINES); do \
 		$(GO) run ./internal/labtest/rig -bin $(abspath $(DOCKER29_BIN)) -json $(ENGINES_BIN)/$$e-test.json -summary $(ENGINES_BIN)/summary.txt $$e -- \

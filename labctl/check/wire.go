@@ -3,10 +3,12 @@ package check
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"socketlab/labctl/capture"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -20,6 +22,13 @@ type Recorder interface {
 	// Packets returns the packets node sent and received from from to to,
 	// in time order, once the capture has them all.
 	Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet
+}
+
+// Ladderer is a Recorder that also draws a step's conversations as
+// ladders, from what every node of the lab saw, with the stretches in which
+// the capture fell behind (tap.Recording is one).
+type Ladderer interface {
+	Ladder(ctx context.Context, node string, from, to time.Time) *ladder.Ladder
 }
 
 // MaxPacketLines bounds Result.Packets; the rest is counted in a last line.
@@ -41,7 +50,16 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 	mark(l, res, start, end)
 	pkts := rec.Packets(ctx, st.Node, start, end)
 	res.Packets = packetLines(pkts)
+	if ld, ok := l.(Ladderer); ok {
+		res.Ladder = ld.Ladder(ctx, st.Node, start, end)
+	}
 	if !want || res.Outcome == Error {
+		return
+	}
+	if msg := incomplete(res.Ladder, st.Node); msg != "" {
+		// A packet the capture missed is not the network's: judge nothing.
+		res.Outcome = Error
+		res.Message = msg
 		return
 	}
 	miss := wireExpect(w).Check(capture.Analyze(pkts))
@@ -56,6 +74,28 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 	res.Outcome = Fail
 	res.Expected = joinNonEmpty(res.Expected, strings.Join(exp, ", "))
 	res.Got = joinNonEmpty(res.Got, strings.Join(got, ", "))
+}
+
+// incomplete says why node's packets of a step are not all in the capture
+// (the kernel dropped some at its interfaces), "" when they are.
+func incomplete(l *ladder.Ladder, node string) string {
+	if l == nil {
+		return ""
+	}
+	var where []string
+	var n uint64
+	for _, g := range l.Gaps {
+		if strings.HasPrefix(g.Where, node+":") {
+			n += g.Dropped
+			if !slices.Contains(where, g.Where) {
+				where = append(where, g.Where)
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the capture is incomplete: the kernel dropped %d packets at %s during the step (the capture fell behind), so expect.wire is not judged: run the step again on a less busy host", n, strings.Join(where, ", "))
 }
 
 func joinNonEmpty(a, b string) string {

@@ -41,7 +41,7 @@ func TestWithoutEngineDNS(t *testing.T) {
 		udp4(t, "10.200.1.2:40001", "10.200.1.3:9999"),
 		udp4(t, "10.200.1.2:40002", "10.200.1.3:53"), // a node's own DNS server
 	}
-	got := withoutEngineDNS(pkts, nodeAddrs(st))
+	got := withoutEngineDNS(pkts, Names(&st))
 	if len(got) != 2 || &got[0].Data[0] != &pkts[2].Data[0] || &got[1].Data[0] != &pkts[3].Data[0] {
 		t.Errorf("kept %d packets, want the datagram to welcome:9999 and the query to welcome:53", len(got))
 	}
