@@ -33,17 +33,20 @@ var linkLocal = netip.MustParsePrefix("fe80::/10")
 // rootless Podman); otherwise IPv4 is left to the engine. opts choose the
 // namespace (nftables.WithNetNSFd); by default the caller's.
 func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
-	return apply(allow, false, opts)
+	return apply(allow, nil, false, opts)
 }
 
 // ApplyBoth is Apply filtering IPv4 in any case: with no IPv4 prefix in
 // allow, every IPv4 packet from outside the node is dropped (a node only
-// on IPv6-only networks, where the engine gave them IPv4 anyway).
-func ApplyBoth(allow []netip.Prefix, opts ...nftables.ConnOption) error {
-	return apply(allow, true, opts)
+// on IPv6-only networks, where the engine gave them IPv4 anyway). From
+// the gateways, only DNS answers (source port 53) are accepted: rootless
+// Podman masquerades what crosses from one of its networks to another as
+// the destination network's gateway, inside the allowed subnet.
+func ApplyBoth(allow []netip.Prefix, gateways []netip.Addr, opts ...nftables.ConnOption) error {
+	return apply(allow, gateways, true, opts)
 }
 
-func apply(allow []netip.Prefix, both bool, opts []nftables.ConnOption) error {
+func apply(allow []netip.Prefix, gateways []netip.Addr, both bool, opts []nftables.ConnOption) error {
 	var allow4, allow6 []netip.Prefix
 	for _, p := range allow {
 		switch {
@@ -60,9 +63,17 @@ func apply(allow []netip.Prefix, both bool, opts []nftables.ConnOption) error {
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
 	remove(c)
-	filter(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, allow6...))
+	var gw4, gw6 []netip.Addr
+	for _, g := range gateways {
+		if g.Is4() {
+			gw4 = append(gw4, g)
+		} else {
+			gw6 = append(gw6, g)
+		}
+	}
+	filter(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, allow6...), gw6)
 	if both || len(allow4) > 0 {
-		filter(c, nftables.TableFamilyIPv4, allow4)
+		filter(c, nftables.TableFamilyIPv4, allow4, gw4)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("isolate: install rules: %w", err)
@@ -70,9 +81,10 @@ func apply(allow []netip.Prefix, both bool, opts []nftables.ConnOption) error {
 	return nil
 }
 
-// filter queues the table of family whose input chain accepts loopback
-// and the sources in allow, and drops the rest.
-func filter(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix) {
+// filter queues the table of family whose input chain accepts loopback,
+// DNS answers from gateways and nothing else of theirs, and the sources in
+// allow, and drops the rest.
+func filter(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix, gateways []netip.Addr) {
 	t := c.AddTable(&nftables.Table{Family: family, Name: Table})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
@@ -84,6 +96,18 @@ func filter(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix)
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}})
+	for _, g := range gateways {
+		gw := netip.PrefixFrom(g, g.BitLen())
+		for _, proto := range []byte{6, 17} { // TCP, UDP
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(gw),
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 53}},
+				&expr.Verdict{Kind: expr.VerdictAccept})})
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(gw), &expr.Verdict{Kind: expr.VerdictDrop})})
+	}
 	for _, p := range allow {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(p), &expr.Verdict{Kind: expr.VerdictAccept})})
 	}

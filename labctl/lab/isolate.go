@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/google/nftables"
 
@@ -76,7 +77,22 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	}
 	apply, args := isolate.Apply, []string{}
 	if info.Rootless {
-		apply, args = isolate.ApplyBoth, append(args, "--ipv4")
+		// Podman masquerades what crosses between its networks as the
+		// gateway (each subnet's first address): from there, only DNS.
+		var gws []netip.Addr
+		args = append(args, "--ipv4")
+		for _, n := range nets {
+			if !slices.ContainsFunc(ins.Endpoints, func(ep backend.EndpointInfo) bool { return ep.NetworkID == n.ID }) {
+				continue
+			}
+			for _, s := range n.Subnets {
+				g := s.Masked().Addr().Next()
+				gws, args = append(gws, g), append(args, "--gateway", g.String())
+			}
+		}
+		apply = func(allow []netip.Prefix, opts ...nftables.ConnOption) error {
+			return isolate.ApplyBoth(allow, gws, opts...)
+		}
 	}
 	for _, p := range allow {
 		args = append(args, p.String())
