@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/google/nftables"
 
 	"socketlab/helpers/isolate"
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
+	"socketlab/labctl/scenario"
 )
 
 // A node's filters. labctl leaves two in each node's own network
@@ -97,7 +99,11 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 func filterOf(info backend.Info, nets []backend.Network, eps []backend.EndpointInfo) isolate.Filter {
 	byID := map[string]backend.Network{}
 	seal := &isolate.Seal{DNS: info.Resolvers}
-	f := isolate.Filter{NoInput: info.IsolatesIPv6, Seal: seal}
+	// A rootless engine's networks may reach each other over IPv4 too
+	// (rootless Podman's netavark keeps no filter between them, and
+	// masquerades what crosses as the destination's gateway): the node
+	// then filters IPv4 as IPv6, and takes only DNS answers from gateways.
+	f := isolate.Filter{NoInput: info.IsolatesIPv6, Input4: info.Rootless, Seal: seal}
 	for _, n := range nets {
 		byID[n.ID] = n
 		seal.Lab = append(seal.Lab, n.Subnets...)
@@ -114,9 +120,17 @@ func filterOf(info backend.Info, nets []backend.Network, eps []backend.EndpointI
 		if n.Labels[LabelEgress] == "true" {
 			f.Seal = nil
 		}
+		if f.NoInput {
+			continue
+		}
 		for _, s := range n.Subnets {
-			if s.Addr().Is6() && !f.NoInput {
+			switch {
+			case s.Addr().Is6(), info.Rootless && n.Labels[LabelStack] != string(scenario.IPv6Only):
 				f.Input = append(f.Input, s)
+			case info.Rootless:
+				// An IPv6-only network, which Podman gives IPv4 all the
+				// same: only its gateway, where the engine's DNS answers.
+				f.Input = append(f.Input, netip.PrefixFrom(s.Masked().Addr().Next(), 32))
 			}
 		}
 	}
