@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"socketlab/internal/labtest/need"
 	"socketlab/internal/netnstest"
 )
 
@@ -34,12 +35,8 @@ type netns struct{ host, node, peer, lan string }
 
 func newLab(t *testing.T) netns {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: it creates network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip command: apt-get install iproute2")
-	}
+	need.Root(t, "create network namespaces")
+	need.Command(t, "ip", "iproute2")
 	id := fmt.Sprintf("%d", os.Getpid()%100000)
 	ns := netns{host: "seah" + id, node: "sean" + id, peer: "seap" + id, lan: "seal" + id}
 	for _, n := range []string{ns.host, ns.node, ns.peer, ns.lan} {
