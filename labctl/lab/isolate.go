@@ -28,6 +28,9 @@ import (
 //     forwards it), an input filter that accepts IPv6 only from the
 //     subnets of the node's own networks, link-local and loopback.
 
+// PurposeIsolate is the isolation helper's purpose (HelperSpec.Purpose).
+const PurposeIsolate = "isolate"
+
 // isolates tells whether the engine filters IPv6 between networks itself.
 func (e *Engine) isolates(ctx context.Context) (bool, error) {
 	info, err := e.b.Info(ctx)
@@ -80,7 +83,7 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	c := backend.Container{ID: id, Labels: ins.Labels, Running: ins.Running}
 	var errb bytes.Buffer
 	h, err := e.runHelper(ctx, lab, c, backend.HelperSpec{
-		Purpose: "isolate", Image: images.Ref(images.Isolate, o.tag), Cmd: f.Args(), Caps: images.Caps(images.Isolate), Stderr: &errb,
+		Purpose: PurposeIsolate, Image: images.Ref(images.Isolate, o.tag), Cmd: f.Args(), Caps: images.Caps(images.Isolate), Stderr: &errb,
 	})
 	if err != nil {
 		if errors.Is(err, backend.ErrNotRunning) {
@@ -89,6 +92,10 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 		return fmt.Errorf("isolate %s: %w", node, err)
 	}
 	if err := finish(ctx, h, &errb); err != nil {
+		if he := (*helperExit)(nil); errors.As(err, &he) && he.code == 2 { // its usage error: it does not know the arguments
+			return fmt.Errorf("isolate %s: %w (the image %s is older than this labctl: rebuild it with make build && scripts/images.sh isolate)",
+				node, err, images.Ref(images.Isolate, o.tag))
+		}
 		return fmt.Errorf("isolate %s: %w", node, err)
 	}
 	return nil
