@@ -23,9 +23,7 @@ func ClientCommand() *cobra.Command {
 		Short: "Send one datagram to the UDP responder (9999) and print its reply",
 		Long: "Send one UDP datagram (MESSAGE, or \"" + DefaultMessage + "\") to a responder and print the reply,\n" +
 			"which names the address, port and family the server saw. Compare it with the local\n" +
-			"address in --json: they differ when a NAT sits in between. A MESSAGE shorter than\n" +
-			"35 bytes is padded with zero bytes to 35: the responder never replies with more than\n" +
-			"3 times what it got, and the whole line needs that much.\n\n" +
+			"address in --json: they differ when a NAT sits in between.\n\n" +
 			"UDP has no connection: when nothing answers, the client can only wait. 'refused'\n" +
 			"means an ICMP port unreachable came back (the host is there, nothing listens);\n" +
 			"'timeout' means silence: the host is down or filtered, the datagram or the reply\n" +
@@ -51,9 +49,8 @@ func ClientCommand() *cobra.Command {
 
 var seenRe = regexp.MustCompile(`(\S+) over (IPv[46])`)
 
-// Ask sends msg in one datagram, padded with zero bytes to MinRequest, to
-// the responder at target and waits for one
-// reply until ctx ends. Details: "seen_as" and "seen_family" (what the
+// Ask sends msg in one datagram to the responder at target and waits for
+// one reply until ctx ends. Details: "seen_as" and "seen_family" (what the
 // server says it saw, when the reply names them) and "nat" (seen_as differs
 // from the local address). A reply over MaxReply bytes fails with kind
 // "protocol"; silence with kind "timeout"; an ICMP port unreachable with
@@ -72,11 +69,7 @@ func Ask(ctx context.Context, o probe.Options, target, msg string) *probe.Result
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	out := []byte(msg)
-	if len(out) < MinRequest {
-		out = append(out, make([]byte, MinRequest-len(out))...)
-	}
-	n, err := c.Write(out)
+	n, err := c.Write([]byte(msg))
 	r.BytesSent = int64(n)
 	if err != nil {
 		r.Fail(probe.ExplainUDP(err, r.Remote, o.Timeout))
