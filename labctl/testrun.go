@@ -46,6 +46,10 @@ type testRun struct {
 	captureDir string
 	// opts are passed to every up (pulling, host paths).
 	opts []lab.Option
+	// prepare, when set, runs once a lab is up, before its steps (labctl
+	// check finds the port the learner's program listens on); an error is
+	// the scenario's setup error and no step runs.
+	prepare func(ctx context.Context, l *lab.Lab, sc *scenario.Scenario) error
 
 	mu sync.Mutex // log, when scenarios run side by side
 }
@@ -262,6 +266,14 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		}
 	}
 	say("== %s: up in %.1fs; %d steps", sc.Name, time.Since(began).Seconds(), len(sc.Steps))
+	if r.prepare != nil {
+		if err := r.prepare(ctx, l, sc); err != nil {
+			res.rep.Setup = err.Error()
+			say("== %s: %s", sc.Name, res.rep.Setup)
+			r.down(ctx, labName, res.rep, say)
+			return res
+		}
+	}
 	var cl check.Lab = l
 	cp, capErr := startTestCapture(ctx, l, sc, r.captureDir)
 	if cp != nil {
@@ -290,15 +302,24 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		say("== %s: kept up: %s status %s; %s down %s when done", sc.Name, prog, labName, prog, labName)
 		return res
 	}
+	r.down(ctx, labName, rep, say)
+	return res
+}
+
+// down takes the lab down (unless keep), also when ctx has ended, and
+// notes a failure in rep.
+func (r *testRun) down(ctx context.Context, labName string, rep *check.Report, say func(string, ...any)) {
+	if r.keep {
+		return
+	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if err := downLab(dctx, labName); err != nil && !errors.Is(err, lab.ErrNoLab) {
+	if err := downLab(dctx, labName); err != nil && !errors.Is(err, lab.ErrNoLab) && rep.Setup == "" {
 		rep.Setup = fmt.Sprintf("down %s: %v", labName, err)
 	}
 	if ctx.Err() != nil {
-		say("== %s: interrupted; lab %s taken down", sc.Name, labName)
+		say("== %s: interrupted; lab %s taken down", rep.Scenario, labName)
 	}
-	return res
 }
 
 // suffixLen is what labName adds to a scenario's name: a dash and four hex

@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""The probes of labctl check's server lessons: each sub-command plays one client against the
+learner's server, prints what it did and what it saw, and exits 0 when the server did what the
+lesson asks, 1 when not. They run in the suite's probe node (socketlab/toolbox), so the traffic
+crosses the lab's network, from another node, as a learner's own clients would.
+
+    probe.py echo      [-4|-6] HOST PORT     one message, back whole, then the client closes
+    probe.py big       [-4|-6] HOST PORT     1 MB, sent while reading: back whole and in order
+    probe.py pieces    [-4|-6] HOST PORT     a message written one byte at a time
+    probe.py many      [-4|-6] HOST PORT     an idle client, then three more at once
+    probe.py halfclose [-4|-6] HOST PORT     send, shut down the write side, read until EOF
+    probe.py welcome   [-4|-6] HOST PORT [--speak-first] [--line]
+    probe.py udp-echo | udp-each | udp-senders | udp-whole | udp-garbage  [-4|-6] HOST PORT
+"""
+import argparse
+import errno
+import os
+import socket
+import sys
+import threading
+import time
+
+WAIT = 3.0  # how long a probe waits for what it expects
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def fail(*a):
+    say(*a)
+    sys.exit(1)
+
+
+def addr_of(host, port, family, kind):
+    try:
+        return socket.getaddrinfo(host, port, family, kind)[0]
+    except socket.gaierror as e:
+        fail(f"cannot resolve {host}: {e}")
+
+
+def fam_name(f):
+    return "IPv6" if f == socket.AF_INET6 else "IPv4"
+
+
+def connect(a, quiet=False):
+    fam, kind, proto, _, addr = addr_of(a.host, a.port, a.family, socket.SOCK_STREAM)
+    s = socket.socket(fam, kind, proto)
+    s.settimeout(WAIT)
+    try:
+        s.connect(addr)
+    except ConnectionRefusedError:
+        fail(f"connect to {addr[0]} port {addr[1]} over {fam_name(fam)}: refused (nothing listens there for this address)")
+    except (socket.timeout, OSError) as e:
+        fail(f"connect to {addr[0]} port {addr[1]} over {fam_name(fam)}: {e}")
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if not quiet:
+        say(f"connected to {addr[0]} port {addr[1]} over {fam_name(fam)} from {s.getsockname()[0]}")
+    return s
+
+
+def read_until(s, want, wait=WAIT):
+    """Read until want bytes came, the peer closed, or wait passed; returns (data, how)."""
+    data = bytearray()
+    deadline = time.monotonic() + wait
+    while len(data) < want:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return bytes(data), "timeout"
+        s.settimeout(left)
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return bytes(data), "timeout"
+        except ConnectionResetError:
+            return bytes(data), "reset"
+        if not b:
+            return bytes(data), "eof"
+        data += b
+    return bytes(data), "complete"
+
+
+def read_to_eof(s, wait=WAIT):
+    data, how = read_until(s, 1 << 30, wait)
+    return data, how
+
+
+HOW = {
+    "timeout": "then nothing more within {w:g} s",
+    "reset": "then the connection was reset (RST)",
+    "eof": "then the server closed the connection (FIN)",
+    "complete": "",
+}
+
+
+def how_text(how):
+    return HOW[how].format(w=WAIT)
+
+
+def show(b, n=60):
+    r = repr(bytes(b[:n]))
+    return r + ("…" if len(b) > n else "")
+
+
+def echo(a):
+    s = connect(a)
+    msg = b"hello from another node\n"
+    s.sendall(msg)
+    got, how = read_until(s, len(msg))
+    say(f"sent {len(msg)} bytes {show(msg)}; got back {len(got)} bytes {show(got)} {how_text(how)}".rstrip())
+    s.close()
+    if got != msg:
+        sys.exit(1)
+
+
+def pattern(n):
+    block = bytes(range(256)) * 4096
+    return (block * (n // len(block) + 1))[:n]
+
+
+def big(a):
+    n = 1000000
+    msg = pattern(n)
+    s = connect(a)
+    err = []
+
+    def send():
+        try:
+            s.sendall(msg)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=send, daemon=True)
+    began = time.monotonic()
+    t.start()
+    got, how = read_until(s, n, wait=8)
+    took = time.monotonic() - began
+    s.close()
+    line = f"sent {n} bytes while reading; got back {len(got)} bytes in {took:.2f} s"
+    if how != "complete":
+        line += " " + how_text(how)
+    if err:
+        line += f"; sending failed: {err[0]}"
+    if got == msg:
+        say(line + ": whole and in order")
+        return
+    if msg.startswith(got):
+        fail(line + f": the first {len(got)} bytes were right, the rest never came")
+    for i, (x, y) in enumerate(zip(got, msg)):
+        if x != y:
+            fail(line + f": out of order or changed from byte {i} on")
+    fail(line + ": more bytes than were sent")
+
+
+def pieces(a):
+    s = connect(a)
+    msg = b"a message in pieces\n"
+    for i in range(len(msg)):
+        s.send(msg[i:i + 1])
+        time.sleep(0.02)
+    got, how = read_until(s, len(msg), wait=2)
+    say(f"sent {len(msg)} bytes one at a time, 20 ms apart; got back {len(got)} bytes {show(got)} {how_text(how)}".rstrip())
+    s.close()
+    if got != msg:
+        sys.exit(1)
+
+
+def many(a):
+    idle = connect(a, quiet=True)
+    say(f"client 1 connected and sends nothing (from {idle.getsockname()[0]} port {idle.getsockname()[1]})")
+    results = {}
+
+    def client(i):
+        try:
+            s = connect(a, quiet=True)
+        except SystemExit:
+            results[i] = (b"", "refused")
+            return
+        began = time.monotonic()
+        if a.greeting:  # a welcome server: a line, then its close
+            got, how = read_to_eof(s)
+            ok = got.endswith(b"\n") and how == "eof"
+            results[i] = (got, how, time.monotonic() - began, got if ok else b"a line, then FIN")
+        else:
+            msg = f"client {i} here\n".encode()
+            s.sendall(msg)
+            got, how = read_until(s, len(msg))
+            results[i] = (got, how, time.monotonic() - began, msg)
+        s.close()
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in (2, 3, 4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    ok = True
+    for i in (2, 3, 4):
+        r = results[i]
+        if len(r) == 2:
+            say(f"client {i}: connect refused")
+            ok = False
+            continue
+        got, how, took, msg = r
+        if got == msg:
+            say(f"client {i}: served in {took * 1000:.0f} ms")
+        else:
+            say(f"client {i}: got {len(got)} bytes {show(got)} {how_text(how)}")
+            ok = False
+    idle.close()
+    if not ok:
+        say("the other clients were not served while client 1 was connected")
+        sys.exit(1)
+    say("all three were served while client 1 stayed connected and idle")
+
+
+def halfclose(a):
+    s = connect(a)
+    msg = b"the last words\n"
+    s.sendall(msg)
+    s.shutdown(socket.SHUT_WR)
+    got, how = read_to_eof(s)
+    say(f"sent {len(msg)} bytes, then shut down the write side (FIN); got back {len(got)} bytes {show(got)} {how_text(how)}")
+    s.close()
+    if got != msg or how != "eof":
+        sys.exit(1)
+
+
+def welcome(a):
+    s = connect(a)
+    me = s.getsockname()[0]
+    if a.speak_first:
+        s.sendall(b"hello? I speak first\n")
+        say("sent 22 bytes first, before reading")
+    data, how = read_to_eof(s)
+    s.close()
+    say(f"got {len(data)} bytes {show(data, 120)} {how_text(how)}")
+    if how == "reset":
+        fail("the connection ended with a reset, not a clean close")
+    if how == "timeout":
+        fail(f"the server did not close the connection within {WAIT:g} s of greeting")
+    if not data:
+        fail("no greeting at all")
+    if a.line:
+        text = data.decode(errors="replace")
+        if not text.endswith("\n"):
+            fail("the greeting does not end in a newline")
+        if text.count("\n") != 1:
+            fail(f"the greeting is {text.count(chr(10))} lines, not one")
+        seen = [me]
+        if ":" not in me:
+            seen.append("::ffff:" + me)
+        if not any(x in text for x in seen):
+            fail(f"the line does not name the client's address, {me} (or ::ffff:{me} as a dual-stack server sees it)")
+        say(f"one line, ending in a newline, naming this client's address {me}")
+
+
+# UDP
+
+
+def udp_socket(a):
+    fam, kind, proto, _, addr = addr_of(a.host, a.port, a.family, socket.SOCK_DGRAM)
+    s = socket.socket(fam, kind, proto)
+    s.connect(addr)  # so that ICMP port unreachable comes back as "refused"
+    return s, addr, fam
+
+
+def udp_ask(s, msg, wait=2.0):
+    s.send(msg)
+    s.settimeout(wait)
+    try:
+        return s.recv(65535), "reply"
+    except socket.timeout:
+        return None, f"no reply within {wait:g} s"
+    except ConnectionRefusedError:
+        return None, "refused: an ICMP port unreachable came back (nothing listens there for this address)"
+
+
+def udp_echo(a):
+    s, addr, fam = udp_socket(a)
+    msg = b"one datagram"
+    got, how = udp_ask(s, msg)
+    say(f"sent {len(msg)} bytes to {addr[0]} port {addr[1]} over {fam_name(fam)} from {s.getsockname()[0]}; "
+        + (f"got {len(got)} bytes {show(got)}" if got is not None else how))
+    if got != msg:
+        sys.exit(1)
+
+
+def udp_whole(a):
+    s, addr, fam = udp_socket(a)
+    msg = pattern(1400)
+    got, how = udp_ask(s, msg)
+    say(f"sent one datagram of {len(msg)} bytes; " + (f"got one of {len(got)} bytes" if got is not None else how))
+    if got is None:
+        sys.exit(1)
+    if got != msg:
+        fail("the reply is not the whole datagram" + (f": only its first {len(got)} bytes" if msg.startswith(got) else ""))
+
+
+def udp_each(a):
+    s, addr, fam = udp_socket(a)
+    for i in range(5):
+        s.send(f"datagram {i}".encode())
+        time.sleep(0.02)
+    got = []
+    s.settimeout(1.0)
+    while True:
+        try:
+            got.append(s.recv(65535))
+        except (socket.timeout, ConnectionRefusedError):
+            break
+    say(f"sent 5 datagrams, 20 ms apart; got {len(got)} replies in the next second: {', '.join(show(g, 20) for g in got)}")
+    if len(got) != 5:
+        sys.exit(1)
+
+
+def udp_senders(a):
+    s1, addr, fam = udp_socket(a)
+    s2, _, _ = udp_socket(a)
+    s1.send(b"from the first socket")
+    s2.send(b"from the second socket")
+    out = []
+    for s, want in ((s1, b"from the first socket"), (s2, b"from the second socket")):
+        s.settimeout(2)
+        try:
+            g = s.recv(65535)
+        except (socket.timeout, ConnectionRefusedError):
+            g = None
+        out.append((s.getsockname()[1], want, g))
+    ok = True
+    for port, want, g in out:
+        if g is None:
+            say(f"the socket on port {port} got no reply")
+            ok = False
+        else:
+            say(f"the socket on port {port} got {show(g)}")
+            ok = ok and g == want
+    if not ok:
+        fail("each sender must get the reply to its own datagram, at the address recvfrom() gave")
+
+
+def udp_garbage(a):
+    s, addr, fam = udp_socket(a)
+    junk = b"\xff\xfe\x00\x80 not text \xc3\x28"
+    s.send(junk)
+    say(f"sent {len(junk)} bytes that are not UTF-8 text: {show(junk)}")
+    time.sleep(0.3)
+    s.settimeout(0.2)
+    try:
+        while s.recv(65535):
+            pass
+    except (socket.timeout, ConnectionRefusedError, OSError):
+        pass
+    got, how = udp_ask(s, b"still there?")
+    say("then 'still there?': " + (f"got {show(got)}" if got is not None else how))
+    if got != b"still there?":
+        sys.exit(1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("probe")
+    p.add_argument("-4", dest="family", action="store_const", const=socket.AF_INET, default=socket.AF_UNSPEC)
+    p.add_argument("-6", dest="family", action="store_const", const=socket.AF_INET6)
+    p.add_argument("--speak-first", action="store_true")
+    p.add_argument("--line", action="store_true")
+    p.add_argument("--greeting", action="store_true")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    a = p.parse_args()
+    probes = {"echo": echo, "big": big, "pieces": pieces, "many": many, "halfclose": halfclose,
+              "welcome": welcome, "udp-echo": udp_echo, "udp-whole": udp_whole, "udp-each": udp_each,
+              "udp-senders": udp_senders, "udp-garbage": udp_garbage}
+    if a.probe not in probes:
+        sys.exit(f"probe: no probe {a.probe!r}")
+    probes[a.probe](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The reference servers of labctl check's client lessons that socketlab's services cannot be:
+each serves one way a real network or server behaves that a learner's client must cope with.
+
+    refserver.py        serves all of them, on IPv4 and IPv6 ("::", dual stack):
+      TCP 7001  echo, the reply written one byte at a time, 20 ms apart (a client that reads
+                once gets one byte)
+      TCP 7002  echo, the reply after 1 s, in two halves 0.5 s apart (a slow server)
+      UDP 9001  the responder's line, but the first datagram from each address is ignored (a
+                lost request: a client must time out and send again)
+      UDP 9002  silence: reads every datagram, answers none (a client must give up in time)
+"""
+import socket
+import threading
+import time
+
+
+def listen(port, kind):
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port))
+    if kind == socket.SOCK_STREAM:
+        s.listen(64)
+    return s
+
+
+def read_line(c):
+    """Read what the client sends: up to a newline, or what came in 0.3 s of quiet."""
+    data = bytearray()
+    c.settimeout(0.3)
+    while b"\n" not in data:
+        try:
+            b = c.recv(65536)
+        except socket.timeout:
+            if data:
+                break
+            c.settimeout(10)
+            continue
+        if not b:
+            break
+        data += b
+    return bytes(data)
+
+
+def finish(c):
+    try:
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(2)
+        while c.recv(65536):
+            pass
+    except OSError:
+        pass
+    c.close()
+
+
+def pieces(c):
+    data = read_line(c)
+    for i in range(len(data)):
+        c.sendall(data[i:i + 1])
+        time.sleep(0.02)
+    finish(c)
+
+
+def slow(c):
+    data = read_line(c)
+    time.sleep(1)
+    half = len(data) // 2
+    c.sendall(data[:half])
+    time.sleep(0.5)
+    c.sendall(data[half:])
+    finish(c)
+
+
+def serve_tcp(port, handle):
+    s = listen(port, socket.SOCK_STREAM)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def family_of(addr):
+    host = addr[0]
+    return "IPv4" if host.startswith("::ffff:") and "." in host else "IPv6"
+
+
+def shown(addr):
+    host = addr[0]
+    if host.startswith("::ffff:") and "." in host:
+        return f"{host[7:]}:{addr[1]}"
+    return f"[{host}]:{addr[1]}"
+
+
+def lossy(port):
+    s = listen(port, socket.SOCK_DGRAM)
+    seen = set()
+    while True:
+        data, addr = s.recvfrom(65535)
+        if addr[0] not in seen:
+            seen.add(addr[0])  # the first datagram from each address is "lost"
+            continue
+        s.sendto(f"you are {shown(addr)} over {family_of(addr)}; you sent {len(data)} bytes\n".encode(), addr)
+
+
+def silent(port):
+    s = listen(port, socket.SOCK_DGRAM)
+    while True:
+        s.recvfrom(65535)
+
+
+def main():
+    threads = [
+        threading.Thread(target=serve_tcp, args=(7001, pieces)),
+        threading.Thread(target=serve_tcp, args=(7002, slow)),
+        threading.Thread(target=lossy, args=(9001,)),
+        threading.Thread(target=silent, args=(9002,)),
+    ]
+    for t in threads:
+        t.daemon = True
+        t.start()
+    print("refserver: serving 7001 7002 (TCP), 9001 9002 (UDP)", flush=True)
+    for t in threads:
+        t.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+package lesson
+
+import (
+	"strings"
+
+	"socketlab/labctl/check"
+)
+
+// Verdict is what a suite found of one program.
+type Verdict struct {
+	// Program is the program as it was named (its path, or --image's image).
+	Program string `json:"program"`
+	// Lesson is the suite's name.
+	Lesson string `json:"lesson"`
+	// Listens says where a server program listened, as its sockets showed.
+	Listens string `json:"listens,omitempty"`
+	// Error says why the program could not be checked at all (it did not
+	// start, never listened, the lab did not come up); no check ran then.
+	Error string `json:"error,omitempty"`
+	// Passed and Total count the checks.
+	Passed int `json:"passed"`
+	Total  int `json:"total"`
+	// Seconds is the whole verdict's time: lab up, checks, lab down.
+	Seconds float64 `json:"seconds"`
+	// Checks are the suite's checks in order.
+	Checks []*Check `json:"checks"`
+}
+
+// Check is one named check of a verdict.
+type Check struct {
+	Name    string  `json:"name"`
+	Passed  bool    `json:"passed"`
+	Seconds float64 `json:"seconds"`
+	// Did is the command the check ran.
+	Did string `json:"did"`
+	// Saw is what the check saw: what its probe (or the program) printed,
+	// and for a failure what was expected and what came back, wire included.
+	Saw string `json:"saw"`
+	// Cause and Fix explain a failure in a learner's words (empty when it
+	// passed, or when the suite has no hint that fits).
+	Cause string `json:"cause,omitempty"`
+	Fix   string `json:"fix,omitempty"`
+	// Packets are the check's node's packets during the check, when the
+	// run was captured.
+	Packets []string `json:"packets,omitempty"`
+}
+
+// OK reports whether the program ran and passed every check.
+func (v *Verdict) OK() bool { return v.Error == "" && v.Passed == v.Total }
+
+// Judge turns a run of the suite into a verdict on program, each failed
+// check explained by the suite's hints. It also puts the cause and fix in
+// each failed result's Message, so that the JUnit and HTML reports carry
+// them.
+func (s *Suite) Judge(program string, rep *check.Report) *Verdict {
+	v := &Verdict{Program: program, Lesson: s.Name, Error: rep.Setup, Seconds: rep.Seconds}
+	for _, r := range rep.Results {
+		c := &Check{Name: r.Name, Passed: r.Outcome == check.Pass, Seconds: r.Seconds, Did: r.Command, Packets: r.Packets}
+		saw := strings.TrimSpace(r.Output)
+		if s.Role == Client {
+			saw = strings.TrimSpace(strings.Join(nonEmpty(r.Output, r.Stderr), "\n"))
+		}
+		if !c.Passed {
+			saw = strings.Join(nonEmpty(saw, "expected "+r.Expected, "got "+r.Got, r.Message), "\n")
+			text := strings.Join([]string{r.Output, r.Stderr, r.Got, r.Message}, "\n")
+			if h := s.Explain(r.Name, text); h != nil {
+				c.Cause, c.Fix = h.Cause, h.Fix
+				r.Message = strings.Join(nonEmpty(r.Message, "likely cause: "+h.Cause, "fix: "+h.Fix), "\n")
+			}
+		}
+		c.Saw = saw
+		if c.Passed {
+			v.Passed++
+		}
+		v.Checks = append(v.Checks, c)
+	}
+	v.Total = len(s.Checks)
+	return v
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" && s != "expected" && s != "got" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
