@@ -178,8 +178,7 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 	for _, r := range runs {
 		gr := g.byScenario[r.sc]
 		r.rep.Scenario = gr.name
-		v := suite.Judge(gr.name, r.rep)
-		v.Listens = gr.listens
+		v := suite.Judge(gr.name, gr.listens, r.rep)
 		verdicts = append(verdicts, v)
 		reports = append(reports, r.rep)
 	}

@@ -13,6 +13,8 @@
 //	  role: server            # server: the program listens; client: it connects
 //	  transport: tcp          # tcp or udp: which sockets say the program's port
 //	  port: 7                 # the lesson's usual port, preferred when it listens on several
+//	  hints:                  # causes that come first, whichever check failed
+//	    - {if: loopback only, cause: "...", fix: "bind to \"\" or \"::\""}
 //	  checks:
 //	    reachable over IPv6:  # a step's name; the first hint whose "if" the result shows
 //	      - {if: refused, cause: "the server takes IPv4 only", fix: "bind to \"::\""}
@@ -97,6 +99,9 @@ type Suite struct {
 	Checks []string
 	// Hints are each check's likely causes of failure, by check name.
 	Hints map[string][]Hint
+	// Always are causes that come before any check's own: a server on
+	// loopback only fails every check for that one reason.
+	Always []Hint
 	// File is where the suite came from: "" for a built-in one.
 	File string
 
@@ -114,6 +119,7 @@ type header struct {
 		Args      []string          `yaml:"args"`
 		Message   string            `yaml:"message"`
 		Bound     string            `yaml:"bound"`
+		Hints     []Hint            `yaml:"hints"`
 		Checks    map[string][]Hint `yaml:"checks"`
 	} `yaml:"x-lesson"`
 	Steps []struct {
@@ -137,7 +143,7 @@ func parse(src []byte, file string) (*Suite, error) {
 		return nil, fmt.Errorf("%s: no x-lesson: a suite is a scenario with an x-lesson key saying the program's role (see labctl check --help)", where)
 	}
 	s := &Suite{Name: h.Name, Summary: l.Summary, Role: l.Role, Transport: l.Transport, Port: l.Port,
-		Args: l.Args, Message: l.Message, Hints: l.Checks, File: file, src: src, Bound: 10 * time.Second}
+		Args: l.Args, Message: l.Message, Hints: l.Checks, Always: l.Hints, File: file, src: src, Bound: 10 * time.Second}
 	var errs []error
 	switch s.Role {
 	case Server:
@@ -224,11 +230,14 @@ func ReadFile(path string) (*Suite, error) {
 }
 
 // Explain returns the likely cause of a failed check and its fix: the first
-// of the check's hints whose If the text shows, or nil.
+// hint whose If the text shows, of the suite's own (x-lesson.hints) then
+// the check's, or nil.
 func (s *Suite) Explain(check, text string) *Hint {
-	for _, h := range s.Hints[check] {
-		if h.If == "" || strings.Contains(text, h.If) {
-			return &h
+	for _, hs := range [][]Hint{s.Always, s.Hints[check]} {
+		for _, h := range hs {
+			if h.If == "" || strings.Contains(text, h.If) {
+				return &h
+			}
 		}
 	}
 	return nil

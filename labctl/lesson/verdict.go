@@ -52,17 +52,16 @@ func (v *Verdict) OK() bool { return v.Error == "" && v.Passed == v.Total }
 // check explained by the suite's hints. It also puts the cause and fix in
 // each failed result's Message, so that the JUnit and HTML reports carry
 // them.
-func (s *Suite) Judge(program string, rep *check.Report) *Verdict {
-	v := &Verdict{Program: program, Lesson: s.Name, Error: rep.Setup, Seconds: rep.Seconds}
+//
+// listens is where a server program listened (Describe); hints may name it.
+func (s *Suite) Judge(program, listens string, rep *check.Report) *Verdict {
+	v := &Verdict{Program: program, Lesson: s.Name, Listens: listens, Error: rep.Setup, Seconds: rep.Seconds}
 	for _, r := range rep.Results {
 		c := &Check{Name: r.Name, Passed: r.Outcome == check.Pass, Seconds: r.Seconds, Did: r.Command, Packets: r.Packets}
-		saw := strings.TrimSpace(r.Output)
-		if s.Role == Client {
-			saw = strings.TrimSpace(strings.Join(nonEmpty(r.Output, r.Stderr), "\n"))
-		}
+		saw := strings.Join(nonEmpty(r.Output, lastLines(r.Stderr, 4)), "\n")
 		if !c.Passed {
-			saw = strings.Join(nonEmpty(saw, "expected "+r.Expected, "got "+r.Got, r.Message), "\n")
-			text := strings.Join([]string{r.Output, r.Stderr, r.Got, r.Message}, "\n")
+			saw = strings.Join(nonEmpty(saw, exitOf(r.Got), wireOf(r.Got), r.Message), "\n")
+			text := strings.Join([]string{listens, r.Output, r.Stderr, r.Got, r.Message}, "\n")
 			if h := s.Explain(r.Name, text); h != nil {
 				c.Cause, c.Fix = h.Cause, h.Fix
 				r.Message = strings.Join(nonEmpty(r.Message, "likely cause: "+h.Cause, "fix: "+h.Fix), "\n")
@@ -81,9 +80,42 @@ func (s *Suite) Judge(program string, rep *check.Report) *Verdict {
 func nonEmpty(ss ...string) []string {
 	var out []string
 	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" && s != "expected" && s != "got" {
+		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// lastLines is the last n lines of s: the end of a traceback.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = append([]string{"…"}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// exitOf is how an exec'd command ended, from a result's Got ("exit 1,
+// stdout ..."): "exit 1", or, for the bound's timeout (124), that it was
+// stopped.
+func exitOf(got string) string {
+	e, _, ok := strings.Cut(got, ",")
+	switch {
+	case !ok || !strings.HasPrefix(e, "exit "):
+		return got
+	case e == "exit 0":
+		return ""
+	case e == "exit 124":
+		return "exit 124: still running at the bound, so it was stopped"
+	}
+	return e
+}
+
+// wireOf is the wire part of a result's Got, what the capture showed.
+func wireOf(got string) string {
+	if i := strings.Index(got, "; wire."); i >= 0 {
+		return "on the wire: " + got[i+2:]
+	}
+	return ""
 }

@@ -155,11 +155,16 @@ def big(a):
 def pieces(a):
     s = connect(a)
     msg = b"a message in pieces\n"
-    for i in range(len(msg)):
-        s.send(msg[i:i + 1])
-        time.sleep(0.02)
+    sent = 0
+    try:
+        for i in range(len(msg)):
+            s.send(msg[i:i + 1])
+            sent += 1
+            time.sleep(0.02)
+    except OSError as e:
+        say(f"sending failed after {sent} bytes: {e.strerror or e}")
     got, how = read_until(s, len(msg), wait=2)
-    say(f"sent {len(msg)} bytes one at a time, 20 ms apart; got back {len(got)} bytes {show(got)} {how_text(how)}".rstrip())
+    say(f"sent {sent} of {len(msg)} bytes one at a time, 20 ms apart; got back {len(got)} bytes {show(got)} {how_text(how)}".rstrip())
     s.close()
     if got != msg:
         sys.exit(1)
