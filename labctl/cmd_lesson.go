@@ -292,6 +292,28 @@ type graded struct {
 // prepare waits, in a server lesson, until the program listens, and puts
 // its port into the steps; an error says why the program cannot be checked.
 func (g *grader) prepare(ctx context.Context, l *lab.Lab, sc *scenario.Scenario) error {
+	st, err := l.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if err := lesson.BindAddresses(sc, func(node, family string) string {
+		for _, n := range st.Nodes {
+			if n.Name != node {
+				continue
+			}
+			for _, a := range n.Addresses {
+				if family == "ipv6" && a.IPv6 != "" {
+					return a.IPv6
+				}
+				if family == "ipv4" && a.IPv4 != "" {
+					return a.IPv4
+				}
+			}
+		}
+		return ""
+	}); err != nil {
+		return err
+	}
 	if g.suite.Role != lesson.Server {
 		return nil
 	}

@@ -27,12 +27,15 @@
 //	    node: probe
 //	    exec: [python3, /probe/probe.py, echo, "-6", program, "{port}"]
 //
-// In a server lesson "{port}" in a step's exec is the port the program
+// In any step's exec, "{ipv6:NODE}" and "{ipv4:NODE}" are the node's
+// addresses, once the lab is up. In a server lesson "{port}" in a step's
+// exec is the port the program
 // listens on, found from the program node's sockets once it runs. In a
 // client lesson an exec that starts with "{program}" runs the learner's
 // program (stopped after x-lesson's bound); the two words after it are the
 // reference server's host and port, which the program's arguments get as
-// {host} and {port} (and {message} as x-lesson's message).
+// {host} and {port}, or together as {hostport} ([fd00::2]:7 for an IPv6
+// address), and {message} as x-lesson's message.
 package lesson
 
 import (
@@ -251,8 +254,9 @@ type Program struct {
 	// Image is an image that holds the program; with it, Path is empty and
 	// the node runs the image's command, or Args when given.
 	Image string
-	// Args are the program's arguments; in a client lesson {host}, {port}
-	// and {message} stand for the reference server and the message.
+	// Args are the program's arguments; in a client lesson {host}, {port},
+	// {hostport} and {message} stand for the reference server and the
+	// message.
 	Args []string
 }
 
@@ -345,12 +349,49 @@ func (s *Suite) clientArgv(p Program, host, port string) []string {
 	if len(p.Args) == 0 {
 		p.Args = slices.Clone(s.Args)
 	}
-	r := strings.NewReplacer("{host}", host, "{port}", port, "{message}", s.Message)
+	hostport := host + ":" + port
+	if strings.HasPrefix(host, "{ipv6:") || strings.Contains(host, ":") && !strings.HasPrefix(host, "{") {
+		hostport = "[" + host + "]:" + port
+	}
+	r := strings.NewReplacer("{hostport}", hostport, "{host}", host, "{port}", port, "{message}", s.Message)
 	for i, a := range p.Args {
 		p.Args[i] = r.Replace(a)
 	}
 	bound := strconv.FormatFloat(s.Bound.Seconds(), 'f', -1, 64)
 	return append([]string{"timeout", "-k", "1", bound}, p.argv()...)
+}
+
+// BindAddresses puts each node's address in place of "{ipv4:NODE}" and
+// "{ipv6:NODE}" in the steps' exec of sc: a server reached by its IPv6
+// address is reached over IPv6 only, on any engine (Docker 20.10 gives an
+// IPv6-only network IPv4 addresses too, and its DNS answers with them).
+// addr returns a node's address of a family ("ipv4" or "ipv6"), "" when it
+// has none.
+func BindAddresses(sc *scenario.Scenario, addr func(node, family string) string) error {
+	for _, st := range sc.Steps {
+		for i, a := range st.Exec {
+			for _, fam := range []string{"ipv4", "ipv6"} {
+				for {
+					start := strings.Index(a, "{"+fam+":")
+					if start < 0 {
+						break
+					}
+					end := strings.IndexByte(a[start:], '}')
+					if end < 0 {
+						return fmt.Errorf("step %q: %q has no closing brace", st.Name, a)
+					}
+					node := a[start+len(fam)+2 : start+end]
+					ip := addr(node, fam)
+					if ip == "" {
+						return fmt.Errorf("step %q: node %q has no %s address", st.Name, node, fam)
+					}
+					a = a[:start] + ip + a[start+end+1:]
+				}
+			}
+			st.Exec[i] = a
+		}
+	}
+	return nil
 }
 
 // BindPort puts port in place of "{port}" in the steps of sc.

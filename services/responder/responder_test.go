@@ -286,7 +286,7 @@ func TestClientAsk(t *testing.T) {
 		t.Run(fam, func(t *testing.T) {
 			t.Parallel()
 			addr := serve(t, defaults, svctest.Loopbacks[fam])
-			r := Ask(context.Background(), opts, addr, "hello there")
+			r := Ask(context.Background(), opts, addr, "hello there", 1)
 			if !r.OK && r.Error != "" {
 				t.Fatal(r.Error)
 			}
@@ -336,7 +336,7 @@ func TestClientErrors(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := c.o.Context(context.Background())
 			defer cancel()
-			r := Ask(ctx, c.o, c.target, "hi")
+			r := Ask(ctx, c.o, c.target, "hi", 1)
 			if r.ErrorKind != c.kind || r.Error != c.msg {
 				t.Errorf("got kind %q error %q\nwant kind %q error %q", r.ErrorKind, r.Error, c.kind, c.msg)
 			}
@@ -472,5 +472,50 @@ func TestDroppedDatagramsAreCountedNotLogged(t *testing.T) {
 	// The socket may drop some of the flood before the server reads it.
 	if dropped < sent/2 || replied+dropped > sent {
 		t.Errorf("%d counted as rate limited of %d sent", dropped, sent)
+	}
+}
+
+// With --tries, a lost request costs a share of the timeout, not all of it:
+// against a server that ignores the first datagram, three tries in 3 s get
+// the reply on the second try; one try times out.
+func TestClientTriesAgainAfterSilence(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() { // the first datagram from each source is "lost"
+		buf := make([]byte, 100)
+		seen := map[string]bool{}
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if seen[from.String()] {
+				pc.WriteTo(fmt.Appendf(nil, "you sent %d bytes\n", n), from)
+			}
+			seen[from.String()] = true
+		}
+	}()
+	addr := pc.LocalAddr().String()
+	out, errs, code := runCommand("--json", "-t", "3s", "--tries", "3", addr, "hi")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+		t.Fatalf("--tries 3: exit %d, %v, stdout %q, stderr %q", code, err, out, errs)
+	}
+	if r["received"] != "you sent 2 bytes\n" || r["details"].(map[string]any)["tries"] != 2.0 {
+		t.Errorf("--tries 3: %v; want the reply on the second try", r)
+	}
+	if total := r["timings_ms"].(map[string]any)["total"].(float64); total < 900 || total > 2500 {
+		t.Errorf("--tries 3 in 3s: took %.0f ms; want about one try's second", total)
+	}
+	_, errs, code = runCommand("-t", "1s", "--tries", "1", addr, "hi")
+	if code != 1 || !strings.Contains(errs, "no reply from "+addr+" within 1s") {
+		t.Errorf("one try against a server that ignores it: exit %d, stderr %q; want 1 and a timeout", code, errs)
+	}
+	_, errs, code = runCommand("--tries", "0", addr)
+	if code != 2 || !strings.Contains(errs, "--tries 0: want 1 or more") {
+		t.Errorf("--tries 0: exit %d, stderr %q; want 2 and the reason", code, errs)
 	}
 }
