@@ -31,6 +31,7 @@ type checkOptions struct {
 	output, junit      string
 	reportDir, capture string
 	keep               bool
+	name               string
 	listenWait         time.Duration
 }
 
@@ -104,6 +105,7 @@ not be run at all (it would not start, never listened, a bad file), with why.`,
 	f.StringVar(&o.reportDir, "report", "", "also write the report as one HTML page, DIR/report.html, each check with its packets")
 	f.StringVar(&o.capture, "capture", "", "keep each program's capture in DIR/LAB.pcapng")
 	f.BoolVar(&o.keep, "keep", false, "leave each lab up after the checks, for a look (labctl status)")
+	f.StringVar(&o.name, "name", "", "name each program's lab NAME-xxxx (default: the lesson's name and a random suffix)")
 	f.DurationVar(&o.listenWait, "listen-wait", 5*time.Second, "how long a server program may take to listen")
 	return c
 }
@@ -138,6 +140,11 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 	if err != nil {
 		return exitError{code: 2, err: err}
 	}
+	if o.name != "" {
+		if err := scenario.CheckLabName(o.name); err != nil || len(o.name) > maxLabName-suffixLen {
+			return usageError{fmt.Errorf("--name %q: want a lowercase DNS label of at most %d characters", o.name, maxLabName-suffixLen)}
+		}
+	}
 	if o.port != 0 && (o.port < 1 || o.port > 65535 || suite.Role != lesson.Server) {
 		return usageError{fmt.Errorf("--port %d: want a port from 1 to 65535, for a server lesson", o.port)}
 	}
@@ -162,6 +169,9 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 		sc, err := suite.Scenario(p, dir)
 		if err != nil {
 			return exitError{code: 2, err: err}
+		}
+		if o.name != "" {
+			sc.Name = o.name
 		}
 		g.byScenario[sc] = &graded{name: programName(p)}
 		scs = append(scs, sc)
@@ -328,11 +338,10 @@ func (g *grader) prepare(ctx context.Context, l *lab.Lab, sc *scenario.Scenario)
 				lesson.BindPort(sc, g.o.port)
 				return nil
 			}
-			why := strings.TrimSpace(string(stderr))
-			if err != nil {
-				why = err.Error()
+			if err == nil && code != 0 {
+				return fmt.Errorf("cannot read the program node's sockets (%s exited %d: %s): give --port", lesson.ProcNetCommand[0], code, strings.TrimSpace(string(stderr)))
 			}
-			return fmt.Errorf("the program is not running (%s)%s", why, programLog(ctx, l))
+			return fmt.Errorf("the program ended before it listened (%v)%s", err, programLog(ctx, l))
 		}
 		seen = lesson.Listening(string(stdout))
 		port, on := g.suite.PickPort(seen)
