@@ -338,10 +338,13 @@ func (g *grader) prepare(ctx context.Context, l *lab.Lab, sc *scenario.Scenario)
 				lesson.BindPort(sc, g.o.port)
 				return nil
 			}
-			if err == nil && code != 0 {
+			if !nodeRunning(ctx, l, lesson.ProgramNode) {
+				return fmt.Errorf("the program ended before it listened%s", programLog(ctx, l))
+			}
+			if err == nil {
 				return fmt.Errorf("cannot read the program node's sockets (%s exited %d: %s): give --port", lesson.ProcNetCommand[0], code, strings.TrimSpace(string(stderr)))
 			}
-			return fmt.Errorf("the program ended before it listened (%v)%s", err, programLog(ctx, l))
+			return fmt.Errorf("cannot read the program node's sockets: %w", err)
 		}
 		seen = lesson.Listening(string(stdout))
 		port, on := g.suite.PickPort(seen)
@@ -385,6 +388,20 @@ func (g *grader) prepare(ctx context.Context, l *lab.Lab, sc *scenario.Scenario)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// nodeRunning tells whether node's container is running.
+func nodeRunning(ctx context.Context, l *lab.Lab, node string) bool {
+	st, err := l.Status(ctx)
+	if err != nil {
+		return false
+	}
+	for _, n := range st.Nodes {
+		if n.Name == node {
+			return n.State == "running"
+		}
+	}
+	return false
 }
 
 func listenVerb(transport string) string {
