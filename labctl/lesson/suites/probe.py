@@ -11,6 +11,7 @@ crosses the lab's network, from another node, as a learner's own clients would.
     probe.py halfclose [-4|-6] HOST PORT     send, shut down the write side, read until EOF
     probe.py welcome   [-4|-6] HOST PORT [--speak-first] [--line]
     probe.py udp-echo | udp-each | udp-senders | udp-whole | udp-garbage  [-4|-6] HOST PORT
+    probe.py chat | chat-pieces | chat-stalled  [-4|-6] HOST PORT     members of a line chat
 """
 import argparse
 import errno
@@ -259,6 +260,107 @@ def welcome(a):
         say(f"one line, ending in a newline, naming this client's address {me}")
 
 
+# chat: every line a member sends reaches every other member, whole
+
+
+class Member:
+    """A chat member: a connection and the lines it has read so far."""
+
+    def __init__(self, a, family=None, rcvbuf=None):
+        fam, kind, proto, _, addr = addr_of(a.host, a.port, family or a.family, socket.SOCK_STREAM)
+        self.s = socket.socket(fam, kind, proto)
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(WAIT)
+        try:
+            self.s.connect(addr)
+        except OSError as e:
+            fail(f"connect to {addr[0]} port {addr[1]} over {fam_name(fam)}: {e.strerror or e}"
+                 + (" (refused: nothing listens there for this address)" if isinstance(e, ConnectionRefusedError) else ""))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.where = f"{self.s.getsockname()[0]} over {fam_name(fam)}"
+        self.buf = b""
+        self.lines = []
+
+    def wait_for(self, text, wait=WAIT):
+        """Read lines until one contains text; returns it, or None after wait."""
+        deadline = time.monotonic() + wait
+        while True:
+            for i, line in enumerate(self.lines):
+                if text in line:
+                    del self.lines[:i + 1]
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.s.settimeout(left)
+            try:
+                b = self.s.recv(65536)
+            except socket.timeout:
+                return None
+            except ConnectionResetError:
+                return None
+            if not b:
+                return None
+            self.buf += b
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                self.lines.append(line.decode(errors="replace"))
+
+
+def chat(a):
+    ada = Member(a)
+    bob = Member(a, socket.AF_INET6 if a.family == socket.AF_INET else socket.AF_INET)
+    time.sleep(0.3)  # both joined
+    ada.s.sendall(b"hello from ada\n")
+    say(f"ada ({ada.where}) sent 'hello from ada'; bob listens ({bob.where})")
+    got = bob.wait_for("hello from ada")
+    if got is None:
+        fail(f"bob got no line with 'hello from ada' within {WAIT:g} s (he had: {bob.lines[-3:]})")
+    say(f"bob got {got!r}")
+
+
+def chat_pieces(a):
+    ada, bob = Member(a), Member(a)
+    time.sleep(0.3)
+    for piece in (b"first li", b"ne\nsecond line\nthi", b"rd line\n"):
+        ada.s.sendall(piece)
+        time.sleep(0.15)
+    for i in range(len(b"fourth line\n")):
+        ada.s.send(b"fourth line\n"[i:i + 1])
+        time.sleep(0.01)
+    say("ada sent 'first li' 'ne\\nsecond line\\nthi' 'rd line\\n' 150 ms apart, then 'fourth line\\n' a byte at a time")
+    for want in ("first line", "second line", "third line", "fourth line"):
+        got = bob.wait_for(want)
+        if got is None:
+            fail(f"bob never got a line with {want!r}; the lines he got: {bob.lines[-6:]}")
+    say("bob got all four lines, whole")
+
+
+def chat_stalled(a):
+    carl = Member(a, rcvbuf=4096)  # joins, then never reads
+    ada, bob = Member(a), Member(a)
+    time.sleep(0.3)
+    say(f"carl joined and never reads; ada sends 1000 lines of 200 bytes")
+    line = b"x" * 180
+    err = []
+
+    def send():
+        try:
+            for i in range(1000):
+                ada.s.sendall(b"%s line %04d\n" % (line, i))
+        except OSError as e:
+            err.append(e)
+
+    threading.Thread(target=send, daemon=True).start()
+    got = bob.wait_for("line 0999", wait=8)
+    if got is None:
+        last = bob.lines[-1][-9:] if bob.lines else "none"
+        fail(f"bob stopped getting ada's lines (the last he got: {last}): the server was stuck sending to carl")
+    say("bob got all 1000 lines while carl read nothing")
+    carl.s.close()
+
+
 # UDP
 
 
@@ -374,7 +476,8 @@ def main():
     a = p.parse_args()
     probes = {"echo": echo, "big": big, "pieces": pieces, "many": many, "halfclose": halfclose,
               "welcome": welcome, "udp-echo": udp_echo, "udp-whole": udp_whole, "udp-each": udp_each,
-              "udp-senders": udp_senders, "udp-garbage": udp_garbage}
+              "udp-senders": udp_senders, "udp-garbage": udp_garbage,
+              "chat": chat, "chat-pieces": chat_pieces, "chat-stalled": chat_stalled}
     if a.probe not in probes:
         sys.exit(f"probe: no probe {a.probe!r}")
     probes[a.probe](a)
