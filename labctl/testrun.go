@@ -46,6 +46,9 @@ type testRun struct {
 	captureDir string
 	// opts are passed to every up (pulling, host paths).
 	opts []lab.Option
+	// wireOnly lists a step's packets only when it checks the wire (see
+	// check.WireOnly): no --report nor --capture reads the others.
+	wireOnly bool
 	// prepare, when set, runs once a lab is up, before its steps (labctl
 	// check finds the port the learner's program listens on); an error is
 	// the scenario's setup error and no step runs.
@@ -278,6 +281,9 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 	cp, capErr := startTestCapture(ctx, l, sc, r.captureDir)
 	if cp != nil {
 		cl = cp
+		if r.wireOnly {
+			cl = check.WireOnly{RecordedLab: cp}
+		}
 	}
 	rep := check.Run(ctx, cl, sc, func(s *check.Result) {
 		if r.verbose {

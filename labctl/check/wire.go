@@ -22,6 +22,17 @@ type Recorder interface {
 	Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet
 }
 
+// WireOnly is a recorded lab whose steps list their packets only when they
+// check the wire: the others skip the wait for the capture to settle (half
+// a second a step), for runs where nobody reads their packets.
+type WireOnly struct{ RecordedLab }
+
+// RecordedLab is a Lab with a capture: what WireOnly wraps.
+type RecordedLab interface {
+	Lab
+	Recorder
+}
+
 // MaxPacketLines bounds Result.Packets; the rest is counted in a last line.
 const MaxPacketLines = 200
 
@@ -38,6 +49,9 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 		return
 	}
 	mark(l, res, start, end)
+	if _, only := l.(WireOnly); only && !want {
+		return
+	}
 	pkts := rec.Packets(ctx, st.Node, start, end)
 	res.Packets = packetLines(pkts)
 	if !want || res.Outcome == Error {
