@@ -46,7 +46,7 @@ type graded struct {
 // words. The programs of a lesson are graded side by side in one run, as a
 // teacher grades a class.
 func TestCheckLessons(t *testing.T) {
-	labtest.NeedImages(t, "toolbox", "echo", "welcome", "responder", "capture")
+	labtest.NeedImages(t, "toolbox", "echo", "welcome", "responder", "lookup", "capture")
 	sock := filepath.Join(t.TempDir(), "sock")
 	if out, err := exec.Command("go", "build", "-o", sock, "../services/sock").CombinedOutput(); err != nil {
 		t.Fatalf("go build sock: %v\n%s", err, out)
@@ -85,6 +85,12 @@ func TestCheckLessons(t *testing.T) {
 			{py("buggy/chat_recv_is_a_line.py"), []int{3, 4}, "each recv() was taken for one line"},
 			{py("buggy/chat_blocking_send.py"), []int{4}, "sendall() to a full socket blocks"},
 		}},
+		{name: "lookup-server", lesson: "lookup-server", programs: []graded{
+			{py("lookup_server.py"), nil, ""},
+			{py("buggy/lookup_one_recv.py"), []int{3}, "parsed what its first recv() returned as the whole frame"},
+		}},
+		{name: "lookup-server/socketlab lookup", lesson: "lookup-server", flags: []string{"--image", "lookup", "--port", "65432"},
+			programs: []graded{{"lookup", nil, ""}}},
 		{name: "echo-client", lesson: "echo-client", programs: []graded{
 			{py("echo_client.py"), nil, ""},
 			{py("buggy/echo_client_reads_once.py"), []int{3, 4}, "only what its first recv() returned"},

@@ -213,13 +213,37 @@ func Lookup(name string) (*Suite, error) {
 		names = append(names, s.Name)
 	}
 	hint := "labctl check --list shows them"
+	best, bestD := "", len(name)/2+2
 	for _, n := range names {
-		if strings.HasPrefix(n, name) || strings.HasPrefix(name, strings.SplitN(n, "-", 2)[0]) {
-			hint = fmt.Sprintf("did you mean %q? (labctl check --list shows them)", n)
-			break
+		if d := distance(name, n); d < bestD {
+			best, bestD = n, d
 		}
 	}
+	if best != "" {
+		hint = fmt.Sprintf("did you mean %q? (%s)", best, hint)
+	}
 	return nil, fmt.Errorf("no lesson %q: %s", name, hint)
+}
+
+// distance is the edit distance of a and b (Levenshtein, bytes).
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // ReadFile reads a suite from a file: a teacher's own, whose files are

@@ -18,7 +18,7 @@ func TestBuiltinSuitesLoad(t *testing.T) {
 	if err := os.WriteFile(prog, []byte("print('hi')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"chat-server", "echo-client", "echo-server", "udp-client", "udp-server", "welcome-server"}
+	want := []string{"chat-server", "echo-client", "echo-server", "lookup-server", "udp-client", "udp-server", "welcome-server"}
 	var names []string
 	for _, s := range Lessons() {
 		names = append(names, s.Name)
@@ -67,9 +67,14 @@ func TestLookup(t *testing.T) {
 	if _, err := Lookup("echo-server"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Lookup("echo-srv")
-	if err == nil || !strings.Contains(err.Error(), `no lesson "echo-srv": did you mean "echo-client"?`) && !strings.Contains(err.Error(), `did you mean "echo-server"?`) {
-		t.Errorf("Lookup(echo-srv): %v", err)
+	for typo, want := range map[string]string{
+		"echo-srv":   `no lesson "echo-srv": did you mean "echo-server"?`,
+		"udp-clinet": `did you mean "udp-client"?`,
+		"tcp":        `no lesson "tcp": labctl check --list shows them`,
+	} {
+		if _, err := Lookup(typo); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Lookup(%q): %v; want %q", typo, err, want)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ crosses the lab's network, from another node, as a learner's own clients would.
     probe.py welcome   [-4|-6] HOST PORT [--speak-first] [--line]
     probe.py udp-echo | udp-each | udp-senders | udp-whole | udp-garbage  [-4|-6] HOST PORT
     probe.py chat | chat-pieces | chat-stalled  [-4|-6] HOST PORT     members of a line chat
+    probe.py lookup | lookup-pieces | lookup-binary  [-4|-6] HOST PORT  the tutorial's framed requests
 """
 import argparse
 import errno
@@ -361,6 +362,82 @@ def chat_stalled(a):
     carl.s.close()
 
 
+# lookup: the tutorial's frames - a 2-byte big-endian header length, a JSON header, content
+
+
+def lookup_request(binary=False):
+    import json
+    if binary:
+        content, ctype, enc = b"binaryhello from the probe", "binary/custom-client-binary-type", "binary"
+    else:
+        content, ctype, enc = json.dumps({"action": "search", "value": "morpheus"}).encode(), "text/json", "utf-8"
+    header = json.dumps({"byteorder": sys.byteorder, "content-type": ctype,
+                         "content-encoding": enc, "content-length": len(content)}).encode()
+    return len(header).to_bytes(2, "big") + header + content
+
+
+class Frames:
+    """Reads exact byte counts from a stream, keeping what came beyond them."""
+
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def read(self, n, what):
+        if len(self.buf) < n:
+            more, how = read_until(self.s, n - len(self.buf))
+            self.buf += more
+            if len(self.buf) < n:
+                fail(f"the response's {what}: {len(self.buf)} of {n} bytes came, {how_text(how)}")
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def lookup_response(s):
+    import json
+    f = Frames(s)
+    read_exact = f.read
+    hlen = int.from_bytes(read_exact(2, "header length (2 bytes)"), "big")
+    raw = read_exact(hlen, f"JSON header ({hlen} bytes)")
+    try:
+        header = json.loads(raw)
+    except ValueError:
+        fail(f"the response's header is not JSON: {show(raw, 80)}")
+    missing = [k for k in ("byteorder", "content-type", "content-encoding", "content-length") if k not in header]
+    if missing:
+        fail(f"the response's header {header} lacks {', '.join(missing)}")
+    content = read_exact(int(header["content-length"]), f"content ({header['content-length']} bytes)")
+    return header, content
+
+
+def lookup(a, pieces=False, binary=False):
+    s = connect(a)
+    req = lookup_request(binary)
+    if pieces:
+        sent = 0
+        try:
+            for i in range(len(req)):
+                s.send(req[i:i + 1])
+                sent += 1
+                time.sleep(0.005)
+        except OSError as e:
+            fail(f"sent {sent} bytes of a {len(req)}-byte request one byte per write; then sending failed: {e.strerror or e} (the server closed the connection)")
+        say(f"sent a {len(req)}-byte request one byte per write, 5 ms apart")
+    else:
+        s.sendall(req)
+        say(f"sent a {len(req)}-byte request in one write: {show(req, 90)}")
+    header, content = lookup_response(s)
+    say(f"got a response: header {header}, content {show(content, 90)}")
+    s.close()
+    if not binary and header.get("content-type") == "text/json":
+        import json
+        try:
+            body = json.loads(content.decode(header.get("content-encoding", "utf-8")))
+        except ValueError:
+            fail("the text/json content is not JSON")
+        if "result" not in body:
+            fail('the JSON content has no "result"')
+
+
 # UDP
 
 
@@ -477,7 +554,9 @@ def main():
     probes = {"echo": echo, "big": big, "pieces": pieces, "many": many, "halfclose": halfclose,
               "welcome": welcome, "udp-echo": udp_echo, "udp-whole": udp_whole, "udp-each": udp_each,
               "udp-senders": udp_senders, "udp-garbage": udp_garbage,
-              "chat": chat, "chat-pieces": chat_pieces, "chat-stalled": chat_stalled}
+              "chat": chat, "chat-pieces": chat_pieces, "chat-stalled": chat_stalled,
+              "lookup": lookup, "lookup-pieces": lambda a: lookup(a, pieces=True),
+              "lookup-binary": lambda a: lookup(a, binary=True)}
     if a.probe not in probes:
         sys.exit(f"probe: no probe {a.probe!r}")
     probes[a.probe](a)
