@@ -436,3 +436,17 @@ func TestBrowser(t *testing.T) {
 		})
 	}
 }
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			addr, _ := pyServer(t, "lookup_server.py", f.host)
+			// sock's lookup client speaks the tutorial's frames: a search and a
+			// binary request, each answered in one framed response.
+			want(t, sock(t, "lookup", addr, "search", "morpheus"), 0, "Follow the white rabbit.")
+			want(t, sock(t, "lookup", addr, "binary", "hello"), 0, "First 10 bytes of request: binaryhell")
+		})
+	}
+}
