@@ -46,7 +46,8 @@ type testRun struct {
 	captureDir string
 	// opts are passed to every up (pulling, host paths).
 	opts []lab.Option
-	// wireOnly lists a step's packets only when it checks the wire (see
+	// wireOnly captures only the nodes of the steps that check the wire
+	// and lists a step's packets only when it checks the wire (see
 	// check.WireOnly): no --report nor --capture reads the others.
 	wireOnly bool
 	// prepare, when set, runs once a lab is up, before its steps (labctl
@@ -64,6 +65,8 @@ type ran struct {
 	// graph is the lab as it came up, live addresses and all (as its file
 	// describes it when it did not come up); nil unless testRun.graphs.
 	graph *graph.Graph
+	// took is the whole run: up, steps, down.
+	took time.Duration
 }
 
 // runAll runs scs, r.jobs at a time, and returns what each gave in the
@@ -222,6 +225,7 @@ func compact(rs []*ran) []*ran {
 // split networks, so test never borrows a lab.
 func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, live bool) *ran {
 	res := &ran{sc: sc, rep: &check.Report{Scenario: sc.Name, File: sc.File}}
+	defer func(began time.Time) { res.took = time.Since(began) }(time.Now())
 	if r.graphs {
 		res.graph = graph.FromScenario(sc)
 	}
@@ -278,7 +282,7 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		}
 	}
 	var cl check.Lab = l
-	cp, capErr := startTestCapture(ctx, l, sc, r.captureDir)
+	cp, capErr := startTestCapture(ctx, l, sc, r.captureDir, r.wireOnly)
 	if cp != nil {
 		cl = cp
 		if r.wireOnly {

@@ -278,6 +278,10 @@ type Program struct {
 	// Image is an image that holds the program; with it, Path is empty and
 	// the node runs the image's command, or Args when given.
 	Image string
+	// Mount bind-mounts a copy of the program's file into the node, for an
+	// engine on this machine: no image is built for it. Otherwise the file
+	// becomes an image layer (any engine, a second or two more a program).
+	Mount bool
 	// Args are the program's arguments; in a client lesson {host}, {port},
 	// {hostport} and {message} stand for the reference server and the
 	// message.
@@ -338,7 +342,17 @@ func (s *Suite) Scenario(p Program, dir string) (*scenario.Scenario, error) {
 		if err != nil {
 			return nil, fmt.Errorf("program %s: %w", p.Path, err)
 		}
-		node.Files = append(node.Files, scenario.Bind{Source: abs, Target: "/lab/" + filepath.Base(p.Path)})
+		bind := scenario.Bind{Source: abs, Target: "/lab/" + filepath.Base(p.Path)}
+		if p.Mount {
+			// A copy the node's user may read (and run), whatever the
+			// original's owner and mode.
+			if bind.Source, err = copyProgram(abs, dir); err != nil {
+				return nil, err
+			}
+			node.Mounts = append(node.Mounts, bind)
+		} else {
+			node.Files = append(node.Files, bind)
+		}
 	}
 	if node.Env == nil {
 		node.Env = map[string]string{}
@@ -363,6 +377,31 @@ func (s *Suite) Scenario(p Program, dir string) (*scenario.Scenario, error) {
 		}
 	}
 	return sc, nil
+}
+
+// copyProgram copies the program at path into dir, readable by anyone
+// and, when it is, executable; it returns the copy's path.
+func copyProgram(path, dir string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("program: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("program: %w", err)
+	}
+	mode := os.FileMode(0o644)
+	if st.Mode()&0o111 != 0 {
+		mode = 0o755
+	}
+	out := filepath.Join(dir, "program", filepath.Base(path))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", fmt.Errorf("program: %w", err)
+	}
+	if err := os.WriteFile(out, b, mode); err != nil {
+		return "", fmt.Errorf("program: %w", err)
+	}
+	return out, os.Chmod(out, mode) // past the umask
 }
 
 // clientArgv runs the client program against host and port, stopped after
