@@ -206,3 +206,31 @@ func TestJudge(t *testing.T) {
 		t.Errorf("exitOf(124) = %q", got)
 	}
 }
+
+// The suite in docs/check-suites.md is a valid suite.
+func TestDocumentedSuite(t *testing.T) {
+	b, err := os.ReadFile("../../docs/check-suites.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	src, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/check-suites.md has no yaml block")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "daytime.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Scenario(Program{Path: file}, dir); err != nil {
+		t.Fatal(err)
+	}
+	if s.Role != Server || len(s.Checks) != 2 || s.Explain("one line over IPv4", "connect: refused").Fix != `bind to "" or "::", not to 127.0.0.1` {
+		t.Errorf("suite %+v", s)
+	}
+}
