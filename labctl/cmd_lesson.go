@@ -61,7 +61,7 @@ at a time, and shown as a table: program × check (✓ passed, ✗ failed) with 
 --junit a test suite per program, --report DIR one HTML page with every check and
 its packets. --image IMAGE checks a program already in an image (its command, or
 ARGS); --suite FILE runs a suite of your own: a scenario file with an x-lesson key
-(see the built-in ones: labctl check --list -v).
+(docs/check-suites.md; labctl check --list -v lists the built-in ones' checks).
 
 Exit status: 0 when every check passed, 1 when one failed, 2 when a program could
 not be run at all (it would not start, never listened, a bad file), with why.`,
