@@ -29,7 +29,7 @@ func TestHelperContainers(t *testing.T) {
 
 	// A helper sees the node's loopback: welcome answers on its 127.0.0.1,
 	// which exists only in the welcome node's network namespace.
-	probe, err := l.RunHelper(ctx, "welcome", lab.HelperSpec{
+	probe, err := l.RunHelper(ctx, "welcome", backend.HelperSpec{
 		Purpose: "probe", Image: images.Ref(images.Client, ""), Cmd: []string{"welcome", "127.0.0.1"},
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func TestHelperContainers(t *testing.T) {
 		t.Errorf("remove helper: %v", err)
 	}
 
-	idle, err := l.RunHelper(ctx, "welcome", lab.HelperSpec{
+	idle, err := l.RunHelper(ctx, "welcome", backend.HelperSpec{
 		Purpose: "idle", Image: images.Ref(images.Client, ""), Cmd: []string{"idle"}, Caps: []string{"NET_RAW"},
 	})
 	if err != nil {
@@ -104,7 +104,7 @@ func TestHelperNeedsARunningNode(t *testing.T) {
 	if err := l.Stop(ctx, "welcome"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.RunHelper(ctx, "welcome", lab.HelperSpec{Purpose: "idle", Image: images.Ref(images.Client, ""), Cmd: []string{"idle"}})
+	_, err := l.RunHelper(ctx, "welcome", backend.HelperSpec{Purpose: "idle", Image: images.Ref(images.Client, ""), Cmd: []string{"idle"}})
 	if !errors.Is(err, lab.ErrNotRunning) {
 		t.Fatalf("helper for a stopped node: %v, want ErrNotRunning", err)
 	}

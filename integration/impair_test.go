@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"socketlab/helpers/impair/shape"
 	"socketlab/internal/images"
 	"socketlab/internal/labtest"
+	"socketlab/internal/result"
 	"socketlab/labctl/check"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
@@ -28,10 +31,7 @@ func needImpair(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not built: run make images", images.Ref(images.Impair, ""))
-		}
-		t.Skipf("%s is not built: run make images (CI=true would fail instead)", images.Ref(images.Impair, ""))
+		need.Missing(t, images.Ref(images.Impair, "")+" is not built: run make images")
 	}
 }
 
@@ -210,12 +210,11 @@ func TestImpairSteps(t *testing.T) {
 	needImpair(t)
 	sc := pair("echo")
 	sc.Steps = []*scenario.Step{
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}},
-		{Node: "client", Action: scenario.ActionImpair, Network: "net", Impair: &shape.Settings{Loss: 100}},
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth,
-			Timeout: scenario.Duration(2 * time.Second), Expect: &scenario.Expect{Fail: scenario.FailTimeout}},
-		{Node: "client", Action: scenario.ActionHeal},
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth},
+		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}}},
+		{Node: "client", Kind: scenario.ImpairStep{Network: "net", Settings: shape.Settings{Loss: 100}}},
+		{Node: "client", Timeout: scenario.Duration(2 * time.Second), Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth, Expect: &scenario.Expect{Fail: result.Timeout}}},
+		{Node: "client", Kind: scenario.HealStep{}},
+		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--udp", "hi"}, Family: scenario.FamilyBoth}},
 	}
 	if err := sc.Validate(); err != nil {
 		t.Fatal(err)
@@ -393,7 +392,7 @@ func TestImpairSurvivesRestart(t *testing.T) {
 	needImpair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, echo := impairLab(t)
+	l, _ := impairLab(t)
 	if _, err := l.ImpairLinks(ctx, "echo", "net", shape.Settings{Loss: 100}); err != nil {
 		t.Fatalf("impair: %v", err)
 	}
@@ -403,7 +402,7 @@ func TestImpairSurvivesRestart(t *testing.T) {
 	if err := l.Start(ctx, "echo"); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	echo = node(t, status(t, l), "echo")
+	echo := node(t, status(t, l), "echo")
 	if got := echoes(t, address(t, echo, "net", "IPv4"), 50); got != 0 {
 		t.Errorf("after a restart, %d of 50 came back through a cut link", got)
 	}

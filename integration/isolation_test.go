@@ -1,9 +1,10 @@
 package integration
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -179,21 +180,20 @@ func TestIsolationWhileNetworksChange(t *testing.T) {
 func TestForwardGuardFollowsNetworks(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", images.Isolate)
-	if os.Geteuid() != 0 {
-		t.Skip("reading the host's nftables needs root")
-	}
+	need.Root(t, "read the host's nftables")
 	be, err := docker.New(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name string
-		opts []lab.Option
-	}{{"by labctl", nil}, {"by the helper", []lab.Option{lab.WithHelpersOnly()}}} {
+		up   []lab.UpOption
+		down []lab.DownOption
+	}{{"by labctl", nil, nil}, {"by the helper", []lab.UpOption{lab.WithHelpersOnly()}, []lab.DownOption{lab.WithHelpersOnly()}}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			l := labtest.Up(t, isolated(), c.opts...)
+			l := labtest.Up(t, isolated(), c.up...)
 			_, nets, err := be.List(ctx, backend.Selector{lab.LabelLab: l.Name()})
 			if err != nil || len(nets) != 2 {
 				t.Fatalf("the lab's networks: %v, %v", nets, err)
@@ -218,7 +218,7 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 					t.Errorf("bridge %s has no guard table while the lab is up", br)
 				}
 			}
-			if err := labtest.Engine().Down(ctx, l.Name(), c.opts...); err != nil {
+			if err := labtest.Engine().Down(ctx, l.Name(), c.down...); err != nil {
 				t.Fatal(err)
 			}
 			for br, ok := range guarded() {
@@ -236,9 +236,7 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 func TestGuardAloneKeepsLabsApart(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", scenario.ClientImage)
-	if os.Geteuid() != 0 {
-		t.Skip("removing a node's filter from its namespace needs root")
-	}
+	need.Root(t, "remove a node's filter from its namespace")
 	ctx := context.Background()
 	a, b := labtest.Up(t, pair("echo")), labtest.Up(t, pair("echo"))
 	be := labtest.Engine().Backend()

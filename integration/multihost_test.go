@@ -52,8 +52,11 @@ func TestMultiHost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("swarm backend: %v", err)
 	}
-	e := lab.New(b)
-	defer e.Close()
+	defer b.Close()
+	e, err := lab.New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("UnknownHost", func(t *testing.T) {
 		sc, err := scenario.Parse("placed.yaml", []byte("name: placed\nnetworks:\n  n: {}\nnodes:\n  a:\n    image: welcome\n    networks: [n]\n    host: tow\n"))
@@ -131,7 +134,7 @@ func wire(t *testing.T, ctx context.Context, e *lab.Engine, rig *labtest.Rig, fi
 	if one, two := rig.Containers(l.Name()); one == 0 || two == 0 {
 		t.Fatalf("nodes on host one: %d, on host two: %d; want both", one, two)
 	}
-	rec, err := tap.Record(ctx, l, e.Backend(), images.Ref(images.Capture, ""), nil)
+	rec, err := tap.Record(ctx, l, images.Ref(images.Capture, ""), nil)
 	if err != nil {
 		t.Fatalf("capture across two hosts: %v", err)
 	}
@@ -196,8 +199,11 @@ func BenchmarkMultiHostUpDown(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := lab.New(sb)
-	defer e.Close()
+	defer sb.Close()
+	e, err := lab.New(sb)
+	if err != nil {
+		b.Fatal(err)
+	}
 	sc, err := scenario.Load(filepath.Join("..", "scenarios", "default.yaml"))
 	if err != nil {
 		b.Fatal(err)

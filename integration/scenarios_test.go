@@ -54,7 +54,7 @@ func TestScenarios(t *testing.T) {
 			var cl check.Lab = l
 			if sc.HasWire() { // its wire checks judge a capture
 				labtest.NeedImages(t, images.Capture)
-				rec, err := tap.Record(ctx, l, labtest.Engine().Backend(), images.Ref(images.Capture, ""), nil)
+				rec, err := tap.Record(ctx, l, images.Ref(images.Capture, ""), nil)
 				if err != nil {
 					t.Fatalf("capture: %v", err)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"socketlab/internal/images"
+	"socketlab/internal/packet"
 	"socketlab/labctl/capture"
 	"socketlab/labctl/tap"
 )
@@ -41,7 +42,7 @@ A capture helper container (socketlab/capture, NET_RAW only, read-only) runs
 in each node's network namespace and is removed when the capture ends; no
 host tools, no root on the host.
 
-` + capture.FilterSyntax,
+` + packet.FilterSyntax,
 		Example: `  labctl capture client                           # then, in another terminal: labctl exec client -- sock welcome welcome
   labctl capture --network lab --filter "tcp port 9999"
   labctl capture -w welcome.pcapng --duration 10s client
@@ -58,8 +59,8 @@ host tools, no root on the host.
 				return usageError{fmt.Errorf("--duration %s: give a positive duration such as 10s", duration)}
 			}
 			if filter != "" {
-				if _, err := capture.ParseFilter(filter); err != nil {
-					return usageError{fmt.Errorf("--filter: %w\n%s", err, capture.FilterSyntax)}
+				if _, err := packet.ParseFilter(filter); err != nil {
+					return usageError{fmt.Errorf("--filter: %w\n%s", err, packet.FilterSyntax)}
 				}
 			}
 			return runCapture(cmd, labName, targets, network, write, tap.Config{Filter: filter, Snaplen: snaplen, Count: count}, duration)
@@ -133,7 +134,7 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 			}
 		}
 	}
-	s, err := tap.Start(ctx, l, e.Backend(), targets, cfg)
+	s, err := tap.Start(ctx, l, targets, cfg)
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}

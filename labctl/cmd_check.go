@@ -95,7 +95,7 @@ or a --report directory that cannot be written, 130 on Ctrl-C.`,
 				}
 			}
 			ctx := cmd.Context()
-			var opts []lab.Option
+			var opts []lab.UpOption
 			if pull == "missing" {
 				opts = append(opts, lab.WithPullMissing())
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,7 +12,6 @@ import (
 
 	"socketlab/helpers/impair/shape"
 	"socketlab/internal/images"
-	"socketlab/labctl/backend"
 )
 
 // doctorReport is what labctl doctor found (its -o json).
@@ -78,20 +76,16 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 				return err
 			}
 			rep := doctorReport{CaptureImage: images.Ref(images.Capture, ""), IsolateImage: images.Ref(images.Isolate, "")}
-			info, err := e.Backend().Info(ctx)
+			info, err := e.Info(ctx)
 			if err != nil {
 				return err
 			}
 			rep.Engine = doctorEngine{Name: info.Name, Version: info.Version, APIVersion: info.APIVersion}
 			rep.IPv6Isolated = info.IsolatesIPv6
-			if _, err := e.Backend().Image(ctx, rep.CaptureImage); err == nil {
-				rep.Capture = true
-			} else if !errors.Is(err, backend.ErrNotFound) {
-				return err
-			}
 			if rep.MissingImages, err = e.ImagesMissing(ctx, append(images.Nodes(), images.Helpers()...)...); err != nil {
 				return err
 			}
+			rep.Capture = !slices.Contains(rep.MissingImages, images.Capture)
 			rep.Isolate = !slices.Contains(rep.MissingImages, images.Isolate)
 			if p, err := e.ProbeImpairment(ctx); err != nil {
 				rep.ImpairError = err.Error()

@@ -186,7 +186,7 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 		fmt.Fprintf(log, "check: %d program(s) against %s, %d checks each\n", len(programs), suite.Name, len(suite.Checks))
 	}
 	tr := &testRun{keep: o.keep, quiet: !o.verbose, verbose: false, jobs: o.jobs, graphs: o.reportDir != "",
-		log: log, captureDir: o.capture, opts: []lab.Option{lab.WithHostPathsAnywhere()}, prepare: g.prepare,
+		log: log, captureDir: o.capture, opts: []lab.UpOption{lab.WithHostPathsAnywhere()}, prepare: g.prepare,
 		wireOnly: o.reportDir == "" && o.capture == ""}
 	runs := tr.runAll(cmd.Context(), scs)
 	var verdicts []*lesson.Verdict

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,6 +44,8 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 			if pull != "never" && pull != "missing" {
 				return usageError{fmt.Errorf("up: --pull %q: want never or missing", pull)}
 			}
+			// Host paths are found here, once, so that a bad one is an exit
+			// status 2 before the engine is asked anything.
 			sc, err := loadScenario(a[0], anyPath)
 			if err != nil {
 				return err
@@ -53,21 +54,19 @@ and says so. If up fails, or you press Ctrl-C, it removes what it created.`,
 				name = sc.Name
 			}
 			ctx := cmd.Context()
-			if recreate {
-				if err := downLab(ctx, name); err != nil && !errors.Is(err, lab.ErrNoLab) {
-					return err
-				}
-			}
 			out := cmd.OutOrStdout()
 			p := newProgress(out, quiet)
 			began := time.Now()
-			opts := []lab.Option{lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
+			opts := []lab.UpOption{lab.WithName(name), lab.WithProgress(p.event), lab.WithHealthTimeout(timeout),
 				lab.WithPools(pool4, pool6)}
 			if pull == "missing" {
 				opts = append(opts, lab.WithPullMissing())
 			}
 			if anyPath {
 				opts = append(opts, lab.WithHostPathsAnywhere())
+			}
+			if recreate {
+				opts = append(opts, lab.WithRecreate())
 			}
 			l, err := upLab(ctx, sc, opts...)
 			p.done()

@@ -101,7 +101,8 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 // loadScenario reads a scenario file; an invalid one is an exit status 2
 // with every problem on its own line. hostPaths, when given, also finds the
 // host paths of its files and mounts (true: anywhere, false: inside the
-// scenario's folder).
+// scenario's folder); the engine's Up then finds them resolved and does not
+// look again.
 func loadScenario(path string, hostPaths ...bool) (*scenario.Scenario, error) {
 	sc, err := scenario.Load(path)
 	if err == nil && len(hostPaths) > 0 {
@@ -238,18 +239,15 @@ func engine(ctx context.Context) (*lab.Engine, error) {
 		return nil, errors.New("labctl: no engine in this context")
 	}
 	l.once.Do(func() {
-		var b backend.Backend
-		var err error
-		if l.hosts == "" {
-			b, err = docker.New(ctx)
-		} else {
-			b, err = swarmBackend(ctx, l.hosts)
-		}
+		name, where := pickBackend(l.hosts)
+		b, err := backends.Open(ctx, name, where)
 		if err != nil {
 			l.err = err
 			return
 		}
-		l.e = lab.New(b)
+		if l.e, l.err = lab.New(b); l.err != nil {
+			b.Close()
+		}
 	})
 	return l.e, l.err
 }
@@ -262,7 +260,7 @@ func listLabs(ctx context.Context) ([]lab.Summary, error) {
 	return e.List(ctx)
 }
 
-func downLab(ctx context.Context, name string, opts ...lab.Option) error {
+func downLab(ctx context.Context, name string, opts ...lab.DownOption) error {
 	e, err := engine(ctx)
 	if err != nil {
 		return err
@@ -270,7 +268,7 @@ func downLab(ctx context.Context, name string, opts ...lab.Option) error {
 	return e.Down(ctx, name, opts...)
 }
 
-func upLab(ctx context.Context, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
+func upLab(ctx context.Context, sc *scenario.Scenario, opts ...lab.UpOption) (*lab.Lab, error) {
 	e, err := engine(ctx)
 	if err != nil {
 		return nil, err
@@ -284,6 +282,22 @@ func openNamed(ctx context.Context, name string) (*lab.Lab, error) {
 		return nil, err
 	}
 	return e.Open(ctx, name)
+}
+
+// backends are the container engines labctl drives, by name.
+var backends = backend.Registry{
+	"docker": func(ctx context.Context, _ string) (backend.Backend, error) { return docker.New(ctx) },
+	"swarm":  swarmBackend,
+}
+
+// pickBackend chooses the backend and where it connects: the swarm of a
+// hosts file when one is given, else the one Docker engine of
+// $DOCKER_HOST (or its default socket).
+func pickBackend(hosts string) (name, where string) {
+	if hosts != "" {
+		return "swarm", hosts
+	}
+	return "docker", ""
 }
 
 // swarmBackend connects to the hosts the hosts file names.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/lab"
 )
 
@@ -99,17 +100,6 @@ func dash(s string) string {
 	return s
 }
 
-// tries are, for each service, how to run its client from a client node:
-// exec's flags and the command, %s being the service node's name.
-var tries = map[string][2]string{
-	"welcome":   {"", "sock welcome -6 %s"},
-	"echo":      {"", "sock echo -6 %s hello"},
-	"responder": {"", "sock responder -4 %s"},
-	"chat":      {" -i", "sock chat -6 %s --nick ada"},
-	"lookup":    {"", "sock lookup -6 %s search socket"},
-	"web":       {"", "sock browse -6 http://%s/"},
-}
-
 // writeHints prints the commands a person can try next: a client for each
 // service, run inside a client node that shares a network with it. others
 // are the other labs that are up: with any, the commands name this one.
@@ -120,7 +110,7 @@ func writeHints(w io.Writer, st *lab.Status, others []string) {
 		for _, a := range n.Addresses {
 			nets[n.Name] = append(nets[n.Name], a.Network)
 		}
-		if img := imageName(n.Image); img == "client" || img == "toolbox" {
+		if images.HasSock(imageName(n.Image)) {
 			clients = append(clients, n.Name)
 		}
 	}
@@ -131,19 +121,23 @@ func writeHints(w io.Writer, st *lab.Status, others []string) {
 	fmt.Fprintln(w, "Try:")
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	for _, n := range st.Nodes {
-		try, ok := tries[imageName(n.Image)]
+		svc, ok := images.LookupService(imageName(n.Image))
 		if !ok {
 			continue
 		}
+		flags := ""
+		if svc.Interactive {
+			flags = " -i"
+		}
 		for _, c := range clients {
 			if slices.ContainsFunc(nets[n.Name], func(s string) bool { return slices.Contains(nets[c], s) }) {
-				fmt.Fprintf(tw, "  %s exec%s%s %s -- %s\t%s\n", prog, try[0], labFlag, c, fmt.Sprintf(try[1], n.Name), comment[imageName(n.Image)])
+				fmt.Fprintf(tw, "  %s exec%s%s %s -- %s\t%s\n", prog, flags, labFlag, c, fmt.Sprintf(svc.Try, n.Name), svc.Comment)
 				break
 			}
 		}
 	}
 	for _, n := range st.Nodes {
-		if imageName(n.Image) == "toolbox" {
+		if imageName(n.Image) == images.Toolbox {
 			fmt.Fprintf(tw, "  %s exec -it%s %s -- bash\ta shell in the lab: python3, ip, ss, nc, curl, dig, tcpdump\n", prog, labFlag, n.Name)
 			break
 		}
@@ -165,19 +159,11 @@ func labFlagNeeded(lab string, others []string, env string) bool {
 	return lab != "default" || len(others) > 0
 }
 
-// comment says what each try shows.
-var comment = map[string]string{
-	"welcome":   "the address and family the server saw",
-	"echo":      "your message back (-u: over UDP)",
-	"responder": "a UDP reply naming your address",
-	"chat":      "IRC in #lab; type, /quit to leave",
-	"lookup":    "the framed protocol: a glossary entry",
-	"web":       "A and AAAA answers, then the raw HTTP",
-}
-
 // imageName is the scenario's name of an image reference: socketlab/echo:latest -> echo.
 func imageName(ref string) string {
-	ref = strings.TrimPrefix(ref, "socketlab/")
+	if name, ok := images.ShortName(ref); ok {
+		return name
+	}
 	name, _, _ := strings.Cut(ref, ":")
 	return name
 }

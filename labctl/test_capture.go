@@ -50,12 +50,12 @@ func startTestCapture(ctx context.Context, l *lab.Lab, sc *scenario.Scenario, di
 	var nodes []string
 	if wireOnly && dir == "" {
 		for _, st := range sc.Steps {
-			if st.Expect != nil && st.Expect.Wire != nil && !slices.Contains(nodes, st.Node) {
+			if st.Wire() != nil && !slices.Contains(nodes, st.Node) {
 				nodes = append(nodes, st.Node)
 			}
 		}
 	}
-	c.Recording, err = tap.Record(ctx, l, e.Backend(), images.Ref(images.Capture, e.ImageTag()), out, nodes...)
+	c.Recording, err = tap.Record(ctx, l, images.Ref(images.Capture, e.ImageTag()), out, nodes...)
 	if err != nil {
 		if c.f != nil {
 			c.f.Close()

@@ -45,7 +45,7 @@ type testRun struct {
 	// with wire checks are captured anyway).
 	captureDir string
 	// opts are passed to every up (pulling, host paths).
-	opts []lab.Option
+	opts []lab.UpOption
 	// wireOnly captures only the nodes of the steps that check the wire
 	// and lists a step's packets only when it checks the wire (see
 	// check.WireOnly): no --report nor --capture reads the others.
@@ -178,7 +178,7 @@ func fixedSubnets(sc *scenario.Scenario) []netip.Prefix {
 // scenario expected to take longest first, so that no long one starts last
 // while the other slots sit idle. A scenario's time is mostly waiting:
 // nodes coming up, sleeps, and steps that expect a timeout or an
-// unreachable host and wait it out.
+// unreachable host and wait it out: what each step's kind says it costs.
 func longestFirst(scs []*scenario.Scenario) []int {
 	order := make([]int, len(scs))
 	cost := make([]time.Duration, len(scs))
@@ -186,27 +186,13 @@ func longestFirst(scs []*scenario.Scenario) []int {
 		order[i] = i
 		cost[i] = time.Duration(len(sc.Nodes)) * time.Second / 2
 		for _, st := range sc.Steps {
-			switch {
-			case st.Background:
-			case st.Action == scenario.ActionSleep:
-				cost[i] += time.Duration(st.For)
-			case st.Expect != nil && (st.Expect.Fail == scenario.FailTimeout || st.Expect.Fail == scenario.FailUnreachable):
-				cost[i] += st.TimeoutOrDefault() * runs(st)
-			default:
-				cost[i] += 100 * time.Millisecond * runs(st)
+			if st.Kind != nil {
+				cost[i] += st.Kind.Cost(st)
 			}
 		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cost[b], cost[a]) })
 	return order
-}
-
-// runs is how many times a step runs: once per family for "both".
-func runs(st *scenario.Step) time.Duration {
-	if st.Family == scenario.FamilyBoth {
-		return 2
-	}
-	return 1
 }
 
 func compact(rs []*ran) []*ran {
@@ -258,7 +244,7 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		p = newProgress(w, r.quiet)
 		events = p.event
 	}
-	l, err := upLab(ctx, sc, append([]lab.Option{lab.WithName(labName), lab.WithProgress(events)}, r.opts...)...)
+	l, err := upLab(ctx, sc, append([]lab.UpOption{lab.WithName(labName), lab.WithProgress(events)}, r.opts...)...)
 	if p != nil {
 		p.done()
 	}

@@ -41,8 +41,11 @@ func run(ctx context.Context, file string) error {
 	if err != nil {
 		return err
 	}
-	e := lab.New(b)
-	defer e.Close()
+	defer b.Close()
+	e, err := lab.New(b)
+	if err != nil {
+		return err
+	}
 	name := fmt.Sprintf("phases-%d", os.Getpid())
 	var mu sync.Mutex
 	at := map[string][]time.Duration{} // phase -> when each resource reached it

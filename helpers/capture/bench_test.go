@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"socketlab/helpers/capture/capturetest"
 )
 
 // The benchmark's echo server and stream client are this test binary run
@@ -89,8 +91,8 @@ func BenchmarkCaptureEchoStream(b *testing.B) {
 		snaplen int
 	}{{"writes64KiB", 64 << 10, 262144}, {"writes64KiB/snaplen256", 64 << 10, 256}, {"writes100B", 100, 262144}} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := newPair(b)
-			srv := self(context.Background(), p.b, "CAPBENCH_ROLE=echo", "CAPBENCH_ADDR="+p.b4+":7")
+			p := capturetest.NewPair(b)
+			srv := self(context.Background(), p.B, "CAPBENCH_ROLE=echo", "CAPBENCH_ADDR="+p.B4+":7")
 			out, _ := srv.StdoutPipe()
 			if err := srv.Start(); err != nil {
 				b.Fatal(err)
@@ -101,7 +103,7 @@ func BenchmarkCaptureEchoStream(b *testing.B) {
 			}
 			const secs = 3
 			stream := func() float64 {
-				cmd := self(context.Background(), p.a, "CAPBENCH_ROLE=stream", "CAPBENCH_ADDR="+p.b4+":7",
+				cmd := self(context.Background(), p.A, "CAPBENCH_ROLE=stream", "CAPBENCH_ADDR="+p.B4+":7",
 					"CAPBENCH_CHUNK="+strconv.Itoa(bc.chunk), fmt.Sprintf("CAPBENCH_SECONDS=%d", secs))
 				o, err := cmd.Output()
 				if err != nil {
@@ -115,14 +117,14 @@ func BenchmarkCaptureEchoStream(b *testing.B) {
 			}
 			for range b.N {
 				without := stream()
-				h := p.startCapture(b, p.a, "--snaplen", strconv.Itoa(bc.snaplen))
-				go func() { _, _ = io.Copy(io.Discard, h.stdout) }()
+				h := p.StartCapture(b, p.A, "--snaplen", strconv.Itoa(bc.snaplen))
+				go func() { _, _ = io.Copy(io.Discard, h.Stdout) }()
 				time.Sleep(200 * time.Millisecond)
 				start := time.Now()
 				with := stream()
-				res := h.stop(b)
+				res := h.Stop(b)
 				wall := time.Since(start)
-				cpu := h.cmd.ProcessState.UserTime() + h.cmd.ProcessState.SystemTime()
+				cpu := h.Cmd.ProcessState.UserTime() + h.Cmd.ProcessState.SystemTime()
 				b.ReportMetric(float64(res.Written)/wall.Seconds(), "pkts/s")
 				b.ReportMetric(float64(res.Dropped), "drops")
 				b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "helper-cpu-%")

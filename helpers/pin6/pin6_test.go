@@ -1,7 +1,8 @@
 package pin6_test
 
 import (
-	"os"
+	"socketlab/internal/labtest/need"
+
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,12 +13,8 @@ import (
 // node's: the address Docker gave is replaced by the pinned one, and the
 // peer gets a permanent neighbour entry. It needs root and iproute2.
 func TestPin(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: it creates network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip command: apt-get install iproute2")
-	}
+	need.Root(t, "create network namespaces")
+	need.Command(t, "ip", "iproute2")
 	bin := filepath.Join(t.TempDir(), "pin6")
 	if out, err := exec.Command("go", "build", "-o", bin, "socketlab/helpers/pin6/cmd").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

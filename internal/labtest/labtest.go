@@ -5,6 +5,8 @@
 package labtest
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,7 +42,7 @@ func Engine() *lab.Engine { return state.engine }
 
 // inCI tells whether the tests run in CI, where a missing engine or image
 // is a failure, not a reason to skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
+func inCI() bool { return need.CI() }
 
 // Main runs a test package's tests with a lab engine; call it from TestMain
 // and exit with what it returns. prefix starts every lab name of the package
@@ -57,8 +59,8 @@ func Main(m *testing.M, prefix string) int {
 	defer cancel()
 	b, err := docker.New(ctx)
 	if err == nil {
-		state.engine = lab.New(b)
-		defer state.engine.Close()
+		defer b.Close()
+		state.engine, err = lab.New(b)
 	}
 	if err != nil {
 		if inCI() {
@@ -190,7 +192,7 @@ func Name(t testing.TB) string {
 // Up brings sc up as a lab named Name(t) (unless opts name it) and takes it
 // down when the test ends. It skips t when an image is missing (see
 // NeedImages) and fails it if the lab does not come up.
-func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
+func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.UpOption) *lab.Lab {
 	t.Helper()
 	var images []string
 	for _, n := range sc.Nodes {
@@ -209,10 +211,10 @@ func Up(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) *lab.Lab {
 
 // Start is Up for use from goroutines: it neither skips nor fails t, but
 // returns the error. The lab, if it came up, is taken down when t ends.
-func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.Option) (*lab.Lab, error) {
+func Start(t testing.TB, sc *scenario.Scenario, opts ...lab.UpOption) (*lab.Lab, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := state.engine.Up(ctx, sc, append([]lab.Option{lab.WithName(Name(t))}, opts...)...)
+	l, err := state.engine.Up(ctx, sc, append([]lab.UpOption{lab.WithName(Name(t))}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

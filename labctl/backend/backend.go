@@ -33,8 +33,22 @@ var (
 	ErrUnsupported = errors.New("not supported by this engine")
 )
 
-// Backend creates and drives a lab's networks and containers.
+// Backend creates and drives a lab's networks and containers: every role
+// below, and Close. Code that needs only part of it takes the role it
+// needs, so that a test can stand in for that part alone.
 type Backend interface {
+	Lister
+	Images
+	Networks
+	Containers
+	Execer
+	Helpers
+	// Close releases the connection to the runtime.
+	Close() error
+}
+
+// Lister describes the runtime and finds what it holds.
+type Lister interface {
 	// Info describes the runtime; it fails with ErrUnreachable when the
 	// runtime does not answer.
 	Info(ctx context.Context) (Info, error)
@@ -42,6 +56,10 @@ type Backend interface {
 	// every label of sel (a label with an empty value: the key is present).
 	// An empty selector lists everything.
 	List(ctx context.Context, sel Selector) ([]Container, []Network, error)
+}
+
+// Images finds and makes images.
+type Images interface {
 	// Image describes a local image; ErrNotFound when it is not there.
 	// Nothing is ever pulled.
 	Image(ctx context.Context, ref string) (Image, error)
@@ -54,16 +72,22 @@ type Backend interface {
 	// image of that hash already there is used as it is. The files travel
 	// through the runtime's API, so this works against a remote engine.
 	AddFiles(ctx context.Context, base string, files []File, labels map[string]string) (ref string, err error)
+}
 
+// Networks makes networks and joins containers to them.
+type Networks interface {
 	CreateNetwork(ctx context.Context, spec NetworkSpec) (id string, err error)
 	RemoveNetwork(ctx context.Context, id string) error
+	Connect(ctx context.Context, network, container string, ep Endpoint) error
+	Disconnect(ctx context.Context, network, container string) error
+}
 
+// Containers makes, runs and reads a lab's containers.
+type Containers interface {
 	// CreateNode creates a container on spec.Networks[0], joins it to the
 	// others while it is not yet running (so that its program starts with
 	// every address), and does not start it.
 	CreateNode(ctx context.Context, spec NodeSpec) (id string, err error)
-	Connect(ctx context.Context, network, container string, ep Endpoint) error
-	Disconnect(ctx context.Context, network, container string) error
 	Start(ctx context.Context, container string) error
 	// Stop sends SIGTERM, then SIGKILL after timeout.
 	Stop(ctx context.Context, container string, timeout time.Duration) error
@@ -72,16 +96,22 @@ type Backend interface {
 	// Remove removes a container, running or not; a container already gone
 	// is no error.
 	Remove(ctx context.Context, container string) error
-
 	// Inspect reads a container's state, addresses and confinement.
 	Inspect(ctx context.Context, container string) (ContainerInfo, error)
-	// Exec runs argv in a running container and returns its exit status.
-	// When ctx ends Exec returns ctx's error; the process may run on.
-	Exec(ctx context.Context, container string, argv []string, s Streams) (exitCode int, err error)
 	// Logs copies a container's output; with follow, until ctx ends or the
 	// container stops. tail > 0 copies only the last tail lines.
 	Logs(ctx context.Context, container string, follow bool, tail int, stdout, stderr io.Writer) error
+}
 
+// Execer runs commands in running containers.
+type Execer interface {
+	// Exec runs argv in a running container and returns its exit status.
+	// When ctx ends Exec returns ctx's error; the process may run on.
+	Exec(ctx context.Context, container string, argv []string, s Streams) (exitCode int, err error)
+}
+
+// Helpers works in a container's network namespace.
+type Helpers interface {
 	// RunHelper runs spec's image in the network namespace of container
 	// (Docker's container:<id> network mode), or with container "" in the
 	// host's, where the engine's bridges are (network mode host), with only
@@ -94,10 +124,11 @@ type Backend interface {
 	// is the fast path for a quick change in a node's namespace (netlink
 	// sockets opened in it): no helper container to create, start, remove.
 	NetNS(ctx context.Context, container string) (*os.File, error)
-
-	// Close releases the connection to the runtime.
-	Close() error
 }
+
+// LabelHost is the label on a container that names the host it is placed
+// on (NodeSpec.Host), for a runtime that spans several hosts.
+const LabelHost = "socketlab.host"
 
 // Info describes a runtime.
 type Info struct {
@@ -286,11 +317,17 @@ type Streams struct {
 
 // HelperSpec describes a helper container: a small program run in a node's
 // network namespace (packet capture, link impairment), never a node itself.
+// The engine's callers give Purpose; the engine names the container (Name)
+// and labels it from it, so that helpers are never taken for nodes.
 type HelperSpec struct {
-	Name   string
-	Image  string
-	Cmd    []string
-	Caps   []string // the only capabilities it gets, e.g. NET_RAW
+	// Purpose names what the helper does, e.g. "capture".
+	Purpose string
+	// Name is the container's name, set by the engine.
+	Name  string
+	Image string
+	Cmd   []string
+	Caps  []string // the only capabilities it gets, e.g. images.CapNetRaw
+	// Labels are the helper's container's labels (the engine adds its own).
 	Labels map[string]string
 	// Stderr receives the helper's stderr (nil: dropped).
 	Stderr io.Writer

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/packet"
 	"socketlab/services/lookup/frame"
 )
 
@@ -58,10 +59,10 @@ func TestFormatterProtocols(t *testing.T) {
 		{"icmp6 port unreachable", portUnreachable(t, "fd00::3", udp), []string{"fd00::3 → fd00::2 ICMPv6 port unreachable (for UDP [fd00::2]:40000 → [fd00::3]:9)"}},
 		{"neighbour solicitation", neighbourSolicitation(t, "fe80::1", "fd00::3"), []string{"fe80::1 → ff02::1:ff00:3 ICMPv6 neighbour solicitation who has fd00::3?"}},
 		{"arp", arpRequest(t, "10.1.0.2", "10.1.0.3"), []string{"ARP who has 10.1.0.3? tell 10.1.0.2 (60 bytes)"}},
-		{"lookup frame", tcpFrame(t, seg{"10.1.0.2:5000", "10.1.0.3:65432", PSH | ACK, 1, 1, string(msg)}),
+		{"lookup frame", tcpFrame(t, seg{"10.1.0.2:5000", "10.1.0.3:65432", packet.PSH | packet.ACK, 1, 1, string(msg)}),
 			[]string{`lookup header(`, `"content-length": 37} content 37 bytes "{\"action\": \"search\", \"value\": \"ring\"}"`}},
-		{"lookup mid-message", tcpFrame(t, seg{"10.1.0.2:5000", "10.1.0.3:65432", ACK, 1, 1, "abc\x00\x01"}), []string{`len=5 "abc\x00\x01"`}},
-		{"binary payload", tcpFrame(t, seg{"10.1.0.2:5000", "10.1.0.3:7", ACK, 1, 1, strings.Repeat("é", 30)}), []string{`len=60 "` + strings.Repeat("é", 24) + `"…`}},
+		{"lookup mid-message", tcpFrame(t, seg{"10.1.0.2:5000", "10.1.0.3:65432", packet.ACK, 1, 1, "abc\x00\x01"}), []string{`len=5 "abc\x00\x01"`}},
+		{"binary payload", tcpFrame(t, seg{"10.1.0.2:5000", "10.1.0.3:7", packet.ACK, 1, 1, strings.Repeat("é", 30)}), []string{`len=60 "` + strings.Repeat("é", 24) + `"…`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,10 +79,10 @@ func TestFormatterProtocols(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	t.Parallel()
-	tcp4 := Decode(tcpFrame(t, seg{"10.1.0.2:43122", "10.1.0.3:9999", SYN, 1, 0, ""}))
-	udp6 := Decode(udpFrame(t, "[fd00::2]:40000", "[fd00::3]:9", "x"))
-	arp := Decode(arpRequest(t, "10.1.0.2", "10.1.0.3"))
-	ns := Decode(neighbourSolicitation(t, "fe80::1", "fd00::3"))
+	tcp4 := packet.Decode(tcpFrame(t, seg{"10.1.0.2:43122", "10.1.0.3:9999", packet.SYN, 1, 0, ""}))
+	udp6 := packet.Decode(udpFrame(t, "[fd00::2]:40000", "[fd00::3]:9", "x"))
+	arp := packet.Decode(arpRequest(t, "10.1.0.2", "10.1.0.3"))
+	ns := packet.Decode(neighbourSolicitation(t, "fe80::1", "fd00::3"))
 	cases := []struct {
 		expr                string
 		tcp4, udp6, arp, ns bool
@@ -101,12 +102,12 @@ func TestFilter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {
-			f, err := ParseFilter(tc.expr)
+			f, err := packet.ParseFilter(tc.expr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, c := range map[string]struct {
-				d    Decoded
+				d    packet.Decoded
 				want bool
 			}{"tcp4": {tcp4, tc.tcp4}, "udp6": {udp6, tc.udp6}, "arp": {arp, tc.arp}, "ns": {ns, tc.ns}} {
 				if got := f.Match(c.d); got != c.want {
@@ -135,8 +136,8 @@ func TestFilterErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {
-			_, err := ParseFilter(tc.expr)
-			var fe *FilterError
+			_, err := packet.ParseFilter(tc.expr)
+			var fe *packet.FilterError
 			if !errors.As(err, &fe) {
 				t.Fatalf("ParseFilter(%q) = %v, want a *FilterError", tc.expr, err)
 			}
@@ -153,7 +154,7 @@ func TestAnalyzeWelcome(t *testing.T) {
 	if !w.Handshake || len(w.Conns) != 1 {
 		t.Fatalf("handshake %v, %d connections; want true, 1", w.Handshake, len(w.Conns))
 	}
-	want := Close{Kind: CloseFIN, By: Server, ByNode: false, Both: true}
+	want := Close{Kind: packet.CloseFIN, By: packet.SideServer, ByNode: false, Both: true}
 	if w.Close != want {
 		t.Errorf("close = %+v (%s), want %+v", w.Close, w.Close, want)
 	}
@@ -164,10 +165,10 @@ func TestAnalyzeWelcome(t *testing.T) {
 		t.Errorf("families %v, want [IPv4]", w.Families)
 	}
 	yes := true
-	if m := (Expect{Handshake: &yes, Close: CloseFIN, CloseBy: Server, Family: 4, Retransmissions: &Count{"==", 0}}).Check(w); len(m) != 0 {
+	if m := (Expect{Handshake: &yes, Close: packet.CloseFIN, CloseBy: packet.SideServer, Family: 4, Retransmissions: &Count{"==", 0}}).Check(w); len(m) != 0 {
 		t.Errorf("expectations that hold failed: %v", m)
 	}
-	m := Expect{Close: CloseRST, Family: 6, ICMP: "port-unreachable"}.Check(w)
+	m := Expect{Close: packet.CloseRST, Family: 6, ICMP: "port-unreachable"}.Check(w)
 	got := fmt.Sprint(m)
 	for _, s := range []string{"wire.close: expected rst, got fin by server (both ways)", "wire.icmp: expected port-unreachable, got none", "wire.family: expected IPv6, got IPv4"} {
 		if !strings.Contains(got, s) {
@@ -186,26 +187,26 @@ func TestAnalyzeCases(t *testing.T) {
 		check func(t *testing.T, w Wire)
 	}{
 		{"rst to a closed port", []Packet{
-			pkt(0, DirOut, tcpFrame(t, seg{c, s, SYN, 100, 0, ""})),
-			pkt(1, DirIn, tcpFrame(t, seg{s, c, RST | ACK, 0, 101, ""})),
+			pkt(0, DirOut, tcpFrame(t, seg{c, s, packet.SYN, 100, 0, ""})),
+			pkt(1, DirIn, tcpFrame(t, seg{s, c, packet.RST | packet.ACK, 0, 101, ""})),
 		}, func(t *testing.T, w Wire) {
-			if w.Handshake || w.Close != (Close{Kind: CloseRST, By: Server}) || fmt.Sprint(w.Families) != "[IPv6]" {
+			if w.Handshake || w.Close != (Close{Kind: packet.CloseRST, By: packet.SideServer}) || fmt.Sprint(w.Families) != "[IPv6]" {
 				t.Errorf("got handshake %v close %+v families %v; want false, rst by server, [IPv6]", w.Handshake, w.Close, w.Families)
 			}
-			if m := fmt.Sprint((Expect{Close: CloseFIN}).Check(w)); m != "[wire.close: expected fin, got rst by server]" {
+			if m := fmt.Sprint((Expect{Close: packet.CloseFIN}).Check(w)); m != "[wire.close: expected fin, got rst by server]" {
 				t.Errorf("mismatch %s", m)
 			}
 		}},
 		{"retransmitted data", []Packet{
-			pkt(0, DirOut, tcpFrame(t, seg{c, s, SYN, 100, 0, ""})),
-			pkt(1, DirIn, tcpFrame(t, seg{s, c, SYN | ACK, 900, 101, ""})),
-			pkt(2, DirOut, tcpFrame(t, seg{c, s, ACK, 101, 901, ""})),
-			pkt(3, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 101, 901, "hello"})),
-			pkt(4, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 101, 901, "hello"})),
-			pkt(5, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 101, 901, "hello"})),
-			pkt(6, DirIn, tcpFrame(t, seg{s, c, ACK, 901, 106, ""})),
+			pkt(0, DirOut, tcpFrame(t, seg{c, s, packet.SYN, 100, 0, ""})),
+			pkt(1, DirIn, tcpFrame(t, seg{s, c, packet.SYN | packet.ACK, 900, 101, ""})),
+			pkt(2, DirOut, tcpFrame(t, seg{c, s, packet.ACK, 101, 901, ""})),
+			pkt(3, DirOut, tcpFrame(t, seg{c, s, packet.PSH | packet.ACK, 101, 901, "hello"})),
+			pkt(4, DirOut, tcpFrame(t, seg{c, s, packet.PSH | packet.ACK, 101, 901, "hello"})),
+			pkt(5, DirOut, tcpFrame(t, seg{c, s, packet.PSH | packet.ACK, 101, 901, "hello"})),
+			pkt(6, DirIn, tcpFrame(t, seg{s, c, packet.ACK, 901, 106, ""})),
 		}, func(t *testing.T, w Wire) {
-			if !w.Handshake || w.Retransmissions != 2 || w.Close.Kind != CloseNone {
+			if !w.Handshake || w.Retransmissions != 2 || w.Close.Kind != packet.CloseNone {
 				t.Errorf("got handshake %v retransmissions %d close %s; want true, 2, none", w.Handshake, w.Retransmissions, w.Close)
 			}
 			if m := (Expect{Retransmissions: &Count{">=", 1}}).Check(w); len(m) != 0 {
@@ -216,12 +217,12 @@ func TestAnalyzeCases(t *testing.T) {
 			}
 		}},
 		{"segments cut by the snaplen count whole", []Packet{
-			pkt(0, DirOut, tcpFrame(t, seg{c, s, SYN, 100, 0, ""})),
-			pkt(1, DirIn, tcpFrame(t, seg{s, c, SYN | ACK, 900, 101, ""})),
-			pkt(2, DirOut, tcpFrame(t, seg{c, s, ACK, 101, 901, ""})),
-			pkt(3, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 101, 901, strings.Repeat("x", 3000)})[:200]),
-			pkt(4, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 3101, 901, strings.Repeat("y", 3000)})[:200]),
-			pkt(5, DirOut, tcpFrame(t, seg{c, s, PSH | ACK, 3101, 901, strings.Repeat("y", 3000)})[:200]),
+			pkt(0, DirOut, tcpFrame(t, seg{c, s, packet.SYN, 100, 0, ""})),
+			pkt(1, DirIn, tcpFrame(t, seg{s, c, packet.SYN | packet.ACK, 900, 101, ""})),
+			pkt(2, DirOut, tcpFrame(t, seg{c, s, packet.ACK, 101, 901, ""})),
+			pkt(3, DirOut, tcpFrame(t, seg{c, s, packet.PSH | packet.ACK, 101, 901, strings.Repeat("x", 3000)})[:200]),
+			pkt(4, DirOut, tcpFrame(t, seg{c, s, packet.PSH | packet.ACK, 3101, 901, strings.Repeat("y", 3000)})[:200]),
+			pkt(5, DirOut, tcpFrame(t, seg{c, s, packet.PSH | packet.ACK, 3101, 901, strings.Repeat("y", 3000)})[:200]),
 		}, func(t *testing.T, w Wire) {
 			if len(w.Conns) != 1 || w.Conns[0].ClientBytes != 6000 || w.Retransmissions != 1 {
 				t.Errorf("got %+v; want one connection, 6000 client bytes, 1 retransmission", w.Conns)

@@ -8,12 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"socketlab/internal/images"
+	"socketlab/internal/packet"
 )
 
-// Ports of the lab's own protocols that the live view decodes.
-const (
-	WelcomePort = 9999
-	LookupPort  = 65432
+// The ports of the lab's own protocols that the live view decodes, as the
+// catalog lists them.
+var (
+	welcomePort = uint16(images.PortOf("welcome", "tcp"))
+	lookupPort  = uint16(images.PortOf("lookup", "tcp"))
 )
 
 // PayloadPreview is how many payload bytes a line shows as text.
@@ -40,15 +44,15 @@ func (f *Formatter) Line(p Packet) string {
 	if pad := f.Where - len(where); pad > 0 {
 		where += strings.Repeat(" ", pad)
 	}
-	return ts + " " + where + " " + f.Describe(Decode(p.Data), p.Length)
+	return ts + " " + where + " " + f.Describe(packet.Decode(p.Data), p.Length)
 }
 
 // Describe is the part of a line after time and place: addresses, protocol,
 // what the packet means, its length.
-func (f *Formatter) Describe(d Decoded, length int) string {
+func (f *Formatter) Describe(d packet.Decoded, length int) string {
 	var b strings.Builder
 	switch d.Proto {
-	case ProtoARP:
+	case packet.ProtoARP:
 		switch d.ARP.Op {
 		case 1:
 			fmt.Fprintf(&b, "ARP who has %s? tell %s", d.ARP.TargetIP, d.ARP.SenderIP)
@@ -57,23 +61,23 @@ func (f *Formatter) Describe(d Decoded, length int) string {
 		default:
 			fmt.Fprintf(&b, "ARP op %d %s → %s", d.ARP.Op, d.ARP.SenderIP, d.ARP.TargetIP)
 		}
-	case ProtoTCP:
+	case packet.ProtoTCP:
 		fmt.Fprintf(&b, "%s → %s TCP", d.Src, d.Dst)
 		if !d.Complete {
 			b.WriteString(" (truncated)")
 			break
 		}
 		fmt.Fprintf(&b, " [%s] seq=%d", d.TCP.Flags, f.relSeq(d))
-		if d.TCP.Flags&ACK != 0 {
+		if d.TCP.Flags&packet.ACK != 0 {
 			fmt.Fprintf(&b, " ack=%d", f.relAck(d))
 		}
 		fmt.Fprintf(&b, " win=%d len=%d", d.TCP.Window, len(d.Payload))
 		f.payload(&b, d)
-	case ProtoUDP:
+	case packet.ProtoUDP:
 		fmt.Fprintf(&b, "%s → %s UDP len=%d", d.Src, d.Dst, len(d.Payload))
 		f.payload(&b, d)
-	case ProtoICMPv4, ProtoICMPv6:
-		fmt.Fprintf(&b, "%s → %s %s %s", d.Src.Addr(), d.Dst.Addr(), d.Proto, ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code))
+	case packet.ProtoICMPv4, packet.ProtoICMPv6:
+		fmt.Fprintf(&b, "%s → %s %s %s", d.Src.Addr(), d.Dst.Addr(), d.Proto, packet.ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code))
 		if d.ICMP.Target.IsValid() {
 			if d.ICMP.Type == 135 {
 				fmt.Fprintf(&b, " who has %s?", d.ICMP.Target)
@@ -111,11 +115,11 @@ func (f *Formatter) isn(src, dst netip.AddrPort, seq uint32, syn bool) uint32 {
 	return base
 }
 
-func (f *Formatter) relSeq(d Decoded) uint32 {
-	return d.TCP.Seq - f.isn(d.Src, d.Dst, d.TCP.Seq, d.TCP.Flags&SYN != 0)
+func (f *Formatter) relSeq(d packet.Decoded) uint32 {
+	return d.TCP.Seq - f.isn(d.Src, d.Dst, d.TCP.Seq, d.TCP.Flags&packet.SYN != 0)
 }
 
-func (f *Formatter) relAck(d Decoded) uint32 {
+func (f *Formatter) relAck(d packet.Decoded) uint32 {
 	k := flowKey{d.Dst, d.Src}
 	base, ok := f.conns[k]
 	if !ok {
@@ -127,18 +131,18 @@ func (f *Formatter) relAck(d Decoded) uint32 {
 }
 
 // payload appends the decoded lab protocol or the first bytes as text.
-func (f *Formatter) payload(b *strings.Builder, d Decoded) {
+func (f *Formatter) payload(b *strings.Builder, d packet.Decoded) {
 	if len(d.Payload) == 0 {
 		return
 	}
-	if d.Proto == ProtoTCP && (d.Src.Port() == LookupPort || d.Dst.Port() == LookupPort) {
+	if d.Proto == packet.ProtoTCP && (d.Src.Port() == lookupPort || d.Dst.Port() == lookupPort) {
 		if s, ok := LookupFrame(d.Payload); ok {
 			b.WriteString(" lookup ")
 			b.WriteString(s)
 			return
 		}
 	}
-	if d.Proto == ProtoTCP && d.Src.Port() == WelcomePort {
+	if d.Proto == packet.ProtoTCP && d.Src.Port() == welcomePort {
 		b.WriteString(" welcome ")
 	} else {
 		b.WriteByte(' ')
@@ -199,64 +203,4 @@ func Preview(data []byte, n int) string {
 		s += "…"
 	}
 	return s
-}
-
-// ICMPName names an ICMP (proto ProtoICMPv4) or ICMPv6 type and code as a
-// learner reads it: "port unreachable", "neighbour solicitation".
-func ICMPName(proto Proto, typ, code uint8) string {
-	if proto == ProtoICMPv6 {
-		switch typ {
-		case 1:
-			names := []string{"no route to destination", "administratively prohibited", "beyond scope of source address", "address unreachable", "port unreachable", "source address failed policy", "reject route"}
-			if int(code) < len(names) {
-				return names[code]
-			}
-			return fmt.Sprintf("destination unreachable (code %d)", code)
-		case 2:
-			return "packet too big"
-		case 3:
-			return "time exceeded"
-		case 4:
-			return "parameter problem"
-		case 128:
-			return "echo request"
-		case 129:
-			return "echo reply"
-		case 133:
-			return "router solicitation"
-		case 134:
-			return "router advertisement"
-		case 135:
-			return "neighbour solicitation"
-		case 136:
-			return "neighbour advertisement"
-		case 137:
-			return "redirect"
-		case 143:
-			return "multicast listener report v2"
-		}
-		return fmt.Sprintf("type %d code %d", typ, code)
-	}
-	switch typ {
-	case 0:
-		return "echo reply"
-	case 3:
-		names := []string{"net unreachable", "host unreachable", "protocol unreachable", "port unreachable", "fragmentation needed", "source route failed", "network unknown", "host unknown"}
-		if int(code) < len(names) {
-			return names[code]
-		}
-		if code == 13 {
-			return "administratively prohibited"
-		}
-		return fmt.Sprintf("destination unreachable (code %d)", code)
-	case 5:
-		return "redirect"
-	case 8:
-		return "echo request"
-	case 11:
-		return "time exceeded"
-	case 12:
-		return "parameter problem"
-	}
-	return fmt.Sprintf("type %d code %d", typ, code)
 }

@@ -67,7 +67,6 @@ type Stream struct {
 	node     string
 	networks map[string]string
 	wheres   []Where
-	err      error
 }
 
 // NewStream starts reading a pcapng stream from r; it blocks until the
@@ -188,10 +187,9 @@ func ReadAll(r io.Reader, node string, networks map[string]string) ([]Packet, []
 // added as packets from new places arrive, so Wireshark's interface column
 // says which node saw each packet on which network.
 type Writer struct {
-	bw     *bufio.Writer
-	ng     *pcapgo.NgWriter
-	ids    map[Where]int
-	marker int // interface id of MarkerInterface, -1 until used
+	bw  *bufio.Writer
+	ng  *pcapgo.NgWriter
+	ids map[Where]int
 }
 
 // NewWriter writes the section header to w. Call Flush to push what is buffered.

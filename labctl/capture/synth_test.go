@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/packet"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 )
@@ -39,7 +41,7 @@ func ipLayers(src, dst netip.Addr, proto layers.IPProtocol) (gopacket.Serializab
 // seg is a TCP segment from src to dst.
 type seg struct {
 	src, dst string
-	flags    TCPFlags
+	flags    packet.TCPFlags
 	seq, ack uint32
 	payload  string
 }
@@ -49,7 +51,7 @@ func tcpFrame(t testing.TB, s seg) []byte {
 	src, dst := netip.MustParseAddrPort(s.src), netip.MustParseAddrPort(s.dst)
 	ipl, nl, et := ipLayers(src.Addr(), dst.Addr(), layers.IPProtocolTCP)
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: s.seq, Ack: s.ack, Window: 64240,
-		FIN: s.flags&FIN != 0, SYN: s.flags&SYN != 0, RST: s.flags&RST != 0, PSH: s.flags&PSH != 0, ACK: s.flags&ACK != 0}
+		FIN: s.flags&packet.FIN != 0, SYN: s.flags&packet.SYN != 0, RST: s.flags&packet.RST != 0, PSH: s.flags&packet.PSH != 0, ACK: s.flags&packet.ACK != 0}
 	if err := tcp.SetNetworkLayerForChecksum(nl); err != nil {
 		t.Fatal(err)
 	}
@@ -131,13 +133,13 @@ func welcomeExchange(t testing.TB, c, s string) []Packet {
 		dir Direction
 		seg
 	}{
-		{DirOut, seg{c, s, SYN, isnC, 0, ""}},
-		{DirIn, seg{s, c, SYN | ACK, isnS, isnC + 1, ""}},
-		{DirOut, seg{c, s, ACK, isnC + 1, isnS + 1, ""}},
-		{DirIn, seg{s, c, PSH | ACK, isnS + 1, isnC + 1, greet}},
-		{DirIn, seg{s, c, FIN | ACK, isnS + 1 + uint32(len(greet)), isnC + 1, ""}},
-		{DirOut, seg{c, s, FIN | ACK, isnC + 1, isnS + 2 + uint32(len(greet)), ""}},
-		{DirIn, seg{s, c, ACK, isnS + 2 + uint32(len(greet)), isnC + 2, ""}},
+		{DirOut, seg{c, s, packet.SYN, isnC, 0, ""}},
+		{DirIn, seg{s, c, packet.SYN | packet.ACK, isnS, isnC + 1, ""}},
+		{DirOut, seg{c, s, packet.ACK, isnC + 1, isnS + 1, ""}},
+		{DirIn, seg{s, c, packet.PSH | packet.ACK, isnS + 1, isnC + 1, greet}},
+		{DirIn, seg{s, c, packet.FIN | packet.ACK, isnS + 1 + uint32(len(greet)), isnC + 1, ""}},
+		{DirOut, seg{c, s, packet.FIN | packet.ACK, isnC + 1, isnS + 2 + uint32(len(greet)), ""}},
+		{DirIn, seg{s, c, packet.ACK, isnS + 2 + uint32(len(greet)), isnC + 2, ""}},
 	}
 	var out []Packet
 	for i, sg := range segs {

@@ -6,32 +6,15 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// CloseKind is how a TCP connection ended.
-type CloseKind string
-
-// How a connection can end: not seen, an orderly FIN, a reset.
-const (
-	CloseNone CloseKind = ""
-	CloseFIN  CloseKind = "fin"
-	CloseRST  CloseKind = "rst"
-)
-
-// Side is one end of a connection: the client sent the first SYN.
-type Side string
-
-// The two ends.
-const (
-	Client Side = "client"
-	Server Side = "server"
+	"socketlab/internal/packet"
 )
 
 // Close is how a connection ended and who ended it.
 type Close struct {
-	Kind CloseKind
+	Kind packet.CloseKind
 	// By is the side that sent the first RST (Kind rst) or the first FIN (fin).
-	By Side
+	By packet.Side
 	// ByNode is true when the captured node itself sent it.
 	ByNode bool
 	// Both is true when both sides sent a FIN (an orderly close both ways).
@@ -40,7 +23,7 @@ type Close struct {
 
 // String is "fin by server (both ways)", "rst by client", "none".
 func (c Close) String() string {
-	if c.Kind == CloseNone {
+	if c.Kind == packet.CloseNone {
 		return "none"
 	}
 	s := fmt.Sprintf("%s by %s", c.Kind, c.By)
@@ -69,7 +52,7 @@ type Datagrams struct{ Sent, Received int }
 // expect.wire.
 type Wire struct {
 	// Families are the IP versions of the TCP and UDP packets, in order: [4], [6], [4 6].
-	Families []Family
+	Families []packet.Family
 	Conns    []Conn
 	// Handshake is true when there was a connection and each had its three-way handshake.
 	Handshake bool
@@ -115,24 +98,24 @@ func Analyze(pkts []Packet) Wire {
 		w     Wire
 		conns []*connState
 		byKey = map[[2]netip.AddrPort]*connState{}
-		fam   = map[Family]bool{}
+		fam   = map[packet.Family]bool{}
 	)
 	for _, p := range pkts {
 		if p.Marker {
 			continue
 		}
 		w.Packets++
-		d := Decode(p.Data)
+		d := packet.Decode(p.Data)
 		switch d.Proto {
-		case ProtoICMPv4, ProtoICMPv6:
-			name := ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code)
+		case packet.ProtoICMPv4, packet.ProtoICMPv6:
+			name := packet.ICMPName(d.Proto, d.ICMP.Type, d.ICMP.Code)
 			if !slices.Contains(w.ICMP, name) {
 				w.ICMP = append(w.ICMP, name)
 			}
-			if (d.Proto == ProtoICMPv4 && d.ICMP.Type == 3 && d.ICMP.Code == 3) || (d.Proto == ProtoICMPv6 && d.ICMP.Type == 1 && d.ICMP.Code == 4) {
+			if (d.Proto == packet.ProtoICMPv4 && d.ICMP.Type == 3 && d.ICMP.Code == 3) || (d.Proto == packet.ProtoICMPv6 && d.ICMP.Type == 1 && d.ICMP.Code == 4) {
 				w.PortUnreachable = true
 			}
-		case ProtoUDP:
+		case packet.ProtoUDP:
 			fam[d.Family] = true
 			switch p.Dir {
 			case DirOut:
@@ -140,7 +123,7 @@ func Analyze(pkts []Packet) Wire {
 			case DirIn:
 				w.Datagrams.Received++
 			}
-		case ProtoTCP:
+		case packet.ProtoTCP:
 			if !d.Complete {
 				continue
 			}
@@ -150,13 +133,13 @@ func Analyze(pkts []Packet) Wire {
 				k[0], k[1] = k[1], k[0]
 			}
 			c := byKey[k]
-			if c == nil || (d.TCP.Flags&(SYN|ACK) == SYN && c.Close.Kind != CloseNone) {
+			if c == nil || (d.TCP.Flags&(packet.SYN|packet.ACK) == packet.SYN && c.Close.Kind != packet.CloseNone) {
 				c = &connState{finFrom: map[netip.AddrPort]bool{}, end: map[netip.AddrPort]uint32{}, seen: map[netip.AddrPort]bool{}}
 				// The client sent the SYN; seen mid-way, guess the higher (ephemeral) port.
 				switch {
-				case d.TCP.Flags&(SYN|ACK) == SYN:
+				case d.TCP.Flags&(packet.SYN|packet.ACK) == packet.SYN:
 					c.client = d.Src
-				case d.TCP.Flags&(SYN|ACK) == SYN|ACK:
+				case d.TCP.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK:
 					c.client = d.Dst
 				case d.Src.Port() > d.Dst.Port():
 					c.client = d.Src
@@ -174,7 +157,7 @@ func Analyze(pkts []Packet) Wire {
 			c.segment(d, p.Dir)
 		}
 	}
-	for _, f := range []Family{4, 6} {
+	for _, f := range []packet.Family{4, 6} {
 		if fam[f] {
 			w.Families = append(w.Families, f)
 		}
@@ -184,7 +167,7 @@ func Analyze(pkts []Packet) Wire {
 		c.Handshake = c.syn && c.synAck && c.ack
 		w.Handshake = w.Handshake && c.Handshake
 		w.Retransmissions += c.Retransmissions
-		if w.Close.Kind == CloseNone {
+		if w.Close.Kind == packet.CloseNone {
 			w.Close = c.Close
 		}
 		w.Conns = append(w.Conns, c.Conn)
@@ -192,32 +175,32 @@ func Analyze(pkts []Packet) Wire {
 	return w
 }
 
-func (c *connState) side(a netip.AddrPort) Side {
+func (c *connState) side(a netip.AddrPort) packet.Side {
 	if a == c.client {
-		return Client
+		return packet.SideClient
 	}
-	return Server
+	return packet.SideServer
 }
 
-func (c *connState) segment(d Decoded, dir Direction) {
+func (c *connState) segment(d packet.Decoded, dir Direction) {
 	fl := d.TCP.Flags
 	switch {
-	case fl&(SYN|ACK) == SYN:
+	case fl&(packet.SYN|packet.ACK) == packet.SYN:
 		c.syn = true
-	case fl&(SYN|ACK) == SYN|ACK:
+	case fl&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK:
 		c.synAck = true
-	case c.syn && c.synAck && !c.ack && fl&ACK != 0 && d.Src == c.client:
+	case c.syn && c.synAck && !c.ack && fl&packet.ACK != 0 && d.Src == c.client:
 		c.ack = true
 	}
 	// Sequence space used: payload, plus one for SYN and for FIN.
 	n := uint32(d.PayloadLen)
-	if fl&SYN != 0 {
+	if fl&packet.SYN != 0 {
 		n++
 	}
-	if fl&FIN != 0 {
+	if fl&packet.FIN != 0 {
 		n++
 	}
-	if n > 0 && fl&RST == 0 {
+	if n > 0 && fl&packet.RST == 0 {
 		end := d.TCP.Seq + n
 		prev, ok := c.end[d.Src]
 		// A segment that brings nothing past what this side already sent is
@@ -230,21 +213,21 @@ func (c *connState) segment(d Decoded, dir Direction) {
 			} else {
 				c.ServerBytes += d.PayloadLen
 			}
-		case d.PayloadLen == 1 && end == prev && fl&(SYN|FIN) == 0:
+		case d.PayloadLen == 1 && end == prev && fl&(packet.SYN|packet.FIN) == 0:
 			// keepalive
 		default:
 			c.Retransmissions++
 		}
 	}
 	by := c.side(d.Src)
-	if fl&RST != 0 && c.Close.Kind != CloseRST {
+	if fl&packet.RST != 0 && c.Close.Kind != packet.CloseRST {
 		both := c.Close.Both
-		c.Close = Close{Kind: CloseRST, By: by, ByNode: dir == DirOut, Both: both}
+		c.Close = Close{Kind: packet.CloseRST, By: by, ByNode: dir == DirOut, Both: both}
 	}
-	if fl&FIN != 0 {
+	if fl&packet.FIN != 0 {
 		c.finFrom[d.Src] = true
-		if c.Close.Kind == CloseNone {
-			c.Close = Close{Kind: CloseFIN, By: by, ByNode: dir == DirOut}
+		if c.Close.Kind == packet.CloseNone {
+			c.Close = Close{Kind: packet.CloseFIN, By: by, ByNode: dir == DirOut}
 		}
 		c.Close.Both = len(c.finFrom) == 2
 	}
@@ -287,16 +270,16 @@ func (c Count) String() string {
 type Expect struct {
 	Handshake *bool
 	// Close is fin or rst; CloseBy, when set, the side that must have ended it.
-	Close   CloseKind
-	CloseBy Side
+	Close   packet.CloseKind
+	CloseBy packet.Side
 	// ICMP names a message that must have been seen: "port-unreachable"
-	// (as ICMPName spells them, with dashes for spaces).
+	// (packet.WireICMP: as packet.ICMPName spells them, dashes for spaces).
 	ICMP            string
 	Retransmissions *Count
 	// DatagramsSent and DatagramsReceived, when set, are how many UDP
 	// datagrams the node must have sent and received.
 	DatagramsSent, DatagramsReceived *int
-	Family                           Family
+	Family                           packet.Family
 }
 
 // Mismatch is one expectation that did not hold.
@@ -316,7 +299,7 @@ func (e Expect) Check(got Wire) []Mismatch {
 	if e.Handshake != nil && *e.Handshake != got.Handshake {
 		add("handshake", fmt.Sprint(*e.Handshake), handshakeStory(got))
 	}
-	if e.Close != CloseNone && (got.Close.Kind != e.Close || (e.CloseBy != "" && got.Close.By != e.CloseBy)) {
+	if e.Close != packet.CloseNone && (got.Close.Kind != e.Close || (e.CloseBy != "" && got.Close.By != e.CloseBy)) {
 		want := string(e.Close)
 		if e.CloseBy != "" {
 			want += " by " + string(e.CloseBy)
@@ -324,8 +307,7 @@ func (e Expect) Check(got Wire) []Mismatch {
 		add("close", want, got.Close.String())
 	}
 	if e.ICMP != "" {
-		want := strings.ReplaceAll(e.ICMP, "-", " ")
-		if !slices.Contains(got.ICMP, want) {
+		if !slices.ContainsFunc(got.ICMP, func(name string) bool { return packet.WireName(name) == e.ICMP }) {
 			add("icmp", e.ICMP, orNone(strings.Join(got.ICMP, ", ")))
 		}
 	}
@@ -343,7 +325,7 @@ func (e Expect) Check(got Wire) []Mismatch {
 		}
 		add("datagrams", strings.Join(want, ", "), fmt.Sprintf("sent %d, received %d", got.Datagrams.Sent, got.Datagrams.Received))
 	}
-	if e.Family != 0 && !slices.Equal(got.Families, []Family{e.Family}) {
+	if e.Family != 0 && !slices.Equal(got.Families, []packet.Family{e.Family}) {
 		var fs []string
 		for _, f := range got.Families {
 			fs = append(fs, f.String())

@@ -74,29 +74,20 @@ func TestJudge(t *testing.T) {
 		got      string // in the first result's Got or Message
 		expected string
 	}{
-		{"contains both families", scenario.Step{Node: "client", Run: "welcome", Target: "welcome", Family: "both",
-			Expect: &scenario.Expect{Contains: "over IP"}}, []string{Pass, Pass}, "over IPv4", `output contains "over IP"`},
-		{"wrong text", scenario.Step{Node: "client", Run: "welcome", Target: "welcome", Family: "ipv4",
-			Expect: &scenario.Expect{Contains: "over IPv6"}}, []string{Fail}, `"Welcome! You are 10.0.0.3:4000 over IPv4." from 10.0.0.2:9999 over IPv4`, `output contains "over IPv6"`},
-		{"equals ignores final newline", scenario.Step{Node: "client", Run: "welcome", Target: "welcome", Timeout: scenario.Duration(2 * time.Second),
-			Expect: &scenario.Expect{Equals: str("Welcome!")}}, []string{Pass}, "", `output equals "Welcome!"`},
-		{"family mismatch", scenario.Step{Node: "client", Run: "welcome", Target: "welcome", Timeout: scenario.Duration(2 * time.Second),
-			Expect: &scenario.Expect{Family: "IPv4"}}, []string{Fail}, "over IPv6", "over IPv4"},
-		{"matches", scenario.Step{Node: "client", Run: "welcome", Target: "welcome", Family: "ipv6",
-			Expect: &scenario.Expect{Matches: `\[fd00::\d+\]:\d+`}}, []string{Pass}, "", ""},
-		{"within exceeded", scenario.Step{Node: "client", Run: "echo", Target: "echo", Args: []string{"hi"},
-			Expect: &scenario.Expect{Within: scenario.Duration(time.Millisecond)}}, []string{Fail}, "in 1.5 ms", "within 1ms"},
-		{"expected refusal", scenario.Step{Node: "client", Run: "echo", Target: "down",
-			Expect: &scenario.Expect{Fail: "refused"}}, []string{Pass}, "connection refused by 10.0.0.9:7", "failure: refused"},
-		{"refusal but timeout expected", scenario.Step{Node: "client", Run: "echo", Target: "down",
-			Expect: &scenario.Expect{Fail: "timeout"}}, []string{Fail}, "failed (refused)", "failure: timeout"},
-		{"unreachable target fails a success step", scenario.Step{Node: "client", Run: "echo", Target: "down"},
+		{"contains both families", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "welcome", Target: "welcome", Family: "both", Expect: &scenario.Expect{Contains: "over IP"}}}, []string{Pass, Pass}, "over IPv4", `output contains "over IP"`},
+		{"wrong text", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "welcome", Target: "welcome", Family: "ipv4", Expect: &scenario.Expect{Contains: "over IPv6"}}}, []string{Fail}, `"Welcome! You are 10.0.0.3:4000 over IPv4." from 10.0.0.2:9999 over IPv4`, `output contains "over IPv6"`},
+		{"equals ignores final newline", scenario.Step{Node: "client", Timeout: scenario.Duration(2 * time.Second), Kind: &scenario.RunStep{Client: "welcome", Target: "welcome", Expect: &scenario.Expect{Equals: str("Welcome!")}}}, []string{Pass}, "", `output equals "Welcome!"`},
+		{"family mismatch", scenario.Step{Node: "client", Timeout: scenario.Duration(2 * time.Second), Kind: &scenario.RunStep{Client: "welcome", Target: "welcome", Expect: &scenario.Expect{Family: "IPv4"}}}, []string{Fail}, "over IPv6", "over IPv4"},
+		{"matches", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "welcome", Target: "welcome", Family: "ipv6", Expect: &scenario.Expect{Matches: `\[fd00::\d+\]:\d+`}}}, []string{Pass}, "", ""},
+		{"within exceeded", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"hi"}, Expect: &scenario.Expect{Within: scenario.Duration(time.Millisecond)}}}, []string{Fail}, "in 1.5 ms", "within 1ms"},
+		{"expected refusal", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "down", Expect: &scenario.Expect{Fail: "refused"}}}, []string{Pass}, "connection refused by 10.0.0.9:7", "failure: refused"},
+		{"refusal but timeout expected", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "down", Expect: &scenario.Expect{Fail: "timeout"}}}, []string{Fail}, "failed (refused)", "failure: timeout"},
+		{"unreachable target fails a success step", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "down"}},
 			[]string{Fail}, "connection refused by 10.0.0.9:7", "success"},
-		{"failure expected but it worked", scenario.Step{Node: "client", Run: "echo", Target: "echo", Args: []string{"hi"},
-			Expect: &scenario.Expect{Fail: "any"}}, []string{Fail}, "success:", "failure: any"},
-		{"client without JSON", scenario.Step{Node: "client", Run: "nope", Target: "x"},
+		{"failure expected but it worked", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"hi"}, Expect: &scenario.Expect{Fail: "any"}}}, []string{Fail}, "success:", "failure: any"},
+		{"client without JSON", scenario.Step{Node: "client", Kind: &scenario.RunStep{Client: "nope", Target: "x"}},
 			[]string{Error}, "exited 2 without a JSON result: sock: unknown command", ""},
-		{"action error", scenario.Step{Node: "chat", Action: "connect", Network: "gone"},
+		{"action error", scenario.Step{Node: "chat", Kind: scenario.ConnectStep{Network: "gone"}},
 			[]string{Error}, `network "gone" not found`, ""},
 	}
 	for _, c := range cases {
@@ -132,12 +123,12 @@ func TestJudge(t *testing.T) {
 func TestActionsRunInOrder(t *testing.T) {
 	lab := &fakeLab{}
 	sc := &scenario.Scenario{Name: "split", Steps: []*scenario.Step{
-		{Node: "chat", Action: "disconnect", Network: "front"},
-		{Node: "chat", Action: "sleep", For: scenario.Duration(time.Millisecond)},
-		{Node: "chat", Action: "connect", Network: "front"},
-		{Node: "echo", Action: "stop"},
-		{Node: "echo", Action: "kill"},
-		{Node: "echo", Action: "start"},
+		{Node: "chat", Kind: scenario.DisconnectStep{Network: "front"}},
+		{Node: "chat", Kind: scenario.SleepStep{For: scenario.Duration(time.Millisecond)}},
+		{Node: "chat", Kind: scenario.ConnectStep{Network: "front"}},
+		{Node: "echo", Kind: scenario.StopStep{}},
+		{Node: "echo", Kind: scenario.KillStep{}},
+		{Node: "echo", Kind: scenario.StartStep{}},
 	}}
 	rep := Run(context.Background(), lab, sc, nil)
 	if !rep.Passed() {
@@ -241,9 +232,8 @@ func (s *slowLab) Exec(ctx context.Context, node string, argv []string) ([]byte,
 func TestBackgroundStepWaitsForALaterOne(t *testing.T) {
 	lab := &slowLab{said: make(chan struct{})}
 	sc := &scenario.Scenario{Name: "chat", Steps: []*scenario.Step{
-		{Name: "ada waits", Node: "client", Run: "chat", Target: "chat", Args: []string{"--expect", "hi ada"}, Background: true,
-			Expect: &scenario.Expect{Contains: "hi ada"}},
-		{Name: "bob says", Node: "client", Run: "chat", Target: "chat", Args: []string{"--say", "hi ada"}},
+		{Name: "ada waits", Node: "client", Kind: &scenario.RunStep{Client: "chat", Target: "chat", Args: []string{"--expect", "hi ada"}, Background: true, Expect: &scenario.Expect{Contains: "hi ada"}}},
+		{Name: "bob says", Node: "client", Kind: &scenario.RunStep{Client: "chat", Target: "chat", Args: []string{"--say", "hi ada"}}},
 	}}
 	var order []string
 	// The waiting user hears the line once bob's step has been reported
@@ -271,9 +261,9 @@ func TestResultOutput(t *testing.T) {
 		"client: sock echo --json --timeout 10s big":     okJSON(strings.Repeat("é", MaxOutput), "IPv4"),
 	}}
 	sc := &scenario.Scenario{Name: "t", Steps: []*scenario.Step{
-		{Node: "client", Run: "echo", Target: "echo", Args: []string{"hi"}},
-		{Node: "client", Run: "nope", Target: "x"},
-		{Node: "client", Run: "echo", Target: "big"},
+		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"hi"}}},
+		{Node: "client", Kind: &scenario.RunStep{Client: "nope", Target: "x"}},
+		{Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "big"}},
 	}}
 	rep := Run(context.Background(), lab, sc, nil)
 	if r := rep.Results[0]; r.Command != "sock echo --json --timeout 10s echo hi" || r.Output != "hi\n" {

@@ -28,11 +28,11 @@ func (f *fakeLab) Heal(_ context.Context, n, net string) error {
 func TestImpairSteps(t *testing.T) {
 	lab := &fakeLab{}
 	sc := &scenario.Scenario{Name: "lossy", Steps: []*scenario.Step{
-		{Node: "client", Action: scenario.ActionImpair, Network: "front", Impair: &shape.Settings{Loss: 20}},
-		{Node: "client", Action: scenario.ActionHeal, Network: "front"},
-		{Node: "client", Action: scenario.ActionImpair, Impair: &shape.Settings{Rate: 1e6}},
-		{Action: scenario.ActionHeal},
-		{Node: "client", Action: scenario.ActionImpair, Network: "gone", Impair: &shape.Settings{Loss: 1}},
+		{Node: "client", Kind: scenario.ImpairStep{Network: "front", Settings: shape.Settings{Loss: 20}}},
+		{Node: "client", Kind: scenario.HealStep{Network: "front"}},
+		{Node: "client", Kind: scenario.ImpairStep{Settings: shape.Settings{Rate: 1e6}}},
+		{Kind: scenario.HealStep{}},
+		{Node: "client", Kind: scenario.ImpairStep{Network: "gone", Settings: shape.Settings{Loss: 1}}},
 	}}
 	rep := Run(context.Background(), lab, sc, nil)
 	want := "impair client:front loss 20%|heal client:front|impair client: rate 1mbit|heal :"

@@ -31,7 +31,8 @@ func WriteIntro(w io.Writer, name, description string) error {
 
 // WriteStep writes one step's result for learn mode: what ran (the client
 // command and its node, or the action), what came back (its output, cut to
-// a few lines), and why it passed, failed or could not run.
+// a few lines) or what the action did to the lab, and why it passed, failed
+// or could not run.
 func WriteStep(w io.Writer, r *Result) error {
 	var b strings.Builder
 	fam := ""
@@ -44,6 +45,9 @@ func WriteStep(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "     ran:       %s   (in %s)\n", r.Command, r.Node)
 	case r.Action != "":
 		fmt.Fprintf(&b, "     did:       %s\n", r.Name)
+		if r.Explain != "" {
+			fmt.Fprintf(&b, "     effect:    %s\n", r.Explain)
+		}
 	}
 	if out := learnOutput(r.Output); out != "" {
 		fmt.Fprintf(&b, "     came back: %s\n", out)

@@ -40,7 +40,8 @@ const MaxPacketLines = 200
 // its expect.wire. It runs after the step, whose client ran from start to end.
 func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start, end time.Time) {
 	rec, ok := l.(Recorder)
-	want := st.Expect != nil && st.Expect.Wire != nil
+	w := st.Wire()
+	want := w != nil
 	if !ok {
 		if want && res.Outcome != Error {
 			res.Outcome = Error
@@ -57,7 +58,7 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 	if !want || res.Outcome == Error {
 		return
 	}
-	miss := wireExpect(st.Expect.Wire).Check(capture.Analyze(pkts))
+	miss := wireExpect(w).Check(capture.Analyze(pkts))
 	if len(miss) == 0 {
 		return
 	}
@@ -110,8 +111,8 @@ func packetLines(pkts []capture.Packet) []string {
 func wireExpect(w *scenario.Wire) capture.Expect {
 	e := capture.Expect{
 		Handshake: w.Handshake,
-		Close:     capture.CloseKind(w.Close.How),
-		CloseBy:   capture.Side(w.Close.By),
+		Close:     w.Close.How,
+		CloseBy:   w.Close.By,
 		ICMP:      w.ICMP,
 	}
 	if r := w.Retransmissions; r != nil {

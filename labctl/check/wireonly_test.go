@@ -27,8 +27,8 @@ func (r *recordedLab) Packets(_ context.Context, node string, _, _ time.Time) []
 func TestWireOnlyListsPacketsOfWireStepsOnly(t *testing.T) {
 	yes := true
 	sc := &scenario.Scenario{Name: "w", Steps: []*scenario.Step{
-		{Name: "plain", Node: "a", Exec: []string{"true"}},
-		{Name: "wire", Node: "b", Exec: []string{"true"}, Expect: &scenario.Expect{Wire: &scenario.Wire{Handshake: &yes}}},
+		{Name: "plain", Node: "a", Kind: &scenario.ExecStep{Argv: []string{"true"}}},
+		{Name: "wire", Node: "b", Kind: &scenario.ExecStep{Argv: []string{"true"}, Expect: &scenario.Expect{Wire: &scenario.Wire{Handshake: &yes}}}},
 	}}
 	for _, c := range []struct {
 		name string

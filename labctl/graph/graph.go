@@ -114,16 +114,7 @@ func (g *Graph) networkIndex(name string) int {
 
 // networkFacts are the lines that describe a network after its name.
 func networkFacts(n Network) []string {
-	var f []string
-	if n.Stack != "" {
-		f = append(f, n.Stack)
-	}
-	if n.IPv4 != "" {
-		f = append(f, n.IPv4)
-	}
-	if n.IPv6 != "" {
-		f = append(f, n.IPv6)
-	}
+	f := nonEmpty(n.Stack, n.IPv4, n.IPv6)
 	if n.Internal {
 		f = append(f, "internal")
 	}
@@ -148,21 +139,23 @@ func nodeFacts(n Node) []string {
 // linkFacts are the lines that label a link: interface, addresses,
 // aliases, impairment.
 func linkFacts(l Link) []string {
-	var f []string
-	if l.Interface != "" {
-		f = append(f, l.Interface)
-	}
-	if l.IPv4 != "" {
-		f = append(f, l.IPv4)
-	}
-	if l.IPv6 != "" {
-		f = append(f, l.IPv6)
-	}
+	f := nonEmpty(l.Interface, l.IPv4, l.IPv6)
 	if len(l.Aliases) > 0 {
 		f = append(f, "aka "+strings.Join(l.Aliases, ", "))
 	}
 	if l.Impairment != "" {
 		f = append(f, "impaired: "+l.Impairment)
+	}
+	return f
+}
+
+// nonEmpty are the strings of ss that are not "", in order.
+func nonEmpty(ss ...string) []string {
+	var f []string
+	for _, s := range ss {
+		if s != "" {
+			f = append(f, s)
+		}
 	}
 	return f
 }

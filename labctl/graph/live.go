@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/lab"
 	"socketlab/labctl/scenario"
 )
@@ -44,7 +45,7 @@ func FromStatus(st *lab.Status, sc *scenario.Scenario) *Graph {
 		if p, ok := planned[n.Name]; ok {
 			node.Ports = ports(p)
 		} else {
-			node.Ports = servicePorts[imageName(n.Image)]
+			node.Ports = servicePorts(imageName(n.Image), "")
 		}
 		g.Nodes = append(g.Nodes, node)
 		for _, a := range n.Addresses {
@@ -78,12 +79,7 @@ func liveState(n lab.NodeStatus) string {
 // imageName is the short name of a socketlab service image reference
 // (socketlab/echo:latest is echo); any other image keeps its reference.
 func imageName(ref string) string {
-	rest, ok := strings.CutPrefix(ref, "socketlab/")
-	if !ok {
-		return ref
-	}
-	name, _, _ := strings.Cut(rest, ":")
-	if _, ok := servicePorts[name]; ok {
+	if name, ok := images.ShortName(ref); ok && images.IsService(name) {
 		return name
 	}
 	return ref

@@ -2,28 +2,11 @@ package graph
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 
+	"socketlab/internal/images"
 	"socketlab/labctl/scenario"
-	"socketlab/services/chat"
-	"socketlab/services/echo"
-	"socketlab/services/lookup"
-	"socketlab/services/responder"
-	"socketlab/services/web"
-	"socketlab/services/welcome"
 )
-
-// servicePorts are what each socketlab image serves by default, taken from
-// the services themselves.
-var servicePorts = map[string][]string{
-	"welcome":   {"tcp/" + strconv.Itoa(welcome.Port)},
-	"echo":      {"tcp/" + strconv.Itoa(echo.Port), "udp/" + strconv.Itoa(echo.Port)},
-	"chat":      {"tcp/" + strconv.Itoa(chat.Port)},
-	"responder": {"udp/" + strconv.Itoa(responder.Port)},
-	"lookup":    {"tcp/" + strconv.Itoa(lookup.Port)},
-	"web":       {"tcp/" + strconv.Itoa(web.Port)},
-}
 
 // FromScenario is the graph of the lab sc describes, before it is up:
 // networks with their stack and any fixed subnets, nodes with their image
@@ -51,13 +34,9 @@ func FromScenario(sc *scenario.Scenario) *Graph {
 	return g
 }
 
-// ports are the ports node n serves: its image's, on the port its
-// environment or arguments move the server to.
+// ports are the ports node n serves: its image's (as the catalog lists
+// them), on the port its environment or arguments move the server to.
 func ports(n *scenario.Node) []string {
-	def := servicePorts[n.Image]
-	if len(def) == 0 {
-		return nil
-	}
 	port := n.Env["PORT"]
 	for i, a := range n.Args {
 		switch {
@@ -67,13 +46,22 @@ func ports(n *scenario.Node) []string {
 			port = strings.TrimPrefix(a, "--port=")
 		}
 	}
-	if port == "" {
-		return def
+	return servicePorts(n.Image, port)
+}
+
+// servicePorts are the ports the service image serves, moved to port
+// unless it is "": nil for an image that is no service.
+func servicePorts(image, port string) []string {
+	svc, ok := images.LookupService(image)
+	if !ok {
+		return nil
 	}
-	out := make([]string, len(def))
-	for i, p := range def {
-		proto, _, _ := strings.Cut(p, "/")
-		out[i] = proto + "/" + port
+	out := make([]string, len(svc.Ports))
+	for i, p := range svc.Ports {
+		out[i] = p.String()
+		if port != "" {
+			out[i] = p.Proto + "/" + port
+		}
 	}
 	return out
 }

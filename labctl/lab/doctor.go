@@ -45,8 +45,8 @@ func (e *Engine) ProbeImpairment(ctx context.Context) (shape.Probe, error) {
 		_ = e.Down(dctx, name, WithProgress(nil))
 	}()
 	stderr := &lockedWriter{w: &strings.Builder{}}
-	h, err := l.RunHelper(ctx, "probe", HelperSpec{Purpose: PurposeImpair + "-probe", Image: ref,
-		Cmd: []string{"probe"}, Caps: []string{"NET_ADMIN"}, Stderr: stderr})
+	h, err := l.RunHelper(ctx, "probe", backend.HelperSpec{Purpose: PurposeImpair + "-probe", Image: ref,
+		Cmd: []string{"probe"}, Caps: images.Caps(images.Impair), Stderr: stderr})
 	if err != nil {
 		return shape.Probe{}, fmt.Errorf("doctor: run the impair probe: %w", err)
 	}

@@ -20,12 +20,17 @@ type Engine struct {
 }
 
 // New returns an engine that drives labs through b with opts as the
-// defaults of its calls.
-func New(b backend.Backend, opts ...Option) *Engine {
-	return &Engine{b: b, o: defaultOptions().with(opts)}
+// defaults of its calls; it fails with ErrInvalid when an option is wrong.
+func New(b backend.Backend, opts ...EngineOption) (*Engine, error) {
+	o, err := with(defaultOptions(), opts, EngineOption.applyEngine)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{b: b, o: o}, nil
 }
 
-// Backend is the backend the engine drives.
+// Backend is the backend the engine drives, for tests that look beneath
+// the engine; labctl itself asks the engine.
 func (e *Engine) Backend() backend.Backend { return e.b }
 
 // Close closes the backend's connection.
@@ -36,6 +41,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 	_, err := e.b.Info(ctx)
 	return err
 }
+
+// Info describes the container engine the engine drives; the error wraps
+// ErrEngineUnreachable when it does not answer.
+func (e *Engine) Info(ctx context.Context) (backend.Info, error) { return e.b.Info(ctx) }
 
 // ImagesMissing returns which socketlab image names (welcome, echo,
 // client...) have no image built with the engine's tag, in the order given.
@@ -65,9 +74,13 @@ func (e *Engine) resources(ctx context.Context, sel backend.Selector) ([]backend
 
 // Open finds the lab called name. It fails with ErrNoLab when the engine
 // holds no resource of that lab.
-func (e *Engine) Open(ctx context.Context, name string, opts ...Option) (*Lab, error) {
+func (e *Engine) Open(ctx context.Context, name string, opts ...OpenOption) (*Lab, error) {
 	if err := scenario.CheckLabName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	o, err := with(e.o, opts, OpenOption.applyOpen)
+	if err != nil {
+		return nil, err
 	}
 	ctrs, nets, err := e.resources(ctx, backend.Selector{LabelLab: name})
 	if err != nil {
@@ -76,18 +89,26 @@ func (e *Engine) Open(ctx context.Context, name string, opts ...Option) (*Lab, e
 	if len(ctrs) == 0 && len(nets) == 0 {
 		return nil, fmt.Errorf("%w %q: labctl status lists the labs that are up", ErrNoLab, name)
 	}
-	return &Lab{name: name, e: e, o: e.o.with(opts)}, nil
+	return &Lab{name: name, e: e, o: o}, nil
 }
 
 // Down removes every container (helpers first) and network of the lab
 // called name, found by their labels: no scenario file is needed.
 // Containers are killed, not stopped gracefully: the lab is thrown away. It
 // fails with ErrNoLab when there is nothing of that lab.
-func (e *Engine) Down(ctx context.Context, name string, opts ...Option) error {
+func (e *Engine) Down(ctx context.Context, name string, opts ...DownOption) error {
 	if err := scenario.CheckLabName(name); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	o := e.o.with(opts)
+	o, err := with(e.o, opts, DownOption.applyDown)
+	if err != nil {
+		return err
+	}
+	return e.down(ctx, name, o)
+}
+
+// down is Down with its options applied.
+func (e *Engine) down(ctx context.Context, name string, o options) error {
 	ctrs, nets, err := e.resources(ctx, backend.Selector{LabelLab: name})
 	if err != nil {
 		return err

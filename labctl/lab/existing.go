@@ -28,7 +28,7 @@ func (u *upper) checkExisting(ctx context.Context, ctrs []backend.Container, net
 	}
 	wantNode := map[string]*nodePlan{}
 	for _, n := range u.p.nodes {
-		wantNode[n.node.Name] = n
+		wantNode[n.name] = n
 	}
 	for _, c := range ctrs {
 		name := c.Labels[LabelNode]

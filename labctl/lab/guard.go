@@ -66,7 +66,7 @@ func (e *Engine) guardHelper(ctx context.Context, lab, upID string, o options, v
 	var errb bytes.Buffer
 	h, err := e.b.RunHelper(ctx, "", backend.HelperSpec{
 		Name: dockerName(lab, "guard") + "-" + newID()[:6], Image: images.Ref(images.Isolate, o.tag),
-		Cmd: append([]string{verb}, brs...), Caps: []string{"NET_ADMIN"}, Labels: labels, Stderr: &errb,
+		Cmd: append([]string{verb}, brs...), Caps: images.Caps(images.Isolate), Labels: labels, Stderr: &errb,
 	})
 	if err != nil {
 		return fmt.Errorf("forward guard of %s: %w", strings.Join(brs, " "), err)

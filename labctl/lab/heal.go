@@ -86,8 +86,8 @@ func (l *Lab) clearLinks(ctx context.Context, node, network string) error {
 		cmd = append(cmd, lk.iface())
 	}
 	stderr := &lockedWriter{w: &strings.Builder{}}
-	h, err := l.RunHelper(ctx, node, HelperSpec{Purpose: PurposeImpair + "-clear", Image: ref, Cmd: cmd,
-		Caps: []string{"NET_ADMIN"}, Stderr: stderr})
+	h, err := l.RunHelper(ctx, node, backend.HelperSpec{Purpose: PurposeImpair + "-clear", Image: ref, Cmd: cmd,
+		Caps: images.Caps(images.Impair), Stderr: stderr})
 	if err != nil {
 		return fmt.Errorf("heal %s: %w", node, err)
 	}
@@ -136,7 +136,7 @@ func impairmentsOf(ctrs []backend.Container) []Impairment {
 // It tells whether it changed anything.
 func (u *upper) impairNode(ctx context.Context, n *nodePlan) (changed bool, err error) {
 	l := &Lab{name: u.p.name, e: u.e, o: u.o}
-	hs, _, err := u.e.b.List(ctx, backend.Selector{LabelLab: u.p.name, LabelRole: RoleHelper, LabelHelper: PurposeImpair, LabelNode: n.node.Name})
+	hs, _, err := u.e.b.List(ctx, backend.Selector{LabelLab: u.p.name, LabelRole: RoleHelper, LabelHelper: PurposeImpair, LabelNode: n.name})
 	if err != nil {
 		return false, err
 	}
@@ -145,24 +145,21 @@ func (u *upper) impairNode(ctx context.Context, n *nodePlan) (changed bool, err 
 		have[h.Labels[LabelImpairNetwork]] = h
 	}
 	declared := map[string]bool{}
-	for _, a := range n.node.Networks {
-		if a.Impair == nil {
-			continue
-		}
-		declared[a.Network] = true
-		vals, _ := json.Marshal(a.Impair.Values())
-		if h, ok := have[a.Network]; ok && h.Running && h.Labels[LabelImpairSettings] == string(vals) {
+	for _, im := range n.impairs {
+		declared[im.network] = true
+		vals, _ := json.Marshal(im.settings.Values())
+		if h, ok := have[im.network]; ok && h.Running && h.Labels[LabelImpairSettings] == string(vals) {
 			continue
 		}
 		changed = true
-		if _, err := l.impair(ctx, n.node.Name, a.Network, *a.Impair, map[string]string{LabelUp: u.p.upID}); err != nil {
+		if _, err := l.impair(ctx, n.name, im.network, im.settings, map[string]string{LabelUp: u.p.upID}); err != nil {
 			return changed, err
 		}
 	}
 	for net, h := range have {
 		if !declared[net] && h.Labels[LabelUp] != "" {
 			changed = true
-			if err := l.Heal(ctx, n.node.Name, net); err != nil {
+			if err := l.Heal(ctx, n.name, net); err != nil {
 				return changed, err
 			}
 		}

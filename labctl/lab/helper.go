@@ -7,32 +7,18 @@ import (
 	"io"
 	"maps"
 	"strings"
+	"time"
 
 	"socketlab/labctl/backend"
 )
 
-// HelperSpec describes a helper container for RunHelper: a small image run
-// in a node's network namespace (packet capture, link impairment). Helpers
-// are never nodes: up, status and List leave them out, and down removes
-// them first.
-type HelperSpec struct {
-	// Purpose names what the helper does, e.g. "capture"; it is part of the
-	// helper's container name and its LabelHelper label.
-	Purpose string
-	Image   string
-	Cmd     []string
-	// Caps are the only capabilities the helper gets, e.g. NET_RAW.
-	Caps []string
-	// Labels are extra labels for the helper's container.
-	Labels map[string]string
-	// Stderr receives the helper's stderr (nil: dropped).
-	Stderr io.Writer
-}
-
 // RunHelper runs spec in the network namespace of node, which must be
 // running, and returns the running helper: read its Stdout, and Remove it
-// when done (Down removes any left).
-func (l *Lab) RunHelper(ctx context.Context, node string, spec HelperSpec) (backend.Helper, error) {
+// when done (Down removes any left). The engine names the helper's
+// container from spec.Purpose and labels it as a helper of node: helpers
+// are never nodes (up, status and List leave them out, down removes them
+// first).
+func (l *Lab) RunHelper(ctx context.Context, node string, spec backend.HelperSpec) (backend.Helper, error) {
 	c, err := l.container(ctx, node)
 	if err != nil {
 		return nil, err
@@ -44,7 +30,7 @@ func (l *Lab) RunHelper(ctx context.Context, node string, spec HelperSpec) (back
 }
 
 // runHelper runs spec in the namespace of the node container c of lab.
-func (e *Engine) runHelper(ctx context.Context, lab string, c backend.Container, spec HelperSpec) (backend.Helper, error) {
+func (e *Engine) runHelper(ctx context.Context, lab string, c backend.Container, spec backend.HelperSpec) (backend.Helper, error) {
 	node := c.Labels[LabelNode]
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
@@ -60,10 +46,19 @@ func (e *Engine) runHelper(ctx context.Context, lab string, c backend.Container,
 	if up := c.Labels[LabelUp]; up != "" {
 		labels[LabelUp] = up // a rolled-back up takes its helpers with it
 	}
-	return e.b.RunHelper(ctx, c.ID, backend.HelperSpec{
-		Name:  dockerName(lab, node) + "-" + spec.Purpose + "-" + newID()[:6],
-		Image: spec.Image, Cmd: spec.Cmd, Caps: spec.Caps, Labels: labels, Stderr: spec.Stderr,
-	})
+	spec.Name = dockerName(lab, node) + "-" + spec.Purpose + "-" + newID()[:6]
+	spec.Labels = labels
+	return e.b.RunHelper(ctx, c.ID, spec)
+}
+
+// StopHelper stops the helper container id that RunHelper started:
+// SIGTERM, then SIGKILL after grace. A helper stopped so may write what it
+// keeps for the end (a capture its statistics); then its Stdout ends.
+func (l *Lab) StopHelper(ctx context.Context, id string, grace time.Duration) error {
+	if err := l.e.b.Stop(ctx, id, grace); err != nil {
+		return fmt.Errorf("stop helper %s: %w", shortID(id), err)
+	}
+	return nil
 }
 
 // RemoveHelpers removes every helper serving node (all of the lab's when

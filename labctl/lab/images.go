@@ -82,20 +82,16 @@ func (u *upper) probeImage() string { return images.Ref(images.Client, u.o.tag) 
 // copied into its container), and runs the node on it.
 func (u *upper) addFiles(ctx context.Context) error {
 	for _, n := range u.p.nodes {
-		if len(n.node.Files) == 0 {
+		if len(n.files) == 0 {
 			continue
 		}
-		var files []backend.File
-		for _, f := range n.node.Files {
-			files = append(files, backend.File{Source: f.HostPath, Target: f.Target})
-		}
-		ref, err := u.e.b.AddFiles(ctx, n.image, files, map[string]string{LabelFiles: n.image})
+		ref, err := u.e.b.AddFiles(ctx, n.image, n.files, map[string]string{LabelFiles: n.image})
 		if err != nil {
-			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
+			return fmt.Errorf("node %s: files: %w", n.name, err)
 		}
 		img, err := u.e.b.Image(ctx, ref)
 		if err != nil {
-			return fmt.Errorf("node %s: files: %w", n.node.Name, err)
+			return fmt.Errorf("node %s: files: %w", n.name, err)
 		}
 		n.spec.Image = ref
 		n.spec.Labels[LabelFiles] = n.image // status shows the image the node is of

@@ -200,11 +200,11 @@ func (l *Lab) impairLink(ctx context.Context, node, ref string, lk link, s shape
 	}
 	maps.Copy(labels, extra)
 	stderr := &lockedWriter{w: &strings.Builder{}}
-	h, err := l.RunHelper(ctx, node, HelperSpec{
+	h, err := l.RunHelper(ctx, node, backend.HelperSpec{
 		Purpose: PurposeImpair,
 		Image:   ref,
 		Cmd:     append([]string{"apply", lk.iface()}, s.Args()...),
-		Caps:    []string{"NET_ADMIN"},
+		Caps:    images.Caps(images.Impair),
 		Labels:  labels,
 		Stderr:  stderr,
 	})

@@ -85,8 +85,8 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	}
 	c := backend.Container{ID: id, Labels: ins.Labels, Running: ins.Running}
 	var errb bytes.Buffer
-	h, err := e.runHelper(ctx, lab, c, HelperSpec{
-		Purpose: "isolate", Image: images.Ref(images.Isolate, o.tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
+	h, err := e.runHelper(ctx, lab, c, backend.HelperSpec{
+		Purpose: "isolate", Image: images.Ref(images.Isolate, o.tag), Cmd: args, Caps: images.Caps(images.Isolate), Stderr: &errb,
 	})
 	if err != nil {
 		if errors.Is(err, backend.ErrNotRunning) {

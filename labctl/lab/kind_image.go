@@ -13,10 +13,7 @@ import (
 // (Debian with python3, the network tools and sock) by its short name, and
 // any other image by its reference. Both are hardened as the socketlab
 // nodes are; the scenario relaxes that per node (readonly, tmpfs, cap_add).
-func init() {
-	Register(toolboxKind{})
-	Register(imageKind{})
-}
+// The image kind is the catch-all, asked after every other (kinds.go).
 
 // toolboxKind is socketlab/toolbox: ready once it runs, unless the
 // scenario says what to wait for.

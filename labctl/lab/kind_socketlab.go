@@ -12,10 +12,6 @@ import (
 // The socketlab kinds: the six services and the client, each a socketlab
 // image by its short name, hardened (read-only root, no capabilities,
 // no-new-privileges, the node's limits).
-func init() {
-	Register(serviceKind{})
-	Register(clientKind{})
-}
 
 // StopTimeout is how long Stop lets a node shut down gracefully before the
 // engine kills it.
@@ -73,7 +69,7 @@ func healthcheck(img backend.Image) Readiness {
 		return Readiness{}
 	}
 	argv := img.Healthcheck
-	return Readiness{What: "healthcheck", Check: func(ctx context.Context, b backend.Backend, id string) error {
+	return Readiness{What: "healthcheck", Check: func(ctx context.Context, b ReadyBackend, id string) error {
 		return execCheck(ctx, b, id, argv)
 	}}
 }

@@ -11,9 +11,8 @@ import (
 )
 
 // A NodeKind is one sort of node: what image it runs, how its container is
-// set up, and when it is ready. Each kind is one entry in the registry,
-// added by Register from its own file; the engine asks the registry and
-// knows no kind by name.
+// set up, and when it is ready. Each kind is one entry in the list kinds,
+// in its own file; the engine asks the list and knows no kind by name.
 type NodeKind interface {
 	// Name is the kind's name, e.g. "service".
 	Name() string
@@ -42,31 +41,49 @@ type Readiness struct {
 	What string
 	// Check runs once; nil error means ready. It is retried until it
 	// passes or the health timeout ends.
-	Check func(ctx context.Context, b backend.Backend, container string) error
+	Check func(ctx context.Context, b ReadyBackend, container string) error
 }
 
-var kinds []NodeKind
+// ReadyBackend is what a readiness check may use of the backend: read the
+// container and its log, exec in it, run a helper beside it.
+type ReadyBackend interface {
+	backend.Containers
+	backend.Execer
+	backend.Helpers
+}
 
-// Register adds a node kind. Kinds are asked in the order registered; the
-// first that matches a node is its kind.
-func Register(k NodeKind) { kinds = append(kinds, k) }
+// kinds are the node kinds, asked in this order: the first that matches a
+// node is its kind. A new kind is a file with its type and one line here.
+// The image kind, which runs any image that is not a socketlab short name,
+// is not in the list: kindSet.of asks it after every kind listed, so it
+// can never shadow one.
+var kinds = kindSet{serviceKind{}, clientKind{}, toolboxKind{}}
 
-// Kinds returns the names of the registered kinds, sorted.
-func Kinds() []string {
-	var names []string
-	for _, k := range kinds {
+// anyImage is the catch-all kind, asked last.
+var anyImage NodeKind = imageKind{}
+
+// kindSet is an ordered list of node kinds.
+type kindSet []NodeKind
+
+// Kinds returns the names of the node kinds, sorted.
+func Kinds() []string { return kinds.names() }
+
+func (ks kindSet) names() []string {
+	names := []string{anyImage.Name()}
+	for _, k := range ks {
 		names = append(names, k.Name())
 	}
 	sort.Strings(names)
 	return slices.Compact(names)
 }
 
-// kindOf finds the kind of a node.
-func kindOf(n *scenario.Node) (NodeKind, error) {
-	for _, k := range kinds {
+// of finds the kind of a node: the first of ks that matches it, else the
+// image kind.
+func (ks kindSet) of(n *scenario.Node) (NodeKind, error) {
+	for _, k := range append(ks[:len(ks):len(ks)], anyImage) {
 		if k.Match(n) {
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: node %s: no node kind runs image %q (kinds: %v)", ErrInvalid, n.Name, n.Image, Kinds())
+	return nil, fmt.Errorf("%w: node %s: no node kind runs image %q (kinds: %v)", ErrInvalid, n.Name, n.Image, ks.names())
 }

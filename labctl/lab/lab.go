@@ -7,8 +7,9 @@
 // e.List, e.Open.
 //
 // Where things go:
-//   - a new node kind is one new file registering a Kind (see kinds.go and
-//     kind_socketlab.go): its image reference, container settings, readiness;
+//   - a new node kind is one new file with its NodeKind (see
+//     kind_socketlab.go): its image reference, container settings,
+//     readiness; and one line in the list in kinds.go;
 //   - a new runtime is one new package implementing backend.Backend;
 //   - helper containers (capture, impairment) run through Lab.RunHelper and
 //     carry the helper role label, so they are never taken for nodes.
@@ -21,7 +22,6 @@ import (
 	"errors"
 	"time"
 
-	"socketlab/internal/images"
 	"socketlab/labctl/backend"
 )
 
@@ -55,74 +55,6 @@ var (
 	// (a bad name, pool or kind).
 	ErrInvalid = errors.New("invalid lab definition")
 )
-
-// Option configures an Engine (New) or one of its calls (Up, Down...); an
-// option given to a call overrides the engine's.
-type Option func(*options)
-
-type options struct {
-	name          string
-	progress      func(Event)
-	healthTimeout time.Duration
-	pool4, pool6  string
-	tag           string
-	// pull: pull the images that are missing (labctl up --pull missing).
-	pull bool
-	// hostPaths: files and mounts may name host paths outside the
-	// scenario's folder (labctl up --allow-host-paths).
-	hostPaths bool
-	// helpersOnly: see WithHelpersOnly.
-	helpersOnly bool
-}
-
-func defaultOptions() options {
-	return options{healthTimeout: DefaultHealthTimeout, pool4: DefaultPool4, pool6: DefaultPool6, tag: images.DefaultTag}
-}
-
-// with returns o with opts applied.
-func (o options) with(opts []Option) options {
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return o
-}
-
-// WithName names the lab, overriding the scenario's name. Tests use it to
-// run one scenario several times side by side.
-func WithName(name string) Option { return func(o *options) { o.name = name } }
-
-// WithProgress receives an Event as each network and node moves on (created,
-// started, healthy, removed). Calls are serialized; fn must not block long.
-func WithProgress(fn func(Event)) Option { return func(o *options) { o.progress = fn } }
-
-// WithHealthTimeout changes how long a node may take to become healthy.
-func WithHealthTimeout(d time.Duration) Option { return func(o *options) { o.healthTimeout = d } }
-
-// WithPools changes the ranges subnets are allocated from when a scenario
-// gives none: an IPv4 prefix of length ≤ 24 (cut into /24s) and an IPv6 prefix
-// of length ≤ 64 (cut into /64s).
-func WithPools(ipv4, ipv6 string) Option {
-	return func(o *options) { o.pool4, o.pool6 = ipv4, ipv6 }
-}
-
-// WithHelpersOnly makes the engine change a node's namespace only through
-// helper containers, as it must against an engine on another machine, never
-// by entering the namespace itself (its fast path when it runs as root next
-// to the engine).
-func WithHelpersOnly() Option { return func(o *options) { o.helpersOnly = true } }
-
-// WithImageTag runs the socketlab images with tag instead of
-// images.DefaultTag, e.g. images built for a branch.
-func WithImageTag(tag string) Option { return func(o *options) { o.tag = tag } }
-
-// WithPullMissing lets Up pull the images a scenario needs that are not
-// there (never the socketlab images, which are built here). Without it,
-// nothing is ever pulled: a missing image is an error saying how to get it.
-func WithPullMissing() Option { return func(o *options) { o.pull = true } }
-
-// WithHostPathsAnywhere lets a scenario's files and mounts name host paths
-// outside the scenario's folder: for a scenario you trust.
-func WithHostPathsAnywhere() Option { return func(o *options) { o.hostPaths = true } }
 
 // Phase is a step in the life of a network or node, as reported by Event.
 type Phase string

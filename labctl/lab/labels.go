@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 
+	"socketlab/labctl/backend"
 	"socketlab/labctl/scenario"
 )
 
@@ -32,7 +33,7 @@ const (
 	LabelFiles   = "socketlab.files"   // the image a node's files are added to, on that node and on the image AddFiles made
 	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
 	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
-	LabelHost    = "socketlab.host"    // the host a node is placed on, in a lab across several
+	LabelHost    = backend.LabelHost   // the host a node is placed on, in a lab across several
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."

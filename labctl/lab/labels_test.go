@@ -13,7 +13,10 @@ import (
 // TestLabNames: a bad lab name is refused before the backend is asked
 // anything (a nil backend would panic).
 func TestLabNames(t *testing.T) {
-	e := New(nil)
+	e, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, bad := range []string{"", "Default", "-x", "x-", "a_b", "a.b", "a b", "0123456789012345678901234567890123456789012345678"} {
 		if err := e.Down(context.Background(), bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Down(%q) = %v, want ErrInvalid", bad, err)

@@ -228,8 +228,8 @@ func (e *Engine) pinIPv6(ctx context.Context, lab, id, tag string) error {
 	node := ins.Labels[LabelNode]
 	var errb bytes.Buffer
 	c := backend.Container{ID: id, Labels: ins.Labels, Running: ins.Running}
-	h, err := e.runHelper(ctx, lab, c, HelperSpec{
-		Purpose: "pin6", Image: images.Ref(images.Pin6, tag), Cmd: args, Caps: []string{"NET_ADMIN"}, Stderr: &errb,
+	h, err := e.runHelper(ctx, lab, c, backend.HelperSpec{
+		Purpose: "pin6", Image: images.Ref(images.Pin6, tag), Cmd: args, Caps: images.Caps(images.Pin6), Stderr: &errb,
 	})
 	if err != nil {
 		return fmt.Errorf("pin %s's IPv6 addresses: %w", node, err)

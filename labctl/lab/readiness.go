@@ -48,17 +48,17 @@ func scenarioReadiness(r *scenario.Ready, p probeSpec) (Readiness, func()) {
 	case r.None:
 		return Readiness{}, none
 	case r.Log != "":
-		return Readiness{What: r.String(), Check: func(ctx context.Context, b backend.Backend, id string) error {
+		return Readiness{What: r.String(), Check: func(ctx context.Context, b ReadyBackend, id string) error {
 			return logCheck(ctx, b, id, r.Log)
 		}}, none
 	case len(r.Exec) > 0:
 		argv := r.Exec
-		return Readiness{What: r.String(), Check: func(ctx context.Context, b backend.Backend, id string) error {
+		return Readiness{What: r.String(), Check: func(ctx context.Context, b ReadyBackend, id string) error {
 			return execCheck(ctx, b, id, argv)
 		}}, none
 	}
 	pr := &prober{spec: p}
-	return Readiness{What: r.String(), Check: func(ctx context.Context, b backend.Backend, id string) error {
+	return Readiness{What: r.String(), Check: func(ctx context.Context, b ReadyBackend, id string) error {
 		return pr.check(ctx, b, id, r)
 	}}, pr.close
 }
@@ -85,7 +85,7 @@ func readinessFromLabels(labels map[string]string, p probeSpec) (Readiness, func
 }
 
 // logCheck passes when a line of the container's output contains text.
-func logCheck(ctx context.Context, b backend.Backend, id, text string) error {
+func logCheck(ctx context.Context, b backend.Containers, id, text string) error {
 	var out bytes.Buffer
 	w := &limited{w: &out, n: 4 << 20}
 	if err := b.Logs(ctx, id, false, 0, w, w); err != nil {
@@ -104,11 +104,10 @@ func logCheck(ctx context.Context, b backend.Backend, id, text string) error {
 type prober struct {
 	spec probeSpec
 	mu   sync.Mutex
-	b    backend.Backend
 	h    backend.Helper
 }
 
-func (p *prober) check(ctx context.Context, b backend.Backend, node string, r *scenario.Ready) error {
+func (p *prober) check(ctx context.Context, b ReadyBackend, node string, r *scenario.Ready) error {
 	p.mu.Lock()
 	if p.h == nil {
 		h, err := b.RunHelper(ctx, node, backend.HelperSpec{
@@ -120,7 +119,7 @@ func (p *prober) check(ctx context.Context, b backend.Backend, node string, r *s
 			return fmt.Errorf("start the readiness probe (%s): %w", p.spec.image, err)
 		}
 		go io.Copy(io.Discard, h.Stdout())
-		p.b, p.h = b, h
+		p.h = h
 	}
 	h := p.h
 	p.mu.Unlock()
@@ -136,7 +135,7 @@ func (p *prober) check(ctx context.Context, b backend.Backend, node string, r *s
 // probe runs one attempt: sock connects to the node's TCP port (ready once
 // it connects, whatever the server then says), or sends a datagram to its
 // UDP port (ready once any reply comes).
-func probe(ctx context.Context, b backend.Backend, helper, host string, r *scenario.Ready) error {
+func probe(ctx context.Context, b backend.Execer, helper, host string, r *scenario.Ready) error {
 	t := probeTimeout.String()
 	var argv []string
 	if r.TCP != 0 {

@@ -31,7 +31,7 @@ const (
 )
 
 // waitReady waits until the container runs and r's check passes.
-func waitReady(ctx context.Context, b backend.Backend, id, node string, r Readiness, timeout time.Duration) error {
+func waitReady(ctx context.Context, b ReadyBackend, id, node string, r Readiness, timeout time.Duration) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -73,7 +73,7 @@ func waitReady(ctx context.Context, b backend.Backend, id, node string, r Readin
 }
 
 // execCheck runs argv in the container: ready when it exits 0.
-func execCheck(ctx context.Context, b backend.Backend, id string, argv []string) error {
+func execCheck(ctx context.Context, b backend.Execer, id string, argv []string) error {
 	var out bytes.Buffer
 	code, err := b.Exec(ctx, id, argv, backend.Streams{Stdout: &out, Stderr: &out})
 	switch {
@@ -89,7 +89,7 @@ func execCheck(ctx context.Context, b backend.Backend, id string, argv []string)
 }
 
 // logTail is the end of a container's log, to explain why it stopped.
-func logTail(ctx context.Context, b backend.Backend, id string) string {
+func logTail(ctx context.Context, b backend.Containers, id string) string {
 	var buf bytes.Buffer
 	w := &limited{w: &buf, n: 4096}
 	if err := b.Logs(ctx, id, false, 5, w, w); err != nil {

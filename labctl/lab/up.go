@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -24,34 +23,26 @@ import (
 // alone (a stopped node is started), missing ones are created, and a lab that
 // is up with another definition is an ErrConflict. When Up fails or ctx ends
 // (Ctrl-C), it removes what it created before returning.
-func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*Lab, error) {
-	o := e.o.with(opts)
+func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...UpOption) (*Lab, error) {
+	o, err := with(e.o, opts, UpOption.applyUp)
+	if err != nil {
+		return nil, err
+	}
 	name := o.name
 	if name == "" {
 		name = sc.Name
 	}
-	pools, err := parsePools(o.pool4, o.pool6)
+	u, err := e.resolve(ctx, sc, name, o)
 	if err != nil {
 		return nil, err
 	}
-	// Before anything is planned or created: the host paths of files and
-	// mounts exist and stay inside the scenario's folder.
-	if err := sc.ResolveHostPaths(o.hostPaths); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	if o.recreate {
+		quiet := o
+		quiet.progress = nil // the lab's resources as they were are no news
+		if err := e.down(ctx, name, quiet); err != nil && !errors.Is(err, ErrNoLab) {
+			return nil, err
+		}
 	}
-	p, err := newPlan(sc, name, newID(), o)
-	if err != nil {
-		return nil, err
-	}
-	info, err := e.b.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.place(sc, info.Hosts); err != nil {
-		return nil, err
-	}
-	u := &upper{e: e, o: o, p: p, pools: pools, ev: newEmitter(name, o.progress), info: info,
-		netIDs: map[string]string{}, subnets: map[string][]netip.Prefix{}, images: map[string]backend.Image{}}
 	changed, err := u.run(ctx)
 	u.unlock(ctx)
 	if err != nil {
@@ -61,6 +52,33 @@ func (e *Engine) Up(ctx context.Context, sc *scenario.Scenario, opts ...Option) 
 		return nil, err
 	}
 	return &Lab{name: name, e: e, o: o, changed: changed}, nil
+}
+
+// resolve makes the plan of sc as lab name, before anything is created:
+// specs, host paths and files (newPlan), placement on the runtime's hosts,
+// the images (there, or pulled when o.pull), and readiness.
+func (e *Engine) resolve(ctx context.Context, sc *scenario.Scenario, name string, o options) (*upper, error) {
+	p, err := newPlan(sc, name, newID(), o)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.nodes) == 0 {
+		return nil, fmt.Errorf("%w: lab %s has no nodes", ErrInvalid, p.name)
+	}
+	info, err := e.b.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.place(sc, info.Hosts); err != nil {
+		return nil, err
+	}
+	u := &upper{e: e, o: o, p: p, pools: o.pools, ev: newEmitter(name, o.progress), info: info,
+		netIDs: map[string]string{}, subnets: map[string][]netip.Prefix{}, images: map[string]backend.Image{}}
+	if err := u.inspectImages(ctx); err != nil {
+		return nil, err
+	}
+	p.resolveReadiness(u.images, u.probeImage())
+	return u, nil
 }
 
 func newID() string {
@@ -86,12 +104,6 @@ type upper struct {
 }
 
 func (u *upper) run(ctx context.Context) (changed bool, err error) {
-	if err := u.inspectImages(ctx); err != nil {
-		return false, err
-	}
-	if len(u.p.nodes) == 0 {
-		return false, fmt.Errorf("%w: lab %s has no nodes", ErrInvalid, u.p.name)
-	}
 	if err := u.lock(ctx, u.p.nodes[0].image); err != nil {
 		return false, err
 	}
@@ -143,14 +155,14 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	parallel(len(u.p.nodes), func(i int) error {
 		n := u.p.nodes[i]
 		var err error
-		if c, ok := byNode[n.node.Name]; ok {
+		if c, ok := byNode[n.name]; ok {
 			did[i], err = u.resume(nctx, n, c)
 		} else {
 			did[i], err = true, u.createNode(nctx, n)
 		}
 		if err != nil && nctx.Err() == nil {
 			stop(err)
-			u.ev.emit(KindNode, n.node.Name, Failed, "", err)
+			u.ev.emit(KindNode, n.name, Failed, "", err)
 		}
 		return err
 	})
@@ -163,26 +175,15 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	return changed || slices.Contains(did, true), nil
 }
 
-// readiness is how a node is known to be ready: the scenario's check, or
-// its kind's; done releases what the check ran.
-func (u *upper) readiness(n *nodePlan) (r Readiness, done func()) {
-	if n.node.Ready != nil {
-		return scenarioReadiness(n.node.Ready, probeSpec{
-			image: u.probeImage(), name: n.spec.Name, labels: helperLabels(n.spec.Labels, "ready"),
-		})
-	}
-	return n.kind.Readiness(n.node, u.images[n.image]), func() {}
-}
-
 // readyEvent reports a node that passed r.
 func (u *upper) readyEvent(n *nodePlan, r Readiness) {
 	switch {
 	case r.Check == nil:
-		u.ev.emit(KindNode, n.node.Name, Running, "no readiness check", nil)
+		u.ev.emit(KindNode, n.name, Running, "no readiness check", nil)
 	case r.What == "healthcheck":
-		u.ev.emit(KindNode, n.node.Name, Healthy, n.image, nil)
+		u.ev.emit(KindNode, n.name, Healthy, n.image, nil)
 	default:
-		u.ev.emit(KindNode, n.node.Name, Ready, r.What, nil)
+		u.ev.emit(KindNode, n.name, Ready, r.What, nil)
 	}
 }
 
@@ -193,12 +194,12 @@ func (u *upper) readyEvent(n *nodePlan, r Readiness) {
 func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (bool, error) {
 	ins, err := u.e.b.Inspect(ctx, c.ID)
 	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", n.node.Name, err)
+		return false, fmt.Errorf("inspect %s: %w", n.name, err)
 	}
 	if why := attachedAsPlanned(n.spec.Networks, ins.Endpoints); why != "" {
-		u.ev.emit(KindNode, n.node.Name, Removed, why, nil)
+		u.ev.emit(KindNode, n.name, Removed, why, nil)
 		if err := u.e.b.Remove(ctx, c.ID); err != nil {
-			return true, fmt.Errorf("recreate %s: %w", n.node.Name, err)
+			return true, fmt.Errorf("recreate %s: %w", n.name, err)
 		}
 		return true, u.createNode(ctx, n)
 	}
@@ -212,22 +213,22 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 		if err != nil {
 			return changed, err
 		}
-		u.ev.emit(KindNode, n.node.Name, Unchanged, n.image, nil)
+		u.ev.emit(KindNode, n.name, Unchanged, n.image, nil)
 		return changed, nil
 	}
 	if err := u.e.b.Start(ctx, c.ID); err != nil {
-		return true, fmt.Errorf("start %s: %w", n.node.Name, err)
+		return true, fmt.Errorf("start %s: %w", n.name, err)
 	}
-	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
+	u.ev.emit(KindNode, n.name, Started, n.image, nil)
 	if err := u.e.isolate(ctx, u.p.name, c.ID, u.o); err != nil {
 		return true, err
 	}
-	r, done := u.readiness(n)
+	r, done := n.ready()
 	defer done()
-	if err := waitReady(ctx, u.e.b, c.ID, n.node.Name, r, u.timeout(n)); err != nil {
+	if err := waitReady(ctx, u.e.b, c.ID, n.name, r, n.timeout); err != nil {
 		return true, err
 	}
-	if err := (&Lab{name: u.p.name, e: u.e, o: u.o}).reimpair(ctx, n.node.Name); err != nil {
+	if err := (&Lab{name: u.p.name, e: u.e, o: u.o}).reimpair(ctx, n.name); err != nil {
 		return true, err
 	}
 	if _, err := u.impairNode(ctx, n); err != nil {
@@ -269,42 +270,37 @@ func attachedAsPlanned(want []backend.Endpoint, have []backend.EndpointInfo) str
 // createNode creates a node's container on its networks, starts it and
 // waits until it is ready.
 func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
-	r, done := u.readiness(n)
+	r, done := n.ready()
 	defer done()
 	spec := n.spec
 	// Networks by ID: a name could be ambiguous for a moment (an engine
 	// before API 1.44 may create two networks of one name when two creates
 	// race, e.g. one from an up that was killed).
 	spec.Networks = slices.Clone(spec.Networks)
-	for i, a := range n.node.Networks {
-		if id := u.netIDs[a.Network]; id != "" {
+	for i, net := range n.nets {
+		if id := u.netIDs[net]; id != "" {
 			spec.Networks[i].Network = id
 		}
-	}
-	spec.Labels = maps.Clone(spec.Labels)
-	spec.Labels[LabelReady] = r.What
-	if n.node.Ready != nil {
-		spec.Labels[LabelReadyCheck] = readyLabel(n.node.Ready)
 	}
 	id, err := u.e.b.CreateNode(ctx, spec)
 	switch {
 	case errors.Is(err, backend.ErrNameInUse):
 		return fmt.Errorf("%w: container %s exists and is not part of lab %s", ErrNameTaken, spec.Name, u.p.name)
 	case err != nil:
-		return fmt.Errorf("create node %s: %w", n.node.Name, err)
+		return fmt.Errorf("create node %s: %w", n.name, err)
 	}
-	u.ev.emit(KindNode, n.node.Name, Created, n.image, nil)
+	u.ev.emit(KindNode, n.name, Created, n.image, nil)
 	if err := u.e.b.Start(ctx, id); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("start node %s: %w", n.node.Name, err)
+		return fmt.Errorf("start node %s: %w", n.name, err)
 	}
-	u.ev.emit(KindNode, n.node.Name, Started, n.image, nil)
+	u.ev.emit(KindNode, n.name, Started, n.image, nil)
 	if err := u.e.isolate(ctx, u.p.name, id, u.o); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, u.e.b, id, n.node.Name, r, u.timeout(n)); err != nil {
+	if err := waitReady(ctx, u.e.b, id, n.name, r, n.timeout); err != nil {
 		return err
 	}
 	if _, err := u.impairNode(ctx, n); err != nil {
@@ -312,14 +308,6 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	}
 	u.readyEvent(n, r)
 	return nil
-}
-
-// timeout is how long a node may take to be ready.
-func (u *upper) timeout(n *nodePlan) time.Duration {
-	if r := n.node.Ready; r != nil && r.Timeout > 0 {
-		return time.Duration(r.Timeout)
-	}
-	return u.o.healthTimeout
 }
 
 // rollback removes what this run of Up created, found by the run's label.

@@ -367,13 +367,14 @@ func (s *Suite) Scenario(p Program, dir string) (*scenario.Scenario, error) {
 		node.Ready = &scenario.Ready{None: true} // labctl check waits for its socket
 	case Client:
 		for _, st := range sc.Steps {
-			if len(st.Exec) == 0 || st.Exec[0] != "{program}" {
+			x, ok := st.Kind.(*scenario.ExecStep)
+			if !ok || len(x.Argv) == 0 || x.Argv[0] != "{program}" {
 				continue
 			}
-			if len(st.Exec) != 3 || st.Node != ProgramNode {
+			if len(x.Argv) != 3 || st.Node != ProgramNode {
 				return nil, fmt.Errorf("%s:%d: an exec of {program} runs in node %q and names the server's host and port: [\"{program}\", HOST, PORT]", file, st.Line, ProgramNode)
 			}
-			st.Exec = s.clientArgv(p, st.Exec[1], st.Exec[2])
+			x.Argv = s.clientArgv(p, x.Argv[1], x.Argv[2])
 		}
 	}
 	return sc, nil
@@ -432,7 +433,8 @@ func (s *Suite) clientArgv(p Program, host, port string) []string {
 // has none.
 func BindAddresses(sc *scenario.Scenario, addr func(node, family string) string) error {
 	for _, st := range sc.Steps {
-		for i, a := range st.Exec {
+		argv := execArgv(st)
+		for i, a := range argv {
 			for _, fam := range []string{"ipv4", "ipv6"} {
 				for {
 					start := strings.Index(a, "{"+fam+":")
@@ -451,8 +453,16 @@ func BindAddresses(sc *scenario.Scenario, addr func(node, family string) string)
 					a = a[:start] + ip + a[start+end+1:]
 				}
 			}
-			st.Exec[i] = a
+			argv[i] = a
 		}
+	}
+	return nil
+}
+
+// execArgv is an exec step's command (nil for other kinds), to fill in.
+func execArgv(st *scenario.Step) []string {
+	if x, ok := st.Kind.(*scenario.ExecStep); ok {
+		return x.Argv
 	}
 	return nil
 }
@@ -460,8 +470,9 @@ func BindAddresses(sc *scenario.Scenario, addr func(node, family string) string)
 // BindPort puts port in place of "{port}" in the steps of sc.
 func BindPort(sc *scenario.Scenario, port int) {
 	for _, st := range sc.Steps {
-		for i, a := range st.Exec {
-			st.Exec[i] = strings.ReplaceAll(a, "{port}", strconv.Itoa(port))
+		argv := execArgv(st)
+		for i, a := range argv {
+			argv[i] = strings.ReplaceAll(a, "{port}", strconv.Itoa(port))
 		}
 	}
 }

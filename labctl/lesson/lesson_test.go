@@ -51,8 +51,8 @@ func TestBuiltinSuitesLoad(t *testing.T) {
 				}
 			case Client:
 				for _, st := range sc.Steps {
-					if st.Node == ProgramNode && (st.Exec[0] != "timeout" || !slices.Contains(st.Exec, "/lab/my prog.py")) {
-						t.Errorf("step %q runs %q", st.Name, st.Exec)
+					if st.Node == ProgramNode && (execArgv(st)[0] != "timeout" || !slices.Contains(execArgv(st), "/lab/my prog.py")) {
+						t.Errorf("step %q runs %q", st.Name, execArgv(st))
 					}
 				}
 			}
@@ -165,7 +165,7 @@ func TestBindAddresses(t *testing.T) {
 	}
 	found := false
 	for _, st := range sc.Steps {
-		if slices.Contains(st.Exec, "[fd00::2]:7") {
+		if slices.Contains(execArgv(st), "[fd00::2]:7") {
 			found = true
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/distribution/reference"
 
@@ -24,11 +23,6 @@ var Capabilities = []string{"NET_RAW", "NET_ADMIN", "NET_BIND_SERVICE"}
 // scenario gives none.
 const DefaultSend = "ping"
 
-// bindError is why a files or mounts entry does not parse, and a hint.
-type bindError struct{ reason, hint string }
-
-func (e *bindError) Error() string { return e.reason }
-
 // parseBind parses "HOST:CONTAINER" or "HOST:CONTAINER:ro|rw".
 func parseBind(s string) (Bind, error) {
 	parts := strings.Split(s, ":")
@@ -41,19 +35,19 @@ func parseBind(s string) (Bind, error) {
 			b.Writable = true
 		case "ro":
 		default:
-			return b, &bindError{fmt.Sprintf("%q ends in %q", s, parts[2]), "the only options are :ro (the default) and :rw"}
+			return b, &valueError{fmt.Sprintf("%q ends in %q", s, parts[2]), "the only options are :ro (the default) and :rw"}
 		}
 	default:
-		return b, &bindError{fmt.Sprintf("%q is not HOST:CONTAINER", s), `e.g. "./server.py:/lab/server.py"`}
+		return b, &valueError{fmt.Sprintf("%q is not HOST:CONTAINER", s), `e.g. "./server.py:/lab/server.py"`}
 	}
 	b.Source, b.Target = parts[0], parts[1]
 	switch {
 	case b.Source == "":
-		return b, &bindError{fmt.Sprintf("%q has no host path", s), `e.g. "./server.py:/lab/server.py"`}
+		return b, &valueError{fmt.Sprintf("%q has no host path", s), `e.g. "./server.py:/lab/server.py"`}
 	case !path.IsAbs(b.Target):
-		return b, &bindError{fmt.Sprintf("container path %q is not absolute", b.Target), fmt.Sprintf("did you mean %q?", b.Source+":/"+strings.TrimPrefix(b.Target, "./"))}
+		return b, &valueError{fmt.Sprintf("container path %q is not absolute", b.Target), fmt.Sprintf("did you mean %q?", b.Source+":/"+strings.TrimPrefix(b.Target, "./"))}
 	case path.Clean(b.Target) == "/":
-		return b, &bindError{fmt.Sprintf("%q replaces the container's whole root", s), "give a folder inside it, e.g. /lab"}
+		return b, &valueError{fmt.Sprintf("%q replaces the container's whole root", s), "give a folder inside it, e.g. /lab"}
 	}
 	b.Target = path.Clean(b.Target)
 	return b, nil
@@ -69,7 +63,7 @@ func parsePublish(s string) (Publish, error) {
 			p.UDP = true
 		case "tcp":
 		default:
-			return p, &bindError{fmt.Sprintf("protocol %q is not tcp or udp", proto), `e.g. "9999:9999/udp"`}
+			return p, &valueError{fmt.Sprintf("protocol %q is not tcp or udp", proto), `e.g. "9999:9999/udp"`}
 		}
 	}
 	parts := strings.Split(ports, ":")
@@ -78,13 +72,13 @@ func parsePublish(s string) (Publish, error) {
 		if len(parts) == 3 {
 			hint = "leave the address out: ports are published on 127.0.0.1 only, " + fmt.Sprintf("%q", parts[1]+":"+parts[2])
 		}
-		return p, &bindError{fmt.Sprintf("%q is not HOST_PORT:NODE_PORT", s), hint}
+		return p, &valueError{fmt.Sprintf("%q is not HOST_PORT:NODE_PORT", s), hint}
 	}
 	var nums [2]uint16
 	for i, part := range parts {
 		n, err := strconv.ParseUint(part, 10, 16)
 		if err != nil || n == 0 {
-			return p, &bindError{fmt.Sprintf("port %q is not valid", part), "a port is a number from 1 to 65535"}
+			return p, &valueError{fmt.Sprintf("port %q is not valid", part), "a port is a number from 1 to 65535"}
 		}
 		nums[i] = uint16(n)
 	}
@@ -267,7 +261,7 @@ func (v *validator) container(np string, n *Node) {
 }
 
 // rawErr is the parse error of the text value at p, if it had one.
-func (v *validator) rawErr(p string) (*bindError, bool) {
+func (v *validator) rawErr(p string) (*valueError, bool) {
 	if v.s.src == nil {
 		return nil, false
 	}
@@ -275,10 +269,10 @@ func (v *validator) rawErr(p string) (*bindError, bool) {
 	if !ok || r.err == nil {
 		return nil, false
 	}
-	if be, ok := r.err.(*bindError); ok {
+	if be, ok := r.err.(*valueError); ok {
 		return be, true
 	}
-	return &bindError{reason: r.err.Error()}, true
+	return &valueError{reason: r.err.Error()}, true
 }
 
 func (v *validator) binds(p string, bs []Bind, mounts bool) {
@@ -355,53 +349,6 @@ func (v *validator) ready(p string, n *Node) {
 	}
 }
 
-// execStep checks a step that runs a command in a node.
-func (v *validator) execStep(p string, st *Step) {
-	v.only(p, "exec", "exec runs the command as given: remove it", map[string]bool{
-		"target": st.Target != "", "family": st.Family != "", "args": len(st.Args) > 0,
-		"network": st.Network != "", "for": st.For != 0, "impair": st.Impair != nil,
-	})
-	if strings.TrimSpace(st.Exec[0]) == "" {
-		v.errorf(p+".exec[0]", "the first item is the program", "the program's name is empty")
-	} else if len(st.Exec) == 1 && strings.ContainsAny(st.Exec[0], " \t") {
-		v.errorf(p+".exec", fmt.Sprintf("write a list, one item per argument: [%s]", strings.Join(strings.Fields(st.Exec[0]), ", ")),
-			"exec is one item with spaces: no shell splits it")
-	}
-	n := v.node(p, st, "add node: with the node the command runs in")
-	if n != nil {
-		if by := v.state[n.Name].stoppedBy; by >= 0 {
-			v.errorf(p+".node", "start it in an earlier step", "node %q was stopped by steps[%d]", n.Name, by)
-		}
-	}
-	e := st.Expect
-	if e == nil {
-		return
-	}
-	ep := p + ".expect"
-	v.only(ep, "exec", "it judges a sock client: an exec step judges exit and the output", map[string]bool{
-		"fail": e.Fail != "", "family": e.Family != "",
-		"slower_than": e.SlowerThan != 0, "min_replies": e.MinReplies != 0, "max_replies": e.MaxReplies != 0,
-	})
-	v.textExpect(ep, e.Matches)
-	if e.Stderr != nil {
-		v.textExpect(ep+".stderr", e.Stderr.Matches)
-	}
-	if e.Exit != nil && (*e.Exit < 0 || *e.Exit > 255) {
-		v.errorf(ep+".exit", "an exit status is from 0 to 255", "exit %d is not an exit status", *e.Exit)
-	}
-	v.within(ep, st)
-}
-
-func (v *validator) textExpect(ep, re string) {
-	if re == "" {
-		return
-	}
-	if _, err := regexp.Compile(re); err != nil {
-		v.errorf(ep+".matches", "the syntax is RE2, as in Go's regexp package",
-			"invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-	}
-}
-
 // publishClashes reports a host port that two nodes publish.
 func (v *validator) publishClashes() {
 	first := map[Publish]string{}
@@ -421,17 +368,5 @@ func (v *validator) publishClashes() {
 			}
 			first[key] = n.Name
 		}
-	}
-}
-
-// within checks a step's expect.within against its timeout.
-func (v *validator) within(ep string, st *Step) {
-	e := st.Expect
-	if e.Within < 0 || e.Within == 0 && v.s.written(ep+".within") && !v.bad(ep+".within") {
-		v.errorf(ep+".within", "", "within %s is not positive", e.Within)
-	}
-	if timeout := st.TimeoutOrDefault(); time.Duration(e.Within) >= timeout {
-		v.errorf(ep+".within", fmt.Sprintf("raise the step's timeout above %s", e.Within),
-			"within %s is not shorter than the step's timeout, %s", e.Within, timeout)
 	}
 }

@@ -293,6 +293,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value, depth int) {
 	case t == impairType:
 		d.impair(n, path, v, depth)
 		return
+	case t == stepType:
+		d.step(n, path, v, depth)
+		return
 	case t == attachmentType && n.Kind == yaml.ScalarNode && !isNull(n):
 		v.FieldByName("Network").SetString(n.Value)
 		return
@@ -710,9 +713,6 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// durationError is why a duration does not parse, and a hint.
-type durationError struct{ reason, hint string }
-
 // durationTerm is one number and unit of a duration, the number perhaps
 // with an exponent, which Go durations do not take.
 var durationTerm = regexp.MustCompile(`([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(ns|us|µs|μs|ms|s|m|h)`)
@@ -721,7 +721,7 @@ var durationTerm = regexp.MustCompile(`([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(ns|
 var durationUnits = map[string]float64{"ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 
 // parseDuration parses a Go duration such as 500ms or 1m30s.
-func parseDuration(s string) (time.Duration, *durationError) {
+func parseDuration(s string) (time.Duration, *valueError) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err == nil {
 		return d, nil
@@ -729,9 +729,9 @@ func parseDuration(s string) (time.Duration, *durationError) {
 	const tooLong = "a duration is at most 2562047h, about 292 years; a step needs seconds or minutes"
 	if f, nerr := strconv.ParseFloat(s, 64); nerr == nil {
 		if f*1e9 >= math.MaxInt64 {
-			return 0, &durationError{fmt.Sprintf("duration %s has no unit, and is too long as seconds", s), tooLong}
+			return 0, &valueError{fmt.Sprintf("duration %s has no unit, and is too long as seconds", s), tooLong}
 		}
-		return 0, &durationError{fmt.Sprintf("duration %s has no unit", s), fmt.Sprintf("write %ss or %sms", s, s)}
+		return 0, &valueError{fmt.Sprintf("duration %s has no unit", s), fmt.Sprintf("write %ss or %sms", s, s)}
 	}
 	// Well-formed but too long (100000000h), or with an exponent (1e9h).
 	if terms := durationTerm.FindAllStringSubmatch(s, -1); terms != nil && durationTerm.ReplaceAllString(s, "") == "" {
@@ -743,9 +743,9 @@ func parseDuration(s string) (time.Duration, *durationError) {
 		}
 		switch {
 		case total >= math.MaxInt64:
-			return 0, &durationError{fmt.Sprintf("duration %q is too long", s), tooLong}
+			return 0, &valueError{fmt.Sprintf("duration %q is too long", s), tooLong}
 		case exp:
-			return 0, &durationError{fmt.Sprintf("%q is not a duration", s),
+			return 0, &valueError{fmt.Sprintf("%q is not a duration", s),
 				fmt.Sprintf("durations take no exponent: did you mean %q?", time.Duration(total).String())}
 		}
 	}
@@ -753,9 +753,9 @@ func parseDuration(s string) (time.Duration, *durationError) {
 	fixed := strings.NewReplacer(" ", "", "minutes", "m", "mins", "m", "min", "m", "msecs", "ms", "msec", "ms",
 		"seconds", "s", "second", "s", "secs", "s", "sec", "s", "hours", "h", "hour", "h").Replace(strings.ToLower(s))
 	if _, ferr := time.ParseDuration(fixed); ferr == nil {
-		return 0, &durationError{fmt.Sprintf("%q is not a duration", s), fmt.Sprintf("did you mean %q?", fixed)}
+		return 0, &valueError{fmt.Sprintf("%q is not a duration", s), fmt.Sprintf("did you mean %q?", fixed)}
 	}
-	return 0, &durationError{fmt.Sprintf("%q is not a duration", s), "write a number and a unit: 500ms, 2s, 1m30s"}
+	return 0, &valueError{fmt.Sprintf("%q is not a duration", s), "write a number and a unit: 500ms, 2s, 1m30s"}
 }
 
 // MarshalText writes d as "1.5s", for YAML and JSON.

@@ -105,18 +105,18 @@ func TestParseValid(t *testing.T) {
 					Networks: []*Attachment{{Network: "front"}, {Network: "back"}, {Network: "v6"}}},
 			},
 			Steps: []*Step{
-				{Name: "echo by alias", Node: "client", Run: "echo", Target: "ping.lab:7", Family: "ipv6",
-					Args: []string{"hello"}, Timeout: Duration(5 * time.Second), Line: 36,
-					Expect: &Expect{Contains: "hello", Equals: strp("hello\n"), Matches: "^hel+o", Family: "IPv6",
-						Within: Duration(1500 * time.Millisecond)}},
-				{Node: "server", Action: "disconnect", Network: "back", Timeout: Duration(DefaultTimeout), Line: 49},
-				{Node: "client", Run: "echo", Target: "10.80.1.10", Expect: &Expect{Fail: "any"},
+				{Name: "echo by alias", Node: "client", Timeout: Duration(5 * time.Second), Line: 36,
+					Kind: &RunStep{Client: "echo", Target: "ping.lab:7", Family: "ipv6", Args: []string{"hello"},
+						Expect: &Expect{Contains: "hello", Equals: strp("hello\n"), Matches: "^hel+o", Family: "IPv6",
+							Within: Duration(1500 * time.Millisecond)}}},
+				{Node: "server", Kind: DisconnectStep{Network: "back"}, Timeout: Duration(DefaultTimeout), Line: 49},
+				{Node: "client", Kind: &RunStep{Client: "echo", Target: "10.80.1.10", Expect: &Expect{Fail: "any"}},
 					Timeout: Duration(DefaultTimeout), Line: 52},
-				{Action: "sleep", For: Duration(90 * time.Second), Timeout: Duration(DefaultTimeout), Line: 56},
-				{Node: "server", Action: "connect", Network: "back", Timeout: Duration(DefaultTimeout), Line: 58},
-				{Node: "server", Action: "stop", Timeout: Duration(DefaultTimeout), Line: 61},
-				{Node: "server", Action: "start", Timeout: Duration(DefaultTimeout), Line: 62},
-				{Node: "client", Run: "echo", Target: "[fd00:80:1::10]:7", Family: "ipv6", Expect: &Expect{Equals: strp("")},
+				{Kind: SleepStep{For: Duration(90 * time.Second)}, Timeout: Duration(DefaultTimeout), Line: 56},
+				{Node: "server", Kind: ConnectStep{Network: "back"}, Timeout: Duration(DefaultTimeout), Line: 58},
+				{Node: "server", Kind: StopStep{}, Timeout: Duration(DefaultTimeout), Line: 61},
+				{Node: "server", Kind: StartStep{}, Timeout: Duration(DefaultTimeout), Line: 62},
+				{Node: "client", Kind: &RunStep{Client: "echo", Target: "[fd00:80:1::10]:7", Family: "ipv6", Expect: &Expect{Equals: strp("")}},
 					Timeout: Duration(DefaultTimeout), Line: 63},
 			},
 		}},
@@ -133,7 +133,7 @@ func TestParseValid(t *testing.T) {
 			Name:     "empty-values",
 			Networks: []*Network{{Name: "front", Stack: Dual, Line: 5}},
 			Nodes:    []*Node{{Name: "a", Image: "client", Networks: []*Attachment{{Network: "front"}}, Line: 9}},
-			Steps:    []*Step{{Action: "sleep", For: Duration(time.Second), Timeout: Duration(DefaultTimeout), Line: 17}},
+			Steps:    []*Step{{Kind: SleepStep{For: Duration(time.Second)}, Timeout: Duration(DefaultTimeout), Line: 17}},
 		}},
 	}
 	for _, tt := range tests {
@@ -220,7 +220,7 @@ func TestValidateInCode(t *testing.T) {
 		Name:     "code",
 		Networks: []*Network{{Name: "front"}},
 		Nodes:    []*Node{{Name: "c", Image: "client", Networks: []*Attachment{{Network: "front"}}}},
-		Steps:    []*Step{{Action: ActionSleep, For: Duration(time.Second)}},
+		Steps:    []*Step{{Kind: SleepStep{For: Duration(time.Second)}}},
 	}
 	if err := sc.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
@@ -236,7 +236,7 @@ func TestValidateInCode(t *testing.T) {
 	}
 
 	sc.Nodes = append(sc.Nodes, &Node{Name: "c", Image: "echo"}, nil)
-	sc.Steps = append(sc.Steps, &Step{Node: "c", Run: "echo", Target: "nobody"})
+	sc.Steps = append(sc.Steps, &Step{Node: "c", Kind: &RunStep{Client: "echo", Target: "nobody"}})
 	err := sc.Validate()
 	want := `nodes.c: node "c" is defined twice (node names must be unique)
 nodes[2]: the node is nil

@@ -213,3 +213,10 @@ func quoteList(words []string) string {
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
+
+// valueError is why one value in a scenario (a duration, a files entry, an
+// expect.wire value) does not parse, and a hint on what to write instead;
+// the validator reports it at the value's place as an Error.
+type valueError struct{ reason, hint string }
+
+func (e *valueError) Error() string { return e.reason }

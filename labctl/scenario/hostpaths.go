@@ -16,8 +16,14 @@ import (
 // the scenario's folder unless allowOutside: a scenario someone else wrote
 // must not read /etc or mount the Docker socket by naming them, nor through
 // a symbolic link. It returns Errors located in the file, and sets nothing
-// when it fails.
+// when it fails. A scenario resolved already under the same rule or a
+// stricter one is left as it is: the paths are found once (labctl test
+// checks every file before it brings a lab up, and the engine's Up then
+// finds them resolved).
 func (s *Scenario) ResolveHostPaths(allowOutside bool) error {
+	if s.hostPaths.resolved && (allowOutside || !s.hostPaths.anywhere) {
+		return nil
+	}
 	dir := "."
 	if s.File != "" {
 		dir = filepath.Dir(s.File)
@@ -64,8 +70,13 @@ func (s *Scenario) ResolveHostPaths(allowOutside bool) error {
 	for _, f := range done {
 		f.b.HostPath = f.path
 	}
+	s.hostPaths = hostPathRule{resolved: true, anywhere: allowOutside}
 	return nil
 }
+
+// hostPathRule is how a scenario's host paths were resolved: at all, and
+// whether paths outside its folder were allowed.
+type hostPathRule struct{ resolved, anywhere bool }
 
 // resolveHostPath finds src (relative to root) on the host and checks that
 // it stays inside root.

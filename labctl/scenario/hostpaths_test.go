@@ -92,3 +92,23 @@ func asErrors(err error, errs *Errors) bool {
 	*errs = e
 	return ok
 }
+
+// TestHostPathsOnce: a scenario resolved already is not resolved again
+// under the same rule or a looser one, but is under a stricter one.
+func TestHostPathsOnce(t *testing.T) {
+	top := t.TempDir()
+	os.WriteFile(filepath.Join(top, "secret"), []byte("x"), 0o644)
+	dir := filepath.Join(top, "lab")
+	os.Mkdir(dir, 0o755)
+	sc := &Scenario{File: filepath.Join(dir, "x.yaml"), Nodes: []*Node{{Name: "a", Files: []Bind{{Source: "../secret", Target: "/s"}}}}}
+	if err := sc.ResolveHostPaths(true); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(top, "secret"))
+	if err := sc.ResolveHostPaths(true); err != nil || sc.Nodes[0].Files[0].HostPath != filepath.Join(top, "secret") {
+		t.Errorf("resolved again under the same rule: %v, %+v", err, sc.Nodes[0].Files[0])
+	}
+	if err := sc.ResolveHostPaths(false); err == nil {
+		t.Error("a path outside the folder passed the stricter rule")
+	}
+}

@@ -12,7 +12,7 @@ import (
 	"socketlab/helpers/impair/shape"
 )
 
-// impairType is how a link is degraded (Attachment.Impair, Step.Impair):
+// impairType is how a link is degraded (Attachment.Impair, ImpairStep.Settings):
 // in YAML a mapping of shape.Fields, each written as text.
 var impairType = reflect.TypeFor[shape.Settings]()
 
@@ -122,62 +122,15 @@ func (v *validator) impairSettings(path string, s *shape.Settings) {
 	}
 }
 
-// impairStep checks an impair or heal step. The network, when given, must
-// be one the node is on at this step; heal may leave out the node (every
-// link of the lab) or the network (every network of the node).
-func (v *validator) impairStep(path string, st *Step) {
-	if st.For != 0 {
-		v.errorf(path+".for", "remove it: add a sleep step, then a heal step", "for has no meaning in an impair or heal step")
-	}
-	if st.Action == ActionHeal {
-		if st.Impair != nil {
-			v.errorf(path+".impair", "remove it: heal takes away every setting", "impair has no meaning in a heal step")
-		}
-		if st.Node == "" {
-			if st.Network != "" {
-				v.errorf(path+".network", "add node: with the node whose link to heal", "a heal step with network names a node too")
-			}
-			return
-		}
-	} else if st.Impair == nil && !v.bad(path+".impair") {
-		v.errorf(path, "add impair: with the settings, e.g. impair: {loss: 20%}", "an impair step needs impair")
-	}
-	n := v.node(path, st, fmt.Sprintf("add node: with the node whose link to %s", st.Action))
-	if n == nil {
-		return
-	}
-	ns := v.state[n.Name]
-	if ns.stoppedBy >= 0 {
-		v.errorf(path+".node", "start it in an earlier step", "node %q was stopped by steps[%d]", n.Name, ns.stoppedBy)
-		return
-	}
-	v.impairSettings(path+".impair", st.Impair)
-	if st.Network == "" {
-		return
-	}
-	if v.nets[st.Network] == nil {
-		h := didYouMean(st.Network, v.netNames)
-		if h == "" && len(v.netNames) > 0 {
-			h = "the lab's networks are " + quoteList(v.netNames)
-		}
-		v.errorf(path+".network", h, "network %q is not defined", st.Network)
-		return
-	}
-	if !ns.nets[st.Network] {
-		v.errorf(path+".network", fmt.Sprintf("at this step it is on %s", quoteList(sortedKeys(ns.nets))), "node %q is not on network %q", n.Name, st.Network)
-	}
-}
-
 // expectLink checks what a step expects of a degraded link: slower_than
 // below the timeout (and within), a sensible range of replies, from echo.
-func (v *validator) expectLink(ep string, st *Step) {
-	e := st.Expect
+func (v *validator) expectLink(ep string, e *Expect, client string, timeout time.Duration) {
 	if e.SlowerThan < 0 || e.SlowerThan == 0 && v.s.written(ep+".slower_than") && !v.bad(ep+".slower_than") {
 		v.errorf(ep+".slower_than", "", "slower_than %s is not positive", e.SlowerThan)
 	}
-	if e.SlowerThan > 0 && time.Duration(e.SlowerThan) >= st.TimeoutOrDefault() {
+	if e.SlowerThan > 0 && time.Duration(e.SlowerThan) >= timeout {
 		v.errorf(ep+".slower_than", fmt.Sprintf("raise the step's timeout above %s", e.SlowerThan),
-			"slower_than %s is not shorter than the step's timeout, %s", e.SlowerThan, st.TimeoutOrDefault())
+			"slower_than %s is not shorter than the step's timeout, %s", e.SlowerThan, timeout)
 	}
 	if e.SlowerThan > 0 && e.Within > 0 && e.Within <= e.SlowerThan {
 		v.errorf(ep+".within", "", "within %s leaves no time after slower_than %s", e.Within, e.SlowerThan)
@@ -193,7 +146,7 @@ func (v *validator) expectLink(ep string, st *Step) {
 	if e.MaxReplies > 0 && e.MinReplies > e.MaxReplies {
 		v.errorf(ep+".min_replies", "", "min_replies %d is more than max_replies %d", e.MinReplies, e.MaxReplies)
 	}
-	if (e.MinReplies != 0 || e.MaxReplies != 0) && st.Run != "echo" {
+	if (e.MinReplies != 0 || e.MaxReplies != 0) && client != "echo" {
 		v.errorf(ep, "count replies of run: echo with args [--udp, --count, \"200\", --wait, 200ms]", "min_replies and max_replies count echoes: they go with run: echo")
 	}
 }

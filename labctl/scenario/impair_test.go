@@ -34,10 +34,10 @@ steps:
 	if got != want {
 		t.Errorf("attachment impair = %+v, want %+v", got, want)
 	}
-	if s := sc.Steps[0].Impair; s == nil || *s != (shape.Settings{Loss: 5, Duplicate: 0.5}) {
-		t.Errorf("step impair = %+v", s)
+	if k, ok := sc.Steps[0].Kind.(ImpairStep); !ok || k.Settings != (shape.Settings{Loss: 5, Duplicate: 0.5}) {
+		t.Errorf("step impair = %+v", sc.Steps[0].Kind)
 	}
-	if sc.Steps[1].Action != ActionHeal || sc.Steps[1].Impair != nil {
+	if _, ok := sc.Steps[1].Kind.(HealStep); !ok {
 		t.Errorf("heal step = %+v", sc.Steps[1])
 	}
 }

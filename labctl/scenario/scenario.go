@@ -50,7 +50,8 @@
 //     network, or only over the other family) must expect a failure.
 //
 // The model is typed: subnets and addresses are netip values, memory is
-// Bytes, families, actions and failure kinds are typed strings. Each value
+// Bytes, families and failure kinds are typed strings, and each step's
+// Kind is a type of its own (RunStep, ExecStep, StopStep...). Each value
 // is parsed once, while decoding. A scenario that Parse or Load returns has
 // its defaults filled in: every network has a Stack and every step a
 // Timeout. Validate only checks (for scenarios built in code); code that
@@ -65,6 +66,8 @@ import (
 
 	"socketlab/helpers/impair/shape"
 	catalog "socketlab/internal/images"
+	"socketlab/internal/packet"
+	"socketlab/internal/result"
 )
 
 // Scenario is a socketlab lab: its networks, its nodes (containers) and the
@@ -89,6 +92,8 @@ type Scenario struct {
 
 	// src is what decoding learnt about the file; nil when built in code.
 	src *source
+	// hostPaths is how ResolveHostPaths last succeeded.
+	hostPaths hostPathRule
 }
 
 // Stack is the address families a network carries.
@@ -275,6 +280,25 @@ type Attachment struct {
 // its output and exit status (exec), or act on a node (action).
 type Step struct {
 	// Name says what the step shows; reports name the step by it.
+	Name string
+	// Node is the node the step runs in or acts on ("" for a sleep, or a
+	// heal of the whole lab).
+	Node string
+	// Timeout bounds the step; Parse sets DefaultTimeout when the file
+	// gives none.
+	Timeout Duration
+	// Kind is what the step does: one of the kinds of stepKinds (RunStep,
+	// ExecStep, StopStep...), decided once when the file is decoded.
+	Kind StepKind
+	// Line is where the step is defined in the file (0 when built in code).
+	Line int
+}
+
+// stepKeys is a step as a scenario file writes it: the keys of every kind
+// side by side. Decoding reads a step into it and decides the step's Kind
+// from it (stepDecoder); the schema describes a step by it.
+type stepKeys struct {
+	// Name says what the step shows; reports name the step by it.
 	Name string `yaml:"name,omitempty"`
 	// Node is the node the client runs in (a client node), or the node an
 	// action acts on.
@@ -309,7 +333,7 @@ type Step struct {
 	// Action acts on the node instead of running a client: stop, kill,
 	// start, disconnect or connect (with network), impair (with impair) or
 	// heal a link, or sleep (with for).
-	Action Action `yaml:"action,omitempty"`
+	Action string `yaml:"action,omitempty"`
 	// Network is the network a disconnect, connect, impair or heal action
 	// concerns; impair and heal without it act on every network of the node.
 	Network string `yaml:"network,omitempty"`
@@ -321,9 +345,6 @@ type Step struct {
 
 	// Timeout bounds the step, e.g. 5s; 10s when left out.
 	Timeout Duration `yaml:"timeout,omitempty"`
-
-	// Line is where the step is defined in the file (0 when built in code).
-	Line int `yaml:"-"`
 }
 
 // Expect is what a client step must show. Fail excludes the other checks.
@@ -350,7 +371,7 @@ type Expect struct {
 	MaxReplies int64 `yaml:"max_replies,omitempty"`
 	// Fail says that the client must fail, and how: refused, timeout,
 	// unreachable, resolve, reset, protocol, or any.
-	Fail FailKind `yaml:"fail,omitempty"`
+	Fail result.Kind `yaml:"fail,omitempty"`
 	// Stderr is what an exec step's standard error must show.
 	Stderr *TextExpect `yaml:"stderr,omitempty"`
 	// Exit is the exit status an exec step's command must end with; 0 when
@@ -397,28 +418,9 @@ type Wire struct {
 // WireClose is how a TCP connection ended and, when By is set, which side
 // sent the first FIN or RST; written "fin", "rst by server".
 type WireClose struct {
-	How CloseKind
-	By  Side
+	How packet.CloseKind
+	By  packet.Side
 }
-
-// CloseKind is how a TCP connection ends: fin (an orderly close) or rst
-// (a reset).
-type CloseKind string
-
-// The ways a connection ends.
-const (
-	CloseFIN CloseKind = "fin"
-	CloseRST CloseKind = "rst"
-)
-
-// Side is one end of a TCP connection: the client sent the first SYN.
-type Side string
-
-// The two ends of a connection.
-const (
-	SideClient Side = "client"
-	SideServer Side = "server"
-)
 
 // WireCount is a comparison with a number, written "3", "<= 2", "> 0".
 type WireCount struct {
@@ -456,36 +458,6 @@ const (
 	FamilyBoth Family = "both" // the step runs twice, once per family
 )
 
-// Action is what an action step does to its node.
-type Action string
-
-// Step actions (Step.Action).
-const (
-	ActionStop       Action = "stop"
-	ActionKill       Action = "kill"
-	ActionStart      Action = "start"
-	ActionDisconnect Action = "disconnect"
-	ActionConnect    Action = "connect"
-	ActionSleep      Action = "sleep"
-	ActionImpair     Action = "impair" // degrade the node's link (Step.Impair)
-	ActionHeal       Action = "heal"   // take an impairment away
-)
-
-// FailKind is how a step expects its client to fail (Expect.Fail): the
-// error_kind of sock --json, or FailAny.
-type FailKind string
-
-// The ways a client may fail.
-const (
-	FailRefused     FailKind = "refused"     // RST to a SYN, or ICMP port unreachable
-	FailTimeout     FailKind = "timeout"     // no answer in time
-	FailUnreachable FailKind = "unreachable" // no route to the host or network
-	FailResolve     FailKind = "resolve"     // the name does not resolve
-	FailReset       FailKind = "reset"       // the connection was reset
-	FailProtocol    FailKind = "protocol"    // the server answered, but not as the protocol says
-	FailAny         FailKind = "any"         // any failure
-)
-
 // AddrFamily is the address family a client used (Expect.Family), as sock
 // --json reports it: IPv4 or IPv6.
 type AddrFamily string
@@ -508,11 +480,11 @@ const ImagePrefix = catalog.Prefix
 var (
 	stacks         = []string{string(Dual), string(IPv4Only), string(IPv6Only)}
 	images         = catalog.Nodes()
-	clients        = []string{"welcome", "echo", "responder", "browse", "chat", "lookup"}
-	actions        = names(ActionStop, ActionKill, ActionStart, ActionDisconnect, ActionConnect, ActionImpair, ActionHeal, ActionSleep)
+	clients        = catalog.Clients()
+	actions        = actionKeys()
 	stepFamilies   = names(FamilyIPv4, FamilyIPv6, FamilyBoth)
 	expectFamilies = names(AddrIPv4, AddrIPv6)
-	failKinds      = names(FailRefused, FailTimeout, FailUnreachable, FailResolve, FailReset, FailProtocol, FailAny)
+	failKinds      = names(result.Expectable()...)
 )
 
 func names[T ~string](vs ...T) []string {

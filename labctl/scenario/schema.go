@@ -2,12 +2,13 @@ package scenario
 
 import (
 	"bytes"
-	_ "embed" // the types' source, for their doc comments
+	"embed"
 	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"reflect"
 	"strings"
 )
@@ -16,9 +17,10 @@ import (
 
 // typesSource is this package's type definitions: their doc comments are the
 // schema's descriptions, so that the Go types stay the single definition.
+// A step kind's file (step_*.go) may define the types of its own keys.
 //
-//go:embed scenario.go
-var typesSource []byte
+//go:embed scenario.go step_*.go
+var typesSource embed.FS
 
 // SchemaID is the draft of JSON Schema that Schema writes: draft-07, the
 // newest that yaml-language-server supports.
@@ -119,16 +121,16 @@ func marshal(v any) ([]byte, error) {
 // What the types alone do not say, by "Type.Field".
 var (
 	schemaEnums = map[string][]string{
-		"Network.Stack": stacks,
-		"Step.Run":      clients,
-		"Step.Family":   stepFamilies,
-		"Step.Action":   actions,
-		"Expect.Family": expectFamilies,
-		"Expect.Fail":   failKinds,
+		"Network.Stack":   stacks,
+		"stepKeys.Run":    clients,
+		"stepKeys.Family": stepFamilies,
+		"stepKeys.Action": actions,
+		"Expect.Family":   expectFamilies,
+		"Expect.Fail":     failKinds,
 	}
 	schemaDefaults = map[string]any{
-		"Network.Stack": string(Dual),
-		"Step.Timeout":  DefaultTimeout.String(),
+		"Network.Stack":    string(Dual),
+		"stepKeys.Timeout": DefaultTimeout.String(),
 	}
 	schemaPatterns = map[string]string{
 		"Scenario.Name": labelRE.String(),
@@ -233,6 +235,11 @@ func (g *schemaGen) item(id string, t reflect.Type) *schema {
 			{Type: "string", Description: "The name of one of the lab's networks."},
 			obj,
 		}}
+	case t.Kind() == reflect.Pointer && t.Elem() == stepType:
+		// A step is written as its keys; its kinds are told apart by them.
+		obj := g.object(stepKeysType)
+		obj.Description = g.docs[stepType.Name()]
+		return obj
 	case t.Kind() == reflect.Pointer:
 		return g.object(t.Elem())
 	case textTypes[t] != nil: // files, mounts, publish: text in YAML
@@ -254,13 +261,30 @@ func describeField(doc, goName, key string) string {
 	return doc
 }
 
-// docComments reads the doc comments of the types in source.
+// docComments reads the doc comments of the types in typesSource.
 func docComments() (map[string]string, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), "scenario.go", typesSource, parser.ParseComments)
+	files, err := fs.Glob(typesSource, "*.go")
 	if err != nil {
 		return nil, err
 	}
 	docs := map[string]string{}
+	for _, name := range files {
+		src, err := typesSource.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.ParseComments)
+		if err != nil {
+			return nil, err
+		}
+		typeDocs(f, docs)
+	}
+	return docs, nil
+}
+
+// typeDocs adds the doc comments of f's types and their fields to docs, by
+// "Type" and "Type.Field".
+func typeDocs(f *ast.File, docs map[string]string) {
 	for _, decl := range f.Decls {
 		gd, ok := decl.(*ast.GenDecl)
 		if !ok || gd.Tok != token.TYPE {
@@ -284,7 +308,6 @@ func docComments() (map[string]string, error) {
 			}
 		}
 	}
-	return docs, nil
 }
 
 func oneLine(cg *ast.CommentGroup) string {

@@ -33,7 +33,7 @@ func (s *Scenario) setDefaults() {
 		}
 	}
 	for _, st := range s.Steps {
-		if st.Timeout == 0 {
+		if st != nil && st.Timeout == 0 {
 			st.Timeout = Duration(DefaultTimeout)
 		}
 	}
@@ -113,12 +113,16 @@ func (s *Scenario) validate() Errors {
 }
 
 // where is the position of path in the file, or of its closest ancestor.
-func (s *Scenario) where(path string) position {
-	if s.src == nil {
+func (s *Scenario) where(path string) position { return s.src.where(path) }
+
+// where is the position of path in the file, or of its closest ancestor
+// (none when src is nil: a scenario built in code).
+func (src *source) where(path string) position {
+	if src == nil {
 		return position{}
 	}
 	for {
-		if p, ok := s.src.pos[path]; ok {
+		if p, ok := src.pos[path]; ok {
 			return p
 		}
 		if path == "" {
@@ -135,12 +139,14 @@ func (s *Scenario) where(path string) position {
 
 // written reports whether path is written in the file with a value (as
 // opposed to left out, or a key with nothing after it).
-func (s *Scenario) written(path string) bool {
-	if s.src == nil {
+func (s *Scenario) written(path string) bool { return s.src.written(path) }
+
+func (src *source) written(path string) bool {
+	if src == nil {
 		return false
 	}
-	_, ok := s.src.pos[path]
-	return ok && !s.src.empty[path]
+	_, ok := src.pos[path]
+	return ok && !src.empty[path]
 }
 
 func (v *validator) errorf(path, hint, format string, args ...any) {
@@ -157,12 +163,14 @@ func (v *validator) errorAt(posPath, path, hint, format string, args ...any) {
 
 // bad reports whether decoding already reported the value at path, or a
 // value it is part of (a node written as a string has no image to miss).
-func (v *validator) bad(path string) bool {
-	if v.s.src == nil {
+func (v *validator) bad(path string) bool { return v.s.src.isBad(path) }
+
+func (src *source) isBad(path string) bool {
+	if src == nil {
 		return false
 	}
 	for {
-		if v.s.src.bad[path] {
+		if src.bad[path] {
 			return true
 		}
 		i := strings.LastIndexAny(path, ".[")

@@ -7,22 +7,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"socketlab/internal/packet"
 )
 
 // The vocabularies of expect.wire.
 var (
-	closeKinds = names(CloseFIN, CloseRST)
-	sides      = names(SideClient, SideServer)
+	closeKinds = names(packet.CloseFIN, packet.CloseRST)
+	sides      = names(packet.SideClient, packet.SideServer)
 	countOps   = []string{"==", "!=", "<=", ">=", "<", ">"}
-	// WireICMP are the ICMP and ICMPv6 messages expect.wire.icmp may name,
-	// as labctl/capture.ICMPName spells them with dashes for spaces.
-	WireICMP = []string{
-		"port-unreachable", "host-unreachable", "net-unreachable", "protocol-unreachable",
-		"address-unreachable", "administratively-prohibited", "no-route-to-destination",
-		"fragmentation-needed", "packet-too-big", "time-exceeded",
-		"echo-request", "echo-reply", "neighbour-solicitation", "neighbour-advertisement",
-		"router-solicitation", "router-advertisement",
-	}
+	// WireICMP are the ICMP and ICMPv6 messages expect.wire.icmp may name
+	// (packet.WireICMP).
+	WireICMP = packet.WireICMP()
 )
 
 // The wire's typed values are written as text in YAML; decoding parses them
@@ -42,27 +38,22 @@ func init() {
 // write as a number (retransmissions: 0), by "Type.Field".
 var schemaTextKinds = map[string]any{}
 
-// wireError is why a wire value does not parse, and what to write instead.
-type wireError struct{ reason, hint string }
-
-func (e *wireError) Error() string { return e.reason }
-
 // parseWireClose parses "fin", "rst", "fin by server", "rst by client".
 func parseWireClose(s string) (WireClose, error) {
 	f := strings.Fields(strings.ToLower(s))
 	var c WireClose
 	if len(f) >= 1 {
-		c.How = CloseKind(f[0])
+		c.How = packet.CloseKind(f[0])
 	}
 	switch {
 	case len(f) == 0 || len(f) == 2 || len(f) > 3 || len(f) == 3 && f[1] != "by":
-		return WireClose{}, &wireError{fmt.Sprintf("close %q is not fin or rst, optionally by client or server", s), `e.g. "fin", "rst by server"`}
+		return WireClose{}, &valueError{fmt.Sprintf("close %q is not fin or rst, optionally by client or server", s), `e.g. "fin", "rst by server"`}
 	case !slices.Contains(closeKinds, string(c.How)):
-		return WireClose{}, &wireError{fmt.Sprintf("close %q: %q is not fin or rst", s, f[0]), didYouMeanOr(f[0], closeKinds)}
+		return WireClose{}, &valueError{fmt.Sprintf("close %q: %q is not fin or rst", s, f[0]), didYouMeanOr(f[0], closeKinds)}
 	case len(f) == 3:
-		c.By = Side(f[2])
+		c.By = packet.Side(f[2])
 		if !slices.Contains(sides, f[2]) {
-			return WireClose{}, &wireError{fmt.Sprintf("close %q: %q is not client or server", s, f[2]), didYouMeanOr(f[2], sides)}
+			return WireClose{}, &valueError{fmt.Sprintf("close %q: %q is not client or server", s, f[2]), didYouMeanOr(f[2], sides)}
 		}
 	}
 	return c, nil
@@ -91,7 +82,7 @@ func parseWireCount(s string) (WireCount, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 32)
 	if err != nil || n < 0 {
-		return WireCount{}, &wireError{fmt.Sprintf("%q is not a count or a comparison with one", s), `e.g. 0, "<= 2" or "> 0"`}
+		return WireCount{}, &valueError{fmt.Sprintf("%q is not a count or a comparison with one", s), `e.g. 0, "<= 2" or "> 0"`}
 	}
 	if c.Op == "" {
 		c.Op = "=="
@@ -114,21 +105,28 @@ func (c WireCount) MarshalText() ([]byte, error) { return []byte(c.String()), ni
 // HasWire reports whether any step of s checks the wire: such a scenario
 // needs its nodes captured while it runs.
 func (s *Scenario) HasWire() bool {
-	return slices.ContainsFunc(s.Steps, func(st *Step) bool { return st != nil && st.Expect != nil && st.Expect.Wire != nil })
+	return slices.ContainsFunc(s.Steps, func(st *Step) bool { return st != nil && st.Wire() != nil })
 }
 
-// wire checks a step's expect.wire: values that did not parse, the ICMP
-// vocabulary, the family, and that the step runs a client.
-func (v *validator) wire(path string, st *Step) {
-	if st.Expect == nil || st.Expect.Wire == nil {
+// Wire is what the step expects of the wire, or nil.
+func (st *Step) Wire() *Wire {
+	if k, ok := st.Kind.(interface{ expected() *Expect }); ok && k.expected() != nil {
+		return k.expected().Wire
+	}
+	return nil
+}
+
+// wire checks a step's expect.wire w (nil: none): values that did not
+// parse, the ICMP vocabulary, the family against the step's (fam).
+func (v *validator) wire(path string, w *Wire, fam Family) {
+	if w == nil {
 		return
 	}
-	w := st.Expect.Wire
 	wp := path + ".expect.wire"
 	for _, key := range []string{"close", "retransmissions"} {
 		p := wp + "." + key
-		if r, ok := v.s.src.raw[p]; ok && r.err != nil && !v.bad(p) {
-			var we *wireError
+		if r, ok := v.rawWire(p); ok && r.err != nil && !v.bad(p) {
+			var we *valueError
 			if errors.As(r.err, &we) {
 				v.errorf(p, we.hint, "%s", we.reason)
 			} else {
@@ -143,7 +141,7 @@ func (v *validator) wire(path string, st *Step) {
 		switch {
 		case !slices.Contains(expectFamilies, string(w.Family)):
 			v.oneOf(wp+".family", "family", string(w.Family), expectFamilies)
-		case st.Family == FamilyBoth:
+		case fam == FamilyBoth:
 			v.errorf(wp+".family", "the step runs once per family: split it into two steps", "expect.wire.family cannot go with family: both")
 		}
 	}
@@ -160,6 +158,15 @@ func (v *validator) wire(path string, st *Step) {
 	if *w == (Wire{}) && !v.bad(wp) {
 		v.errorf(wp, "give handshake, close, icmp, retransmissions, datagrams or family", "expect.wire checks nothing")
 	}
+}
+
+// rawWire is the text at p as written, from a file.
+func (v *validator) rawWire(p string) (rawValue, bool) {
+	if v.s.src == nil {
+		return rawValue{}, false
+	}
+	r, ok := v.s.src.raw[p]
+	return r, ok
 }
 
 // didYouMeanOr is a "did you mean" hint, or the list of what is allowed.

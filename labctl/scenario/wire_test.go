@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"testing"
+
+	"socketlab/internal/packet"
 )
 
 // TestWireTyped: expect.wire decodes into typed values, written as a
@@ -23,19 +25,19 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := sc.Steps[0].Expect.Wire
-	if w.Handshake == nil || !*w.Handshake || w.Close != (WireClose{CloseFIN, SideServer}) ||
+	w := sc.Steps[0].Wire()
+	if w.Handshake == nil || !*w.Handshake || w.Close != (WireClose{packet.CloseFIN, packet.SideServer}) ||
 		*w.Retransmissions != (WireCount{"==", 0}) || w.Family != AddrIPv6 {
 		t.Errorf("step 1 wire = %+v", w)
 	}
-	w = sc.Steps[1].Expect.Wire
+	w = sc.Steps[1].Wire()
 	if w.ICMP != "port-unreachable" || *w.Datagrams.Sent != 1 || *w.Datagrams.Received != 0 || *w.Retransmissions != (WireCount{"<=", 2}) {
 		t.Errorf("step 2 wire = %+v", w)
 	}
 	if !sc.HasWire() {
 		t.Error("HasWire = false")
 	}
-	if w.Retransmissions.String() != "<= 2" || sc.Steps[0].Expect.Wire.Close.String() != "fin by server" {
-		t.Errorf("String: %q, %q", w.Retransmissions, sc.Steps[0].Expect.Wire.Close)
+	if w.Retransmissions.String() != "<= 2" || sc.Steps[0].Wire().Close.String() != "fin by server" {
+		t.Errorf("String: %q, %q", w.Retransmissions, sc.Steps[0].Wire().Close)
 	}
 }

@@ -33,7 +33,7 @@ type Recording struct {
 
 // Record captures every running node of l, or only the nodes named when
 // some are, writing pcapng to out (nil: none), until Close.
-func Record(ctx context.Context, l *lab.Lab, stop Stopper, image string, out io.Writer, nodes ...string) (*Recording, error) {
+func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer, nodes ...string) (*Recording, error) {
 	st, err := l.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func Record(ctx context.Context, l *lab.Lab, stop Stopper, image string, out io.
 		targets = slices.DeleteFunc(targets, func(t Target) bool { return !slices.Contains(nodes, t.Node) })
 	}
 	r := &Recording{Lab: l}
-	r.s, err = Start(ctx, l, stop, targets, Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
+	r.s, err = Start(ctx, l, targets, Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
 		if !p.Marker {
 			r.mu.Lock()
 			r.pkts = append(r.pkts, p)

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"socketlab/internal/images"
+	"socketlab/internal/packet"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/capture"
-	"socketlab/labctl/lab"
 )
 
 // DefaultSnaplen is how many bytes of each packet a capture keeps unless
@@ -32,23 +32,19 @@ const DefaultSnaplen = 2048
 // statistics and exit before it is killed.
 const StopGrace = 5 * time.Second
 
-// Lab is what a capture needs of a running lab (a *lab.Lab).
+// Lab is what a capture needs of a running lab (a *lab.Lab): run a helper
+// in a node's namespace, and stop one (SIGTERM, then SIGKILL after grace);
+// a capture helper stopped so writes its statistics, then its stream ends.
 type Lab interface {
-	RunHelper(ctx context.Context, node string, spec lab.HelperSpec) (backend.Helper, error)
-}
-
-// Stopper stops a container: SIGTERM, then SIGKILL after timeout (a
-// backend.Backend). A helper stopped so writes its statistics, then its
-// stream ends.
-type Stopper interface {
-	Stop(ctx context.Context, container string, timeout time.Duration) error
+	RunHelper(ctx context.Context, node string, spec backend.HelperSpec) (backend.Helper, error)
+	StopHelper(ctx context.Context, helper string, grace time.Duration) error
 }
 
 // Config is what a capture keeps and where it goes.
 type Config struct {
 	// Image is the capture helper's image (default: images.Ref(images.Capture, "")).
 	Image string
-	// Filter keeps only matching packets (capture.FilterSyntax), applied in the helpers.
+	// Filter keeps only matching packets (packet.FilterSyntax), applied in the helpers.
 	Filter string
 	// Snaplen is the most bytes kept of each packet (0: DefaultSnaplen).
 	Snaplen int
@@ -62,10 +58,9 @@ type Config struct {
 
 // Session is a running capture: one helper per target node, merged.
 type Session struct {
-	l    Lab
-	stop Stopper
-	cfg  Config
-	m    *capture.Merger
+	l   Lab
+	cfg Config
+	m   *capture.Merger
 
 	mu      sync.Mutex
 	helpers map[string]*running // by node
@@ -83,7 +78,7 @@ type running struct {
 // Start runs one capture helper per target and returns once every one is
 // capturing (its pcapng header has arrived). On error nothing is left
 // running.
-func Start(ctx context.Context, l Lab, stop Stopper, targets []Target, cfg Config) (*Session, error) {
+func Start(ctx context.Context, l Lab, targets []Target, cfg Config) (*Session, error) {
 	if cfg.Image == "" {
 		cfg.Image = images.Ref(images.Capture, "")
 	}
@@ -91,11 +86,11 @@ func Start(ctx context.Context, l Lab, stop Stopper, targets []Target, cfg Confi
 		cfg.Snaplen = DefaultSnaplen
 	}
 	if cfg.Filter != "" {
-		if _, err := capture.ParseFilter(cfg.Filter); err != nil {
+		if _, err := packet.ParseFilter(cfg.Filter); err != nil {
 			return nil, err
 		}
 	}
-	s := &Session{l: l, stop: stop, cfg: cfg, helpers: map[string]*running{}, targets: map[string]Target{}, full: make(chan struct{})}
+	s := &Session{l: l, cfg: cfg, helpers: map[string]*running{}, targets: map[string]Target{}, full: make(chan struct{})}
 	opts := []capture.MergeOption{}
 	if cfg.Output != nil {
 		opts = append(opts, capture.WithOutput(cfg.Output))
@@ -147,8 +142,8 @@ func (s *Session) run(ctx context.Context, t Target) error {
 		argv = append(argv, "--filter", s.cfg.Filter)
 	}
 	r := &running{stderr: &capped{n: 64 << 10}}
-	h, err := s.l.RunHelper(ctx, t.Node, lab.HelperSpec{
-		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: []string{"NET_RAW"},
+	h, err := s.l.RunHelper(ctx, t.Node, backend.HelperSpec{
+		Purpose: "capture", Image: s.cfg.Image, Cmd: argv, Caps: images.Caps(images.Capture),
 		Stderr: r.stderr,
 	})
 	if err != nil {
@@ -206,8 +201,8 @@ func (s *Session) Restart(ctx context.Context, node string, t Target) error {
 }
 
 func (s *Session) stopHelper(ctx context.Context, r *running) {
-	if r.h != nil && s.stop != nil {
-		_ = s.stop.Stop(ctx, r.h.ID(), StopGrace)
+	if r.h != nil {
+		_ = s.l.StopHelper(ctx, r.h.ID(), StopGrace)
 	}
 }
 

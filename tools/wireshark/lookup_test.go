@@ -1,6 +1,8 @@
 package wireshark_test
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"bytes"
 	"net"
 	"os"
@@ -36,13 +38,8 @@ func segment(t *testing.T, seq uint32, payload []byte) []byte {
 }
 
 func TestLookupDissector(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark is not installed (CI=true: CI installs it with apt-get install tshark)")
-		}
-		t.Skip("tshark is not installed: apt-get install tshark (CI installs it)")
-	}
+	need.Command(t, "tshark", "tshark")
+	tshark, _ := exec.LookPath("tshark")
 	msg := func(ctype, content string) []byte {
 		b, err := frame.Append(nil, frame.Message{Header: frame.Header{ByteOrder: "little", ContentType: ctype, ContentEncoding: "utf-8"}, Content: []byte(content)})
 		if err != nil {

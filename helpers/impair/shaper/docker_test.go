@@ -1,6 +1,8 @@
 package shaper
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -18,24 +20,6 @@ import (
 // The Docker test runs the image socketlab/impair the way labctl will: in
 // an echo container's network namespace, with NET_ADMIN only, read-only,
 // no-new-privileges. IMPAIR_IMAGE and IMPAIR_ECHO_IMAGE override the images.
-
-func dockerOrSkip(t *testing.T, images ...string) {
-	t.Helper()
-	miss := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true, so this test does not skip)", why)
-		}
-		t.Skip(why + "; CI=true would fail instead")
-	}
-	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
-		miss(fmt.Sprintf("no Docker engine: %v: %s", err, strings.TrimSpace(string(out))))
-	}
-	for _, img := range images {
-		if err := exec.Command("docker", "image", "inspect", img).Run(); err != nil {
-			miss(fmt.Sprintf("image %s is not built: run make images", img))
-		}
-	}
-}
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
@@ -94,7 +78,7 @@ func echoRound(t *testing.T, addr netip.AddrPort, n int) (replies, sendErrors in
 func TestDockerHelper(t *testing.T) {
 	needRoot(t)
 	img, echo := envOr("IMPAIR_IMAGE", "socketlab/impair:latest"), envOr("IMPAIR_ECHO_IMAGE", "socketlab/echo:latest")
-	dockerOrSkip(t, img, echo)
+	need.DockerImages(t, img, echo)
 	name := fmt.Sprintf("imp-echo-%d", os.Getpid())
 	id := docker(t, "run", "-d", "--rm", "--name", name, "--read-only", "--cap-drop", "ALL", echo)
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", id).Run() })

@@ -1,6 +1,8 @@
 package shaper
 
 import (
+	"socketlab/internal/labtest/need"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -31,15 +33,12 @@ var helperBin = struct {
 	err  error
 }{}
 
-// needRoot skips a test that makes network namespaces when not root.
+// needRoot ends a test that makes network namespaces when not root or
+// without iproute2: a failure in CI, a skip elsewhere.
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (imp-*): run as root, e.g. sudo go test")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2) to create network namespaces")
-	}
+	need.Root(t, "create network namespaces (imp-*)")
+	need.Command(t, "ip", "iproute2")
 }
 
 // helper builds the impair binary once per test process.

@@ -435,7 +435,7 @@ func (q queueVerdicter) acceptUpTo(id uint32) error {
 	return q.nf.SetVerdictBatch(id, nfqueue.NfAccept)
 }
 func (q queueVerdicter) acceptModified(id uint32, pkt []byte) error {
-	return q.nf.SetVerdictModPacket(id, nfqueue.NfAccept, pkt)
+	return q.nf.SetVerdictWithOption(id, nfqueue.NfAccept, nfqueue.WithAlteredPacket(pkt))
 }
 func (q queueVerdicter) drop(id uint32) error { return q.nf.SetVerdict(id, nfqueue.NfDrop) }
 

@@ -108,7 +108,7 @@ func (b *Backend) postNetwork(ctx context.Context, req network.CreateRequest) (i
 		return "", resp.StatusCode, fmt.Errorf("network create: status %d: %w", resp.StatusCode, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", resp.StatusCode, fmt.Errorf("Error response from daemon: %s", out.Message)
+		return "", resp.StatusCode, fmt.Errorf("error response from daemon: %s", out.Message)
 	}
 	return out.ID, resp.StatusCode, nil
 }

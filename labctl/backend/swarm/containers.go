@@ -106,7 +106,7 @@ func (b *Backend) RunHelper(ctx context.Context, ctr string, spec backend.Helper
 	if err != nil {
 		return nil, err
 	}
-	labels := map[string]string{LabelHost: h.name}
+	labels := map[string]string{backend.LabelHost: h.name}
 	for k, v := range spec.Labels {
 		labels[k] = v
 	}

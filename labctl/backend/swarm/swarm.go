@@ -32,10 +32,6 @@ import (
 	"socketlab/labctl/backend/docker"
 )
 
-// LabelHost is the label on each container that names the host it was
-// created on.
-const LabelHost = "socketlab.host"
-
 // labelIPv6 + network ID holds the IPv6 address a container was given on
 // that network, which the engine of its host does not report.
 const labelIPv6 = "socketlab.ipv6."
@@ -291,7 +287,7 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelHost] = h.name
+	labels[backend.LabelHost] = h.name
 	spec.Networks = slices.Clone(spec.Networks)
 	for i, ep := range spec.Networks {
 		if ep.IPv6.IsValid() {

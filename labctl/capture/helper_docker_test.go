@@ -12,27 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"socketlab/internal/labtest/need"
+	"socketlab/internal/packet"
 	"socketlab/labctl/capture"
 )
-
-// needImages skips (or, with CI=true, fails) without a Docker engine or the images.
-func needImages(t *testing.T, images ...string) {
-	t.Helper()
-	miss := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true, so this test does not skip)", why)
-		}
-		t.Skip(why + "; CI=true would fail instead")
-	}
-	if err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Run(); err != nil {
-		miss(fmt.Sprintf("no Docker engine (%v)", err))
-	}
-	for _, img := range images {
-		if exec.Command("docker", "image", "inspect", img).Run() != nil {
-			miss(img + " is not built: run make images")
-		}
-	}
-}
 
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
@@ -44,9 +27,10 @@ func docker(t *testing.T, args ...string) string {
 }
 
 // TestCaptureInContainer runs the helper image the way labctl does: in a
-// node's network namespace, NET_RAW only, read-only, no-new-privileges.
+// node's network namespace, NET_RAW only, read-only, no-new-privileges; and
+// reads its stream as labctl does.
 func TestCaptureInContainer(t *testing.T) {
-	needImages(t, "socketlab/capture:latest", "socketlab/welcome:latest")
+	need.DockerImages(t, "socketlab/capture:latest", "socketlab/welcome:latest")
 	name := fmt.Sprintf("cap-%d-welcome", os.Getpid())
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name, name+"-capture").Run() })
 	id := docker(t, "run", "-d", "--name", name, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "socketlab/welcome:latest")
@@ -97,18 +81,18 @@ func TestCaptureInContainer(t *testing.T) {
 	if !strings.Contains(stderr.String(), `"event":"end"`) || !strings.Contains(stderr.String(), `"dropped":0`) {
 		t.Errorf("stderr has no end line with 0 dropped:\n%s", stderr.String())
 	}
-	tcp, _ := capture.ParseFilter("tcp port 9999")
+	tcp, _ := packet.ParseFilter("tcp port 9999")
 	var conn []capture.Packet
 	var f capture.Formatter
 	for _, p := range pkts {
-		if tcp.Match(capture.Decode(p.Data)) {
+		if tcp.Match(packet.Decode(p.Data)) {
 			conn = append(conn, p)
 			t.Log(f.Line(p))
 		}
 	}
 	yes := true
 	w := capture.Analyze(conn)
-	if m := (capture.Expect{Handshake: &yes, Close: capture.CloseFIN, CloseBy: capture.Server}).Check(w); len(m) != 0 {
+	if m := (capture.Expect{Handshake: &yes, Close: packet.CloseFIN, CloseBy: packet.SideServer}).Check(w); len(m) != 0 {
 		t.Errorf("greeting %q; on the wire: %v", greeting, m)
 	}
 	if !w.Close.Both || !w.Close.ByNode {
