@@ -97,6 +97,12 @@ func TestCheckLessons(t *testing.T) {
 		}},
 		{name: "echo-client/sock", lesson: "echo-client", args: []string{"echo", "{hostport}", "{message}"},
 			programs: []graded{{sock, nil, ""}}},
+		{name: "welcome-client", lesson: "welcome-client", programs: []graded{
+			{py("welcome_client.py"), nil, ""},
+			{py("buggy/welcome_client_reads_once.py"), []int{3, 4}, "printed what its first recv() returned"},
+		}},
+		{name: "welcome-client/sock", lesson: "welcome-client", args: []string{"welcome", "{hostport}"},
+			programs: []graded{{sock, nil, ""}}},
 		{name: "udp-client", lesson: "udp-client", programs: []graded{
 			{py("udp_sender.py"), nil, ""},
 			{py("buggy/udp_client_no_timeout.py"), []int{3, 4}, "waited for its reply forever"},

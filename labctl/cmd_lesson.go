@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -46,13 +47,14 @@ other file as it is), runs the lesson's named checks against it from other nodes
 each says what it did and what it saw, the bytes and the wire — and takes the lab
 down. A failed check says the likely cause in plain words and the fix.
 
-A server lesson (echo-server, welcome-server, udp-server) starts your program with
+A server lesson (welcome-, echo-, udp-, chat-, lookup-server) starts your program with
 ARGS (none: its defaults) and finds the port it listens on from the node's sockets
-(--port says it). A client lesson (echo-client, udp-client) runs your program once
+(--port says it). A client lesson (welcome-, echo-, udp-client) runs your program once
 per check against a reference server — socketlab's own, and ones that answer in
-pieces, slowly, over IPv6 only, or lose the first datagram — with ARGS where
-{host}, {port} and {message} stand for that server and the message (the lesson
-gives the default ARGS); a run longer than the lesson's bound is stopped and fails.
+pieces, slowly, at an IPv6 address only, or lose the first datagram — with ARGS
+where {host}, {port} (or {hostport}, host:port) and {message} stand for that server
+and the message (the lesson gives the default ARGS); a run longer than the lesson's
+bound is stopped and fails.
 labctl check --list shows the lessons and what each program must do.
 
 Several PROGRAMs (or a glob) are graded side by side, each in a lab of its own, -j
@@ -97,7 +99,7 @@ not be run at all (it would not start, never listened, a bad file), with why.`,
 	f.StringVar(&o.suite, "suite", "", "run the suite in this file instead of a lesson's")
 	f.StringVar(&o.image, "image", "", "check the program already in this image (its command, or ARGS)")
 	f.IntVar(&o.port, "port", 0, "the port a server program listens on (default: found from its sockets)")
-	f.IntVarP(&o.jobs, "jobs", "j", 2, "how many programs are checked side by side")
+	f.IntVarP(&o.jobs, "jobs", "j", 2*runtime.NumCPU(), "how many programs are checked side by side (a lab mostly waits on the engine)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "every check's details, passed ones too, and the lab's progress")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	f.StringVarP(&o.output, "output", "o", "table", "report format: table or json")

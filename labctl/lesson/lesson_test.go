@@ -18,7 +18,7 @@ func TestBuiltinSuitesLoad(t *testing.T) {
 	if err := os.WriteFile(prog, []byte("print('hi')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"chat-server", "echo-client", "echo-server", "lookup-server", "udp-client", "udp-server", "welcome-server"}
+	want := []string{"chat-server", "echo-client", "echo-server", "lookup-server", "udp-client", "udp-server", "welcome-client", "welcome-server"}
 	var names []string
 	for _, s := range Lessons() {
 		names = append(names, s.Name)

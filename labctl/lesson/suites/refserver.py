@@ -6,6 +6,8 @@ each serves one way a real network or server behaves that a learner's client mus
       TCP 7001  echo, the reply written one byte at a time, 20 ms apart (a client that reads
                 once gets one byte)
       TCP 7002  echo, the reply after 1 s, in two halves 0.5 s apart (a slow server)
+      TCP 7003  welcome: the greeting line written one byte at a time, 20 ms apart, then a close
+      TCP 7004  welcome: the greeting line after 1 s, in two halves 0.5 s apart, then a close
       UDP 9001  the responder's line, but the first datagram from each address is ignored (a
                 lost request: a client must time out and send again)
       UDP 9002  silence: reads every datagram, answers none (a client must give up in time)
@@ -72,6 +74,28 @@ def slow(c):
     finish(c)
 
 
+def greeting(c):
+    peer = c.getpeername()
+    return f"Welcome to socketlab! You are {shown(peer)} over {family_of(peer)}.\n".encode()
+
+
+def welcome_pieces(c):
+    line = greeting(c)
+    for i in range(len(line)):
+        c.sendall(line[i:i + 1])
+        time.sleep(0.02)
+    finish(c)
+
+
+def welcome_slow(c):
+    line = greeting(c)
+    time.sleep(1)
+    c.sendall(line[:len(line) // 2])
+    time.sleep(0.5)
+    c.sendall(line[len(line) // 2:])
+    finish(c)
+
+
 def serve_tcp(port, handle):
     s = listen(port, socket.SOCK_STREAM)
     while True:
@@ -112,13 +136,15 @@ def main():
     threads = [
         threading.Thread(target=serve_tcp, args=(7001, pieces)),
         threading.Thread(target=serve_tcp, args=(7002, slow)),
+        threading.Thread(target=serve_tcp, args=(7003, welcome_pieces)),
+        threading.Thread(target=serve_tcp, args=(7004, welcome_slow)),
         threading.Thread(target=lossy, args=(9001,)),
         threading.Thread(target=silent, args=(9002,)),
     ]
     for t in threads:
         t.daemon = True
         t.start()
-    print("refserver: serving 7001 7002 (TCP), 9001 9002 (UDP)", flush=True)
+    print("refserver: serving 7001-7004 (TCP), 9001 9002 (UDP)", flush=True)
     for t in threads:
         t.join()
 
