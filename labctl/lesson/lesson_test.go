@@ -155,8 +155,11 @@ func TestBindAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = BindAddresses(sc, func(node, fam string) string {
-		if node == "echo6" && fam == "ipv6" {
+		switch {
+		case node == "echo" && fam == "ipv6":
 			return "fd00::2"
+		case node == "echo" && fam == "ipv4":
+			return "10.1.2.3"
 		}
 		return ""
 	})

@@ -5,9 +5,9 @@ each serves one way a real network or server behaves that a learner's client mus
     refserver.py        serves all of them, on IPv4 and IPv6 ("::", dual stack):
       TCP 7001  echo, the reply written one byte at a time, 20 ms apart (a client that reads
                 once gets one byte)
-      TCP 7002  echo, the reply after 1 s, in two halves 0.5 s apart (a slow server)
+      TCP 7002  echo, the reply after 0.8 s, in two halves 0.4 s apart (a slow server)
       TCP 7003  welcome: the greeting line written one byte at a time, 20 ms apart, then a close
-      TCP 7004  welcome: the greeting line after 1 s, in two halves 0.5 s apart, then a close
+      TCP 7004  welcome: the greeting line after 0.8 s, in two halves 0.4 s apart, then a close
       UDP 9001  the responder's line, but the first datagram from each address is ignored (a
                 lost request: a client must time out and send again)
       UDP 9002  silence: reads every datagram, answers none (a client must give up in time)
@@ -66,10 +66,10 @@ def pieces(c):
 
 def slow(c):
     data = read_line(c)
-    time.sleep(1)
+    time.sleep(0.8)
     half = len(data) // 2
     c.sendall(data[:half])
-    time.sleep(0.5)
+    time.sleep(0.4)
     c.sendall(data[half:])
     finish(c)
 
@@ -89,9 +89,9 @@ def welcome_pieces(c):
 
 def welcome_slow(c):
     line = greeting(c)
-    time.sleep(1)
+    time.sleep(0.8)
     c.sendall(line[:len(line) // 2])
-    time.sleep(0.5)
+    time.sleep(0.4)
     c.sendall(line[len(line) // 2:])
     finish(c)
 
