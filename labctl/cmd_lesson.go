@@ -188,7 +188,7 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 		fmt.Fprintf(log, "check: %d program(s) against %s, %d checks each\n", len(programs), suite.Name, len(suite.Checks))
 	}
 	tr := &testRun{keep: o.keep, quiet: !o.verbose, verbose: false, jobs: o.jobs, graphs: o.reportDir != "",
-		log: log, captureDir: o.capture, opts: []lab.UpOption{lab.WithHostPathsAnywhere()}, prepare: g.prepare,
+		log: log, captureDir: o.capture, opts: []lab.UpOption{lab.WithHostPathsAnywhere()}, prepare: g.prepare, after: g.after,
 		wireOnly: o.reportDir == "" && o.capture == ""}
 	runs := tr.runAll(cmd.Context(), scs)
 	var verdicts []*lesson.Verdict
@@ -198,6 +198,7 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 		r.rep.Scenario = gr.name
 		v := suite.Judge(gr.name, gr.listens, r.rep)
 		v.Seconds = r.took.Seconds()
+		v.Ended = gr.ended
 		verdicts = append(verdicts, v)
 		reports = append(reports, r.rep)
 	}
@@ -313,6 +314,19 @@ type grader struct {
 type graded struct {
 	name    string
 	listens string
+	ended   string // what a server program that ended during the checks printed
+}
+
+// after notes, in a server lesson, a program that ended during the checks
+// and what it printed last: the traceback that explains the checks after it.
+func (g *grader) after(ctx context.Context, l *lab.Lab, sc *scenario.Scenario) {
+	if g.suite.Role != lesson.Server || g.o.image != "" || nodeRunning(ctx, l, lesson.ProgramNode) {
+		return
+	}
+	out := programLog(ctx, l)
+	g.mu.Lock()
+	g.byScenario[sc].ended = "the program ended during the checks" + out
+	g.mu.Unlock()
 }
 
 // prepare waits, in a server lesson, until the program listens, and puts
@@ -437,8 +451,13 @@ func programLog(ctx context.Context, l *lab.Lab) string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) > 12 {
-		lines = lines[len(lines)-12:]
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	for i, line := range lines {
+		if r := []rune(line); len(r) > 160 {
+			lines[i] = string(r[:160]) + "…"
+		}
 	}
 	return "; it printed:\n    " + strings.Join(lines, "\n    ")
 }
@@ -518,6 +537,9 @@ func writeVerdict(w io.Writer, v *lesson.Verdict, verbose bool) {
 	fmt.Fprintf(w, "%s: %s\n", v.Lesson, v.Program)
 	if v.Listens != "" {
 		fmt.Fprintf(w, "  %s\n", v.Listens)
+	}
+	if v.Ended != "" {
+		fmt.Fprintf(w, "  %s\n", v.Ended)
 	}
 	if v.Error != "" {
 		fmt.Fprintf(w, "  could not be checked: %s\n", v.Error)

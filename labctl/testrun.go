@@ -54,6 +54,9 @@ type testRun struct {
 	// check finds the port the learner's program listens on); an error is
 	// the scenario's setup error and no step runs.
 	prepare func(ctx context.Context, l *lab.Lab, sc *scenario.Scenario) error
+	// after, when set, runs once the steps are done, before the lab goes
+	// down (labctl check keeps what a program that died printed).
+	after func(ctx context.Context, l *lab.Lab, sc *scenario.Scenario)
 
 	mu sync.Mutex // log, when scenarios run side by side
 }
@@ -287,6 +290,9 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		say("   %-5s %d. %s%s (%.2fs)", s.Outcome, s.Index, s.Name, fam, s.Seconds)
 	})
 	cp.finish(ctx, rep, say)
+	if r.after != nil {
+		r.after(ctx, l, sc)
+	}
 	if capErr != nil && rep.Setup == "" {
 		rep.Setup = capErr.Error()
 	}

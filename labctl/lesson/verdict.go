@@ -14,6 +14,9 @@ type Verdict struct {
 	Lesson string `json:"lesson"`
 	// Listens says where a server program listened, as its sockets showed.
 	Listens string `json:"listens,omitempty"`
+	// Ended says that a server program ended during the checks, and what
+	// it printed last.
+	Ended string `json:"ended,omitempty"`
 	// Error says why the program could not be checked at all (it did not
 	// start, never listened, the lab did not come up); no check ran then.
 	Error string `json:"error,omitempty"`
