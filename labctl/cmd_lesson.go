@@ -62,7 +62,7 @@ at a time, and shown as a table: program × check (✓ passed, ✗ failed) with 
 -o json gives an object per program (each check's verdict, explanation and time),
 --junit a test suite per program, --report DIR one HTML page with every check and
 its packets. --image IMAGE checks a program already in an image (its command, or
-ARGS); --suite FILE runs a suite of your own: a scenario file with an x-lesson key
+ARGS; a client's image needs timeout(1), which stops it at the bound); --suite FILE runs a suite of your own: a scenario file with an x-lesson key
 (docs/check-suites.md; labctl check --list -v lists the built-in ones' checks).
 
 Exit status: 0 when every check passed, 1 when one failed, 2 when a program could
