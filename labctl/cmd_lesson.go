@@ -362,19 +362,23 @@ func (g *grader) prepare(ctx context.Context, l *lab.Lab, sc *scenario.Scenario)
 	for {
 		stdout, stderr, code, err := l.Exec(ctx, lesson.ProgramNode, lesson.ProcNetCommand)
 		if err != nil || code != 0 {
-			if g.o.port != 0 {
+			noCat := err == nil && (code == 126 || code == 127) // not there, or not runnable
+			switch {
+			case !nodeRunning(ctx, l, lesson.ProgramNode):
+				return fmt.Errorf("the program ended before it listened%s", programLog(ctx, l))
+			case g.o.port != 0:
 				// An image without cat: trust --port, and give it a moment.
 				time.Sleep(time.Second)
 				lesson.BindPort(sc, g.o.port)
 				return nil
-			}
-			if !nodeRunning(ctx, l, lesson.ProgramNode) {
-				return fmt.Errorf("the program ended before it listened%s", programLog(ctx, l))
-			}
-			if err == nil {
+			case noCat:
 				return fmt.Errorf("cannot read the program node's sockets (%s exited %d: %s): give --port", lesson.ProcNetCommand[0], code, strings.TrimSpace(string(stderr)))
+			case time.Now().After(deadline):
+				return fmt.Errorf("cannot read the program node's sockets (exit %d, %v)", code, err)
 			}
-			return fmt.Errorf("cannot read the program node's sockets: %w", err)
+			// The node may be stopping (the exec was killed with it): look again.
+			time.Sleep(200 * time.Millisecond)
+			continue
 		}
 		seen = lesson.Listening(string(stdout))
 		port, on := g.suite.PickPort(seen)
