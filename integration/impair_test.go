@@ -4,9 +4,7 @@ import (
 	"socketlab/internal/labtest/need"
 
 	"context"
-	"encoding/binary"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,37 +39,11 @@ func needImpair(t *testing.T) {
 // directly, so the datagrams cross the echo node's link both ways.
 func echoes(t *testing.T, addr string, n int) int {
 	t.Helper()
-	c, err := net.Dial("udp", net.JoinHostPort(addr, "7"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	order, _ := numberedEchoes(t, addr, n, 500*time.Microsecond)
 	got := map[uint32]bool{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 64)
-		for {
-			m, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			if m == 8 && string(buf[4:8]) == "seq!" {
-				got[binary.BigEndian.Uint32(buf)] = true
-			}
-		}
-	}()
-	msg := make([]byte, 8)
-	copy(msg[4:], "seq!")
-	for i := range n {
-		binary.BigEndian.PutUint32(msg, uint32(i))
-		if _, err := c.Write(msg); err != nil {
-			t.Fatalf("send datagram %d to %s: %v", i, addr, err)
-		}
-		time.Sleep(500 * time.Microsecond)
+	for _, i := range order {
+		got[i] = true
 	}
-	c.SetReadDeadline(time.Now().Add(time.Second))
-	<-done
 	return len(got)
 }
 

@@ -55,6 +55,9 @@ the kernel offers in the node's network namespace, and takes the lab down again.
               duplication by nftables at the interface's egress, rate by a TBF
               qdisc, delay, jitter, loss, reordering and corruption by a
               user-space delay line
+  faults      whether labctl fault and a scenario's fault step can pick single
+              packets: the delay line (NFQUEUE) does it on every kernel, netem or
+              not; duplicating one needs the nftables egress hook
   capture     whether the packet capture helper's image is built
   IPv6        whether the engine itself keeps IPv6 from crossing between its
               networks (Docker 28 and later); when it does not, nodes on two
@@ -124,6 +127,7 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	default:
 		fmt.Fprintf(tw, "impairment\tnone\tthe kernel lacks %s: labctl impair cannot work on this engine\n", strings.Join(p.Missing, ", "))
 	}
+	writeFaultRow(tw, rep.Impair)
 	if rep.Capture {
 		fmt.Fprintf(tw, "capture\tyes\t%s is built: packets can be captured in a node\n", rep.CaptureImage)
 	} else {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,28 +42,12 @@ per second). Jitter is at most the delay; reorder needs a delay.`,
   labctl impair client:front --delay 100ms --jitter 10ms
   labctl impair client --rate 1mbit --for 30s  # reverts after 30s or Ctrl-C
   labctl impair client --clear                 # or: labctl impair --clear (the whole lab)`,
-		Args: args(func(cmd *cobra.Command, a []string) error {
-			switch {
-			case len(a) > 1:
-				return errors.New("name one NODE[:NETWORK]")
-			case len(a) == 0 && !clear:
-				return errors.New("name the NODE[:NETWORK] to impair")
-			}
-			return nil
-		}),
-		ValidArgsFunction: func(cmd *cobra.Command, a []string, s string) ([]string, cobra.ShellCompDirective) {
-			if len(a) == 0 {
-				return completeNodes(cmd, a, s)
-			}
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		},
+		Args:              linkArgs(&clear, "name the NODE[:NETWORK] to impair"),
+		ValidArgsFunction: completeLinkArg,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			var node, network string
-			if len(a) == 1 {
-				node, network, _ = strings.Cut(a[0], ":")
-				if node == "" {
-					return usageError{fmt.Errorf("impair: %q names no node (write NODE or NODE:NETWORK)", a[0])}
-				}
+			node, network, err := linkArg("impair", a)
+			if err != nil {
+				return err
 			}
 			s, given, err := impairSettings(cmd, values)
 			switch {
@@ -105,13 +88,7 @@ per second). Jitter is at most the delay; reorder needs a delay.`,
 				return nil
 			}
 			fmt.Fprintf(out, "holding for %s (Ctrl-C reverts now)\n", hold)
-			t := time.NewTimer(hold)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			hctx, cancel := holdFor(ctx, hold)
 			defer cancel()
 			if err := l.Heal(hctx, node, network); err != nil {
 				return err

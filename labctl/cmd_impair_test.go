@@ -11,11 +11,7 @@ import (
 // anything, so a bad one is exit status 2 with the reason, and nothing is
 // started.
 func TestImpairUsage(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	tests := []usageCase{
 		{"no node", []string{"impair", "--loss", "20%"}, []string{"name the NODE[:NETWORK] to impair"}},
 		{"no setting", []string{"impair", "client"}, []string{"give at least one of --delay"}},
 		{"loss above 100%", []string{"impair", "client", "--loss", "120%"}, []string{`--loss "120%": not between 0% and 100%`}},
@@ -26,19 +22,7 @@ func TestImpairUsage(t *testing.T) {
 		{"clear with settings", []string{"impair", "client", "--clear", "--loss", "5%"}, []string{"--clear takes no settings"}},
 		{"no node name", []string{"impair", ":front", "--loss", "5%"}, []string{"names no node"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := labctl(t, tt.args...)
-			if code != 2 {
-				t.Errorf("exit status %d, want 2 (stderr %q)", code, stderr)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr %q lacks %q", stderr, w)
-				}
-			}
-		})
-	}
+	usageErrors(t, tests)
 }
 
 // TestWriteDoctor: the table says which mechanism the kernel gives and

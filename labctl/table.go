@@ -78,6 +78,7 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 	}
 	tw.Flush()
 	writeImpairments(w, st)
+	writeFaults(w, st)
 }
 
 // readyColumn says what made the node ready, as up and status agree:

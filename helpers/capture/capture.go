@@ -339,7 +339,7 @@ func read(ctx context.Context, f *iface, cfg Config, write func(*iface, []byte, 
 		case err != nil:
 			return fmt.Errorf("capture: read %s: %w", f.name, err)
 		}
-		if cfg.Filter != nil && !cfg.Filter.Match(decode.Decode(data)) {
+		if cfg.Filter != nil && !matches(cfg.Filter, data) {
 			continue
 		}
 		if err := write(f, data, ci); err != nil {
@@ -419,4 +419,10 @@ func startLine(ifs []*iface, cfg Config) startInfo {
 func emit(w io.Writer, v any) {
 	b, _ := json.Marshal(v)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// matches tells whether the frame data passes filter f.
+func matches(f *decode.Filter, data []byte) bool {
+	d := decode.Decode(data)
+	return f.Match(&d)
 }

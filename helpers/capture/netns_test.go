@@ -57,7 +57,7 @@ func TestCaptureCountAndFilter(t *testing.T) {
 		t.Errorf("the stream holds %d packets, want 3", len(frames))
 	}
 	for i, data := range frames {
-		if d := packet.Decode(data); !f.Match(d) {
+		if d := packet.Decode(data); !f.Match(&d) {
 			t.Errorf("packet %d (%s → %s %s) does not match %q", i, d.Src, d.Dst, d.Proto, filter)
 		}
 	}

@@ -50,11 +50,14 @@ func inCI() bool { return need.CI() }
 // removes labs with that prefix left by test processes that are gone; after,
 // those of this process.
 //
+// LABTEST_PREFIX, when set, goes before prefix ("me-" makes "me-it"), so
+// that people sharing an engine each sweep only their own labs.
+//
 // Without a Docker engine, or without the images (Images), Main fails the
 // run when CI=true and says what to do; otherwise the tests that need them
 // skip, saying why.
 func Main(m *testing.M, prefix string) int {
-	state.prefix = prefix
+	state.prefix = os.Getenv("LABTEST_PREFIX") + prefix
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	b, err := docker.New(ctx)

@@ -7,6 +7,7 @@
 package packet
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 
@@ -121,13 +122,7 @@ type Decoded struct {
 // fails: what it cannot read stays zero (ProtoOther, Complete false).
 func Decode(frame []byte) Decoded {
 	var d Decoded
-	var (
-		eth layers.Ethernet
-		ip4 layers.IPv4
-		ip6 layers.IPv6
-		tcp layers.TCP
-		udp layers.UDP
-	)
+	var eth layers.Ethernet
 	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
 		return d
 	}
@@ -144,27 +139,128 @@ func Decode(frame []byte) Decoded {
 			d.Dst = netip.AddrPortFrom(d.ARP.TargetIP, 0)
 		}
 		return d
-	case layers.EthernetTypeIPv4:
-		if ip4.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
-			return d
+	case layers.EthernetTypeIPv4, layers.EthernetTypeIPv6:
+		return DecodeIP(eth.Payload)
+	}
+	return d
+}
+
+// decodeTransport reads, without allocating, the common case of a packet
+// on a lab's links: an unfragmented IPv4 or IPv6 packet (no extension
+// header) carrying TCP or UDP, whose headers are all there. The delay line
+// decodes every packet it sees with it. Anything else (ok false) is left
+// to gopacket's decoders.
+func decodeTransport(b []byte) (d Decoded, ok bool) {
+	var (
+		src, dst netip.Addr
+		proto    byte
+		payload  []byte
+		ipLen    int // the IP payload's size on the wire
+	)
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4:
+		ihl, total := int(b[0]&0x0f)*4, int(binary.BigEndian.Uint16(b[2:4]))
+		if ihl != 20 || total < ihl || binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
+			return d, false // options (gopacket judges them), or a fragment
 		}
-		d.Family = 4
-		src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
-		dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
-		d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
-		d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
-		return d
-	case layers.EthernetTypeIPv6:
-		if ip6.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) != nil {
-			return d
+		d.Family, proto = 4, b[9]
+		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
+		payload, ipLen = b[ihl:min(total, len(b))], total-ihl
+	case len(b) >= 40 && b[0]>>4 == 6:
+		d.Family, proto = 6, b[6]
+		src, dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
+		ipLen = int(binary.BigEndian.Uint16(b[4:6]))
+		payload = b[40:min(40+ipLen, len(b))]
+	default:
+		return d, false
+	}
+	hdr := 8
+	switch proto {
+	case 6:
+		if len(payload) < 20 {
+			return d, false
 		}
-		d.Family = 6
-		src, _ := netip.AddrFromSlice(ip6.SrcIP)
-		dst, _ := netip.AddrFromSlice(ip6.DstIP)
-		d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
-		d.PayloadLen = wireLen(d, int(ip6.Length))
+		hdr = int(payload[12]>>4) * 4
+		if hdr < 20 || len(payload) < hdr {
+			return d, false
+		}
+		d.Proto = ProtoTCP
+		d.TCP = TCP{Flags: TCPFlags(payload[13]) & (FIN | SYN | RST | PSH | ACK | URG),
+			Seq: binary.BigEndian.Uint32(payload[4:8]), Ack: binary.BigEndian.Uint32(payload[8:12]),
+			Window: binary.BigEndian.Uint16(payload[14:16]), dataOffset: uint8(hdr / 4)}
+	case 17:
+		if len(payload) < 8 {
+			return d, false
+		}
+		// What the UDP header counts, as gopacket reads it (0: all of it).
+		switch n := int(binary.BigEndian.Uint16(payload[4:6])); {
+		case n > 0 && n < 8:
+			return d, false
+		case n >= 8 && n < len(payload):
+			payload = payload[:n]
+		}
+		d.Proto = ProtoUDP
+	default:
+		return d, false
+	}
+	d.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(payload[0:2]))
+	d.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(payload[2:4]))
+	d.Payload = payload[hdr:]
+	d.PayloadLen = wireLen(d, ipLen)
+	d.Complete = true
+	return d, true
+}
+
+// DecodeIP reads a bare IPv4 or IPv6 packet (no link-layer header), as
+// NFQUEUE hands one over, like Decode.
+func DecodeIP(pkt []byte) Decoded {
+	if d, ok := decodeTransport(pkt); ok {
 		return d
 	}
+	if len(pkt) > 0 {
+		switch pkt[0] >> 4 {
+		case 4:
+			return decodeIPv4(pkt)
+		case 6:
+			return decodeIPv6(pkt)
+		}
+	}
+	return Decoded{}
+}
+
+func decodeIPv4(b []byte) Decoded {
+	var (
+		d   Decoded
+		ip4 layers.IPv4
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if ip4.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+		return d
+	}
+	d.Family = 4
+	src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
+	dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
+	d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
+	d.PayloadLen = wireLen(d, int(ip4.Length)-int(ip4.IHL)*4)
+	return d
+}
+
+func decodeIPv6(b []byte) Decoded {
+	var (
+		d   Decoded
+		ip6 layers.IPv6
+		tcp layers.TCP
+		udp layers.UDP
+	)
+	if ip6.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
+		return d
+	}
+	d.Family = 6
+	src, _ := netip.AddrFromSlice(ip6.SrcIP)
+	dst, _ := netip.AddrFromSlice(ip6.DstIP)
+	d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
+	d.PayloadLen = wireLen(d, int(ip6.Length))
 	return d
 }
 

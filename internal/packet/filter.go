@@ -11,20 +11,23 @@ import (
 const FilterSyntax = `A filter keeps the packets it matches; primitives, as in tcpdump:
   host ADDR, net PREFIX, port N (each may start with src or dst),
   tcp, udp, icmp, icmp6, arp, ip, ip6;
+  syn, ack, fin, rst, psh (a TCP segment with that flag set),
+  data (a TCP segment or UDP datagram that carries bytes);
 joined by and (&&, or nothing: "tcp port 80"), or (||), not (!), and ( ).
-Example: "tcp port 9999 or icmp or icmp6"`
+Examples: "tcp port 9999 or icmp or icmp6", "tcp and syn and ack" (a SYN-ACK),
+"udp and data", "tcp and fin"`
 
 // Filter is a parsed filter expression; Match applies it to a decoded packet.
 type Filter struct {
 	expr string
-	root node
+	root *node
 }
 
 // String is the expression the filter was parsed from.
 func (f *Filter) String() string { return f.expr }
 
 // Match reports whether d satisfies the filter. A nil filter matches everything.
-func (f *Filter) Match(d Decoded) bool {
+func (f *Filter) Match(d *Decoded) bool {
 	return f == nil || f.root.match(d)
 }
 
@@ -115,7 +118,7 @@ func (p *parser) errEnd(msg string) error {
 	return &FilterError{Expr: p.expr, Column: len(p.expr) + 1, Msg: msg}
 }
 
-func (p *parser) or() (node, error) {
+func (p *parser) or() (*node, error) {
 	l, err := p.and()
 	if err != nil {
 		return nil, err
@@ -130,11 +133,11 @@ func (p *parser) or() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = orNode{l, r}
+		l = &node{op: opOr, l: l, r: r}
 	}
 }
 
-func (p *parser) and() (node, error) {
+func (p *parser) and() (*node, error) {
 	l, err := p.unary()
 	if err != nil {
 		return nil, err
@@ -151,11 +154,11 @@ func (p *parser) and() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = andNode{l, r}
+		l = &node{op: opAnd, l: l, r: r}
 	}
 }
 
-func (p *parser) unary() (node, error) {
+func (p *parser) unary() (*node, error) {
 	t, ok := p.next()
 	if !ok {
 		return nil, p.errEnd("the filter ends where a primitive (host, port, tcp, ...) should follow")
@@ -166,7 +169,7 @@ func (p *parser) unary() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return notNode{n}, nil
+		return &node{op: opNot, l: n}, nil
 	case "(":
 		n, err := p.or()
 		if err != nil {
@@ -185,20 +188,16 @@ func (p *parser) unary() (node, error) {
 	return p.primitive(t)
 }
 
-// protos are the protocol primitives.
-var protos = map[string]func(Decoded) bool{
-	"tcp":   func(d Decoded) bool { return d.Proto == ProtoTCP },
-	"udp":   func(d Decoded) bool { return d.Proto == ProtoUDP },
-	"icmp":  func(d Decoded) bool { return d.Proto == ProtoICMPv4 },
-	"icmp6": func(d Decoded) bool { return d.Proto == ProtoICMPv6 },
-	"arp":   func(d Decoded) bool { return d.Proto == ProtoARP },
-	"ip":    func(d Decoded) bool { return d.Family == 4 },
-	"ip6":   func(d Decoded) bool { return d.Family == 6 },
+// words are the primitives that test one property of a packet (its
+// protocol, family, a TCP flag, a payload) with no argument.
+var words = map[string]op{
+	"tcp": opTCP, "udp": opUDP, "icmp": opICMP, "icmp6": opICMP6, "arp": opARP, "ip": opIP, "ip6": opIP6,
+	"syn": opSYN, "ack": opACK, "fin": opFIN, "rst": opRST, "psh": opPSH, "data": opData,
 }
 
-func (p *parser) primitive(t token) (node, error) {
-	if f, ok := protos[t.s]; ok {
-		return protoNode{t.s, f}, nil
+func (p *parser) primitive(t token) (*node, error) {
+	if o, ok := words[t.s]; ok {
+		return &node{op: o}, nil
 	}
 	dir := dirEither
 	kw := t
@@ -218,7 +217,7 @@ func (p *parser) primitive(t token) (node, error) {
 		if _, err := netip.ParseAddr(kw.s); err == nil {
 			return nil, p.errAt(kw, fmt.Sprintf("an address needs the word host before it: host %s", kw.s))
 		}
-		return nil, p.errAt(kw, fmt.Sprintf("unknown word %q; a primitive is host, net, port (with src or dst), tcp, udp, icmp, icmp6, arp, ip or ip6", kw.s))
+		return nil, p.errAt(kw, fmt.Sprintf("unknown word %q; a primitive is host, net, port (with src or dst), tcp, udp, icmp, icmp6, arp, ip, ip6, syn, ack, fin, rst, psh or data", kw.s))
 	}
 	arg, ok := p.next()
 	if !ok {
@@ -230,40 +229,56 @@ func (p *parser) primitive(t token) (node, error) {
 		if err != nil {
 			return nil, p.errAt(arg, fmt.Sprintf("host needs an IPv4 or IPv6 address, got %q", arg.s))
 		}
-		return addrNode{dir, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}, nil
+		return &node{op: opAddr, dir: dir, pf: netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}, nil
 	case "net":
 		pf, err := netip.ParsePrefix(arg.s)
 		if err != nil {
 			return nil, p.errAt(arg, fmt.Sprintf("net needs a prefix such as 10.0.0.0/24 or fd00::/64, got %q", arg.s))
 		}
-		return addrNode{dir, pf.Masked()}, nil
+		return &node{op: opAddr, dir: dir, pf: pf.Masked()}, nil
 	default:
 		n, err := strconv.ParseUint(arg.s, 10, 16)
 		if err != nil {
 			return nil, p.errAt(arg, fmt.Sprintf("port needs a number from 0 to 65535, got %q", arg.s))
 		}
-		return portNode{dir, uint16(n)}, nil
+		return &node{op: opPort, dir: dir, port: uint16(n)}, nil
 	}
 }
 
-type node interface{ match(Decoded) bool }
+// node is one operator or primitive of a parsed filter. One concrete type
+// matched by a switch, not an interface per kind: a packet handed down the
+// tree by pointer then stays where it is (no copy, no allocation), and two
+// parses of one expression are equal (reflect.DeepEqual).
+type node struct {
+	op   op
+	l, r *node // the operands of and, or (both) and not (l)
+	dir  direction
+	pf   netip.Prefix // host, net
+	port uint16
+}
 
-type (
-	orNode    struct{ l, r node }
-	andNode   struct{ l, r node }
-	notNode   struct{ n node }
-	protoNode struct {
-		name string
-		f    func(Decoded) bool
-	}
-	addrNode struct {
-		dir direction
-		pf  netip.Prefix
-	}
-	portNode struct {
-		dir  direction
-		port uint16
-	}
+// op is what a node tests.
+type op uint8
+
+const (
+	opOr op = iota
+	opAnd
+	opNot
+	opAddr
+	opPort
+	opTCP
+	opUDP
+	opICMP
+	opICMP6
+	opARP
+	opIP
+	opIP6
+	opSYN
+	opACK
+	opFIN
+	opRST
+	opPSH
+	opData
 )
 
 type direction uint8
@@ -274,30 +289,62 @@ const (
 	dirDst
 )
 
-func (n orNode) match(d Decoded) bool    { return n.l.match(d) || n.r.match(d) }
-func (n andNode) match(d Decoded) bool   { return n.l.match(d) && n.r.match(d) }
-func (n notNode) match(d Decoded) bool   { return !n.n.match(d) }
-func (n protoNode) match(d Decoded) bool { return n.f(d) }
-
-func (n addrNode) match(d Decoded) bool {
-	if !d.Src.IsValid() {
-		return false
+func (n *node) match(d *Decoded) bool {
+	switch n.op {
+	case opOr:
+		return n.l.match(d) || n.r.match(d)
+	case opAnd:
+		return n.l.match(d) && n.r.match(d)
+	case opNot:
+		return !n.l.match(d)
+	case opAddr:
+		if !d.Src.IsValid() {
+			return false
+		}
+		return n.either(n.pf.Contains(d.Src.Addr()), n.pf.Contains(d.Dst.Addr()))
+	case opPort:
+		if d.Proto != ProtoTCP && d.Proto != ProtoUDP {
+			return false
+		}
+		return n.either(d.Src.Port() == n.port, d.Dst.Port() == n.port)
+	case opTCP:
+		return d.Proto == ProtoTCP
+	case opUDP:
+		return d.Proto == ProtoUDP
+	case opICMP:
+		return d.Proto == ProtoICMPv4
+	case opICMP6:
+		return d.Proto == ProtoICMPv6
+	case opARP:
+		return d.Proto == ProtoARP
+	case opIP:
+		return d.Family == 4
+	case opIP6:
+		return d.Family == 6
+	case opData:
+		// The payload's size on the wire, so that a capture cut by its snap
+		// length still tells a segment with bytes from a bare ACK.
+		return (d.Proto == ProtoTCP || d.Proto == ProtoUDP) && d.PayloadLen > 0
 	}
-	src, dst := n.pf.Contains(d.Src.Addr()), n.pf.Contains(d.Dst.Addr())
-	switch n.dir {
-	case dirSrc:
-		return src
-	case dirDst:
-		return dst
+	var flag TCPFlags
+	switch n.op {
+	case opSYN:
+		flag = SYN
+	case opACK:
+		flag = ACK
+	case opFIN:
+		flag = FIN
+	case opRST:
+		flag = RST
+	case opPSH:
+		flag = PSH
 	}
-	return src || dst
+	return d.Proto == ProtoTCP && d.TCP.Flags&flag != 0
 }
 
-func (n portNode) match(d Decoded) bool {
-	if d.Proto != ProtoTCP && d.Proto != ProtoUDP {
-		return false
-	}
-	src, dst := d.Src.Port() == n.port, d.Dst.Port() == n.port
+// either is the answer of a host, net or port primitive given whether the
+// source and the destination match.
+func (n *node) either(src, dst bool) bool {
 	switch n.dir {
 	case dirSrc:
 		return src

@@ -110,7 +110,7 @@ func TestFilter(t *testing.T) {
 				d    packet.Decoded
 				want bool
 			}{"tcp4": {tcp4, tc.tcp4}, "udp6": {udp6, tc.udp6}, "arp": {arp, tc.arp}, "ns": {ns, tc.ns}} {
-				if got := f.Match(c.d); got != c.want {
+				if got := f.Match(&c.d); got != c.want {
 					t.Errorf("%q on %s: got %v, want %v", tc.expr, name, got, c.want)
 				}
 			}

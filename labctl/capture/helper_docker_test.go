@@ -85,7 +85,7 @@ func TestCaptureInContainer(t *testing.T) {
 	var conn []capture.Packet
 	var f capture.Formatter
 	for _, p := range pkts {
-		if tcp.Match(packet.Decode(p.Data)) {
+		if d := packet.Decode(p.Data); tcp.Match(&d) {
 			conn = append(conn, p)
 			t.Log(f.Line(p))
 		}

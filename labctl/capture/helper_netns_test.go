@@ -81,10 +81,10 @@ func TestCaptureAcrossNamespaces(t *testing.T) {
 	var welcome, responder []capture.Packet
 	for _, pk := range all {
 		d := packet.Decode(pk.Data)
-		if tcp.Match(d) {
+		if tcp.Match(&d) {
 			welcome = append(welcome, pk)
 		}
-		if udp.Match(d) {
+		if udp.Match(&d) {
 			responder = append(responder, pk)
 		}
 	}

@@ -63,6 +63,10 @@ type Result struct {
 	Packets []string `json:"packets,omitempty"`
 	// Explain says what an action step did to the lab, for learn mode.
 	Explain string `json:"explain,omitempty"`
+	// Did is what an action step's lab reported it did, a line each: the
+	// faults in force after a fault step, what each fault did for a heal
+	// step that cleared them.
+	Did string `json:"did,omitempty"`
 }
 
 // MaxOutput bounds Result.Output; longer output is cut and marked so.
@@ -202,7 +206,13 @@ func runStep(ctx context.Context, l Lab, idx int, st *scenario.Step, fam string)
 		// report it.
 		actx, cancel := context.WithTimeout(ctx, t+10*time.Second)
 		defer cancel()
-		if err := k.Act(actx, l, st); err != nil {
+		var err error
+		if r, ok := k.(scenario.Reporter); ok {
+			res.Did, err = r.ActReport(actx, l, st)
+		} else {
+			err = k.Act(actx, l, st)
+		}
+		if err != nil {
 			res.Outcome, res.Message = Error, err.Error()
 		} else {
 			res.Outcome = Pass

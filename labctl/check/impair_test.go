@@ -23,6 +23,14 @@ func (f *fakeLab) Heal(_ context.Context, n, net string) error {
 	return f.record("heal " + n + ":" + net)
 }
 
+func (f *fakeLab) Fault(_ context.Context, n, net string, ft shape.Fault) ([]string, error) {
+	return []string{n + ":" + net + ": " + ft.String()}, f.record("fault " + n + ":" + net + " " + ft.String())
+}
+
+func (f *fakeLab) ClearFaults(_ context.Context, n, net string) ([]string, error) {
+	return []string{"cleared " + n + ":" + net}, f.record("clear faults " + n + ":" + net)
+}
+
 // TestImpairSteps: impair and heal steps reach the lab with their settings,
 // in order, and are named for the report; a failed impair is an error.
 func TestImpairSteps(t *testing.T) {
@@ -35,7 +43,7 @@ func TestImpairSteps(t *testing.T) {
 		{Node: "client", Kind: scenario.ImpairStep{Network: "gone", Settings: shape.Settings{Loss: 1}}},
 	}}
 	rep := Run(context.Background(), lab, sc, nil)
-	want := "impair client:front loss 20%|heal client:front|impair client: rate 1mbit|heal :"
+	want := "impair client:front loss 20%|heal client:front|clear faults client:front|impair client: rate 1mbit|heal :|clear faults :"
 	if got := strings.Join(lab.calls, "|"); got != want {
 		t.Errorf("calls %q, want %q", got, want)
 	}
@@ -83,5 +91,46 @@ func TestJudgeLink(t *testing.T) {
 				t.Errorf("got %q, want the echoes counted", got)
 			}
 		})
+	}
+}
+
+// TestFaultSteps: a fault step reaches the lab with its fault and reports
+// what is in force; heal clears the faults and reports what each did.
+func TestFaultSteps(t *testing.T) {
+	lab := &fakeLab{}
+	f := shape.Fault{Match: "tcp and syn and ack", Action: shape.ActionDrop}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sc := &scenario.Scenario{Name: "lost-syn", Steps: []*scenario.Step{
+		{Node: "server", Kind: scenario.FaultStep{Fault: f}},
+		{Node: "server", Kind: scenario.HealStep{}},
+	}}
+	rep := Run(context.Background(), lab, sc, nil)
+	want := `fault server: drop nth 1 of "tcp and syn and ack"|heal server:|clear faults server:`
+	if got := strings.Join(lab.calls, "|"); got != want {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+	first, heal := rep.Results[0], rep.Results[1]
+	if first.Name != `fault server (drop nth 1 of "tcp and syn and ack")` || first.Action != "fault" || first.Outcome != Pass ||
+		first.Did != `server:: drop nth 1 of "tcp and syn and ack"` || !strings.Contains(first.Explain, `the 1st packet matching "tcp and syn and ack" that server sends`) {
+		t.Errorf("fault step result %+v", first)
+	}
+	if heal.Did != "cleared server:" {
+		t.Errorf("heal step did %q, want what the lab said of the faults", heal.Did)
+	}
+	var table strings.Builder
+	if err := WriteTable(&table, []*Report{rep}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), `      server:: drop nth 1 of "tcp and syn and ack"`) {
+		t.Errorf("the table does not show what the fault step did:\n%s", table.String())
+	}
+	var js strings.Builder
+	if err := WriteJSON(&js, []*Report{rep}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"did": "server:: drop nth 1 of \"tcp and syn and ack\""`) {
+		t.Errorf("the JSON report has no did: %s", js.String())
 	}
 }

@@ -34,6 +34,11 @@ func WriteTable(w io.Writer, reports []*Report) error {
 				fam = "-"
 			}
 			fmt.Fprintf(tw, "  %d. %s\t%s\t%s\t%s\t%.2fs\n", s.Index, s.Name, where, fam, strings.ToUpper(s.Outcome), s.Seconds)
+			for _, line := range strings.Split(s.Did, "\n") {
+				if line != "" {
+					fmt.Fprintf(tw, "      %s\t\t\t\t\n", line)
+				}
+			}
 			if s.Outcome != Pass {
 				failed++
 				if s.Expected != "" {

@@ -18,15 +18,8 @@ import (
 // (a rate's qdisc), so the link is as Docker made it. Healing a link that is
 // not impaired changes nothing.
 func (l *Lab) Heal(ctx context.Context, node, network string) error {
-	if node != "" {
-		if _, err := l.container(ctx, node); err != nil {
-			return err
-		}
-	}
-	if network != "" {
-		if _, err := l.network(ctx, network); err != nil {
-			return err
-		}
+	if err := l.checkTarget(ctx, node, network); err != nil {
+		return err
 	}
 	sel := backend.Selector{LabelLab: l.name, LabelRole: RoleHelper, LabelHelper: PurposeImpair}
 	if node != "" {
@@ -63,6 +56,21 @@ func (l *Lab) Heal(ctx context.Context, node, network string) error {
 	}
 	errs = parallel(len(todo), func(i int) error { return l.clearLinks(ctx, todo[i].node, todo[i].network) })
 	return joinErrs(errs)
+}
+
+// checkTarget fails when node or network, where given, is not in the lab.
+func (l *Lab) checkTarget(ctx context.Context, node, network string) error {
+	if node != "" {
+		if _, err := l.container(ctx, node); err != nil {
+			return err
+		}
+	}
+	if network != "" {
+		if _, err := l.network(ctx, network); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // clearLinks runs `impair clear` on node's interfaces on network ("": all);

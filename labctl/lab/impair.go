@@ -84,22 +84,8 @@ func (l *Lab) impair(ctx context.Context, node, network string, s shape.Settings
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: impair %s: %w", ErrInvalid, node, err)
 	}
-	c, err := l.container(ctx, node)
+	links, ref, err := l.linksToChange(ctx, "impair", node, network)
 	if err != nil {
-		return nil, err
-	}
-	if !c.Running {
-		return nil, fmt.Errorf("impair %s: %w (labctl status shows its state)", node, ErrNotRunning)
-	}
-	links, err := l.links(ctx, c, node, network)
-	if err != nil {
-		return nil, err
-	}
-	ref := images.Ref(images.Impair, l.o.tag)
-	if _, err := l.e.b.Image(ctx, ref); err != nil {
-		if errors.Is(err, backend.ErrNotFound) {
-			return nil, fmt.Errorf("%w: %s: run make images (or scripts/images.sh impair)", ErrImageMissing, ref)
-		}
 		return nil, err
 	}
 	var done []Impairment
@@ -126,6 +112,31 @@ func (l *Lab) undo(ctx context.Context, node string, done []Impairment, err erro
 		}
 	}
 	return err
+}
+
+// linksToChange finds, for command what (impair, fault), node's links on
+// network ("": every network of the node), which must be running, and the
+// impairment helper's image, which must be there.
+func (l *Lab) linksToChange(ctx context.Context, what, node, network string) ([]link, string, error) {
+	c, err := l.container(ctx, node)
+	if err != nil {
+		return nil, "", err
+	}
+	if !c.Running {
+		return nil, "", fmt.Errorf("%s %s: %w (labctl status shows its state)", what, node, ErrNotRunning)
+	}
+	links, err := l.links(ctx, c, node, network)
+	if err != nil {
+		return nil, "", err
+	}
+	ref := images.Ref(images.Impair, l.o.tag)
+	if _, err := l.e.b.Image(ctx, ref); err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil, "", fmt.Errorf("%w: %s: run make images (or scripts/images.sh impair)", ErrImageMissing, ref)
+		}
+		return nil, "", err
+	}
+	return links, ref, nil
 }
 
 // link is a node's interface on one lab network.

@@ -151,6 +151,9 @@ func (l *Lab) Start(ctx context.Context, node string) error {
 	if err := l.reimpair(ctx, node); err != nil {
 		return err
 	}
+	if _, err := l.ClearFaults(ctx, node, ""); err != nil { // they served the old namespace
+		return err
+	}
 	probe := probeSpec{image: images.Ref(images.Client, l.o.tag), name: c.Name, labels: helperLabels(c.Labels, "ready")}
 	if r, done, ok := readinessFromLabels(c.Labels, probe); ok {
 		defer done()
@@ -176,8 +179,11 @@ func (l *Lab) Disconnect(ctx context.Context, node, net string) error {
 	if err := l.e.b.Disconnect(ctx, n.ID, c.ID); err != nil {
 		return fmt.Errorf("disconnect %s from %s: %w", node, net, err)
 	}
-	// The link is gone, and with it what impaired it.
+	// The link is gone, and with it what impaired it and its faults.
 	if err := l.Heal(ctx, node, net); err != nil {
+		return err
+	}
+	if _, err := l.ClearFaults(ctx, node, net); err != nil {
 		return err
 	}
 	return l.reisolate(ctx, c)

@@ -18,6 +18,9 @@ type Status struct {
 	// Impairments are the links impaired now (labctl impair, a scenario's
 	// impair: or an impair step).
 	Impairments []Impairment `json:"impairments,omitempty"`
+	// Faults are the faults aimed at single packets in force (labctl
+	// fault, a fault step) and how often each fired.
+	Faults []FaultLink `json:"faults,omitempty"`
 }
 
 // NetworkStatus is one network of a lab.
@@ -91,8 +94,9 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	impaired := impairmentsOf(ctrs)
+	faults := l.faultsOf(ctx, ctrs)
 	ctrs = slices.DeleteFunc(ctrs, func(c backend.Container) bool { return isHelper(c.Labels) })
-	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs)), Impairments: impaired}
+	st := &Status{Lab: l.name, Networks: []NetworkStatus{}, Nodes: make([]NodeStatus, len(ctrs)), Impairments: impaired, Faults: faults}
 	byName := map[string]string{} // runtime network name -> scenario name
 	var order []string            // scenario network names, in file order
 	for _, n := range nets {

@@ -222,4 +222,5 @@ var pageSource string
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"upper":   strings.ToUpper,
 	"seconds": func(s float64) string { return fmt.Sprintf("%.2fs", s) },
+	"lines":   func(s string) []string { return strings.Split(s, "\n") },
 }).Parse(pageSource))

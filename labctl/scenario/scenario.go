@@ -331,8 +331,8 @@ type stepKeys struct {
 	Background bool `yaml:"background,omitempty"`
 
 	// Action acts on the node instead of running a client: stop, kill,
-	// start, disconnect or connect (with network), impair (with impair) or
-	// heal a link, or sleep (with for).
+	// start, disconnect or connect (with network), impair (with impair),
+	// fault (with fault) or heal a link, or sleep (with for).
 	Action string `yaml:"action,omitempty"`
 	// Network is the network a disconnect, connect, impair or heal action
 	// concerns; impair and heal without it act on every network of the node.
@@ -340,6 +340,10 @@ type stepKeys struct {
 	// Impair is how an impair action degrades the node's link:
 	// {delay: 100ms, loss: 20%, rate: 1mbit}. heal takes it away.
 	Impair *shape.Settings `yaml:"impair,omitempty"`
+	// Fault is which packets a fault action picks on the node's link and
+	// what happens to them: {match: "tcp and syn and ack", drop: true,
+	// nth: 1}. heal takes it away.
+	Fault *FaultRule `yaml:"fault,omitempty"`
 	// For is how long a sleep action waits, e.g. 500ms.
 	For Duration `yaml:"for,omitempty"`
 

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"socketlab/helpers/impair/shape"
@@ -15,8 +16,8 @@ type ImpairStep struct {
 	Settings shape.Settings
 }
 
-// HealStep takes impairments away: the node's on Network, every one of the
-// node's (Network ""), or the whole lab's (the step's Node "").
+// HealStep takes impairments and faults away: the node's on Network, every
+// one of the node's (Network ""), or the whole lab's (the step's Node "").
 type HealStep struct {
 	Network string
 }
@@ -81,9 +82,9 @@ func (k ImpairStep) Explain(st *Step) string {
 // Explain says what heal takes away.
 func (k HealStep) Explain(st *Step) string {
 	if st.Node == "" {
-		return "every link of the lab carries packets unchanged again"
+		return "every link of the lab carries packets unchanged again (no impairment, no fault)"
 	}
-	return fmt.Sprintf("what %s sends on %s is no longer degraded", st.Node, orEvery(k.Network))
+	return fmt.Sprintf("what %s sends on %s is no longer degraded, and no fault picks its packets", st.Node, orEvery(k.Network))
 }
 
 func orEvery(network string) string {
@@ -104,9 +105,20 @@ func (k ImpairStep) Act(ctx context.Context, l Controls, st *Step) error {
 	return l.Impair(ctx, st.Node, k.Network, k.Settings)
 }
 
-// Act takes the impairments away.
+// Act takes the impairments and the faults away.
 func (k HealStep) Act(ctx context.Context, l Controls, st *Step) error {
-	return l.Heal(ctx, st.Node, k.Network)
+	_, err := k.ActReport(ctx, l, st)
+	return err
+}
+
+// ActReport takes the impairments and the faults away and says what each
+// fault did.
+func (k HealStep) ActReport(ctx context.Context, l Controls, st *Step) (string, error) {
+	if err := l.Heal(ctx, st.Node, k.Network); err != nil {
+		return "", err
+	}
+	lines, err := l.ClearFaults(ctx, st.Node, k.Network)
+	return strings.Join(lines, "\n"), err
 }
 
 func (k ImpairStep) keys(sk *stepKeys) {

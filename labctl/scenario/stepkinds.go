@@ -56,6 +56,21 @@ type Controls interface {
 	// Heal takes impairments away (node "": the whole lab; network "":
 	// every network of node).
 	Heal(ctx context.Context, node, network string) error
+	// Fault adds f to the faults on what node sends (or receives) on
+	// network ("": every network) and says, a line per link, what is in
+	// force there.
+	Fault(ctx context.Context, node, network string, f shape.Fault) ([]string, error)
+	// ClearFaults takes faults away (node and network as for Heal) and
+	// says, a line per fault, what each did.
+	ClearFaults(ctx context.Context, node, network string) ([]string, error)
+}
+
+// Reporter is an Action that says what it did, for the step's report: a
+// fault step what is in force, a heal step what the faults it cleared did.
+type Reporter interface {
+	Action
+	// ActReport is Act, and what it did ("" for nothing to say).
+	ActReport(ctx context.Context, l Controls, st *Step) (string, error)
 }
 
 // stepKind is one entry of stepKinds: the key that selects the kind in a
@@ -96,6 +111,7 @@ var stepKinds = []stepKind{
 	{"disconnect", true, decodeDisconnect},
 	{"connect", true, decodeConnect},
 	{"impair", true, decodeImpair},
+	{"fault", true, decodeFault},
 	{"heal", true, decodeHeal},
 	{"sleep", true, decodeSleep},
 }

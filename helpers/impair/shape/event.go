@@ -8,6 +8,12 @@ package shape
 //	                                     SIGTERM/SIGINT one "cleared" per
 //	                                     interface; exit 0
 //	impair clear IFACE...             -> one "cleared" per interface; exit 0
+//	impair fault serve IFACE [FAULT]... -> one "applied" (with faults), then
+//	                                     on SIGTERM/SIGINT one "cleared" (with
+//	                                     what each fault did); exit 0
+//	impair fault add IFACE FAULT...   -> one "faults": every fault in force
+//	                                     on IFACE after the addition; exit 0
+//	impair fault list IFACE           -> one "faults"; exit 0
 //
 // A failure prints one "error" event (and a line on stderr) and exits with
 // ExitFailed, ExitUsage or ExitUnsupported.
@@ -19,6 +25,7 @@ const (
 	EventStats   = "stats"
 	EventCleared = "cleared"
 	EventError   = "error"
+	EventFaults  = "faults"
 )
 
 // Mechanisms an interface is impaired with.
@@ -29,6 +36,9 @@ const (
 	// nftables netdev egress hook, rate by a TBF qdisc, and delay, jitter,
 	// loss, reordering and corruption by a user-space NFQUEUE delay line.
 	MechanismFallback = "fallback"
+	// MechanismDelayLine is the user-space NFQUEUE delay line alone, as
+	// faults use it on every kernel (netem cannot pick one packet).
+	MechanismDelayLine = "delay line"
 )
 
 // Exit codes of the helper.
@@ -53,6 +63,9 @@ type Event struct {
 	Probe *Probe `json:"probe,omitempty"`
 	// Stats of the user-space delay line (stats, and cleared after apply).
 	Stats *Stats `json:"stats,omitempty"`
+	// Faults in force on Interface and what each did (faults, and applied
+	// and cleared of impair fault serve).
+	Faults []FaultState `json:"faults,omitempty"`
 	// Error says what failed, where and how to fix it (error).
 	Error string `json:"error,omitempty"`
 }

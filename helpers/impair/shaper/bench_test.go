@@ -117,6 +117,29 @@ func BenchmarkDelayLinePackets(b *testing.B) {
 	if b.Failed() {
 		b.FailNow()
 	}
+	r := flood(b, p, func() *shape.Stats { return sh.Applied()[0].Stats })
+	in(b, p.A, func() { _, _ = sh.Close() })
+	queued, released, arrived := r.queued, r.released, r.arrived
+	b.ReportMetric(queued, "queued-pps")
+	b.ReportMetric(released, "released-pps")
+	b.ReportMetric(arrived, "arrived-pps")
+	b.Logf("50ms delay line: %.0f packets/s queued, %.0f released, %.0f arrived at the receiver (sent %d, verdict errors %d, held at the end %d)",
+		queued, released, arrived, r.sent, r.last.Errors, r.last.Held)
+}
+
+// floodResult is what flood measured: packets per second the delay line
+// queued and released and the receiver got, what was sent in all, and the
+// line's counters at the end.
+type floodResult struct {
+	queued, released, arrived float64
+	sent                      uint64
+	last                      *shape.Stats
+}
+
+// flood sends 64-byte UDP datagrams from p.A to p.B as fast as two
+// sockets can for 3.5 s, and measures the last 3 s with the delay line's
+// counters (stats).
+func flood(b *testing.B, p *pair, stats func() *shape.Stats) floodResult {
 	rc := open(b, p.B, func() (*net.UDPConn, error) {
 		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.AddrB[4], 0)))
 	})
@@ -155,20 +178,17 @@ func BenchmarkDelayLinePackets(b *testing.B) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	s0, g0, t0 := sh.Applied()[0].Stats, got.Load(), time.Now()
+	s0, g0, t0 := stats(), got.Load(), time.Now()
 	time.Sleep(3 * time.Second)
-	s1, g1, t1 := sh.Applied()[0].Stats, got.Load(), time.Now()
+	s1, g1, t1 := stats(), got.Load(), time.Now()
 	close(stop)
 	wg.Wait()
-	in(b, p.A, func() { _, _ = sh.Close() })
 	rc.Close()
 	sec := t1.Sub(t0).Seconds()
-	queued := float64(s1.Queued-s0.Queued) / sec
-	released := float64(s1.Released-s0.Released) / sec
-	arrived := float64(g1-g0) / sec
-	b.ReportMetric(queued, "queued-pps")
-	b.ReportMetric(released, "released-pps")
-	b.ReportMetric(arrived, "arrived-pps")
-	b.Logf("50ms delay line: %.0f packets/s queued, %.0f released, %.0f arrived at the receiver (sent %d, verdict errors %d, held at the end %d)",
-		queued, released, arrived, sent.Load(), s1.Errors, s1.Held)
+	return floodResult{
+		queued:   float64(s1.Queued-s0.Queued) / sec,
+		released: float64(s1.Released-s0.Released) / sec,
+		arrived:  float64(g1-g0) / sec,
+		sent:     sent.Load(), last: s1,
+	}
 }

@@ -20,8 +20,19 @@ const usage = `usage:
                                    impair each IFACE (a name or a MAC address) and hold
                                    until SIGTERM or SIGINT, then revert
   impair clear IFACE...            remove what a helper left on each IFACE
+  impair fault serve IFACE [FAULT]...
+                                   hold faults aimed at single packets on IFACE until
+                                   SIGTERM or SIGINT, then revert
+  impair fault add IFACE FAULT...  add faults to the helper serving IFACE (after its own)
+  impair fault list IFACE          print each fault in force on IFACE and how often it fired
 Settings: durations like 50ms, percentages like 20%, rates like 1mbit (bits per second).
-Stdout is JSON lines: probe, applied, stats, cleared, error.`
+FAULT: --match EXPR (--drop | --delay D | --duplicate | --corrupt | --reorder)
+       [--nth N | --first K | --every N [--count K]] [--ingress]
+  EXPR is a capture filter ("tcp and syn and ack"); the Nth packet it matches from now
+  on (default 1), the first K, or every Nth (at most K times) is acted on; --ingress:
+  what IFACE receives instead of what it sends. A packet meets the faults in order and
+  the first that picks it acts; reorder holds it until the next matching packet has gone.
+Stdout is JSON lines: probe, applied, stats, cleared, faults, error.`
 
 // Run is the helper's command line: it returns the exit code (shape.Exit*).
 // apply holds until ctx ends (main cancels it on SIGTERM and SIGINT).
@@ -61,11 +72,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	case "apply":
 		return apply(ctx, args[1:], emit, fail)
+	case "fault":
+		return fault(ctx, args[1:], emit, fail)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return shape.ExitOK
 	}
-	return fail(shape.ExitUsage, "", fmt.Errorf("unknown command %q: use probe, apply or clear", args[0]))
+	return fail(shape.ExitUsage, "", fmt.Errorf("unknown command %q: use probe, apply, clear or fault", args[0]))
 }
 
 // target is one IFACE and its settings from apply's command line.
@@ -194,4 +207,58 @@ func Command(settings map[string]shape.Settings) []string {
 		args = append(append(args, n), settings[n].Args()...)
 	}
 	return args
+}
+
+// fault is impair fault serve|add|list.
+func fault(ctx context.Context, args []string, emit func(shape.Event), fail func(int, string, error) int) int {
+	if len(args) < 2 {
+		return fail(shape.ExitUsage, "", errors.New("fault: write impair fault serve|add|list IFACE [FAULT...]"))
+	}
+	op, name := args[0], args[1]
+	faults, rest, err := shape.ParseFaults(args[2:])
+	switch {
+	case err != nil:
+		return fail(shape.ExitUsage, name, fmt.Errorf("fault %s: %w", op, err))
+	case len(rest) > 0:
+		return fail(shape.ExitUsage, name, fmt.Errorf("fault %s: unexpected %q: each fault starts with --match EXPR", op, rest[0]))
+	case op == "list" && len(faults) > 0:
+		return fail(shape.ExitUsage, name, errors.New("fault list takes no faults"))
+	case op == "add" && len(faults) == 0:
+		return fail(shape.ExitUsage, name, errors.New("fault add: give a fault, e.g. --match \"udp and data\" --drop --nth 3"))
+	}
+	link, err := Interface(name)
+	if err != nil {
+		return fail(shape.ExitFailed, name, err)
+	}
+	dev := link.Attrs().Name
+	switch op {
+	case "serve":
+		fs, err := ServeFaults(link, faults)
+		if err != nil {
+			code := shape.ExitFailed
+			if errors.Is(err, ErrUnsupported) {
+				code = shape.ExitUnsupported
+			}
+			return fail(code, dev, err)
+		}
+		emit(shape.Event{Event: shape.EventApplied, Interface: dev, Mechanism: shape.MechanismDelayLine, Faults: fs.Faults()})
+		<-ctx.Done()
+		states := fs.Faults()
+		if err := fs.Close(); err != nil {
+			return fail(shape.ExitFailed, dev, fmt.Errorf("revert: %w", err))
+		}
+		emit(shape.Event{Event: shape.EventCleared, Interface: dev, Faults: states})
+		return shape.ExitOK
+	case "add", "list":
+		ev, err := askFaults(dev, faultRequest{Op: op, Faults: faults})
+		if err != nil {
+			return fail(shape.ExitFailed, dev, err)
+		}
+		emit(ev)
+		if ev.Event == shape.EventError {
+			return shape.ExitFailed
+		}
+		return shape.ExitOK
+	}
+	return fail(shape.ExitUsage, "", fmt.Errorf("fault: unknown command %q: use serve, add or list", op))
 }

@@ -21,6 +21,8 @@ type verdicter interface {
 	acceptUpTo(id uint32) error
 	// acceptModified releases packet id with its bytes replaced by pkt.
 	acceptModified(id uint32, pkt []byte) error
+	// acceptMarked releases packet id with its mark set to mark.
+	acceptMarked(id uint32, mark uint32) error
 	// drop discards packet id: the sender has handed it over already, so
 	// it is lost as on a wire.
 	drop(id uint32) error
@@ -32,6 +34,9 @@ type held struct {
 	at  time.Time // when it leaves
 	seq uint64    // arrival order, so equal times leave in order
 	pkt []byte    // the altered packet, nil when it leaves unchanged
+	// rule is the fault that holds the packet (delay, reorder), nil for
+	// the impairment's delay.
+	rule *faultRule
 }
 
 type byRelease []held
@@ -62,6 +67,12 @@ type delayLine struct {
 	now  func() time.Time
 	rnd  *rand.Rand // used by Add only (one goroutine)
 	fifo bool       // release order is arrival order: verdicts go in batches
+	pass bool       // s holds and loses nothing: what no fault picks is accepted at once
+
+	// faults are the fault rules, in order (nil: none); they are set
+	// while the line runs, and read by Add.
+	faults  atomic.Pointer[[]*faultRule]
+	faultMu sync.Mutex // serialises AddFaults
 
 	mu   sync.Mutex
 	h    byRelease
@@ -76,6 +87,7 @@ func newDelayLine(s shape.Settings, v verdicter) *delayLine {
 		s: s, v: v, now: time.Now,
 		rnd:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		fifo: s.Jitter == 0 && s.Reorder == 0 && s.Corrupt == 0,
+		pass: !needsLine(s),
 		wake: make(chan struct{}, 1),
 	}
 }
@@ -104,8 +116,30 @@ func (l *delayLine) holdFor() time.Duration {
 // packet), where one at the egress hook or in a qdisc is reported back to
 // TCP as local congestion and resent from its queue, never lost on the wire.
 // Verdicts go in id order, so a later batch release never covers it.
-func (l *delayLine) Add(id uint32, pkt []byte) {
+// Fault rules, when there are any, see the packet first (see fault).
+func (l *delayLine) Add(id uint32, pkt []byte) { l.AddMeta(id, pkt, meta{}) }
+
+// meta is what the kernel says of a queued packet besides its bytes.
+type meta struct {
+	ingress bool   // queued on its way in (prerouting), not out
+	mark    uint32 // its mark
+}
+
+// AddMeta is Add for a packet whose direction and mark are known.
+func (l *delayLine) AddMeta(id uint32, pkt []byte, m meta) {
 	l.queued.Add(1)
+	if rs := l.faults.Load(); rs != nil && l.fault(id, pkt, m, *rs) {
+		return
+	}
+	l.impair(id, pkt)
+}
+
+// impair is what the line's settings do to packet id.
+func (l *delayLine) impair(id uint32, pkt []byte) {
+	if l.pass {
+		l.count(1, l.v.accept(id))
+		return
+	}
 	if l.chance(l.s.Loss) {
 		if err := l.v.drop(id); err != nil {
 			l.errors.Add(1)
@@ -120,12 +154,20 @@ func (l *delayLine) Add(id uint32, pkt []byte) {
 			p.pkt = c
 		}
 	}
+	l.hold(p)
+}
+
+// hold puts p in the line until p.at.
+func (l *delayLine) hold(p held) {
 	l.mu.Lock()
 	l.seq++
 	p.seq = l.seq
 	heap.Push(&l.h, p)
 	first := l.h[0].seq == p.seq
 	l.mu.Unlock()
+	if p.rule != nil {
+		p.rule.held.Add(1)
+	}
 	if first {
 		select {
 		case l.wake <- struct{}{}:
@@ -181,11 +223,14 @@ func (l *delayLine) release(due []held) {
 	if len(due) == 0 {
 		return
 	}
-	if l.fifo {
+	if l.fifo && l.faults.Load() == nil {
 		l.count(len(due), l.v.acceptUpTo(due[len(due)-1].id))
 		return
 	}
 	for _, p := range due {
+		if p.rule != nil {
+			p.rule.held.Add(-1)
+		}
 		var err error
 		if p.pkt != nil {
 			err = l.v.acceptModified(p.id, p.pkt)

@@ -80,12 +80,18 @@ var pairN struct {
 // the veth) when the test ends.
 func newPair(t testing.TB) *pair {
 	t.Helper()
+	return newPairPrefix(t, "imp-")
+}
+
+// newPairPrefix is newPair with namespaces named prefix<pid>-<n>a/b.
+func newPairPrefix(t testing.TB, prefix string) *pair {
+	t.Helper()
 	pairN.Lock()
 	pairN.n++
 	n := pairN.n
 	pairN.Unlock()
 	id := fmt.Sprintf("%d-%d", os.Getpid()%100000, n)
-	p := &pair{A: "imp-" + id + "a", B: "imp-" + id + "b", Dev: fmt.Sprintf("imp%da", n),
+	p := &pair{A: prefix + id + "a", B: prefix + id + "b", Dev: fmt.Sprintf("imp%da", n),
 		AddrB: map[int]netip.Addr{}}
 	sub := (os.Getpid()*7 + n) % 250
 	a4 := netip.MustParseAddr(fmt.Sprintf("10.213.%d.1", sub))

@@ -55,11 +55,14 @@ func chance(p shape.Percent) []expr.Any {
 const dupMark = 1 << 30
 
 // marked is the expressions "meta mark & dupMark == want".
-func marked(want uint32) []expr.Any {
+func marked(want uint32) []expr.Any { return markBits(dupMark, want) }
+
+// markBits is the expressions "meta mark & mask == want".
+func markBits(mask, want uint32) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(dupMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
+			Mask: binaryutil.NativeEndian.PutUint32(mask), Xor: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(want)},
 	}
 }

@@ -437,6 +437,9 @@ func (q queueVerdicter) acceptUpTo(id uint32) error {
 func (q queueVerdicter) acceptModified(id uint32, pkt []byte) error {
 	return q.nf.SetVerdictWithOption(id, nfqueue.NfAccept, nfqueue.WithAlteredPacket(pkt))
 }
+func (q queueVerdicter) acceptMarked(id uint32, mark uint32) error {
+	return q.nf.SetVerdictWithOption(id, nfqueue.NfAccept, nfqueue.WithMark(mark))
+}
 func (q queueVerdicter) drop(id uint32) error { return q.nf.SetVerdict(id, nfqueue.NfDrop) }
 
 // needsLine tells whether the fallback needs the user-space delay line for

@@ -120,10 +120,11 @@ type recorder struct {
 	batch   int
 	last    uint32          // highest id released by acceptUpTo
 	dropped map[uint32]bool // lost in the line
+	marks   map[uint32]uint32
 }
 
 func newRecorder() *recorder {
-	return &recorder{at: map[uint32]time.Time{}, mod: map[uint32][]byte{}, dropped: map[uint32]bool{}}
+	return &recorder{at: map[uint32]time.Time{}, mod: map[uint32][]byte{}, dropped: map[uint32]bool{}, marks: map[uint32]uint32{}}
 }
 func (r *recorder) note(id uint32) { r.at[id] = time.Now(); r.order = append(r.order, id) }
 func (r *recorder) accept(id uint32) error {
@@ -142,6 +143,13 @@ func (r *recorder) acceptUpTo(id uint32) error {
 		}
 	}
 	r.last = id
+	return nil
+}
+func (r *recorder) acceptMarked(id uint32, mark uint32) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.note(id)
+	r.marks[id] = mark
 	return nil
 }
 func (r *recorder) drop(id uint32) error {
