@@ -126,7 +126,8 @@ type header struct {
 		Checks    map[string][]Hint `yaml:"checks"`
 	} `yaml:"x-lesson"`
 	Steps []struct {
-		Name string `yaml:"name"`
+		Name   string `yaml:"name"`
+		Action string `yaml:"action"`
 	} `yaml:"steps"`
 }
 
@@ -168,7 +169,9 @@ func parse(src []byte, file string) (*Suite, error) {
 		s.Bound = d
 	}
 	for _, st := range h.Steps {
-		s.Checks = append(s.Checks, st.Name)
+		if st.Action == "" { // an action sets the lab up for a check
+			s.Checks = append(s.Checks, st.Name)
+		}
 	}
 	for name := range s.Hints {
 		if !slices.Contains(s.Checks, name) {

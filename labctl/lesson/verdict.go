@@ -1,6 +1,7 @@
 package lesson
 
 import (
+	"fmt"
 	"strings"
 
 	"socketlab/labctl/check"
@@ -60,6 +61,15 @@ func (v *Verdict) OK() bool { return v.Error == "" && v.Passed == v.Total }
 func (s *Suite) Judge(program, listens string, rep *check.Report) *Verdict {
 	v := &Verdict{Program: program, Lesson: s.Name, Listens: listens, Error: rep.Setup, Seconds: rep.Seconds}
 	for _, r := range rep.Results {
+		if r.Action != "" {
+			// A step that sets the lab up for the next check (a fault):
+			// not a check of its own, but the check after it means
+			// nothing when it failed.
+			if r.Outcome != check.Pass && v.Error == "" {
+				v.Error = fmt.Sprintf("%s: %s", r.Name, r.Message)
+			}
+			continue
+		}
 		c := &Check{Name: r.Name, Passed: r.Outcome == check.Pass, Seconds: r.Seconds, Did: r.Command, Packets: r.Packets}
 		saw := strings.Join(nonEmpty(r.Output, lastLines(r.Stderr, 4)), "\n")
 		if !c.Passed {

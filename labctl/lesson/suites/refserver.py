@@ -8,8 +8,6 @@ each serves one way a real network or server behaves that a learner's client mus
       TCP 7002  echo, the reply after 0.8 s, in two halves 0.4 s apart (a slow server)
       TCP 7003  welcome: the greeting line written one byte at a time, 20 ms apart, then a close
       TCP 7004  welcome: the greeting line after 0.8 s, in two halves 0.4 s apart, then a close
-      UDP 9001  the responder's line, but the first datagram from each address is ignored (a
-                lost request: a client must time out and send again)
       UDP 9002  silence: reads every datagram, answers none (a client must give up in time)
 """
 import socket
@@ -115,17 +113,6 @@ def shown(addr):
     return f"[{host}]:{addr[1]}"
 
 
-def lossy(port):
-    s = listen(port, socket.SOCK_DGRAM)
-    seen = set()
-    while True:
-        data, addr = s.recvfrom(65535)
-        if addr[0] not in seen:
-            seen.add(addr[0])  # the first datagram from each address is "lost"
-            continue
-        s.sendto(f"you are {shown(addr)} over {family_of(addr)}; you sent {len(data)} bytes\n".encode(), addr)
-
-
 def silent(port):
     s = listen(port, socket.SOCK_DGRAM)
     while True:
@@ -138,13 +125,12 @@ def main():
         threading.Thread(target=serve_tcp, args=(7002, slow)),
         threading.Thread(target=serve_tcp, args=(7003, welcome_pieces)),
         threading.Thread(target=serve_tcp, args=(7004, welcome_slow)),
-        threading.Thread(target=lossy, args=(9001,)),
         threading.Thread(target=silent, args=(9002,)),
     ]
     for t in threads:
         t.daemon = True
         t.start()
-    print("refserver: serving 7001-7004 (TCP), 9001 9002 (UDP)", flush=True)
+    print("refserver: serving 7001-7004 (TCP), 9002 (UDP)", flush=True)
     for t in threads:
         t.join()
 
