@@ -142,7 +142,9 @@ func runCheck(cmd *cobra.Command, o *checkOptions, a []string) error {
 	if err != nil {
 		return exitError{code: 2, err: err}
 	}
-	if hosts, _ := cmd.Flags().GetString("hosts"); hosts == "" && os.Getenv(hostsEnv) == "" && localEngine() {
+	// A kept lab outlives the copy a mount would point to: it gets the file
+	// as an image layer.
+	if hosts, _ := cmd.Flags().GetString("hosts"); hosts == "" && os.Getenv(hostsEnv) == "" && localEngine() && !o.keep {
 		for i := range programs {
 			programs[i].Mount = true
 		}
