@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"socketlab/internal/labtest"
 )
 
 // TestMakeHelpColumns: make help prints every description in one column,
 // however long a target's name is (here one of 30 characters, added by a
 // makefile of the test's own).
 func TestMakeHelpColumns(t *testing.T) {
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make")
-	}
+	labtest.NeedCommand(t, "make", "make")
 	extra := filepath.Join(t.TempDir(), "extra.mk")
 	os.WriteFile(extra, []byte("a-target-with-a-very-long-name: ## the long one\n"), 0o644)
 	out, err := exec.Command("make", "-s", "-C", "..", "-f", "Makefile", "-f", extra, "help").CombinedOutput()

@@ -51,9 +51,7 @@ func byHandBlocks(t *testing.T) []string {
 // fixed ports of the examples meet nobody else's; every process it started
 // is killed at the end.
 func TestReadmeByHand(t *testing.T) {
-	if _, err := exec.LookPath("nc"); err != nil {
-		t.Skip("the README's examples need nc: apt-get install netcat-openbsd")
-	}
+	labtest.NeedCommand(t, "nc", "netcat-openbsd")
 	if out, _ := exec.Command("nc", "-h").CombinedOutput(); !bytes.Contains(out, []byte("-N")) {
 		t.Skip("the README's examples need netcat-openbsd's nc (nc -N)")
 	}

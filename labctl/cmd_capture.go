@@ -22,6 +22,7 @@ func captureCommand() *cobra.Command {
 		labName, network, write, filter string
 		count, snaplen                  int
 		duration                        time.Duration
+		drawLadder                      bool
 	)
 	c := &cobra.Command{
 		Use:   "capture [--lab L] NODE[:NETWORK]... | --network N",
@@ -38,6 +39,10 @@ shows which node saw which packet; -w - streams it to stdout for Wireshark or
 tshark. Ctrl-C, --count or --duration ends the capture; the packets the kernel
 dropped (the capture fell behind) are reported at the end.
 
+--ladder draws conversations instead of packet lines: each TCP connection as a
+ladder diagram (see labctl ladder) once it has closed, the rest when the
+capture ends. Capture both ends (--network N) to see lost packets marked.
+
 A capture helper container (socketlab/capture, NET_RAW only, read-only) runs
 in each node's network namespace and is removed when the capture ends; no
 host tools, no root on the host.
@@ -47,7 +52,8 @@ host tools, no root on the host.
   labctl capture --network lab --filter "tcp port 9999"
   labctl capture -w welcome.pcapng --duration 10s client
   labctl capture -w - client | tshark -r - -Y tcp.flags.fin==1
-  labctl capture -w - client | wireshark -k -i -`,
+  labctl capture -w - client | wireshark -k -i -
+  labctl capture --ladder --network lab           # ladders as connections close`,
 		ValidArgsFunction: completeNodes,
 		RunE: func(cmd *cobra.Command, targets []string) error {
 			switch {
@@ -63,7 +69,10 @@ host tools, no root on the host.
 					return usageError{fmt.Errorf("--filter: %w\n%s", err, packet.FilterSyntax)}
 				}
 			}
-			return runCapture(cmd, labName, targets, network, write, tap.Config{Filter: filter, Snaplen: snaplen, Count: count}, duration)
+			if drawLadder && write == "-" {
+				return usageError{errors.New("--ladder and -w - both write to stdout: give -w a file")}
+			}
+			return runCapture(cmd, labName, targets, network, write, tap.Config{Filter: filter, Snaplen: snaplen, Count: count}, duration, drawLadder)
 		},
 	}
 	c.Flags().StringVar(&labName, "lab", "", "the lab (default: the only one up)")
@@ -72,12 +81,13 @@ host tools, no root on the host.
 	c.Flags().StringVarP(&filter, "filter", "f", "", `keep only matching packets, e.g. "tcp port 9999 or icmp"`)
 	c.Flags().IntVarP(&count, "count", "c", 0, "stop after this many packets")
 	c.Flags().DurationVarP(&duration, "duration", "d", 0, "stop after this long, e.g. 10s")
+	c.Flags().BoolVar(&drawLadder, "ladder", false, "draw each conversation as a ladder diagram instead of packet lines")
 	c.Flags().IntVar(&snaplen, "snaplen", 0, fmt.Sprintf("most bytes kept of each packet (default %d: every header, every MTU-1500 frame whole)", tap.DefaultSnaplen))
 	c.RegisterFlagCompletionFunc("lab", completeLabs)
 	return c
 }
 
-func runCapture(cmd *cobra.Command, labName string, args []string, network, write string, cfg tap.Config, duration time.Duration) error {
+func runCapture(cmd *cobra.Command, labName string, args []string, network, write string, cfg tap.Config, duration time.Duration, drawLadder bool) error {
 	ctx := cmd.Context()
 	l, err := openLab(ctx, labName)
 	if err != nil {
@@ -101,9 +111,28 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 	}
 	cfg.Image = images.Ref(images.Capture, e.ImageTag())
 	stdout, msgs := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	var packets int
-	switch write {
-	case "":
+	var (
+		packets int
+		live    *liveLadder
+	)
+	switch {
+	case drawLadder:
+		live = newLiveLadder(stdout, tap.Names(st))
+		if write != "" {
+			file, err := os.Create(write)
+			if err != nil {
+				return fmt.Errorf("capture: %w", err)
+			}
+			defer file.Close()
+			cfg.Output = file
+		}
+		cfg.OnPacket = func(p capture.Packet) {
+			if !p.Marker {
+				packets++
+			}
+			live.add(p)
+		}
+	case write == "":
 		width := 0
 		for _, t := range targets {
 			for _, n := range t.Networks() {
@@ -117,7 +146,7 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 			}
 			fmt.Fprintln(stdout, f.Line(p))
 		}
-	case "-":
+	case write == "-":
 		cfg.Output = stdout
 	default:
 		file, err := os.Create(write)
@@ -149,7 +178,10 @@ func runCapture(cmd *cobra.Command, labName string, args []string, network, writ
 	case <-timeout:
 	}
 	res, err := s.Close(context.WithoutCancel(ctx))
-	summary(msgs, packets, res, write)
+	if live != nil {
+		live.finish(s.Gaps())
+	}
+	summary(msgs, packets, res, write, s.Gaps())
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
@@ -171,8 +203,8 @@ func describeTargets(ts []tap.Target) string {
 	return strings.Join(parts, ", ")
 }
 
-// summary says what was captured and what the kernel dropped.
-func summary(w io.Writer, packets int, res tap.Result, file string) {
+// summary says what was captured and what the kernel dropped, where and when.
+func summary(w io.Writer, packets int, res tap.Result, file string, gaps []capture.Gap) {
 	where := ""
 	if file != "" && file != "-" {
 		where = " to " + file
@@ -182,4 +214,7 @@ func summary(w io.Writer, packets int, res tap.Result, file string) {
 		fmt.Fprintf(w, " (the capture fell behind: a shorter --snaplen or a --filter keeps up)")
 	}
 	fmt.Fprintln(w)
+	for _, g := range gaps {
+		fmt.Fprintf(w, "  %s: %d dropped between %s and %s\n", g.Where, g.Dropped, g.From.Format("15:04:05.000"), g.To.Format("15:04:05.000"))
+	}
 }

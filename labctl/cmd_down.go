@@ -13,22 +13,28 @@ import (
 )
 
 func downCommand() *cobra.Command {
-	var all, everyone, quiet bool
+	var all, everyone, quiet, images bool
 	c := &cobra.Command{
-		Use:   "down NAME|FILE... | --all",
+		Use:   "down NAME|FILE... | --all | --images",
 		Short: "Remove a lab's containers and networks",
 		Long: `down removes every container and network of a lab, found by the lab's label:
 the scenario file is not needed (given a file, down reads only the lab's name
 from it). --all removes every lab you brought up on this Docker engine (each
 lab records who created it); other people's labs on a shared engine stay, unless
 you add --everyone, which asks first on a terminal. Taking down a lab that is
-not up is not an error.`,
+not up is not an error.
+
+A node with files runs an image made for them, socketlab/node-files:<hash>, one
+per version of its files: down removes the lab's, unless another lab runs the
+same. --images removes every such image no container runs (with or without
+labs to take down): up makes them again when it needs them.`,
 		Example: `  labctl down default
   labctl down scenarios/default.yaml
-  labctl down --all                 # your labs`,
+  labctl down --all                 # your labs
+  labctl down --images              # the images of nodes' files that no lab runs`,
 		Args: args(func(cmd *cobra.Command, a []string) error {
-			if all == (len(a) > 0) {
-				return errors.New("give lab names or files, or --all")
+			if all == (len(a) > 0) && !(images && len(a) == 0 && !all) {
+				return errors.New("give lab names or files, or --all, or --images")
 			}
 			if everyone && !all {
 				return errors.New("--everyone goes with --all")
@@ -43,7 +49,7 @@ not up is not an error.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if len(names) == 0 {
+			if len(names) == 0 && !images {
 				fmt.Fprintln(out, "no lab is up")
 				return nil
 			}
@@ -63,13 +69,33 @@ not up is not an error.`,
 				}
 				fmt.Fprintf(out, "lab %s is down in %.1fs\n", name, time.Since(began).Seconds())
 			}
+			if images {
+				errs = append(errs, removeFilesImages(cmd))
+			}
 			return errors.Join(errs...)
 		},
 	}
 	c.Flags().BoolVar(&all, "all", false, "remove every lab you brought up")
 	c.Flags().BoolVar(&everyone, "everyone", false, "with --all: every socketlab lab on the engine, other users' too")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the final line")
+	c.Flags().BoolVar(&images, "images", false, "also remove every image of nodes' files (socketlab/node-files) that no container runs")
 	return c
+}
+
+// removeFilesImages is down --images: the images of nodes' files that no
+// container runs go, and down says how many.
+func removeFilesImages(cmd *cobra.Command) error {
+	e, err := engine(cmd.Context())
+	if err != nil {
+		return err
+	}
+	removed, err := e.RemoveFilesImages(cmd.Context())
+	what := "images"
+	if len(removed) == 1 {
+		what = "image"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "removed %d %s of nodes' files (socketlab/node-files); those a lab runs stay\n", len(removed), what)
+	return err
 }
 
 // downNames turns down's arguments into lab names.

@@ -128,12 +128,19 @@ func readySummary(st *lab.Status) string {
 			checked++
 		}
 	}
+	// its or their: "1 passed its ready: check", "2 passed their ready: checks".
+	passed := func(n int, what string) string {
+		if n == 1 {
+			return fmt.Sprintf("1 passed its %s", what)
+		}
+		return fmt.Sprintf("%d passed their %ss", n, what)
+	}
 	var parts []string
 	if health > 0 {
-		parts = append(parts, fmt.Sprintf("%d passed their image's healthcheck", health))
+		parts = append(parts, passed(health, "image's healthcheck"))
 	}
 	if checked > 0 {
-		parts = append(parts, fmt.Sprintf("%d their ready: check", checked))
+		parts = append(parts, passed(checked, "ready: check"))
 	}
 	if none > 0 {
 		parts = append(parts, fmt.Sprintf("%d running (no readiness check)", none))

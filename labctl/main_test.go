@@ -122,6 +122,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", "client", "sock"}, "want NODE -- COMMAND"},
 		{[]string{"down"}, "give lab names or files, or --all"},
 		{[]string{"down", "--all", "x"}, "give lab names or files, or --all"},
+		{[]string{"down", "--images", "--all", "x"}, "give lab names or files, or --all, or --images"},
 		{[]string{"status", "-o", "xml"}, `-o "xml": want table or json`},
 		{[]string{"status", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"bogus"}, "unknown command"},

@@ -89,6 +89,7 @@ func (p *progress) done() {
 }
 
 var marks = map[lab.Phase]string{
+	lab.Preparing: "…",
 	lab.Created:   "·",
 	lab.Started:   "▸",
 	lab.Healthy:   "✓",

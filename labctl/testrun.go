@@ -20,6 +20,7 @@ import (
 	"socketlab/labctl/check"
 	"socketlab/labctl/graph"
 	"socketlab/labctl/lab"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/report"
 	"socketlab/labctl/scenario"
 )
@@ -281,6 +282,7 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 	rep := check.Run(ctx, cl, sc, func(s *check.Result) {
 		if r.verbose {
 			check.WriteStep(w, s)
+			writeStepLadder(w, s)
 			return
 		}
 		fam := ""
@@ -322,6 +324,16 @@ func (r *testRun) down(ctx context.Context, labName string, rep *check.Report, s
 	if ctx.Err() != nil {
 		say("== %s: interrupted; lab %s taken down", rep.Scenario, labName)
 	}
+}
+
+// writeStepLadder draws a step that did not pass as it crossed the wire:
+// its conversations as text ladders, when the run was captured.
+func writeStepLadder(w io.Writer, s *check.Result) {
+	if s.Outcome == check.Pass || s.Ladder == nil || len(s.Ladder.Conversations) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "     on the wire:")
+	_ = ladder.WriteText(w, s.Ladder)
 }
 
 // suffixLen is what labName adds to a scenario's name: a dash and four hex

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"socketlab/labctl/check"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -110,5 +114,35 @@ func TestStartable(t *testing.T) {
 		if got := startable(scs, tt.pending, tt.running); got != tt.want {
 			t.Errorf("startable(pending %v, running %v) = %d, want %d", tt.pending, tt.running, got, tt.want)
 		}
+	}
+}
+
+// labctl test -v draws a step that did not pass as text ladders; a step
+// that passed, or one without a capture, gets none.
+func TestStepLadder(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	l := &ladder.Ladder{Conversations: []*ladder.Conversation{{ID: 1, Proto: "TCP", Family: 4, Start: t0,
+		A:       ladder.Endpoint{Addr: netip.MustParseAddrPort("10.0.0.3:40000"), Node: "client"},
+		B:       ladder.Endpoint{Addr: netip.MustParseAddrPort("10.0.0.2:9998"), Node: "welcome"},
+		Initial: [2]string{ladder.Closed, ladder.Closed},
+		Arrows:  []*ladder.Arrow{{From: 0, Sent: t0, Kind: "TCP", Flags: "SYN"}},
+		States:  []ladder.StateChange{{End: 0, State: ladder.SynSent, Time: t0}},
+	}}}
+	for _, c := range []struct {
+		name string
+		res  check.Result
+		want string
+	}{
+		{"failed", check.Result{Outcome: check.Fail, Ladder: l}, "SYN_SENT     |-- SYN seq=0 --"},
+		{"passed", check.Result{Outcome: check.Pass, Ladder: l}, ""},
+		{"not captured", check.Result{Outcome: check.Fail}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			writeStepLadder(&b, &c.res)
+			if c.want == "" && b.Len() > 0 || !strings.Contains(b.String(), c.want) {
+				t.Errorf("wrote %q, want %q", b.String(), c.want)
+			}
+		})
 	}
 }

@@ -18,7 +18,8 @@ const Usage = `capture: stream this network namespace's packets as pcapng to std
 Usage: capture [--interface NAME]... [--snaplen N] [--count N] [--duration D] [--filter EXPR]
 
 Run by labctl as a helper container in a node's network namespace, with only
-CAP_NET_RAW. stdout is pcapng (one interface per captured interface); stderr
+CAP_NET_RAW. stdout is pcapng (one interface per captured interface, and an
+interface statistics block whenever the kernel dropped packets); stderr
 is JSON lines: {"event":"start",...} once live, {"event":"end",...} with the
 packets received and dropped by the kernel at the end.
 Exit status: 0 after a capture that ended (signal, count, duration),

@@ -78,7 +78,16 @@ func (f TCPFlags) String() string {
 type TCP struct {
 	Flags    TCPFlags
 	Seq, Ack uint32
-	Window   uint16
+	// Window is the raw window field; after the handshake the receiver
+	// multiplies it by 2^shift, the shift its sender's SYN announced.
+	Window uint16
+	// WindowScale is the shift of the window scale option (RFC 7323), which
+	// only a SYN carries; -1 when the segment has none.
+	WindowScale int8
+	// TSVal is the sender's timestamp option (RFC 7323), 0 without one: a
+	// retransmission carries a new one, so it tells a resent segment from
+	// the same segment seen at a second place.
+	TSVal uint32
 	// dataOffset is the header's length in 32-bit words.
 	dataOffset uint8
 }
@@ -107,10 +116,15 @@ type Decoded struct {
 	Family   Family
 	Proto    Proto
 	Src, Dst netip.AddrPort
-	TCP      TCP
-	ICMP     ICMP
-	ARP      ARP
-	Payload  []byte
+	// TTL is the IPv4 time to live or the IPv6 hop limit: 64 as a Linux
+	// host sends, one less after each router.
+	TTL uint8
+	// IPID is the IPv4 identification field (0 for IPv6).
+	IPID    uint16
+	TCP     TCP
+	ICMP    ICMP
+	ARP     ARP
+	Payload []byte
 	// PayloadLen is the transport payload's size on the wire, from the IP
 	// header's length: more than len(Payload) when the snaplen cut the frame.
 	PayloadLen int
@@ -121,15 +135,21 @@ type Decoded struct {
 // Decode reads the Ethernet, IP and transport headers of frame. It never
 // fails: what it cannot read stays zero (ProtoOther, Complete false).
 func Decode(frame []byte) Decoded {
-	var d Decoded
 	var eth layers.Ethernet
 	if eth.DecodeFromBytes(frame, gopacket.NilDecodeFeedback) != nil {
-		return d
+		return Decoded{}
 	}
-	switch eth.EthernetType {
+	return network(eth.EthernetType, eth.Payload)
+}
+
+// network decodes what a link header carried: an ARP message or an IP
+// packet, told apart by the EtherType.
+func network(et layers.EthernetType, payload []byte) Decoded {
+	var d Decoded
+	switch et {
 	case layers.EthernetTypeARP:
 		var arp layers.ARP
-		if arp.DecodeFromBytes(eth.Payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
+		if arp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) == nil && arp.Protocol == layers.EthernetTypeIPv4 {
 			d.Proto, d.Complete = ProtoARP, true
 			d.ARP.Op = arp.Operation
 			d.ARP.SenderIP, _ = netip.AddrFromSlice(arp.SourceProtAddress)
@@ -139,8 +159,10 @@ func Decode(frame []byte) Decoded {
 			d.Dst = netip.AddrPortFrom(d.ARP.TargetIP, 0)
 		}
 		return d
-	case layers.EthernetTypeIPv4, layers.EthernetTypeIPv6:
-		return DecodeIP(eth.Payload)
+	case layers.EthernetTypeIPv4:
+		return decodeIPv4(payload)
+	case layers.EthernetTypeIPv6:
+		return decodeIPv6(payload)
 	}
 	return d
 }
@@ -163,11 +185,11 @@ func decodeTransport(b []byte) (d Decoded, ok bool) {
 		if ihl != 20 || total < ihl || binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
 			return d, false // options (gopacket judges them), or a fragment
 		}
-		d.Family, proto = 4, b[9]
+		d.Family, proto, d.TTL, d.IPID = 4, b[9], b[8], binary.BigEndian.Uint16(b[4:6])
 		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
 		payload, ipLen = b[ihl:min(total, len(b))], total-ihl
 	case len(b) >= 40 && b[0]>>4 == 6:
-		d.Family, proto = 6, b[6]
+		d.Family, proto, d.TTL = 6, b[6], b[7]
 		src, dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
 		ipLen = int(binary.BigEndian.Uint16(b[4:6]))
 		payload = b[40:min(40+ipLen, len(b))]
@@ -184,10 +206,14 @@ func decodeTransport(b []byte) (d Decoded, ok bool) {
 		if hdr < 20 || len(payload) < hdr {
 			return d, false
 		}
+		ts, scale, ok := tcpOptions(payload[20:hdr])
+		if !ok {
+			return d, false
+		}
 		d.Proto = ProtoTCP
 		d.TCP = TCP{Flags: TCPFlags(payload[13]) & (FIN | SYN | RST | PSH | ACK | URG),
 			Seq: binary.BigEndian.Uint32(payload[4:8]), Ack: binary.BigEndian.Uint32(payload[8:12]),
-			Window: binary.BigEndian.Uint16(payload[14:16]), dataOffset: uint8(hdr / 4)}
+			Window: binary.BigEndian.Uint16(payload[14:16]), WindowScale: scale, TSVal: ts, dataOffset: uint8(hdr / 4)}
 	case 17:
 		if len(payload) < 8 {
 			return d, false
@@ -209,6 +235,35 @@ func decodeTransport(b []byte) (d Decoded, ok bool) {
 	d.PayloadLen = wireLen(d, ipLen)
 	d.Complete = true
 	return d, true
+}
+
+// tcpOptions reads a TCP header's options as gopacket's decoder does: the
+// last of each kind wins, and reading stops at an option whose length
+// cannot be followed. It returns the timestamp option's TSval (0 without
+// one) and the window scale option's shift (at most 14, as RFC 7323 says;
+// -1 without one). ok is false for an MPTCP option, whose many forms are
+// left to gopacket.
+func tcpOptions(opts []byte) (ts uint32, scale int8, ok bool) {
+	scale = -1
+	for len(opts) > 0 {
+		switch kind := opts[0]; {
+		case kind == 0: // end of options
+			return ts, scale, true
+		case kind == 1: // no-op
+			opts = opts[1:]
+			continue
+		case kind == 30:
+			return 0, -1, false
+		case len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts):
+			return ts, scale, true
+		case kind == 8 && opts[1] >= 6:
+			ts = binary.BigEndian.Uint32(opts[2:6])
+		case kind == 3 && opts[1] == 3:
+			scale = int8(min(opts[2], 14))
+		}
+		opts = opts[opts[1]:]
+	}
+	return ts, scale, true
 }
 
 // DecodeIP reads a bare IPv4 or IPv6 packet (no link-layer header), as
@@ -238,7 +293,7 @@ func decodeIPv4(b []byte) Decoded {
 	if ip4.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
 		return d
 	}
-	d.Family = 4
+	d.Family, d.TTL, d.IPID = 4, ip4.TTL, ip4.Id
 	src, _ := netip.AddrFromSlice(ip4.SrcIP.To4())
 	dst, _ := netip.AddrFromSlice(ip4.DstIP.To4())
 	d = transport(d, src, dst, ip4.Protocol, ip4.Payload, &tcp, &udp)
@@ -256,7 +311,7 @@ func decodeIPv6(b []byte) Decoded {
 	if ip6.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil {
 		return d
 	}
-	d.Family = 6
+	d.Family, d.TTL = 6, ip6.HopLimit
 	src, _ := netip.AddrFromSlice(ip6.SrcIP)
 	dst, _ := netip.AddrFromSlice(ip6.DstIP)
 	d = transport(d, src, dst, ip6.NextHeader, ip6.Payload, &tcp, &udp)
@@ -338,7 +393,15 @@ func transport(d Decoded, src, dst netip.Addr, proto layers.IPProtocol, payload 
 		if tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) != nil {
 			return d
 		}
-		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, dataOffset: tcp.DataOffset}
+		d.TCP = TCP{Seq: tcp.Seq, Ack: tcp.Ack, Window: tcp.Window, WindowScale: -1, dataOffset: tcp.DataOffset}
+		for _, o := range tcp.Options {
+			switch {
+			case o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1:
+				d.TCP.WindowScale = int8(min(o.OptionData[0], 14)) // RFC 7323: at most 14
+			case o.OptionType == layers.TCPOptionKindTimestamps && len(o.OptionData) >= 4:
+				d.TCP.TSVal = uint32(o.OptionData[0])<<24 | uint32(o.OptionData[1])<<16 | uint32(o.OptionData[2])<<8 | uint32(o.OptionData[3])
+			}
+		}
 		for _, f := range []struct {
 			set  bool
 			flag TCPFlags

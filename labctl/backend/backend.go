@@ -72,6 +72,11 @@ type Images interface {
 	// image of that hash already there is used as it is. The files travel
 	// through the runtime's API, so this works against a remote engine.
 	AddFiles(ctx context.Context, base string, files []File, labels map[string]string) (ref string, err error)
+	// RemoveFilesImages removes images AddFiles made that no container
+	// uses: those of refs, or every one when refs is nil. An image a
+	// container still uses (another lab's node) stays, and is no error. It
+	// returns the references it removed.
+	RemoveFilesImages(ctx context.Context, refs []string) (removed []string, err error)
 }
 
 // Networks makes networks and joins containers to them.

@@ -40,6 +40,52 @@ func TestFormatterLines(t *testing.T) {
 	}
 }
 
+// TestFormatterScalesTheWindow: after a handshake in which both SYNs carry
+// the window scale option, win is the window in bytes (raw << the sender's
+// shift), as Wireshark shows it, not the raw field that looks as if the
+// window had collapsed; without the option on both sides, or without the
+// SYNs, the raw field.
+func TestFormatterScalesTheWindow(t *testing.T) {
+	t.Parallel()
+	c, s := "10.1.0.2:43122", "10.1.0.3:7"
+	type wseg struct {
+		seg
+		win    uint16
+		wscale int // -1: no option
+	}
+	cases := []struct {
+		name       string
+		segs       []wseg
+		wantWindow []string
+	}{
+		{"both scale", []wseg{
+			{seg{c, s, packet.SYN, 100, 0, ""}, 64240, 7},
+			{seg{s, c, packet.SYN | packet.ACK, 500, 101, ""}, 65160, 7},
+			{seg{c, s, packet.ACK, 101, 501, ""}, 502, -1},
+			{seg{s, c, packet.PSH | packet.ACK, 501, 101, "hi"}, 509, -1},
+		}, []string{"win=64240", "win=65160", "win=64256", "win=65152"}},
+		{"one side without the option", []wseg{
+			{seg{c, s, packet.SYN, 100, 0, ""}, 64240, 7},
+			{seg{s, c, packet.SYN | packet.ACK, 500, 101, ""}, 65160, -1},
+			{seg{c, s, packet.ACK, 101, 501, ""}, 502, -1},
+		}, []string{"win=64240", "win=65160", "win=502"}},
+		{"no SYN seen", []wseg{
+			{seg{c, s, packet.ACK, 101, 501, ""}, 502, -1},
+		}, []string{"win=502"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Formatter
+			for i, sg := range tc.segs {
+				line := f.Line(pkt(i, DirOut, tcpFrameWin(t, sg.seg, sg.win, sg.wscale)))
+				if !strings.Contains(line, " "+tc.wantWindow[i]+" ") {
+					t.Errorf("segment %d: want %s in %s", i, tc.wantWindow[i], line)
+				}
+			}
+		})
+	}
+}
+
 func TestFormatterProtocols(t *testing.T) {
 	t.Parallel()
 	udp := udpFrame(t, "[fd00::2]:40000", "[fd00::3]:9", "hello")
@@ -167,6 +213,11 @@ func TestAnalyzeWelcome(t *testing.T) {
 	yes := true
 	if m := (Expect{Handshake: &yes, Close: packet.CloseFIN, CloseBy: packet.SideServer, Family: 4, Retransmissions: &Count{"==", 0}}).Check(w); len(m) != 0 {
 		t.Errorf("expectations that hold failed: %v", m)
+	}
+	// The README's example on the wrong step: an echo client half-closes
+	// first, so "fin by server" fails, and the failure says why.
+	if m := fmt.Sprint(Expect{Close: packet.CloseFIN, CloseBy: packet.SideClient}.Check(w)); m != "[wire.close: expected fin by client, got fin by server (both ways): the server sent the first FIN and the client's answered it (close: fin holds whoever begins)]" {
+		t.Errorf("mismatch %s", m)
 	}
 	m := Expect{Close: packet.CloseRST, Family: 6, ICMP: "port-unreachable"}.Check(w)
 	got := fmt.Sprint(m)
@@ -402,3 +453,78 @@ func TestMergeCount(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A helper writes a statistics block each time the kernel dropped more:
+// the merger keeps when (a gap from the block before to this one), and
+// writes the blocks into the merged file.
+func TestMergeGaps(t *testing.T) {
+	t.Parallel()
+	a := welcomeExchange(t, "10.1.0.2:43122", "10.1.0.3:9999")
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := Where{"client", "eth0"}
+	for i, p := range a {
+		p.Where = where
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 1: // no drops yet
+			err = w.WriteStats(Stats{Where: where, Received: 2}, p.Time)
+		case 4: // 3 dropped since the block after packet 1
+			err = w.WriteStats(Stats{Where: where, Received: 8, Dropped: 3}, p.Time)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteStats(Stats{Where: where, Received: 9, Dropped: 3}, a[len(a)-1].Time); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	m, err := NewMerger(WithOutput(&out), WithWindow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(&buf, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Add(s)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gaps := m.Gaps()
+	want := Gap{Where: where, From: a[1].Time, To: a[4].Time, Dropped: 3}
+	if len(gaps) != 1 || gaps[0] != want {
+		t.Fatalf("gaps %+v, want %+v", gaps, want)
+	}
+	if !gaps[0].Overlaps(a[2].Time, a[3].Time) || gaps[0].Overlaps(a[5].Time, a[6].Time) {
+		t.Errorf("gap %+v: overlaps packets 2 to 3 and not 5 to 6?", gaps[0])
+	}
+	// The merged file keeps them: a second reader finds the same gap.
+	r, err := NewStream(&out, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []Gap
+	r.onStats = func(_ Stats, g *Gap) {
+		if g != nil {
+			again = append(again, *g)
+		}
+	}
+	for {
+		if _, err := r.Next(); err != nil {
+			break
+		}
+	}
+	if len(again) != 1 || again[0].Dropped != 3 || !again[0].To.Equal(a[4].Time) {
+		t.Errorf("gaps read back from the merged file: %+v", again)
+	}
+}

@@ -25,11 +25,15 @@ const PayloadPreview = 48
 
 // Formatter turns packets into the one-line-per-packet view a learner reads.
 // It remembers each TCP connection's first sequence numbers, so seq and ack
-// count from 0 as in Wireshark; use one Formatter for one run.
+// count from 0 as in Wireshark, and the window scale each side's SYN
+// announced, so win is the window in bytes, as Wireshark shows it; use one
+// Formatter for one run.
 type Formatter struct {
 	// Where pads the node:network column to this width (0: no padding).
 	Where int
 	conns map[flowKey]uint32 // initial sequence number of each direction
+	// scale is the window scale option of each direction's SYN (-1: none).
+	scale map[flowKey]int8
 }
 
 type flowKey struct{ src, dst netip.AddrPort }
@@ -71,7 +75,7 @@ func (f *Formatter) Describe(d packet.Decoded, length int) string {
 		if d.TCP.Flags&packet.ACK != 0 {
 			fmt.Fprintf(&b, " ack=%d", f.relAck(d))
 		}
-		fmt.Fprintf(&b, " win=%d len=%d", d.TCP.Window, len(d.Payload))
+		fmt.Fprintf(&b, " win=%d len=%d", f.window(d), len(d.Payload))
 		f.payload(&b, d)
 	case packet.ProtoUDP:
 		fmt.Fprintf(&b, "%s → %s UDP len=%d", d.Src, d.Dst, len(d.Payload))
@@ -113,6 +117,26 @@ func (f *Formatter) isn(src, dst netip.AddrPort, seq uint32, syn bool) uint32 {
 		f.conns[k] = base
 	}
 	return base
+}
+
+// window is d's window in bytes: the raw field shifted by the scale its
+// sender announced, once both SYNs had the option (RFC 7323; a SYN's own
+// window is never scaled). Without the SYNs, the raw field, as Wireshark.
+func (f *Formatter) window(d packet.Decoded) int {
+	if f.scale == nil {
+		f.scale = map[flowKey]int8{}
+	}
+	k := flowKey{d.Src, d.Dst}
+	if d.TCP.Flags&packet.SYN != 0 {
+		f.scale[k] = d.TCP.WindowScale
+		return int(d.TCP.Window)
+	}
+	mine, ok1 := f.scale[k]
+	theirs, ok2 := f.scale[flowKey{d.Dst, d.Src}]
+	if !ok1 || !ok2 || mine < 0 || theirs < 0 {
+		return int(d.TCP.Window)
+	}
+	return int(d.TCP.Window) << mine
 }
 
 func (f *Formatter) relSeq(d packet.Decoded) uint32 {

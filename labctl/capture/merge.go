@@ -10,7 +10,7 @@ import (
 
 // DefaultWindow is how long Merger holds a packet so that the packets of
 // other streams seen earlier, but delivered later, go before it. The helper
-// hands packets over within 10 ms (its ring's block timeout) and flushes
+// hands packets over within 25 ms (its ring's block timeout) and flushes
 // every 50 ms, so 250 ms keeps a merged capture in time order.
 const DefaultWindow = 250 * time.Millisecond
 
@@ -31,6 +31,7 @@ type Merger struct {
 	q     pktHeap
 	seq   uint64
 	stats []Stats
+	gaps  []Gap
 	err   error
 	wg    sync.WaitGroup
 	done  chan struct{}
@@ -90,6 +91,7 @@ func NewMerger(opts ...MergeOption) (*Merger, error) {
 
 // Add reads s in the background until its end (the helper exits).
 func (m *Merger) Add(s *Stream) {
+	s.onStats = m.pushStats
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -114,10 +116,23 @@ func (m *Merger) Annotate(t time.Time, text string) {
 	m.push(MarkerPacket(t, text))
 }
 
+// pushStats queues a helper's statistics block among the packets: it goes
+// into the merged file in time order, and its new drops become a gap.
+func (m *Merger) pushStats(st Stats, gap *Gap) {
+	at := st.At
+	if at.IsZero() {
+		at = m.now()
+	}
+	m.mu.Lock()
+	m.seq++
+	heap.Push(&m.q, queued{p: Packet{Time: at}, st: &st, gap: gap, seq: m.seq})
+	m.mu.Unlock()
+}
+
 func (m *Merger) push(p Packet) {
 	m.mu.Lock()
 	m.seq++
-	heap.Push(&m.q, queued{p, m.seq})
+	heap.Push(&m.q, queued{p: p, seq: m.seq})
 	m.mu.Unlock()
 	if m.window == 0 {
 		m.emit(time.Time{}, false)
@@ -148,7 +163,18 @@ func (m *Merger) emit(before time.Time, all bool) {
 		if !all && m.window > 0 && m.q[0].p.Time.After(before) {
 			break
 		}
-		p := heap.Pop(&m.q).(queued).p
+		item := heap.Pop(&m.q).(queued)
+		if item.st != nil {
+			if item.gap != nil {
+				m.gaps = append(m.gaps, *item.gap)
+			}
+			if m.out != nil && m.err == nil {
+				m.err = m.out.WriteStats(*item.st, item.p.Time)
+				wrote = true
+			}
+			continue
+		}
+		p := item.p
 		if m.limit > 0 && !p.Marker {
 			if m.handed >= m.limit {
 				continue
@@ -201,6 +227,14 @@ func (m *Merger) Stats() []Stats {
 	return append([]Stats(nil), m.stats...)
 }
 
+// Gaps are the stretches in which a helper's kernel dropped packets, as
+// the helpers reported them so far (in time order of their reports).
+func (m *Merger) Gaps() []Gap {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Gap(nil), m.gaps...)
+}
+
 // Dropped is the total of the kernel's drops over every interface, once Close returned.
 func (m *Merger) Dropped() uint64 {
 	var n uint64
@@ -210,8 +244,11 @@ func (m *Merger) Dropped() uint64 {
 	return n
 }
 
+// queued is a packet or marker, or (st set) an interface's statistics.
 type queued struct {
 	p   Packet
+	st  *Stats
+	gap *Gap
 	seq uint64
 }
 

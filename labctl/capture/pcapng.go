@@ -52,7 +52,21 @@ type Stats struct {
 	Where    Where
 	Received uint64 // packets the kernel handed to the capture
 	Dropped  uint64 // packets the kernel dropped: the capture fell behind
+	// At is when the helper took the counters (zero when unknown).
+	At time.Time
 }
+
+// Gap is a stretch of a capture in which the kernel dropped packets at one
+// place before the capture read them: a packet missing there may have
+// crossed the wire all the same.
+type Gap struct {
+	Where    Where
+	From, To time.Time
+	Dropped  uint64
+}
+
+// Overlaps tells whether g touches the time from from to to.
+func (g Gap) Overlaps(from, to time.Time) bool { return !g.To.Before(from) && !g.From.After(to) }
 
 // MarkerInterface is the pcapng interface of the annotations (Writer.Annotate).
 const MarkerInterface = "labctl"
@@ -67,6 +81,14 @@ type Stream struct {
 	node     string
 	networks map[string]string
 	wheres   []Where
+	// begun is when reading started; drops are counted from there.
+	begun time.Time
+	// last are each interface's drops at its latest statistics block.
+	last map[int]Stats
+	// onStats, when set, gets each statistics block as it is read (the
+	// helper writes one whenever the kernel dropped more), with the gap
+	// since the one before when there were new drops.
+	onStats func(Stats, *Gap)
 }
 
 // NewStream starts reading a pcapng stream from r; it blocks until the
@@ -76,11 +98,42 @@ type Stream struct {
 // (an interface missing from networks keeps its kernel name as network).
 // With node "", interface names are read as "node:network" (a merged file).
 func NewStream(r io.Reader, node string, networks map[string]string) (*Stream, error) {
-	ng, err := pcapgo.NewNgReader(bufio.NewReaderSize(r, 1<<16), pcapgo.NgReaderOptions{})
+	s := &Stream{node: node, networks: networks, begun: time.Now(), last: map[int]Stats{}}
+	ng, err := pcapgo.NewNgReader(bufio.NewReaderSize(r, 1<<16), pcapgo.NgReaderOptions{StatisticsCallback: s.stats})
 	if err != nil {
 		return nil, fmt.Errorf("capture: read pcapng of %s: %w", orMerged(node), err)
 	}
-	return &Stream{r: ng, node: node, networks: networks}, nil
+	s.r = ng
+	return s, nil
+}
+
+// stats takes a statistics block of interface i as the reader meets it.
+func (s *Stream) stats(i int, st pcapgo.NgInterfaceStatistics) {
+	if s.r == nil {
+		return
+	}
+	cur := Stats{Where: s.where(i), At: st.LastUpdate}
+	if v := st.PacketsReceived; v != pcapgo.NgNoValue64 {
+		cur.Received = v
+	}
+	if v := st.PacketsDropped; v != pcapgo.NgNoValue64 {
+		cur.Dropped = v
+	}
+	prev, ok := s.last[i]
+	if !ok {
+		prev.At = s.begun
+		if !st.StartTime.IsZero() {
+			prev.At = st.StartTime
+		}
+	}
+	s.last[i] = cur
+	var gap *Gap
+	if cur.Dropped > prev.Dropped {
+		gap = &Gap{Where: cur.Where, From: prev.At, To: cur.At, Dropped: cur.Dropped - prev.Dropped}
+	}
+	if s.onStats != nil {
+		s.onStats(cur, gap)
+	}
 }
 
 func orMerged(node string) string {

@@ -48,10 +48,21 @@ type seg struct {
 
 func tcpFrame(t testing.TB, s seg) []byte {
 	t.Helper()
+	return tcpFrameWin(t, s, 64240, -1)
+}
+
+// tcpFrameWin is tcpFrame with the raw window win and, when wscale >= 0, a
+// window scale option of that shift.
+func tcpFrameWin(t testing.TB, s seg, win uint16, wscale int) []byte {
+	t.Helper()
 	src, dst := netip.MustParseAddrPort(s.src), netip.MustParseAddrPort(s.dst)
 	ipl, nl, et := ipLayers(src.Addr(), dst.Addr(), layers.IPProtocolTCP)
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: s.seq, Ack: s.ack, Window: 64240,
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: s.seq, Ack: s.ack, Window: win,
 		FIN: s.flags&packet.FIN != 0, SYN: s.flags&packet.SYN != 0, RST: s.flags&packet.RST != 0, PSH: s.flags&packet.PSH != 0, ACK: s.flags&packet.ACK != 0}
+	if wscale >= 0 {
+		tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{byte(wscale)}},
+			{OptionType: layers.TCPOptionKindNop, OptionLength: 1}}
+	}
 	if err := tcp.SetNetworkLayerForChecksum(nl); err != nil {
 		t.Fatal(err)
 	}

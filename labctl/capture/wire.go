@@ -304,7 +304,13 @@ func (e Expect) Check(got Wire) []Mismatch {
 		if e.CloseBy != "" {
 			want += " by " + string(e.CloseBy)
 		}
-		add("close", want, got.Close.String())
+		story := got.Close.String()
+		if got.Close.Kind == packet.CloseFIN && e.Close == packet.CloseFIN && got.Close.Both {
+			// An orderly close both ways, begun by the other side: the usual
+			// surprise is a client that half-closes first (sock echo does).
+			story += fmt.Sprintf(": the %s sent the first FIN and the %s's answered it (close: fin holds whoever begins)", got.Close.By, other(got.Close.By))
+		}
+		add("close", want, story)
 	}
 	if e.ICMP != "" {
 		if !slices.ContainsFunc(got.ICMP, func(name string) bool { return packet.WireName(name) == e.ICMP }) {
@@ -333,6 +339,14 @@ func (e Expect) Check(got Wire) []Mismatch {
 		add("family", e.Family.String(), orNone(strings.Join(fs, " and ")))
 	}
 	return out
+}
+
+// other is the side that is not s.
+func other(s packet.Side) packet.Side {
+	if s == packet.SideClient {
+		return packet.SideServer
+	}
+	return packet.SideClient
 }
 
 func handshakeStory(w Wire) string {

@@ -9,11 +9,13 @@ package check
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -54,13 +56,17 @@ type Result struct {
 	// what it printed; for an exec step, the command's standard output), at
 	// most MaxOutput bytes.
 	Output string `json:"output,omitempty"`
-	// Stderr is an exec step's standard error, at most MaxOutput bytes.
+	// Stderr is an exec step's standard error, at most MaxOutput bytes: its
+	// end (where a traceback names the exception) when it is longer.
 	Stderr string `json:"stderr,omitempty"`
 	// Exec is the command an exec step ran.
 	Exec []string `json:"exec,omitempty"`
 	// Packets are the step's node's packets during the step, one line
 	// each (at most MaxPacketLines), when the run was captured.
 	Packets []string `json:"packets,omitempty"`
+	// Ladder is the step's conversations drawn as ladders, when the run
+	// was captured (for the report and labctl test -v).
+	Ladder *ladder.Ladder `json:"-"`
 	// Explain says what an action step did to the lab, for learn mode.
 	Explain string `json:"explain,omitempty"`
 	// Did is what an action step's lab reported it did, a line each: the
@@ -230,6 +236,45 @@ func trim(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// cutFront bounds s to MaxOutput bytes by dropping its beginning, from a
+// line start when there is one: the last lines are the ones that say what
+// went wrong.
+func cutFront(s string) string {
+	if len(s) <= MaxOutput {
+		return s
+	}
+	i := len(s) - MaxOutput
+	if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 && nl < len(s)-i-1 {
+		i += nl + 1
+	}
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return fmt.Sprintf("… (%d bytes before)\n", i) + s[i:]
+}
+
+// briefWidth is how much of a line the one-line got quotes.
+const briefWidth = 100
+
+// brief is an output as the one-line got shows it: quoted when it is one
+// short line; otherwise its line count and its last line (a traceback's
+// exception), cut from the front. The whole output is in Output and Stderr.
+func brief(s string) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	last := lines[len(lines)-1]
+	for i := len(lines) - 1; i > 0 && strings.TrimSpace(last) == ""; i-- {
+		last = lines[i-1]
+	}
+	if r := []rune(last); len(r) > briefWidth {
+		last = "…" + string(r[len(r)-briefWidth:])
+	}
+	if len(lines) == 1 {
+		return strconv.Quote(last)
+	}
+	return fmt.Sprintf("%d lines ending %q", len(lines), last)
 }
 
 // cut bounds s to MaxOutput bytes, on a rune boundary.

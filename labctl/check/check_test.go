@@ -277,3 +277,70 @@ func TestResultOutput(t *testing.T) {
 		t.Errorf("long output not cut on a rune boundary and marked: …%q", r.Output[len(r.Output)-40:])
 	}
 }
+
+// stderrLab is fakeLab whose exec steps fail with a Python traceback.
+type stderrLab struct {
+	fakeLab
+	stderr string
+}
+
+func (f *stderrLab) Exec(ctx context.Context, node string, argv []string) ([]byte, []byte, int, error) {
+	if argv[0] == "python3" {
+		return nil, []byte(f.stderr), 1, nil
+	}
+	return f.fakeLab.Exec(ctx, node, argv)
+}
+
+// TestFailureTextReads: a traceback shows as lines, its exception last
+// (table, learn mode), without widening the table; a stderr longer than
+// MaxOutput keeps its end; a passing size-only step says what came back.
+func TestFailureTextReads(t *testing.T) {
+	long := strings.Repeat("x", 150)
+	traceback := "Traceback (most recent call last):\n" +
+		`  File "/lab/echo-server.py", line 12, in <module>` + "\n" +
+		"    conn.sendall(data / 0) # " + long + "\n" +
+		"ZeroDivisionError: division by zero\n"
+	lab := &stderrLab{stderr: traceback, fakeLab: fakeLab{answers: map[string]string{
+		"client: sock echo --json --timeout 10s echo --size 100000": `{"client":"echo","ok":true,"remote":"10.0.0.3:7","family":"IPv4","bytes_sent":100000,"bytes_received":100000,"timings_ms":{"total":3}}`,
+	}}}
+	sc := &scenario.Scenario{Name: "t", Steps: []*scenario.Step{
+		{Name: "server runs", Node: "server", Kind: &scenario.ExecStep{Argv: []string{"python3", "/lab/echo-server.py"}}},
+		{Name: "a megabyte", Node: "client", Kind: &scenario.RunStep{Client: "echo", Target: "echo", Args: []string{"--size", "100000"}}},
+	}}
+	rep := Run(context.Background(), lab, sc, nil)
+	tb, big := rep.Results[0], rep.Results[1]
+	if want := `stderr 4 lines ending "ZeroDivisionError: division by zero"`; !strings.Contains(tb.Got, want) {
+		t.Errorf("got %q lacks %q", tb.Got, want)
+	}
+	if big.Outcome != Pass || !strings.HasPrefix(big.Got, "100000 bytes, whole from 10.0.0.3:7") {
+		t.Errorf("size-only step: %s, got %q (%s); want pass and 100000 bytes, whole", big.Outcome, big.Got, big.Message)
+	}
+
+	var table bytes.Buffer
+	WriteTable(&table, []*Report{rep})
+	lines := strings.Split(table.String(), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "  1. ") || strings.HasPrefix(l, "  2. ") {
+			if utf8.RuneCountInString(l) > 80 {
+				t.Errorf("a step row is %d columns wide (the traceback widened it):\n%s", utf8.RuneCountInString(l), table.String())
+			}
+		}
+	}
+	for _, want := range []string{"      stderr:\n", "\n        ZeroDivisionError: division by zero\n", `        File "/lab/echo-server.py", line 12`} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+
+	var learn bytes.Buffer
+	WriteStep(&learn, tb)
+	if !strings.Contains(learn.String(), "\n                ZeroDivisionError: division by zero\n") {
+		t.Errorf("learn mode lacks the exception as a line:\n%s", learn.String())
+	}
+
+	lab.stderr = strings.Repeat("noise line\n", MaxOutput/5) + traceback
+	rep = Run(context.Background(), lab, sc, nil)
+	if s := rep.Results[0].Stderr; len(s) > MaxOutput+64 || !strings.HasSuffix(s, "ZeroDivisionError: division by zero\n") || !strings.HasPrefix(s, "… (") {
+		t.Errorf("a long stderr is not cut from its front: %d bytes, …%q", len(s), s[max(0, len(s)-60):])
+	}
+}

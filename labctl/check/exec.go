@@ -30,7 +30,7 @@ func runExec(ctx context.Context, l Lab, st *scenario.Step, x *scenario.ExecStep
 		res.Outcome, res.Message = Error, fmt.Sprintf("exec in %s: %v", st.Node, err)
 		return
 	}
-	res.Output, res.Stderr = cut(string(stdout)), cut(string(stderr))
+	res.Output, res.Stderr = cut(string(stdout)), cutFront(string(stderr))
 	res.Outcome, res.Expected, res.Got = judgeExec(x.Expect, string(stdout), string(stderr), code, took)
 }
 
@@ -67,7 +67,7 @@ func judgeExec(e *scenario.Expect, stdout, stderr string, code int, took time.Du
 			outcome = Fail
 		}
 	}
-	got = fmt.Sprintf("exit %d, stdout %q, stderr %q in %.1f ms", code, trim(stdout), trim(stderr), float64(took.Microseconds())/1000)
+	got = fmt.Sprintf("exit %d, stdout %s, stderr %s in %.1f ms", code, brief(stdout), brief(stderr), float64(took.Microseconds())/1000)
 	return outcome, strings.Join(texts, ", "), got
 }
 

@@ -54,6 +54,17 @@ func WriteStep(w io.Writer, r *Result) error {
 	} else if r.Command != "" {
 		b.WriteString("     came back: (nothing)\n")
 	}
+	if r.Stderr != "" {
+		// The end of standard error: where a traceback names the exception.
+		tail, before := lastLines(r.Stderr, learnLines)
+		if before > 0 {
+			tail = append([]string{fmt.Sprintf("… (%d lines before)", before)}, tail...)
+		}
+		for i, l := range tail {
+			tail[i] = cutLine(l)
+		}
+		fmt.Fprintf(&b, "     stderr:    %s\n", strings.Join(tail, "\n                "))
+	}
 	switch r.Outcome {
 	case Pass:
 		if r.Expected != "" {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -11,17 +12,26 @@ import (
 
 // WriteTable prints reports as a table a person reads: step, node → target,
 // family, result, time, and under a failed step what was expected and what
-// came back.
+// came back, with the last lines of an exec step's standard error.
 func WriteTable(w io.Writer, reports []*Report) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// Only the step rows are columns: a long got or a traceback under one
+	// step must not widen every row, so the lines under a step are kept
+	// aside and put back between the aligned rows.
+	var rows bytes.Buffer
+	tw := tabwriter.NewWriter(&rows, 0, 4, 2, ' ', 0)
+	var lines []string // "" where the next aligned row goes
+	plain := func(format string, a ...any) { lines = append(lines, fmt.Sprintf(format, a...)) }
 	total, failed := 0, 0
 	for _, r := range reports {
-		fmt.Fprintf(tw, "%s\t\t\t\t\n", r.Scenario)
+		plain("%s", r.Scenario)
 		if r.Capture != "" {
-			fmt.Fprintf(tw, "  capture: %s\t\t\t\t\n", r.Capture)
+			plain("  capture: %s", r.Capture)
 		}
 		if r.Setup != "" {
-			fmt.Fprintf(tw, "  lab\t\t\tERROR\t\t\n      %s\n", r.Setup)
+			plain("  lab  ERROR")
+			for _, l := range strings.Split(strings.TrimRight(r.Setup, "\n"), "\n") {
+				plain("      %s", l)
+			}
 		}
 		for _, s := range r.Results {
 			total++
@@ -34,21 +44,34 @@ func WriteTable(w io.Writer, reports []*Report) error {
 				fam = "-"
 			}
 			fmt.Fprintf(tw, "  %d. %s\t%s\t%s\t%s\t%.2fs\n", s.Index, s.Name, where, fam, strings.ToUpper(s.Outcome), s.Seconds)
+			lines = append(lines, "")
 			for _, line := range strings.Split(s.Did, "\n") {
 				if line != "" {
-					fmt.Fprintf(tw, "      %s\t\t\t\t\n", line)
+					plain("      %s", line)
 				}
 			}
-			if s.Outcome != Pass {
-				failed++
-				if s.Expected != "" {
-					fmt.Fprintf(tw, "      expected: %s\t\t\t\t\n", s.Expected)
+			if s.Outcome == Pass {
+				continue
+			}
+			failed++
+			if s.Expected != "" {
+				plain("      expected: %s", s.Expected)
+			}
+			if s.Got != "" {
+				plain("      got:      %s", s.Got)
+			}
+			if s.Message != "" {
+				plain("      %s", s.Message)
+			}
+			if s.Stderr != "" {
+				tail, before := lastLines(s.Stderr, tableLines)
+				if before > 0 {
+					plain("      stderr (its last %d lines of %d):", len(tail), before+len(tail))
+				} else {
+					plain("      stderr:")
 				}
-				if s.Got != "" {
-					fmt.Fprintf(tw, "      got:      %s\t\t\t\t\n", s.Got)
-				}
-				if s.Message != "" {
-					fmt.Fprintf(tw, "      %s\t\t\t\t\n", s.Message)
+				for _, l := range tail {
+					plain("        %s", l)
 				}
 			}
 		}
@@ -56,8 +79,31 @@ func WriteTable(w io.Writer, reports []*Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d passed, %d failed\n", total-failed, failed)
+	aligned := strings.Split(rows.String(), "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l == "" {
+			l, aligned = aligned[0], aligned[1:]
+		}
+		b.WriteString(strings.TrimRight(l, " "))
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "%d passed, %d failed\n", total-failed, failed)
+	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// tableLines is how many of a failed exec step's last stderr lines the table shows.
+const tableLines = 8
+
+// lastLines returns the last n lines of s (trailing empty lines dropped) and
+// how many lines came before them.
+func lastLines(s string, n int) (tail []string, before int) {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) <= n {
+		return lines, 0
+	}
+	return lines[len(lines)-n:], len(lines) - n
 }
 
 // WriteJSON prints reports as one JSON document (a Document).

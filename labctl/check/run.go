@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,15 @@ func (c *clientResult) String() string {
 		lost, _ := c.detail("lost")
 		return fmt.Sprintf("%d of %d echoes from %s over %s (%d lost) in %.1f ms", replies, sent, c.Remote, c.Family, lost, c.Timings.Total)
 	}
-	return fmt.Sprintf("%q from %s over %s in %.1f ms", trim(c.Received), c.Remote, c.Family, c.Timings.Total)
+	what := strconv.Quote(trim(c.Received))
+	if c.Received == "" && c.BytesReceived > 0 {
+		// Too long to show (sock echo --size): say how much came back.
+		what = fmt.Sprintf("%d bytes", c.BytesReceived)
+		if c.BytesReceived == c.BytesSent {
+			what += ", whole"
+		}
+	}
+	return fmt.Sprintf("%s from %s over %s in %.1f ms", what, c.Remote, c.Family, c.Timings.Total)
 }
 
 // judge compares a client's result with what the step expects and returns

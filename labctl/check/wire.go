@@ -3,10 +3,12 @@ package check
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"socketlab/labctl/capture"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -27,10 +29,25 @@ type Recorder interface {
 // a second a step), for runs where nobody reads their packets.
 type WireOnly struct{ RecordedLab }
 
+// Ladder draws the step's ladders when the wrapped lab can (a Ladderer).
+func (w WireOnly) Ladder(ctx context.Context, node string, from, to time.Time) *ladder.Ladder {
+	if ld, ok := w.RecordedLab.(Ladderer); ok {
+		return ld.Ladder(ctx, node, from, to)
+	}
+	return nil
+}
+
 // RecordedLab is a Lab with a capture: what WireOnly wraps.
 type RecordedLab interface {
 	Lab
 	Recorder
+}
+
+// Ladderer is a Recorder that also draws a step's conversations as
+// ladders, from what every node of the lab saw, with the stretches in which
+// the capture fell behind (tap.Recording is one).
+type Ladderer interface {
+	Ladder(ctx context.Context, node string, from, to time.Time) *ladder.Ladder
 }
 
 // MaxPacketLines bounds Result.Packets; the rest is counted in a last line.
@@ -55,7 +72,16 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 	}
 	pkts := rec.Packets(ctx, st.Node, start, end)
 	res.Packets = packetLines(pkts)
+	if ld, ok := l.(Ladderer); ok {
+		res.Ladder = ld.Ladder(ctx, st.Node, start, end)
+	}
 	if !want || res.Outcome == Error {
+		return
+	}
+	if msg := incomplete(res.Ladder, st.Node); msg != "" {
+		// A packet the capture missed is not the network's: judge nothing.
+		res.Outcome = Error
+		res.Message = msg
 		return
 	}
 	miss := wireExpect(w).Check(capture.Analyze(pkts))
@@ -70,6 +96,28 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 	res.Outcome = Fail
 	res.Expected = joinNonEmpty(res.Expected, strings.Join(exp, ", "))
 	res.Got = joinNonEmpty(res.Got, strings.Join(got, ", "))
+}
+
+// incomplete says why node's packets of a step are not all in the capture
+// (the kernel dropped some at its interfaces), "" when they are.
+func incomplete(l *ladder.Ladder, node string) string {
+	if l == nil {
+		return ""
+	}
+	var where []string
+	var n uint64
+	for _, g := range l.Gaps {
+		if strings.HasPrefix(g.Where, node+":") {
+			n += g.Dropped
+			if !slices.Contains(where, g.Where) {
+				where = append(where, g.Where)
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the capture is incomplete: the kernel dropped %d packets at %s during the step (the capture fell behind), so expect.wire is not judged: run the step again on a less busy host", n, strings.Join(where, ", "))
 }
 
 func joinNonEmpty(a, b string) string {

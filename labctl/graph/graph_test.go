@@ -273,3 +273,55 @@ func svgText(t *testing.T, doc string) string {
 	}
 	return text.String()
 }
+
+// TestLongFactsStayInTheBox: a node's image that is longer than its box
+// (a node with files: "socketlab/toolbox:latest + files") goes on over the
+// next lines, each short enough for the box, and the box grows to hold them.
+func TestLongFactsStayInTheBox(t *testing.T) {
+	g := &Graph{Name: "files", Networks: []Network{{Name: "lab", Stack: "dual"}},
+		Nodes: []Node{{Name: "server", Image: "socketlab/toolbox:latest + files", Ports: []string{"tcp/65432"}, State: "running"},
+			{Name: "other", Image: "registry.example.org/a-very-long-team-name/an-even-longer-image-name:2026.12.07"}},
+		Links: []Link{{Node: "server", Network: "lab", Interface: "eth0"}, {Node: "other", Network: "lab", Interface: "eth0"}}}
+	var b bytes.Buffer
+	if err := SVG(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	type text struct {
+		Y    int    `xml:"y,attr"`
+		Body string `xml:",chardata"`
+	}
+	var doc struct {
+		G []struct {
+			Title string `xml:"title"`
+			Rect  struct {
+				Y int `xml:"y,attr"`
+				H int `xml:"height,attr"`
+			} `xml:"rect"`
+			Text []text `xml:"text"`
+		} `xml:"g"`
+	}
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, g := range doc.G {
+		if !strings.HasPrefix(g.Title, "node ") {
+			continue
+		}
+		for _, tx := range g.Text {
+			all = append(all, tx.Body)
+			if n := len([]rune(tx.Body)); n > factChars {
+				t.Errorf("%s: line %q has %d characters; the box holds %d", g.Title, tx.Body, n, factChars)
+			}
+			if tx.Y > g.Rect.Y+g.Rect.H-4 {
+				t.Errorf("%s: line %q at y=%d is below its box (y %d, height %d)", g.Title, tx.Body, tx.Y, g.Rect.Y, g.Rect.H)
+			}
+		}
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{"image: socketlab/\n  toolbox:latest + files", "state: running"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the boxes' lines lack %q:\n%s", want, joined)
+		}
+	}
+}

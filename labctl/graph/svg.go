@@ -67,6 +67,34 @@ func band(idx []int, nets int) int {
 	return lo
 }
 
+// factChars is how many characters of a fact fit on a line of a node's box:
+// its inner width over a generous average width of an 11px sans-serif
+// character (DejaVu Sans averages about 6.2px).
+const factChars = (boxW - 20) * 10 / 68
+
+// boxLines are a node's facts as the lines of its box: a fact too long for
+// the box ("image: socketlab/toolbox:latest + files") goes on over the next
+// lines, broken after a space or a slash, indented.
+func boxLines(n Node) []string {
+	var lines []string
+	for _, f := range nodeFacts(n) {
+		for len([]rune(f)) > factChars {
+			r := []rune(f)
+			cut := factChars
+			for i := factChars; i > factChars/2; i-- {
+				if r[i-1] == ' ' || r[i-1] == '/' {
+					cut = i
+					break
+				}
+			}
+			lines = append(lines, strings.TrimRight(string(r[:cut]), " "))
+			f = "  " + strings.TrimLeft(string(r[cut:]), " ")
+		}
+		lines = append(lines, f)
+	}
+	return lines
+}
+
 // SVG writes g as a standalone SVG picture with a fixed, deterministic
 // layout: the same graph always gives the same bytes. It sizes itself in
 // pixels and carries a viewBox, so a page may scale it to fit.
@@ -78,7 +106,7 @@ func SVG(w io.Writer, g *Graph) error {
 	bands := make([][]*svgNode, nets+1)
 	var nodes []*svgNode
 	for _, n := range g.Nodes {
-		sn := &svgNode{Node: n, h: nameH + factH*len(nodeFacts(n)) + 6}
+		sn := &svgNode{Node: n, h: nameH + factH*len(boxLines(n)) + 6}
 		var idx []int
 		for _, l := range g.linksOf(n.Name) {
 			idx = append(idx, g.networkIndex(l.Network))
@@ -204,7 +232,7 @@ func SVG(w io.Writer, g *Graph) error {
 		fmt.Fprintf(bw, `<g class="node"><title>node %s</title>`, esc(sn.Name))
 		fmt.Fprintf(bw, `<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="#ffffff" stroke="%s" stroke-width="2"/>`, sn.x, sn.y, boxW, sn.h, stroke)
 		fmt.Fprintf(bw, `<text x="%d" y="%d" font-size="14" font-weight="bold" fill="#263238">%s</text>`, sn.x+10, sn.y+17, esc(sn.Name))
-		for i, f := range nodeFacts(sn.Node) {
+		for i, f := range boxLines(sn.Node) {
 			fmt.Fprintf(bw, `<text x="%d" y="%d" font-size="11" fill="#37474f">%s</text>`, sn.x+10, sn.y+nameH+factH*i+10, esc(f))
 		}
 		fmt.Fprintln(bw, `</g>`)

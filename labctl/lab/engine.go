@@ -117,10 +117,31 @@ func (e *Engine) down(ctx context.Context, name string, o options) error {
 		return fmt.Errorf("%w %q", ErrNoLab, name)
 	}
 	ev := newEmitter(name, o.progress)
+	// The images with the nodes' files (one per edit of a file): those no
+	// other lab's node runs go with the lab.
+	var files []string
+	for _, c := range ctrs {
+		if !isHelper(c.Labels) && c.Labels[LabelFiles] != "" && !slices.Contains(files, c.Image) {
+			files = append(files, c.Image)
+		}
+	}
 	if err := joinErrs(e.remove(ctx, ctrs, nets, ev, o)); err != nil {
 		return fmt.Errorf("down %s: %w", name, err)
 	}
+	if len(files) > 0 {
+		if _, err := e.b.RemoveFilesImages(ctx, files); err != nil {
+			return fmt.Errorf("down %s: %w", name, err)
+		}
+	}
 	return nil
+}
+
+// RemoveFilesImages removes every image made to hold nodes' files
+// (socketlab/node-files:<hash>) that no container runs: the cache a
+// learner's edits leave behind, which Up makes again when it needs one. It
+// returns the references removed.
+func (e *Engine) RemoveFilesImages(ctx context.Context) ([]string, error) {
+	return e.b.RemoveFilesImages(ctx, nil)
 }
 
 // remove removes helpers, then nodes (in parallel), then networks and

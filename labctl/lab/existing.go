@@ -2,7 +2,12 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"socketlab/labctl/backend"
@@ -39,7 +44,7 @@ func (u *upper) checkExisting(ctx context.Context, ctrs []backend.Container, net
 		case c.Labels[LabelSpec] != w.spec.Labels[LabelSpec]:
 			diffs = append(diffs, "node "+name+" is defined differently")
 		case c.ImageID != u.images[w.spec.Image].ID:
-			diffs = append(diffs, "node "+name+" runs an older build of "+w.image)
+			diffs = append(diffs, imageChange(name, c.Labels, w))
 		}
 	}
 	if len(diffs) > 0 {
@@ -79,4 +84,73 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// imageChange says why node name (its container's labels) does not run the
+// image the plan w makes: its files changed since it started, or the image
+// they go into (or that it runs) was rebuilt.
+func imageChange(name string, labels map[string]string, w *nodePlan) string {
+	if len(w.files) > 0 && labels[LabelFilesOf] == w.spec.Labels[LabelFilesOf] {
+		if changed := changedFiles(labels[LabelFilesAt], w.spec.Labels[LabelFilesAt], w.files); len(changed) > 0 {
+			return fmt.Sprintf("node %s was started with other contents of %s (edited since)", name, strings.Join(changed, ", "))
+		}
+		return fmt.Sprintf("node %s was started with other files", name)
+	}
+	return "node " + name + " runs an older build of " + w.image
+}
+
+// filesSums is, for each file (or folder) copied into a node, its target
+// and a digest of what is at its source, "/lab/a.py=3f2a…;/lab/data=…":
+// a later up names the files that changed.
+func filesSums(files []backend.File) string {
+	var parts []string
+	for _, f := range files {
+		h := sha256.New()
+		filepath.WalkDir(f.Source, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // AddFiles reports what cannot be read
+			}
+			rel, _ := filepath.Rel(f.Source, path)
+			fmt.Fprintf(h, "%s\x00%v\x00", rel, d.Type())
+			if d.Type().IsRegular() {
+				if b, err := os.ReadFile(path); err == nil {
+					h.Write(b)
+				}
+			}
+			return nil
+		})
+		parts = append(parts, f.Target+"="+hex.EncodeToString(h.Sum(nil))[:16])
+	}
+	return strings.Join(parts, ";")
+}
+
+// changedFiles lists the sources of files whose digest in now differs from
+// the one in was, as a person wrote them (relative to the working folder
+// when they are under it).
+func changedFiles(was, now string, files []backend.File) []string {
+	old := map[string]string{}
+	for p := range strings.SplitSeq(was, ";") {
+		if t, sum, ok := strings.Cut(p, "="); ok {
+			old[t] = sum
+		}
+	}
+	cur := map[string]string{}
+	for p := range strings.SplitSeq(now, ";") {
+		if t, sum, ok := strings.Cut(p, "="); ok {
+			cur[t] = sum
+		}
+	}
+	wd, _ := os.Getwd()
+	var out []string
+	for _, f := range files {
+		if old[f.Target] == cur[f.Target] {
+			continue
+		}
+		src := f.Source
+		if rel, err := filepath.Rel(wd, src); err == nil && !strings.HasPrefix(rel, "..") {
+			src = "./" + rel
+		}
+		out = append(out, src)
+	}
+	return out
 }

@@ -85,6 +85,8 @@ func (u *upper) addFiles(ctx context.Context) error {
 		if len(n.files) == 0 {
 			continue
 		}
+		// A build may take seconds on a busy engine: say what is going on.
+		u.ev.emit(KindNode, n.name, Preparing, fmt.Sprintf("copying %d %s into an image on %s", len(n.files), plural(len(n.files), "file", "files"), n.image), nil)
 		ref, err := u.e.b.AddFiles(ctx, n.image, n.files, map[string]string{LabelFiles: n.image})
 		if err != nil {
 			return fmt.Errorf("node %s: files: %w", n.name, err)
@@ -95,7 +97,12 @@ func (u *upper) addFiles(ctx context.Context) error {
 		}
 		n.spec.Image = ref
 		n.spec.Labels[LabelFiles] = n.image // status shows the image the node is of
+		// What the files image was made of, so that a later up can tell
+		// edited files from a rebuilt image.
+		n.spec.Labels[LabelFilesOf] = u.images[n.image].ID
+		n.spec.Labels[LabelFilesAt] = filesSums(n.files)
 		u.images[ref] = img
+		u.ev.emit(KindNode, n.name, Preparing, "its files are in "+ref, nil)
 	}
 	return nil
 }

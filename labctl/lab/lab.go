@@ -61,6 +61,7 @@ type Phase string
 
 // The phases Up, Start and Down report.
 const (
+	Preparing Phase = "preparing" // before the container exists: its image with the node's files is made (Detail says what)
 	Created   Phase = "created"   // the network or container exists
 	Started   Phase = "started"   // the container runs
 	Healthy   Phase = "healthy"   // the container passed its image's healthcheck

@@ -18,22 +18,24 @@ import (
 // The labels on every resource of a lab. Down, Status and the node
 // operations find a lab's resources by them, without the scenario file.
 const (
-	LabelLab     = "socketlab.lab"     // the lab's name, on every container and network
-	LabelRole    = "socketlab.role"    // RoleNode or RoleHelper, on containers
-	LabelNode    = "socketlab.node"    // the node's name, on its container and on its helpers
-	LabelNetwork = "socketlab.network" // the network's scenario name, on its network
-	LabelIndex   = "socketlab.index"   // position in the scenario, for listing in file order
-	LabelSpec    = "socketlab.spec"    // digest of the definition, to tell a changed scenario
-	LabelFile    = "socketlab.file"    // the scenario file the lab came from
-	LabelStack   = "socketlab.stack"   // dual, ipv4 or ipv6, on networks
-	LabelKind    = "socketlab.kind"    // the node's kind, on its container
-	LabelReady   = "socketlab.ready"   // what up checked before calling the node ready
-	LabelUp      = "socketlab.up"      // the `up` that created the resource, for rollback
-	LabelHelper  = "socketlab.helper"  // the helper's purpose (capture, impair), on helpers
-	LabelFiles   = "socketlab.files"   // the image a node's files are added to, on that node and on the image AddFiles made
-	LabelOwner   = "socketlab.owner"   // host and pid of the up holding a lab's lock
-	LabelCreator = "socketlab.creator" // who brought the lab up: user@host
-	LabelHost    = backend.LabelHost   // the host a node is placed on, in a lab across several
+	LabelLab     = "socketlab.lab"        // the lab's name, on every container and network
+	LabelRole    = "socketlab.role"       // RoleNode or RoleHelper, on containers
+	LabelNode    = "socketlab.node"       // the node's name, on its container and on its helpers
+	LabelNetwork = "socketlab.network"    // the network's scenario name, on its network
+	LabelIndex   = "socketlab.index"      // position in the scenario, for listing in file order
+	LabelSpec    = "socketlab.spec"       // digest of the definition, to tell a changed scenario
+	LabelFile    = "socketlab.file"       // the scenario file the lab came from
+	LabelStack   = "socketlab.stack"      // dual, ipv4 or ipv6, on networks
+	LabelKind    = "socketlab.kind"       // the node's kind, on its container
+	LabelReady   = "socketlab.ready"      // what up checked before calling the node ready
+	LabelUp      = "socketlab.up"         // the `up` that created the resource, for rollback
+	LabelHelper  = "socketlab.helper"     // the helper's purpose (capture, impair), on helpers
+	LabelFiles   = "socketlab.files"      // the image a node's files are added to, on that node and on the image AddFiles made
+	LabelFilesOf = "socketlab.files.of"   // on a node with files: the ID of the image they were added to
+	LabelFilesAt = "socketlab.files.sums" // on a node with files: each file's target and a digest of its content (filesSums)
+	LabelOwner   = "socketlab.owner"      // host and pid of the up holding a lab's lock
+	LabelCreator = "socketlab.creator"    // who brought the lab up: user@host
+	LabelHost    = backend.LabelHost      // the host a node is placed on, in a lab across several
 	// LabelAttach + network name holds the node's attachment to that network
 	// (fixed addresses, aliases) as JSON, so Connect can restore it.
 	LabelAttach = "socketlab.attach."

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"socketlab/internal/socktable"
 	"socketlab/labctl/backend"
 	"socketlab/labctl/scenario"
 )
@@ -36,12 +37,16 @@ type probeSpec struct {
 // what removes what the check left running (a probe helper) once the wait
 // is over.
 //
-// tcp and udp checks run sock in a helper container in the node's network
-// namespace (the image with sock, socketlab/client), because the node's
-// image may have no tools at all and the engine's host may not reach the
-// node's addresses (a remote engine, Docker Desktop): a helper reaches
-// 127.0.0.1 of the node wherever the engine runs. It starts once per wait
-// and each attempt is an exec in it, tens of milliseconds.
+// tcp and udp checks look at the node's sockets from a helper container in
+// the node's network namespace (the image with sock, socketlab/client):
+// sock sockets reads the namespace's socket tables (/proc/net/tcp, tcp6,
+// udp, udp6) as the helper's own /proc shows them. The node's image may have
+// no tools at all and the engine's host may not reach the node (a remote
+// engine, Docker Desktop): a helper works wherever the engine runs. The check
+// never connects: a server that serves one client is not used up by it, and a
+// server bound to loopback only, which a connection from inside the node
+// would reach, is found out. It starts once per wait and each attempt is an
+// exec in it, tens of milliseconds.
 func scenarioReadiness(r *scenario.Ready, p probeSpec) (Readiness, func()) {
 	none := func() {}
 	switch {
@@ -123,47 +128,78 @@ func (p *prober) check(ctx context.Context, b ReadyBackend, node string, r *scen
 	}
 	h := p.h
 	p.mu.Unlock()
-	var last error
-	for _, host := range []string{"127.0.0.1", "[::1]"} {
-		if last = probe(ctx, b, h.ID(), host, r); last == nil {
+	return probe(ctx, b, h.ID(), r)
+}
+
+// probe runs one attempt: the node's sockets must include one on the
+// check's port that other nodes can reach (TCP: a listener; UDP: a bound,
+// unconnected socket). One on loopback only is a permanent failure that
+// says what to bind. A udp check that names send then also wants a reply.
+func probe(ctx context.Context, b backend.Execer, helper string, r *scenario.Ready) error {
+	proto, port := "tcp", uint16(r.TCP)
+	if r.TCP == 0 {
+		proto, port = "udp", uint16(r.UDP)
+	}
+	var out, errb bytes.Buffer
+	code, err := b.Exec(ctx, helper, []string{"sock", "sockets", "--json"}, backend.Streams{Stdout: &out, Stderr: &errb})
+	if err != nil {
+		return err
+	}
+	var table struct {
+		Sockets []socktable.Socket `json:"sockets"`
+	}
+	if code != 0 || json.Unmarshal(out.Bytes(), &table) != nil {
+		return &lastingError{msg: fmt.Sprintf("the readiness probe could not list the node's sockets (sock sockets exited %d: %s): rebuild its image (make images)",
+			code, strings.TrimSpace(errb.String()+out.String()))}
+	}
+	on := socktable.On(table.Sockets, proto, port)
+	if len(on) == 0 {
+		return fmt.Errorf("nothing listens on %s port %d yet", proto, port)
+	}
+	for _, s := range on {
+		if s.Reachable() {
+			if r.UDP != 0 && r.Send != "" {
+				return udpReply(ctx, b, helper, r)
+			}
 			return nil
 		}
 	}
-	return last
+	var found []string
+	for _, s := range on {
+		found = append(found, s.Local.String())
+	}
+	return &lastingError{msg: fmt.Sprintf("it listens on %s %s only, a loopback address: other nodes cannot reach it (connection refused); bind every address instead: \"\" or \"0.0.0.0\" (IPv4), \"::\" (IPv4 and IPv6), e.g. in Python HOST = \"\"",
+		proto, strings.Join(found, " and "))}
 }
 
-// probe runs one attempt: sock connects to the node's TCP port (ready once
-// it connects, whatever the server then says), or sends a datagram to its
-// UDP port (ready once any reply comes).
-func probe(ctx context.Context, b backend.Execer, helper, host string, r *scenario.Ready) error {
-	t := probeTimeout.String()
-	var argv []string
-	if r.TCP != 0 {
-		argv = []string{"sock", "echo", "--json", "--timeout", t, "--size", "0", host + ":" + strconv.FormatInt(r.TCP, 10)}
-	} else {
-		argv = []string{"sock", "responder", "--json", "--timeout", t, host + ":" + strconv.FormatInt(r.UDP, 10), r.SendOrDefault()}
-	}
+// lastingError is a readiness failure that waiting does not cure: the
+// node's server listens where other nodes cannot reach it, or its sockets
+// cannot be listed.
+type lastingError struct{ msg string }
+
+func (e *lastingError) Error() string { return e.msg }
+
+// udpReply sends the check's datagram to the node's UDP port from inside
+// its namespace: ready once any reply comes.
+func udpReply(ctx context.Context, b backend.Execer, helper string, r *scenario.Ready) error {
+	argv := []string{"sock", "responder", "--json", "--timeout", probeTimeout.String(), "127.0.0.1:" + strconv.FormatInt(r.UDP, 10), r.Send}
 	var out, errb bytes.Buffer
 	if _, err := b.Exec(ctx, helper, argv, backend.Streams{Stdout: &out, Stderr: &errb}); err != nil {
 		return err
 	}
 	var res struct {
-		Local         string `json:"local"`
 		BytesReceived int64  `json:"bytes_received"`
 		Error         string `json:"error"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return fmt.Errorf("the probe gave no result: %s", strings.TrimSpace(errb.String()+out.String()))
-	}
 	switch {
-	case r.TCP != 0 && res.Local != "":
-		return nil
-	case r.UDP != 0 && res.BytesReceived > 0:
+	case json.Unmarshal(out.Bytes(), &res) != nil:
+		return fmt.Errorf("the probe gave no result: %s", strings.TrimSpace(errb.String()+out.String()))
+	case res.BytesReceived > 0:
 		return nil
 	case res.Error != "":
 		return errors.New(res.Error)
 	}
-	return errors.New("no answer")
+	return errors.New("no reply")
 }
 
 // close removes the probe's helper, if it started.

@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -68,6 +69,10 @@ func waitReady(ctx context.Context, b ReadyBackend, id, node string, r Readiness
 		}
 		if last = r.Check(ctx, b, id); last == nil {
 			return nil
+		}
+		var lo *lastingError
+		if errors.As(last, &lo) {
+			return fmt.Errorf("%w: %s is not ready (%s): %s%s", ErrUnhealthy, node, r.What, lo.msg, logTail(ctx, b, id))
 		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"socketlab/labctl/backend"
@@ -73,7 +75,7 @@ func (e *Engine) resolve(ctx context.Context, sc *scenario.Scenario, name string
 		return nil, err
 	}
 	u := &upper{e: e, o: o, p: p, pools: o.pools, ev: newEmitter(name, o.progress), info: info,
-		netIDs: map[string]string{}, subnets: map[string][]netip.Prefix{}, images: map[string]backend.Image{}}
+		netIDs: map[string]string{}, subnets: map[string][]netip.Prefix{}, images: map[string]backend.Image{}, readyIDs: map[string]string{}}
 	if err := u.inspectImages(ctx); err != nil {
 		return nil, err
 	}
@@ -101,6 +103,9 @@ type upper struct {
 	subnets map[string][]netip.Prefix // scenario network name -> its subnets
 	images  map[string]backend.Image
 	lockID  string // the lock container, while up holds it
+
+	mu       sync.Mutex
+	readyIDs map[string]string // node name -> container ID, of the nodes called ready
 }
 
 func (u *upper) run(ctx context.Context) (changed bool, err error) {
@@ -172,11 +177,55 @@ func (u *upper) run(ctx context.Context) (changed bool, err error) {
 	if err := context.Cause(nctx); err != nil {
 		return false, err
 	}
+	if err := u.stillUp(ctx); err != nil {
+		return false, err
+	}
 	return changed || slices.Contains(did, true), nil
 }
 
-// readyEvent reports a node that passed r.
-func (u *upper) readyEvent(n *nodePlan, r Readiness) {
+// readySettle is how long after its nodes were called ready Up looks again
+// that they still run: a program that crashes once it listens (a typo after
+// listen(), a server that serves one client) ends within it.
+const readySettle = 300 * time.Millisecond
+
+// stillUp fails when a node that was called ready (it passed a readiness
+// check) has exited since, with its exit code and last log lines: such a lab
+// is not up, whatever the check said a moment before.
+func (u *upper) stillUp(ctx context.Context) error {
+	u.mu.Lock()
+	ready := maps.Clone(u.readyIDs)
+	u.mu.Unlock()
+	if len(ready) == 0 {
+		return nil
+	}
+	if !sleep(ctx, readySettle) {
+		return ctx.Err()
+	}
+	for _, n := range u.p.nodes {
+		id, ok := ready[n.name]
+		if !ok {
+			continue
+		}
+		ins, err := u.e.b.Inspect(ctx, id)
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", n.name, err)
+		}
+		if !ins.Running {
+			err := fmt.Errorf("%w: %s exited with code %d right after it was called ready%s", ErrUnhealthy, n.name, ins.ExitCode, logTail(ctx, u.e.b, id))
+			u.ev.emit(KindNode, n.name, Failed, "", err)
+			return err
+		}
+	}
+	return nil
+}
+
+// readyEvent reports a node (container id) that passed r.
+func (u *upper) readyEvent(n *nodePlan, id string, r Readiness) {
+	if r.Check != nil {
+		u.mu.Lock()
+		u.readyIDs[n.name] = id
+		u.mu.Unlock()
+	}
 	switch {
 	case r.Check == nil:
 		u.ev.emit(KindNode, n.name, Running, "no readiness check", nil)
@@ -234,7 +283,7 @@ func (u *upper) resume(ctx context.Context, n *nodePlan, c backend.Container) (b
 	if _, err := u.impairNode(ctx, n); err != nil {
 		return true, err
 	}
-	u.readyEvent(n, r)
+	u.readyEvent(n, c.ID, r)
 	return true, nil
 }
 
@@ -306,7 +355,7 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 	if _, err := u.impairNode(ctx, n); err != nil {
 		return err
 	}
-	u.readyEvent(n, r)
+	u.readyEvent(n, id, r)
 	return nil
 }
 

@@ -106,8 +106,15 @@ func TestInBrowser(t *testing.T) {
 			t.Errorf("capture link %q does not resolve to a file: %v", href, err)
 		}
 	}
-	if n := countClass(doc, "svg", ""); n != 2 {
+	if n := countClass(doc, "svg", "") - countClass(doc, "svg", "ladder"); n != 2 {
 		t.Errorf("%d inline SVG graphs, want 2", n)
+	}
+	// The first step's conversation is drawn as a ladder beside its
+	// packets: lanes named by node, the SYN and the RST that refused it.
+	if n := countClass(doc, "svg", "ladder"); n != 1 {
+		t.Errorf("%d ladders, want 1 (default's first step)", n)
+	} else if text := textOf(byID["s1-1"]); !strings.Contains(text, "SYN seq=0") || !strings.Contains(text, "RST,ACK seq=1 ack=1") || !strings.Contains(text, "SYN_SENT") {
+		t.Errorf("step 1's ladder lacks its arrows or states: %q", text)
 	}
 
 	for _, size := range []struct {

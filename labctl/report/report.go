@@ -21,6 +21,7 @@ import (
 
 	"socketlab/labctl/check"
 	"socketlab/labctl/graph"
+	"socketlab/labctl/ladder"
 )
 
 // FileName is the name of the page Write writes in its directory.
@@ -142,6 +143,10 @@ type (
 		ID      string
 		Where   string
 		Packets []string
+		// Ladders are the step's conversations drawn as SVG ladders.
+		Ladders []template.HTML
+		// MoreLadders counts the conversations past MaxLadders.
+		MoreLadders int
 		// Captured is whether packets were taken for the step (an empty
 		// list then says none crossed the wire).
 		Captured bool
@@ -182,10 +187,36 @@ func scenarioView(i int, dir string, sc Scenario) (scenarioPart, error) {
 		}
 		if sc.Packets != nil && j < len(sc.Packets) {
 			st.Captured, st.Packets = true, sc.Packets[j]
+			if err := st.ladders(res); err != nil {
+				return s, fmt.Errorf("report: scenario %s: step %d: %w", r.Scenario, res.Index, err)
+			}
 		}
 		s.Steps = append(s.Steps, st)
 	}
 	return s, nil
+}
+
+// MaxLadders is how many conversations of a step the page draws.
+const MaxLadders = 6
+
+// ladders draws the step's conversations (res.Ladder) as SVG.
+func (st *stepPart) ladders(res *check.Result) error {
+	if res.Ladder == nil {
+		return nil
+	}
+	for i, c := range res.Ladder.Conversations {
+		if i == MaxLadders {
+			st.MoreLadders = len(res.Ladder.Conversations) - i
+			break
+		}
+		var svg bytes.Buffer
+		if err := ladder.WriteSVG(&svg, c); err != nil {
+			return err
+		}
+		// The SVG is labctl's own, every text in it escaped.
+		st.Ladders = append(st.Ladders, template.HTML(svg.String()))
+	}
+	return nil
 }
 
 // segment is a run of a description's text; Code is set for what the

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"socketlab/labctl/check"
 	"socketlab/labctl/graph"
+	"socketlab/labctl/ladder"
 	"socketlab/labctl/scenario"
 )
 
@@ -30,7 +32,8 @@ func sampleRun(t *testing.T, dir string) *Run {
 	ok := &check.Report{Scenario: "default", File: "scenarios/default.yaml", Seconds: 4.2, Results: []*check.Result{
 		{Index: 1, Name: "welcome over IPv4", Node: "client", Target: "welcome", Run: "welcome", Family: "ipv4", Outcome: check.Pass,
 			Seconds: 0.12, Expected: `over IPv4, output contains "over IPv4"`, Got: `"Welcome! You are 10.80.1.8:41000 over IPv4." from 10.80.1.2:9999 over IPv4 in 1.2 ms`,
-			Command: "sock welcome --json --timeout 10s -4 welcome", Output: "Welcome! You are 10.80.1.8:41000 over IPv4.\n"},
+			Command: "sock welcome --json --timeout 10s -4 welcome", Output: "Welcome! You are 10.80.1.8:41000 over IPv4.\n",
+			Ladder: sampleLadder()},
 		{Index: 2, Name: "echo across the lab over IPv6", Node: "client", Target: "echo", Run: "echo", Family: "ipv6", Outcome: check.Pass,
 			Seconds: 0.09, Expected: `output contains "hello socketlab"`, Got: `"hello socketlab" from [fd00:80:1::3]:7 over IPv6 in 0.8 ms`,
 			Command: "sock echo --json --timeout 10s -6 echo hello socketlab", Output: "hello socketlab"},
@@ -42,6 +45,10 @@ func sampleRun(t *testing.T, dir string) *Run {
 			Command: "sock echo --json --timeout 2s echo hi", Output: strings.Repeat("a line of output that goes on\n", 40)},
 		{Index: 3, Name: "reconnect", Node: "echo", Action: "connect", Outcome: check.Error, Seconds: 0.1,
 			Message: `connect echo to lab: network "lab" not found`},
+		{Index: 4, Name: "the server runs", Node: "server", Outcome: check.Fail, Seconds: 0.1,
+			Expected: "exit 0", Got: `exit 1, stdout "", stderr 3 lines ending "ZeroDivisionError: division by zero" in 40.0 ms`,
+			Command: "python3 /lab/echo-server.py", Exec: []string{"python3", "/lab/echo-server.py"},
+			Stderr: "Traceback (most recent call last):\n  File \"/lab/echo-server.py\", line 3, in <module>\nZeroDivisionError: division by zero\n"},
 	}}
 	return &Run{
 		Title:   "labctl test scenarios/default.yaml scenarios/partition.yaml",
@@ -60,6 +67,24 @@ func sampleRun(t *testing.T, dir string) *Run {
 					Links: []graph.Link{{Node: "echo", Network: "lab", Interface: "eth0"}, {Node: "client", Network: "lab", Interface: "eth0"}}}},
 		},
 	}
+}
+
+// sampleLadder is a refused connection: the client's SYN, the server's RST.
+func sampleLadder() *ladder.Ladder {
+	t := time.Date(2026, 12, 1, 9, 30, 1, 0, time.UTC)
+	one := uint32(1)
+	return &ladder.Ladder{Conversations: []*ladder.Conversation{{
+		ID: 1, Proto: "TCP", Family: 4, Start: t, End: t.Add(time.Millisecond),
+		A:       ladder.Endpoint{Addr: netip.MustParseAddrPort("10.80.1.8:41000"), Node: "client"},
+		B:       ladder.Endpoint{Addr: netip.MustParseAddrPort("10.80.1.2:9998"), Node: "welcome"},
+		Initial: [2]string{ladder.Closed, ladder.Closed},
+		Arrows: []*ladder.Arrow{
+			{From: 0, Sent: t, Kind: "TCP", Flags: "SYN"},
+			{From: 1, Sent: t.Add(time.Millisecond), Kind: "TCP", Flags: "RST,ACK", Seq: 1, Ack: &one},
+		},
+		States: []ladder.StateChange{{End: 0, State: ladder.SynSent, Time: t, Arrow: 0}, {End: 0, State: ladder.Closed, Time: t.Add(time.Millisecond), Arrow: 1}},
+		Close:  "rst", CloseBy: "b",
+	}}}
 }
 
 // The page is one self-contained file: no scripts, no external resource,
@@ -88,6 +113,10 @@ func TestSelfContained(t *testing.T) {
 		}
 	}
 	page := b.String()
+	// A traceback is a block of lines, not one line with \n in it.
+	if want := "<div class=\"label\">stderr</div><pre class=\"output stderr\">Traceback (most recent call last):\n  File &#34;/lab/echo-server.py&#34;, line 3, in &lt;module&gt;\nZeroDivisionError: division by zero\n</pre>"; !strings.Contains(page, want) {
+		t.Errorf("the page lacks the stderr block %q", want)
+	}
 	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt; &amp; see.", "<svg xmlns=", "<code>labctl exec client -- sock welcome welcome</code>", "no packets crossed the wire", "@media print", "@media (max-width"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)

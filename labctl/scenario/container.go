@@ -117,8 +117,10 @@ func (r *Ready) String() string {
 		return ""
 	case r.TCP != 0:
 		return fmt.Sprintf("tcp %d", r.TCP)
+	case r.UDP != 0 && r.Send != "":
+		return fmt.Sprintf("udp %d, reply to %q", r.UDP, r.Send)
 	case r.UDP != 0:
-		return fmt.Sprintf("udp %d, reply to %q", r.UDP, r.SendOrDefault())
+		return fmt.Sprintf("udp %d", r.UDP)
 	case r.Log != "":
 		return fmt.Sprintf("log %q", r.Log)
 	case len(r.Exec) > 0:
@@ -127,7 +129,8 @@ func (r *Ready) String() string {
 	return ""
 }
 
-// SendOrDefault is the datagram a udp check sends.
+// SendOrDefault is the datagram a udp check sends when it sends one (the
+// scenario gave send).
 func (r *Ready) SendOrDefault() string {
 	if r.Send == "" {
 		return DefaultSend

@@ -475,7 +475,11 @@ func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value, depth int
 	if n.Kind != yaml.SequenceNode {
 		hint := ""
 		if n.Kind == yaml.ScalarNode {
+			// "python3 /lab/server.py" is two items: no shell splits it.
 			hint = fmt.Sprintf("write a list: [%s]", n.Value)
+			if words := strings.Fields(n.Value); len(words) > 1 {
+				hint = fmt.Sprintf("write a list, one item per argument: [%s]", strings.Join(words, ", "))
+			}
 		}
 		d.fail(n, path, hint, "want a list, got %s", describe(n))
 		return

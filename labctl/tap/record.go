@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"socketlab/labctl/capture"
 	"socketlab/labctl/lab"
+	"socketlab/labctl/ladder"
 )
 
 // Settle is how long after a moment the capture may still be handing over
@@ -29,6 +31,8 @@ type Recording struct {
 
 	mu   sync.Mutex
 	pkts []capture.Packet
+	// names are the nodes' addresses, for ladders' lanes.
+	names map[netip.Addr]string
 }
 
 // Record captures every running node of l, or only the nodes named when
@@ -42,7 +46,7 @@ func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer, nodes 
 	if len(nodes) > 0 {
 		targets = slices.DeleteFunc(targets, func(t Target) bool { return !slices.Contains(nodes, t.Node) })
 	}
-	r := &Recording{Lab: l}
+	r := &Recording{Lab: l, names: Names(st)}
 	r.s, err = Start(ctx, l, targets, Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
 		if !p.Marker {
 			r.mu.Lock()
@@ -71,6 +75,60 @@ func (r *Recording) Packets(ctx context.Context, node string, from, to time.Time
 	r.mu.Unlock()
 	slices.SortStableFunc(pkts, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
 	return pkts
+}
+
+// Ladder draws the conversations of node during a step, from from to to,
+// as every captured node saw them (both ends, where both are in the lab, so
+// that lost packets show), once the capture has them all (call it after
+// Packets). Where the kernel dropped packets at a node's interface then,
+// the ladder has the gap and says the capture is incomplete.
+func (r *Recording) Ladder(ctx context.Context, node string, from, to time.Time) *ladder.Ladder {
+	select {
+	case <-time.After(time.Until(to.Add(Settle))):
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	var pkts []capture.Packet
+	for _, p := range r.pkts {
+		if !p.Time.Before(from) && !p.Time.After(to) {
+			pkts = append(pkts, p)
+		}
+	}
+	names := r.names
+	r.mu.Unlock()
+	slices.SortStableFunc(pkts, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
+	var gaps []ladder.Gap
+	for _, g := range r.s.Gaps() {
+		if g.Overlaps(from, to) {
+			gaps = append(gaps, ladder.Gap{Where: g.Where.String(), From: g.From, To: g.To, Dropped: g.Dropped})
+		}
+	}
+	l := ladder.Packets(pkts, gaps, ladder.Options{Names: names})
+	// The step's node's conversations only.
+	l.Conversations = slices.DeleteFunc(l.Conversations, func(c *ladder.Conversation) bool {
+		return c.A.Node != node && c.B.Node != node
+	})
+	for i, c := range l.Conversations {
+		c.ID = i + 1
+	}
+	return l
+}
+
+// Names maps each address of st's nodes to its node.
+func Names(st *lab.Status) map[netip.Addr]string {
+	names := map[netip.Addr]string{}
+	for _, n := range st.Nodes {
+		for _, a := range n.Addresses {
+			for _, s := range []string{a.IPv4, a.IPv6} {
+				if p, err := netip.ParsePrefix(s); err == nil {
+					names[p.Addr()] = n.Name
+				} else if ad, err := netip.ParseAddr(s); err == nil {
+					names[ad] = n.Name
+				}
+			}
+		}
+	}
+	return names
 }
 
 // Count is how many packets were captured so far.
@@ -109,6 +167,9 @@ func (r *Recording) again(ctx context.Context, node string) error {
 	if err != nil {
 		return fmt.Errorf("capture %s again: %w", node, err)
 	}
+	r.mu.Lock()
+	r.names = Names(st)
+	r.mu.Unlock()
 	for _, t := range All(st) {
 		if t.Node == node {
 			if err := r.s.Restart(ctx, node, t); err != nil {

@@ -206,6 +206,10 @@ func (s *Session) stopHelper(ctx context.Context, r *running) {
 	}
 }
 
+// Gaps are the stretches in which the kernel dropped packets at a node's
+// interface, as the helpers reported them so far.
+func (s *Session) Gaps() []capture.Gap { return s.m.Gaps() }
+
 // Result is what a capture counted, once it is closed.
 type Result struct {
 	// Stats are the helpers' counters, one per node:network.

@@ -31,6 +31,8 @@ type Load struct {
 	// Wait, over UDP, is how long each datagram's echo is waited for; one
 	// that does not come back in time counts as lost (Details "lost") and
 	// the run goes on. 0: the first lost datagram ends the run (timeout).
+	// Details "sent" counts the datagrams sent, fewer than Count when the
+	// run's deadline ends it first.
 	Wait time.Duration
 }
 
@@ -65,9 +67,12 @@ func ClientCommand() *cobra.Command {
 			"throughput; --timeout bounds the whole run. A UDP server that is down answers with\n" +
 			"ICMP port unreachable (refused) or with nothing at all (timeout). On a lossy link,\n" +
 			"--udp --wait 200ms counts the datagrams that do not come back (lost) instead of\n" +
-			"stopping at the first; make --wait longer than a round trip.",
+			"stopping at the first; make --wait longer than a round trip. With --wait and no\n" +
+			"--timeout, the run may take --timeout (5s) plus --count × --wait, what it takes\n" +
+			"when every datagram is lost.",
 		Example: "  sock echo localhost hello\n  echo hi | sock echo -6 echo\n" +
-			"  sock echo --udp 127.0.0.1 hello\n  sock echo --count 10000 --size 64 --json [::1]:7",
+			"  sock echo --udp 127.0.0.1 hello\n  sock echo --udp --count 200 --wait 200ms echo ping\n" +
+			"  sock echo --count 10000 --size 64 --json [::1]:7",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			network := "tcp"
@@ -97,6 +102,11 @@ func ClientCommand() *cobra.Command {
 					err = probe.Errorf(result.IO, "read standard input: %w", err)
 				}
 			}
+			if wait > 0 && !cmd.Flags().Changed("timeout") && o.Timeout > 0 {
+				// Each datagram may cost a whole --wait: the default bound
+				// would end a lossy run before it has sent them all.
+				o.Timeout += time.Duration(count) * wait
+			}
 			var r *probe.Result
 			if err != nil {
 				r = probe.New("echo", network, args[0])
@@ -120,8 +130,13 @@ func ClientCommand() *cobra.Command {
 }
 
 func human(w io.Writer, r *probe.Result, l Load) {
-	if lost, ok := r.Details["lost"].(int); ok {
-		defer fmt.Fprintf(w, "%d of %d datagrams came back, %d lost (%.0f%%)\n", l.Count-lost, l.Count, lost, 100*float64(lost)/float64(l.Count))
+	lost, ok := r.Details["lost"].(int)
+	if sent, _ := r.Details["sent"].(int); ok && sent > 0 {
+		unsent := ""
+		if sent < l.Count {
+			unsent = fmt.Sprintf("; %d of %d not sent: the run ended first", l.Count-sent, l.Count)
+		}
+		defer fmt.Fprintf(w, "%d of %d datagrams came back, %d lost (%.0f%%)%s\n", sent-lost, sent, lost, 100*float64(lost)/float64(sent), unsent)
 	}
 	if l.Count <= 1 && r.Received != "" {
 		io.WriteString(w, r.Received)
@@ -138,8 +153,12 @@ func human(w io.Writer, r *probe.Result, l Load) {
 	if rt == 1 {
 		trips = "round trip"
 	}
-	fmt.Fprintf(w, "%d %s of %d bytes with %s over %s (%s): rtt min %.1f µs, p50 %.1f µs, p99 %.1f µs, max %.1f µs; %.1f MB/s each way, %.0f round trips/s\n",
-		rt, trips, len(l.Payload), r.Remote, r.Family, r.Network, lat.Min, lat.P50, lat.P99, lat.Max,
+	what := fmt.Sprintf("of %d bytes", len(l.Payload))
+	if len(l.Payload) == 0 {
+		what = "of an empty message (no MESSAGE given, nothing on standard input)"
+	}
+	fmt.Fprintf(w, "%d %s %s with %s over %s (%s): rtt min %.1f µs, p50 %.1f µs, p99 %.1f µs, max %.1f µs; %.1f MB/s each way, %.0f round trips/s\n",
+		rt, trips, what, r.Remote, r.Family, r.Network, lat.Min, lat.P50, lat.P99, lat.Max,
 		r.Details["throughput_mb_s"], r.Details["round_trips_per_s"])
 }
 
@@ -226,17 +245,27 @@ func Run(ctx context.Context, o probe.Options, target string, l Load) *probe.Res
 		if ctx.Err() != nil {
 			err = context.DeadlineExceeded
 		}
-		r.Fail(explain(err, r, o, len(l.Payload)))
+		r.Fail(explain(err, r, o, l))
 	}
 	return r
 }
 
-func explain(err error, r *probe.Result, o probe.Options, size int) error {
+func explain(err error, r *probe.Result, o probe.Options, l Load) error {
 	if r.Network != "udp" {
 		return probe.Explain(err, r.Remote, o.Timeout)
 	}
 	if errors.Is(err, syscall.EMSGSIZE) {
-		return &probe.Error{Kind: result.Usage, Msg: fmt.Sprintf("a message of %d bytes does not fit in one UDP datagram over %s", size, r.Family), Err: err}
+		return &probe.Error{Kind: result.Usage, Msg: fmt.Sprintf("a message of %d bytes does not fit in one UDP datagram over %s", len(l.Payload), r.Family), Err: err}
+	}
+	sent, _ := r.Details["sent"].(int)
+	lost, _ := r.Details["lost"].(int)
+	// The connection's deadline is the run's: its read may end a moment
+	// before the context says so.
+	if (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)) && sent > lost {
+		// Echoes came back: "no reply" would be false. The run was too short.
+		return &probe.Error{Kind: result.Timeout, Msg: fmt.Sprintf(
+			"the run's --timeout of %s ended it after %d of %d datagrams (%d came back): give it about --count × --wait, e.g. --timeout %s",
+			o.Timeout, sent, l.Count, sent-lost, (time.Duration(l.Count)*l.Wait + o.Timeout).Round(time.Second)), Err: err}
 	}
 	return probe.ExplainUDP(err, r.Remote, o.Timeout)
 }
@@ -246,10 +275,10 @@ func runUDP(ctx context.Context, c net.Conn, r *probe.Result, l Load, rtts *[]ti
 	// One byte more than sent, to notice a reply longer than the datagram.
 	buf := make([]byte, len(l.Payload)+1)
 	var last []byte
-	lost := 0
+	lost, sent := 0, 0
 	if l.Wait > 0 {
 		defer func() {
-			r.Detail("sent", l.Count)
+			r.Detail("sent", sent)
 			r.Detail("lost", lost)
 		}()
 	}
@@ -258,6 +287,7 @@ func runUDP(ctx context.Context, c net.Conn, r *probe.Result, l Load, rtts *[]ti
 		if _, err := c.Write(l.Payload); err != nil {
 			return last, err
 		}
+		sent++
 		r.BytesSent += int64(len(l.Payload))
 		if l.Wait > 0 {
 			dl := t0.Add(l.Wait)
@@ -267,9 +297,11 @@ func runUDP(ctx context.Context, c net.Conn, r *probe.Result, l Load, rtts *[]ti
 			_ = c.SetReadDeadline(dl)
 		}
 		n, err := c.Read(buf)
-		if l.Wait > 0 && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			lost++
-			continue
+		if l.Wait > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			lost++ // also the one in flight when the run's deadline ends it
+			if ctx.Err() == nil {
+				continue
+			}
 		}
 		if err != nil {
 			return last, err
@@ -318,8 +350,15 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 			}
 		}
 		if err != nil {
+			echoed := fmt.Sprintf("after echoing %d of %d bytes of message %d", n, len(l.Payload), i+1)
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return got[:n], probe.Errorf(result.Protocol, "%s closed the connection after echoing %d of %d bytes of message %d", r.Remote, n, len(l.Payload), i+1)
+				if !resetFollows(c) {
+					return got[:n], probe.Errorf(result.Protocol, "%s closed the connection %s", r.Remote, echoed)
+				}
+				err = syscall.ECONNRESET
+			}
+			if errors.Is(err, syscall.ECONNRESET) {
+				return got[:n], &probe.Error{Kind: result.Reset, Msg: fmt.Sprintf("connection reset by %s %s: %s", r.Remote, echoed, probe.ResetCause), Err: err}
 			}
 			return got[:n], err
 		}
@@ -346,6 +385,45 @@ func runTCP(c net.Conn, r *probe.Result, l Load, rtts *[]time.Duration) ([]byte,
 		r.Detail("close", "reset")
 	}
 	return got, err
+}
+
+// resetWait is how long, after the server's FIN, resetFollows waits for its RST.
+const resetWait = 250 * time.Millisecond
+
+// tcpClose is Linux's TCP_CLOSE state: a socket we have not closed, in it
+// after the peer's FIN, was reset.
+const tcpClose = 7
+
+// resetFollows tells whether an RST follows the FIN that ended c's stream.
+// A server that closes with bytes it has not read makes its kernel send RST
+// instead of FIN; one that closed before our bytes arrived sent FIN, and its
+// kernel answers the bytes with RST a round trip later. Waiting for that RST
+// gives the same verdict whichever way the race went. Once the FIN is in,
+// reads only say EOF: the RST shows as the socket's pending error (EPIPE on
+// Linux for a socket in CLOSE_WAIT) and its state, now closed.
+func resetFollows(c net.Conn) bool {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	for end := time.Now().Add(resetWait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		var soerr, info int
+		if err := rc.Control(func(fd uintptr) {
+			soerr, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
+			// The first byte of struct tcp_info is the state.
+			info, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_INFO)
+		}); err != nil {
+			return false
+		}
+		if e := syscall.Errno(soerr); e == syscall.ECONNRESET || e == syscall.EPIPE || uint8(info) == tcpClose {
+			return true
+		}
+	}
+	return false
 }
 
 func mismatch(i int, sent, got []byte, what string) error {

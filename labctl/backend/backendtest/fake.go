@@ -7,13 +7,14 @@ package backendtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -243,14 +244,50 @@ func (f *Fake) AddFiles(ctx context.Context, base string, files []backend.File, 
 	if !ok {
 		return "", fmt.Errorf("add files to %s: %w", base, backend.ErrNotFound)
 	}
-	var targets []string
+	// As the Docker backend: the image is named by the base's ID and the
+	// files' contents, so an edited file or a rebuilt base makes another.
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", img.ID)
 	for _, fl := range files {
-		targets = append(targets, fl.Target)
+		b, _ := os.ReadFile(fl.Source)
+		fmt.Fprintf(h, "%s\x00%d\x00", fl.Target, len(b))
+		h.Write(b)
 	}
-	ref := base + "-files-" + strconv.Itoa(len(strings.Join(targets, ",")))
+	ref := base + "-files-" + hex.EncodeToString(h.Sum(nil))[:12]
 	img.ID = "sha256:" + ref
 	f.images[ref] = img
 	return ref, nil
+}
+
+// RemoveFilesImages removes the images AddFiles made (of refs; nil: all)
+// that no container uses.
+func (f *Fake) RemoveFilesImages(ctx context.Context, refs []string) ([]string, error) {
+	if err := f.enter(ctx, "RemoveFilesImages", "", nil); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if refs == nil {
+		for ref := range f.images {
+			refs = append(refs, ref)
+		}
+		slices.Sort(refs)
+	}
+	var removed []string
+	for _, ref := range refs {
+		if _, ok := f.images[ref]; !ok || !strings.Contains(ref, "-files-") {
+			continue
+		}
+		used := false
+		for _, c := range f.ctrs {
+			used = used || c.info.Image == ref
+		}
+		if !used {
+			delete(f.images, ref)
+			removed = append(removed, ref)
+		}
+	}
+	return removed, nil
 }
 
 // CreateNetwork creates a network; its subnets must not overlap another's.

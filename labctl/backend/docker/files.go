@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
@@ -40,6 +41,42 @@ func (b *Backend) Pull(ctx context.Context, ref string) error {
 		return classify("pull "+ref, err)
 	}
 	return nil
+}
+
+// RemoveFilesImages removes the FilesRepo images of refs (nil: all of
+// them) that no container uses: Docker refuses to remove those (a
+// conflict), which leaves them be.
+func (b *Backend) RemoveFilesImages(ctx context.Context, refs []string) ([]string, error) {
+	if refs == nil {
+		res, err := b.cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", FilesRepo)})
+		if err != nil {
+			return nil, classify("list the images of nodes' files", err)
+		}
+		for _, img := range res.Items {
+			for _, tag := range img.RepoTags {
+				if strings.HasPrefix(tag, FilesRepo+":") {
+					refs = append(refs, tag)
+				}
+			}
+		}
+	}
+	var removed []string
+	var errs []error
+	for _, ref := range refs {
+		if !strings.HasPrefix(ref, FilesRepo+":") {
+			continue // never anything but the files images
+		}
+		_, err := b.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
+		switch {
+		case err == nil:
+			removed = append(removed, ref)
+		case cerrdefs.IsConflict(err), cerrdefs.IsNotFound(err):
+			// in use by a container, or gone already
+		default:
+			errs = append(errs, classify("remove image "+ref, err))
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // AddFiles builds base with files copied in, with Docker's classic builder:

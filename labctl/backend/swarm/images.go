@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -42,6 +43,26 @@ func (b *Backend) Image(ctx context.Context, ref string) (backend.Image, error) 
 // Pull fetches an image on every host.
 func (b *Backend) Pull(ctx context.Context, ref string) error {
 	return b.each(func(h *host) error { return h.d.Pull(ctx, ref) })
+}
+
+// RemoveFilesImages removes the files images on every host.
+func (b *Backend) RemoveFilesImages(ctx context.Context, refs []string) ([]string, error) {
+	var (
+		mu      sync.Mutex
+		removed []string
+	)
+	err := b.each(func(h *host) error {
+		r, err := h.d.RemoveFilesImages(ctx, refs)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ref := range r {
+			if !slices.Contains(removed, ref) {
+				removed = append(removed, ref)
+			}
+		}
+		return err
+	})
+	return removed, err
 }
 
 // AddFiles makes the image on the manager and copies it to every other

@@ -155,6 +155,10 @@ func Errorf(kind result.Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Msg: err.Error(), Err: errors.Unwrap(err)}
 }
 
+// ResetCause says what an RST from the peer usually means, for a person who
+// got one.
+const ResetCause = "it sent RST, as a kernel does when its program closes a socket with received bytes it has not read (or the program ends)"
+
 // Explain turns a socket error on a connection with addr into an Error that
 // says what happened where ("connection refused by [::1]:7"). The timeout is
 // mentioned when the error is one.
@@ -171,7 +175,7 @@ func Explain(err error, addr string, timeout time.Duration) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &Error{result.Refused, "connection refused by " + addr, err}
 	case errors.Is(err, syscall.ECONNRESET):
-		return &Error{result.Reset, "connection reset by " + addr, err}
+		return &Error{result.Reset, "connection reset by " + addr + ": " + ResetCause, err}
 	case errors.Is(err, syscall.EHOSTUNREACH):
 		return &Error{result.Unreachable, "no route to host " + addr, err}
 	case errors.Is(err, syscall.ENETUNREACH):
