@@ -282,8 +282,9 @@ type Program struct {
 	// the node runs the image's command, or Args when given.
 	Image string
 	// Mount bind-mounts a copy of the program's file into the node, for an
-	// engine on this machine: no image is built for it. Otherwise the file
-	// becomes an image layer (any engine, a second or two more a program).
+	// engine on this machine: no image is built for it (nor for the files
+	// of a built-in suite). Otherwise the file becomes an image layer (any
+	// engine, a second or two more a program).
 	Mount bool
 	// Args are the program's arguments; in a client lesson {host}, {port},
 	// {hostport} and {message} stand for the reference server and the
@@ -333,6 +334,12 @@ func (s *Suite) Scenario(p Program, dir string) (*scenario.Scenario, error) {
 	for _, n := range sc.Nodes {
 		if n.Name == ProgramNode {
 			node = n
+		}
+		if p.Mount && s.File == "" {
+			// The built-in suite's own files (probe.py, refserver.py),
+			// written to dir readable by anyone, bind-mounted: no image is
+			// made for them, nor removed under another lab that shares it.
+			n.Mounts, n.Files = append(n.Mounts, n.Files...), nil
 		}
 	}
 	if node == nil {

@@ -44,6 +44,16 @@ func TestBuiltinSuitesLoad(t *testing.T) {
 					}
 				}
 			}
+			// On a local engine nothing becomes an image: every file is a mount.
+			mounted, err := s.Scenario(Program{Path: prog, Mount: true}, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range mounted.Nodes {
+				if len(n.Files) > 0 || n.Name == ProgramNode && len(n.Mounts) == 0 {
+					t.Errorf("mounted: node %s has files %v, mounts %v", n.Name, n.Files, n.Mounts)
+				}
+			}
 			switch s.Role {
 			case Server:
 				if !slices.Equal(node, []string{"python3", "-u", "/lab/my prog.py", "::", "7"}) {
