@@ -250,7 +250,8 @@ func TestNodeOperations(t *testing.T) {
 	// Fixed addresses need a fixed subnet: a random one, so that runs in
 	// other processes rarely collide.
 	x := rand.IntN(256)
-	v4, v6 := fmt.Sprintf("10.251.%d.10", x), fmt.Sprintf("fd5c:1ab:ffff:%x::10", x)
+	// v6 written as the engine and sock write it (x = 0 gives fd5c:1ab:ffff::10).
+	v4, v6 := fmt.Sprintf("10.251.%d.10", x), netip.MustParseAddr(fmt.Sprintf("fd5c:1ab:ffff:%x::10", x)).String()
 	sc := &scenario.Scenario{
 		Name: "ops",
 		Networks: []*scenario.Network{

@@ -324,6 +324,7 @@ func seqField(i uint32) string {
 // long the latest one took.
 func numberedEchoes(t *testing.T, addr string, n int, gap time.Duration) (order []uint32, slowest time.Duration) {
 	t.Helper()
+	labtest.NeedHostRoute(t)
 	c, err := net.Dial("udp", net.JoinHostPort(addr, "7"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 )
 
 // TestMultiHost runs labs across two Docker hosts on this machine (the
-// labtest rig: the host's engine and a second dockerd in a network
-// namespace, one swarm over a veth): bad input first fails before anything
+// labtest rig: two dockerd of its own, each in a network namespace, one
+// swarm over a veth; the host's engine is never part of it): bad input first fails before anything
 // is created, then the default lab and the chat scenario pass with their
 // nodes split across the hosts, over IPv4 and IPv6, and the welcome and
 // lossy-link scenarios' wire checks pass on a capture of nodes on both

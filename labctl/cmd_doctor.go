@@ -39,6 +39,9 @@ type doctorEngine struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`
 	APIVersion string `json:"api_version"`
+	Product    string `json:"product"` // Docker, Docker Desktop, Podman
+	Rootless   bool   `json:"rootless"`
+	ImageStore string `json:"image_store"`
 }
 
 func doctorCommand() *cobra.Command {
@@ -83,7 +86,8 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 			if err != nil {
 				return err
 			}
-			rep.Engine = doctorEngine{Name: info.Name, Version: info.Version, APIVersion: info.APIVersion}
+			rep.Engine = doctorEngine{Name: info.Name, Version: info.Version, APIVersion: info.APIVersion,
+				Product: info.Product, Rootless: info.Rootless, ImageStore: info.ImageStore}
 			rep.IPv6Isolated = info.IsolatesIPv6
 			if rep.MissingImages, err = e.ImagesMissing(ctx, append(images.Nodes(), images.Helpers()...)...); err != nil {
 				return err
@@ -115,7 +119,9 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 func writeDoctor(w io.Writer, rep doctorReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tWHAT IT MEANS")
-	fmt.Fprintf(tw, "engine\t%s %s (API %s)\tthe Docker engine labctl drives\n", rep.Engine.Name, rep.Engine.Version, rep.Engine.APIVersion)
+	e := rep.Engine
+	fmt.Fprintf(tw, "engine\t%s\tthe engine labctl drives (labctl version says the same)\n",
+		engineText(versionEngine{Product: e.Product, Version: e.Version, APIVersion: e.APIVersion, Rootless: e.Rootless, ImageStore: e.ImageStore}))
 	switch p := rep.Impair; {
 	case p == nil:
 		fmt.Fprintf(tw, "impairment\tunknown\t%s\n", rep.ImpairError)
@@ -139,8 +145,14 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	case rep.Isolate:
 		fmt.Fprintln(tw, "IPv6 isolation\tby labctl\tthe engine filters only IPv4 between networks (Docker < 28): labctl's isolate")
 		fmt.Fprintln(tw, "\t\thelper gives each node an IPv6 filter at up, so other networks stay out of reach")
-		fmt.Fprintln(tw, "forward guard\tby labctl\tthe engine's IPv4 filter between networks is open for milliseconds whenever it")
-		fmt.Fprintln(tw, "\t\tcreates one: each lab bridge gets an nftables table of its own on the host at up")
+		if rep.Engine.Rootless {
+			fmt.Fprintln(tw, "forward guard\tnone\ta rootless engine's bridges are in a namespace of the user's, out of the host's")
+			fmt.Fprintln(tw, "\t\treach: the engine's own firewall keeps networks apart (on Podman, netavark's isolate")
+			fmt.Fprintln(tw, "\t\toption, which labctl gives every lab network); the host cannot reach node addresses")
+		} else {
+			fmt.Fprintln(tw, "forward guard\tby labctl\tthe engine's IPv4 filter between networks is open for milliseconds whenever it")
+			fmt.Fprintln(tw, "\t\tcreates one: each lab bridge gets an nftables table of its own on the host at up")
+		}
 	default:
 		fmt.Fprintln(tw, "IPv6 isolation\tno\tthe engine filters only IPv4 between networks (Docker < 28) and "+rep.IsolateImage)
 		fmt.Fprintln(tw, "\t\tis not built: run make images, or nodes reach other networks over IPv6")

@@ -42,8 +42,14 @@ The images come from 'make images'; nothing is ever pulled.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if v, _ := cmd.Flags().GetBool("version"); v {
+				return printVersion(cmd.Context(), cmd.OutOrStdout(), "text")
+			}
+			return cmd.Help()
+		},
 	}
+	root.Flags().Bool("version", false, "print labctl's version and the engine's (as labctl version does)")
 	root.PersistentFlags().String("hosts", "", `a hosts file: run the lab across the Docker hosts of a swarm (default: $`+hostsEnv+`, else one Docker engine)
 
   hosts:
@@ -61,7 +67,7 @@ The images come from 'make images'; nothing is ever pulled.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
-		testCommand(), checkCommand(), graphCommand(), validateCommand(), schemaCommand(), captureCommand(), ladderCommand(), impairCommand(), faultCommand(), doctorCommand())
+		testCommand(), checkCommand(), graphCommand(), validateCommand(), schemaCommand(), captureCommand(), ladderCommand(), impairCommand(), faultCommand(), doctorCommand(), versionCommand())
 	return root
 }
 

@@ -140,6 +140,14 @@ type Info struct {
 	Name       string // e.g. "docker"
 	Version    string // the engine's version, e.g. 20.10.24
 	APIVersion string // the API version spoken, e.g. 1.41
+	// Product is the engine serving the API: Docker, Docker Desktop, Podman.
+	Product string
+	// Rootless: the engine runs as an unprivileged user, with no say over
+	// the host's network (its bridges are in a namespace of its own).
+	Rootless bool
+	// ImageStore is where the engine keeps images, e.g. overlay2, or
+	// containerd, overlayfs snapshotter (Docker 29's default).
+	ImageStore string
 	// IPv6OnlyNetworks: a network can have IPv6 and no IPv4 (Docker 28+).
 	IPv6OnlyNetworks bool
 	// IsolatesIPv6: the engine filters IPv6 between its networks itself

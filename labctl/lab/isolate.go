@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/google/nftables"
 
 	"socketlab/helpers/isolate"
 	"socketlab/internal/images"
 	"socketlab/labctl/backend"
+	"socketlab/labctl/scenario"
 )
 
 // IPv6 isolation. Docker 20.10 filters IPv4 between networks but not IPv6,
@@ -48,21 +50,52 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	if err != nil {
 		return err
 	}
+	// A rootless engine's networks may reach each other over IPv4 too
+	// (rootless Podman's netavark keeps no filter between them here): the
+	// node then filters IPv4 the same way, accepting on an IPv6-only
+	// network (Podman gives every network IPv4) none but the gateway's.
+	info, err := e.b.Info(ctx)
+	if err != nil {
+		return err
+	}
 	subnets := map[string][]netip.Prefix{}
 	for _, n := range nets {
-		subnets[n.ID] = n.Subnets
-	}
-	args := []string{}
-	for _, ep := range ins.Endpoints {
-		for _, s := range subnets[ep.NetworkID] {
-			if s.Addr().Is6() {
-				args = append(args, s.String())
+		for _, s := range n.Subnets {
+			switch {
+			case s.Addr().Is6(), info.Rootless && n.Labels[LabelStack] != string(scenario.IPv6Only):
+				subnets[n.ID] = append(subnets[n.ID], s)
+			case info.Rootless:
+				// Only the gateway, where the engine's DNS answers the
+				// node's lookups (Podman's resolver is IPv4 there).
+				subnets[n.ID] = append(subnets[n.ID], netip.PrefixFrom(s.Masked().Addr().Next(), 32))
 			}
 		}
 	}
-	allow := make([]netip.Prefix, 0, len(args))
-	for _, a := range args {
-		allow = append(allow, netip.MustParsePrefix(a))
+	var allow []netip.Prefix
+	for _, ep := range ins.Endpoints {
+		allow = append(allow, subnets[ep.NetworkID]...)
+	}
+	apply, args := isolate.Apply, []string{}
+	if info.Rootless {
+		// Podman masquerades what crosses between its networks as the
+		// gateway (each subnet's first address): from there, only DNS.
+		var gws []netip.Addr
+		args = append(args, "--ipv4")
+		for _, n := range nets {
+			if !slices.ContainsFunc(ins.Endpoints, func(ep backend.EndpointInfo) bool { return ep.NetworkID == n.ID }) {
+				continue
+			}
+			for _, s := range n.Subnets {
+				g := s.Masked().Addr().Next()
+				gws, args = append(gws, g), append(args, "--gateway", g.String())
+			}
+		}
+		apply = func(allow []netip.Prefix, opts ...nftables.ConnOption) error {
+			return isolate.ApplyBoth(allow, gws, opts...)
+		}
+	}
+	for _, p := range allow {
+		args = append(args, p.String())
 	}
 	// The fast path: this machine runs the engine, and labctl may enter
 	// the node's namespace itself.
@@ -74,7 +107,7 @@ func (e *Engine) isolate(ctx context.Context, lab, id string, o options) error {
 	switch {
 	case err == nil:
 		defer ns.Close()
-		if err := isolate.Apply(allow, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
+		if err := apply(allow, nftables.WithNetNSFd(int(ns.Fd()))); err != nil {
 			return fmt.Errorf("isolate %s's IPv6: %w", ins.Labels[LabelNode], err)
 		}
 		return nil

@@ -31,7 +31,8 @@ type Recording struct {
 
 	mu   sync.Mutex
 	pkts []capture.Packet
-	// names are the nodes' addresses, for ladders' lanes.
+	// names are the nodes' addresses, for ladders' lanes, and to tell
+	// the engine's own DNS (with an address that is no node's) apart.
 	names map[netip.Addr]string
 }
 
@@ -64,14 +65,15 @@ func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer, nodes 
 func (r *Recording) Annotate(t time.Time, text string) { r.s.Annotate(t, text) }
 
 // Packets waits until the capture holds every packet up to `to`, then
-// returns node's packets from from to to, in time order.
+// returns node's packets from from to to, in time order, less the
+// engine's own DNS (see enginedns.go).
 func (r *Recording) Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet {
 	select {
 	case <-time.After(time.Until(to.Add(Settle))):
 	case <-ctx.Done():
 	}
 	r.mu.Lock()
-	pkts := capture.Select(r.pkts, node, from, to)
+	pkts := withoutEngineDNS(capture.Select(r.pkts, node, from, to), r.names)
 	r.mu.Unlock()
 	slices.SortStableFunc(pkts, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
 	return pkts

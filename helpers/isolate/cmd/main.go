@@ -3,6 +3,9 @@
 // input filter and exits.
 //
 //	isolate fd5c:1ab:0:12::/64 fd5c:1ab:0:13::/64   # accept IPv6 from these only
+//	isolate 10.200.12.0/24 fd5c:1ab:0:12::/64       # and IPv4 from these only
+//	isolate --ipv4 fd5c:1ab:0:12::/64               # and no IPv4 (rootless Podman, IPv6-only network)
+//	isolate --ipv4 --gateway 10.200.12.1 10.200.12.0/24  # from the gateway only DNS answers
 //	isolate --clear
 //
 // Run in the engine host's network namespace instead, it keeps the lab's
@@ -42,18 +45,35 @@ func main() {
 		}
 		return
 	}
+	both := len(args) > 0 && args[0] == "--ipv4" // filter IPv4 even with no IPv4 prefix
+	if both {
+		args = args[1:]
+	}
+	var gateways []netip.Addr
+	for len(args) > 1 && args[0] == "--gateway" { // only DNS answers from it
+		g, err := netip.ParseAddr(args[1])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "isolate: --gateway %q: want an address\n", args[1])
+			os.Exit(2)
+		}
+		gateways, args = append(gateways, g), args[2:]
+	}
+	apply := func(allow []netip.Prefix) error { return isolate.Apply(allow) }
+	if both {
+		apply = func(allow []netip.Prefix) error { return isolate.ApplyBoth(allow, gateways) }
+	}
 	var allow []netip.Prefix
 	for _, a := range args {
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "isolate: %q: want an IPv6 prefix such as fd5c:1ab:0:12::/64, or --clear\n", a)
+			fmt.Fprintf(os.Stderr, "isolate: %q: want an IPv6 prefix such as fd5c:1ab:0:12::/64 (or IPv4, 10.200.12.0/24, to filter IPv4 too), or --clear\n", a)
 			os.Exit(2)
 		}
 		allow = append(allow, p)
 	}
-	if err := isolate.Apply(allow); err != nil {
+	if err := apply(allow); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("isolated: IPv6 accepted from %v, link-local and loopback only\n", allow)
+	fmt.Printf("isolated: accepted from %v, IPv6 link-local and loopback only\n", allow)
 }

@@ -99,6 +99,10 @@ func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
 		}
 		if in, err := b.cli.Info(ctx, client.InfoOptions{}); err == nil {
 			b.logDrv = in.Info.LoggingDriver
+			b.info.Product, b.info.Rootless, b.info.ImageStore = describeEngine(v, in.Info)
+			if b.info.Product == ProductPodman {
+				b.info.Rootless, _ = b.podmanRootless(ctx)
+			}
 		}
 	})
 	return b.info, b.err
@@ -147,6 +151,7 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 	if err != nil {
 		return nil, nil, classify("list networks", err)
 	}
+	info, _ := b.Info(ctx) // which engine: Podman's names and bridges differ
 	ctrs := make([]backend.Container, len(cs.Items))
 	for i, c := range cs.Items {
 		name := c.ID[:12]
@@ -154,14 +159,14 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
 		ctrs[i] = backend.Container{
-			ID: c.ID, Name: name, Image: c.Image, ImageID: c.ImageID,
+			ID: c.ID, Name: name, Image: b.imageName(c.Image), ImageID: c.ImageID,
 			Running: c.State == container.StateRunning, State: string(c.State), Labels: c.Labels,
 		}
 	}
 	nets := make([]backend.Network, len(ns.Items))
 	for i, n := range ns.Items {
 		nets[i] = backend.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels}
-		if n.Driver == "bridge" {
+		if n.Driver == "bridge" && !bridgesAway(info) {
 			nets[i].Bridge = bridgeName(n.ID, n.Options)
 		}
 		for _, c := range n.IPAM.Config {
@@ -180,6 +185,11 @@ func (b *Backend) Image(ctx context.Context, ref string) (backend.Image, error) 
 	out := backend.Image{ID: img.ID}
 	if img.Config != nil && img.Config.Healthcheck != nil {
 		out.Healthcheck = healthArgv(img.Config.Healthcheck.Test)
+	}
+	if info, _ := b.Info(ctx); info.Product == ProductPodman && out.Healthcheck == nil {
+		if out.Healthcheck, err = b.podmanHealthcheck(ctx, ref); err != nil {
+			return backend.Image{}, fmt.Errorf("inspect image %s: %w", ref, err)
+		}
 	}
 	return out, nil
 }
@@ -254,6 +264,7 @@ func (b *Backend) Remove(ctx context.Context, ctr string) error {
 
 // Inspect reads a container.
 func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInfo, error) {
+	b.Info(ctx) // which engine: Podman's names differ (imageName)
 	res, err := b.cli.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
 	if err != nil {
 		return backend.ContainerInfo{}, classify("inspect", err)
@@ -261,7 +272,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	c := res.Container
 	info := backend.ContainerInfo{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), ImageID: c.Image}
 	if c.Config != nil {
-		info.Image, info.User, info.Labels = c.Config.Image, c.Config.User, c.Config.Labels
+		info.Image, info.User, info.Labels = b.imageName(c.Config.Image), c.Config.User, c.Config.Labels
 	}
 	pid := 0
 	if s := c.State; s != nil {
@@ -282,6 +293,9 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 		if h.PidsLimit != nil {
 			info.Security.Pids = *h.PidsLimit
 		}
+		if b.info.Product == ProductPodman {
+			info.Security.CapDrop, info.Security.CapAdd = podmanCaps(h.CapDrop, h.CapAdd)
+		}
 		for t := range h.Tmpfs {
 			info.Security.Tmpfs = append(info.Security.Tmpfs, t)
 		}
@@ -295,7 +309,7 @@ func (b *Backend) Inspect(ctx context.Context, ctr string) (backend.ContainerInf
 	}
 	for name, ep := range c.NetworkSettings.Networks {
 		e := backend.EndpointInfo{
-			Network: name, NetworkID: ep.NetworkID, IPv4: ep.IPAddress, IPv6: ep.GlobalIPv6Address,
+			Network: name, NetworkID: b.networkID(ctx, name, ep.NetworkID), IPv4: ep.IPAddress, IPv6: ep.GlobalIPv6Address,
 			MAC: ep.MacAddress.String(),
 			Aliases: slices.DeleteFunc(slices.Clone(ep.Aliases), func(s string) bool {
 				return strings.HasPrefix(c.ID, s) // Docker adds the short ID

@@ -23,7 +23,7 @@ func (b *Backend) Exec(ctx context.Context, ctr string, argv []string, s backend
 		Cmd: argv, AttachStdin: s.Stdin != nil, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
-		if cerrdefs.IsConflict(err) { // 409: the container is not running
+		if cerrdefs.IsConflict(err) || b.stopped(ctx, ctr) { // Docker: 409; Podman: 500, so its state says
 			return -1, fmt.Errorf("exec: %w", backend.ErrNotRunning)
 		}
 		return -1, classify("exec create", err)

@@ -48,6 +48,9 @@ func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, d
 	if spec.Isolated {
 		opts["com.docker.network.bridge.enable_icc"] = "false"
 	}
+	if b.info.Product == ProductPodman && driver == "bridge" {
+		opts["isolate"] = "true"
+	}
 	ipam := &network.IPAM{Driver: "default"}
 	for _, s := range []netip.Prefix{spec.IPv4, spec.IPv6} {
 		if s.IsValid() {
@@ -63,7 +66,8 @@ func (b *Backend) createNetwork(ctx context.Context, spec backend.NetworkSpec, d
 	switch {
 	case err == nil:
 		return id, nil
-	case status == http.StatusForbidden: // libnetwork's "Pool overlaps"
+	case status == http.StatusForbidden, // libnetwork's "Pool overlaps"
+		b.info.Product == ProductPodman && (spec.IPv4.IsValid() || spec.IPv6.IsValid()): // Podman answers 500
 		return "", fmt.Errorf("create network %s: %w (%v)", spec.Name, backend.ErrOverlap, err)
 	case status == http.StatusConflict:
 		return "", fmt.Errorf("create network %s: %w", spec.Name, backend.ErrNameInUse)

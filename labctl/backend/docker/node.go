@@ -33,6 +33,9 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 	confine(hc, spec.Security)
 	hc.ExtraHosts = spec.ExtraHosts
 	hc.Sysctls = spec.Sysctls
+	if b.info.Product == ProductPodman {
+		podmanSysctls(hc)
+	}
 	if spec.Init {
 		init := true
 		hc.Init = &init
@@ -52,11 +55,14 @@ func (b *Backend) CreateNode(ctx context.Context, spec backend.NodeSpec) (string
 		}}
 	}
 	first := spec.Networks[0]
+	var nc *network.NetworkingConfig
+	// Podman refuses endpoint settings with network mode none (the lock)
+	// or host; Docker needs none there either.
+	if !hc.NetworkMode.IsNone() && !hc.NetworkMode.IsHost() {
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{first.Network: endpoint(first)}}
+	}
 	res, err := b.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: spec.Name, Config: cfg, HostConfig: hc,
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			first.Network: endpoint(first),
-		}},
+		Name: spec.Name, Config: cfg, HostConfig: hc, NetworkingConfig: nc,
 	})
 	switch {
 	case cerrdefs.IsConflict(err):
