@@ -144,3 +144,81 @@ func TestReadmeByHand(t *testing.T) {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestReadmeCheckYourProgram runs every line of the README's "Check your
+// program" section as written, from a folder holding a learner's files
+// (my_server.py, my_client.py, class/*.py: the correct programs of
+// examples/python) and bin/labctl; `make toolbox` is what the images
+// guard stands for. Every line must pass: each program passes its lesson.
+func TestReadmeCheckYourProgram(t *testing.T) {
+	labtest.NeedImages(t, "toolbox", "echo", "capture")
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "\n### Check your program\n")
+	if !ok {
+		t.Fatal(`README.md has no "### Check your program" section`)
+	}
+	sec, _, _ = strings.Cut(sec, "\n### ")
+	dir := t.TempDir()
+	bin, err := labctlBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dst, src := range map[string]string{
+		"my_server.py": "echo_multi_server.py", "my_client.py": "echo_client.py",
+		"class/ada.py": "udp_receiver.py", "class/bob.py": "udp_receiver.py",
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "examples", "python", src))
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(filepath.Join(dir, dst)), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, dst), data, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(dir, "bin", "labctl")); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(sec, -1) {
+		for _, line := range strings.Split(strings.TrimSpace(m[1]), "\n") {
+			if !strings.HasPrefix(line, "make toolbox") {
+				lines = append(lines, line)
+			}
+		}
+	}
+	if len(lines) < 5 {
+		t.Fatalf("only %d lines to run in the section", len(lines))
+	}
+	var session strings.Builder
+	for _, line := range lines {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		cmd := exec.CommandContext(ctx, "bash", "-c", line)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		cancel()
+		fmt.Fprintf(&session, "$ %s\n%s", line, out)
+		if err != nil {
+			t.Fatalf("README line %q: %v; the session:\n%s", line, err, session.String())
+		}
+	}
+	got := session.String()
+	for _, want := range []string{"6 of 6 checks passed", "report: out/report.html", "echo-server ", "4 of 4 checks passed", "2 of 2 programs passed every check"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the session lacks %q:\n%s", want, got)
+		}
+	}
+	for _, f := range []string{"out/report.html", "grades.xml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("README promises %s: %v", f, err)
+		}
+	}
+}

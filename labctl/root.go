@@ -73,7 +73,7 @@ The images come from 'make images'; nothing is ever pulled.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCommand(), downCommand(), statusCommand(), execCommand(), logsCommand(),
-		testCommand(), graphCommand(), validateCommand(), schemaCommand(), captureCommand(), ladderCommand(), impairCommand(), faultCommand(), doctorCommand(), versionCommand())
+		testCommand(), checkCommand(), graphCommand(), validateCommand(), schemaCommand(), captureCommand(), ladderCommand(), impairCommand(), faultCommand(), doctorCommand(), versionCommand())
 	return root
 }
 

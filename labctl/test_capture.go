@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"socketlab/internal/images"
 	"socketlab/labctl/check"
@@ -24,8 +25,9 @@ type testCapture struct {
 
 // startTestCapture captures every node of l into dir/<lab>.pcapng when dir
 // is set, or only in memory when a step of sc checks the wire; it returns
-// nil when neither.
-func startTestCapture(ctx context.Context, l *lab.Lab, sc *scenario.Scenario, dir string) (*testCapture, error) {
+// nil when neither. wireOnly captures only the nodes of the steps that
+// check the wire (when dir is not set).
+func startTestCapture(ctx context.Context, l *lab.Lab, sc *scenario.Scenario, dir string, wireOnly bool) (*testCapture, error) {
 	if dir == "" && !sc.HasWire() {
 		return nil, nil
 	}
@@ -45,7 +47,15 @@ func startTestCapture(ctx context.Context, l *lab.Lab, sc *scenario.Scenario, di
 		}
 		out = c.f
 	}
-	c.Recording, err = tap.Record(ctx, l, images.Ref(images.Capture, e.ImageTag()), out)
+	var nodes []string
+	if wireOnly && dir == "" {
+		for _, st := range sc.Steps {
+			if st.Wire() != nil && !slices.Contains(nodes, st.Node) {
+				nodes = append(nodes, st.Node)
+			}
+		}
+	}
+	c.Recording, err = tap.Record(ctx, l, images.Ref(images.Capture, e.ImageTag()), out, nodes...)
 	if err != nil {
 		if c.f != nil {
 			c.f.Close()

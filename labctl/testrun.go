@@ -47,6 +47,17 @@ type testRun struct {
 	captureDir string
 	// opts are passed to every up (pulling, host paths).
 	opts []lab.UpOption
+	// wireOnly captures only the nodes of the steps that check the wire
+	// and lists a step's packets only when it checks the wire (see
+	// check.WireOnly): no --report nor --capture reads the others.
+	wireOnly bool
+	// prepare, when set, runs once a lab is up, before its steps (labctl
+	// check finds the port the learner's program listens on); an error is
+	// the scenario's setup error and no step runs.
+	prepare func(ctx context.Context, l *lab.Lab, sc *scenario.Scenario) error
+	// after, when set, runs once the steps are done, before the lab goes
+	// down (labctl check keeps what a program that died printed).
+	after func(ctx context.Context, l *lab.Lab, sc *scenario.Scenario)
 
 	mu sync.Mutex // log, when scenarios run side by side
 }
@@ -58,6 +69,8 @@ type ran struct {
 	// graph is the lab as it came up, live addresses and all (as its file
 	// describes it when it did not come up); nil unless testRun.graphs.
 	graph *graph.Graph
+	// took is the whole run: up, steps, down.
+	took time.Duration
 }
 
 // runAll runs scs, r.jobs at a time, and returns what each gave in the
@@ -202,6 +215,7 @@ func compact(rs []*ran) []*ran {
 // split networks, so test never borrows a lab.
 func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, live bool) *ran {
 	res := &ran{sc: sc, rep: &check.Report{Scenario: sc.Name, File: sc.File}}
+	defer func(began time.Time) { res.took = time.Since(began) }(time.Now())
 	if r.graphs {
 		res.graph = graph.FromScenario(sc)
 	}
@@ -249,10 +263,21 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		}
 	}
 	say("== %s: up in %.1fs; %d steps", sc.Name, time.Since(began).Seconds(), len(sc.Steps))
+	if r.prepare != nil {
+		if err := r.prepare(ctx, l, sc); err != nil {
+			res.rep.Setup = err.Error()
+			say("== %s: %s", sc.Name, res.rep.Setup)
+			r.down(ctx, labName, res.rep, say)
+			return res
+		}
+	}
 	var cl check.Lab = l
-	cp, capErr := startTestCapture(ctx, l, sc, r.captureDir)
+	cp, capErr := startTestCapture(ctx, l, sc, r.captureDir, r.wireOnly)
 	if cp != nil {
 		cl = cp
+		if r.wireOnly {
+			cl = check.WireOnly{RecordedLab: cp}
+		}
 	}
 	rep := check.Run(ctx, cl, sc, func(s *check.Result) {
 		if r.verbose {
@@ -267,6 +292,9 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		say("   %-5s %d. %s%s (%.2fs)", s.Outcome, s.Index, s.Name, fam, s.Seconds)
 	})
 	cp.finish(ctx, rep, say)
+	if r.after != nil {
+		r.after(ctx, l, sc)
+	}
 	if capErr != nil && rep.Setup == "" {
 		rep.Setup = capErr.Error()
 	}
@@ -278,15 +306,24 @@ func (r *testRun) one(ctx context.Context, sc *scenario.Scenario, w io.Writer, l
 		say("== %s: kept up: %s status %s; %s down %s when done", sc.Name, prog, labName, prog, labName)
 		return res
 	}
+	r.down(ctx, labName, rep, say)
+	return res
+}
+
+// down takes the lab down (unless keep), also when ctx has ended, and
+// notes a failure in rep.
+func (r *testRun) down(ctx context.Context, labName string, rep *check.Report, say func(string, ...any)) {
+	if r.keep {
+		return
+	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if err := downLab(dctx, labName); err != nil && !errors.Is(err, lab.ErrNoLab) {
+	if err := downLab(dctx, labName); err != nil && !errors.Is(err, lab.ErrNoLab) && rep.Setup == "" {
 		rep.Setup = fmt.Sprintf("down %s: %v", labName, err)
 	}
 	if ctx.Err() != nil {
-		say("== %s: interrupted; lab %s taken down", sc.Name, labName)
+		say("== %s: interrupted; lab %s taken down", rep.Scenario, labName)
 	}
-	return res
 }
 
 // writeStepLadder draws a step that did not pass as it crossed the wire:

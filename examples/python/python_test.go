@@ -392,9 +392,8 @@ func TestUDP(t *testing.T) {
 				t.Errorf("udp_receiver.py did not print the datagram with its sender; it wrote:\n%s", p.output())
 			}
 			// The learner's sender against socketlab's responder and UDP echo.
-			// The responder never answers more than 3 times what it got (no
-			// amplification), so a datagram long enough gets the whole line.
-			want(t, py(t, "udp_sender.py", f.host, responder, "a datagram long enough for the whole reply"), 0, "over "+f.name)
+			// The responder answers a 2-byte datagram with its whole line.
+			want(t, py(t, "udp_sender.py", f.host, responder, "hi"), 0, "over "+f.name+"; you sent 2 bytes")
 			want(t, py(t, "udp_sender.py", f.host, echo, "echo?"), 0, "echo?\n")
 			// Nobody on the port: ICMP port unreachable comes back as "refused".
 			r := py(t, "udp_sender.py", "--timeout", "2", f.host, strconv.Itoa(freePort(t)))
@@ -446,6 +445,20 @@ func TestBrowser(t *testing.T) {
 			if !strings.Contains(r.stderr, "> GET /whoami HTTP/1.1") || !strings.Contains(r.stderr, f.host+" -> "+f.host+" ("+f.name+")") {
 				t.Errorf("browser.py stderr %q, want the resolved address and the request it sent", r.stderr)
 			}
+		})
+	}
+}
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			addr, _ := pyServer(t, "lookup_server.py", f.host)
+			// sock's lookup client speaks the tutorial's frames: a search and a
+			// binary request, each answered in one framed response.
+			want(t, sock(t, "lookup", addr, "search", "morpheus"), 0, "Follow the white rabbit.")
+			want(t, sock(t, "lookup", addr, "binary", "hello"), 0, "First 10 bytes of request: binaryhell")
 		})
 	}
 }

@@ -24,6 +24,25 @@ type Recorder interface {
 	Packets(ctx context.Context, node string, from, to time.Time) []capture.Packet
 }
 
+// WireOnly is a recorded lab whose steps list their packets only when they
+// check the wire: the others skip the wait for the capture to settle (half
+// a second a step), for runs where nobody reads their packets.
+type WireOnly struct{ RecordedLab }
+
+// Ladder draws the step's ladders when the wrapped lab can (a Ladderer).
+func (w WireOnly) Ladder(ctx context.Context, node string, from, to time.Time) *ladder.Ladder {
+	if ld, ok := w.RecordedLab.(Ladderer); ok {
+		return ld.Ladder(ctx, node, from, to)
+	}
+	return nil
+}
+
+// RecordedLab is a Lab with a capture: what WireOnly wraps.
+type RecordedLab interface {
+	Lab
+	Recorder
+}
+
 // Ladderer is a Recorder that also draws a step's conversations as
 // ladders, from what every node of the lab saw, with the stretches in which
 // the capture fell behind (tap.Recording is one).
@@ -48,6 +67,9 @@ func wireStep(ctx context.Context, l Lab, st *scenario.Step, res *Result, start,
 		return
 	}
 	mark(l, res, start, end)
+	if _, only := l.(WireOnly); only && !want {
+		return
+	}
 	pkts := rec.Packets(ctx, st.Node, start, end)
 	res.Packets = packetLines(pkts)
 	if ld, ok := l.(Ladderer); ok {

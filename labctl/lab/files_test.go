@@ -105,3 +105,36 @@ nodes:
 	}
 	return sc, f, write
 }
+
+// TestUpRemakesFilesImageTakenByDown: another lab's down removes the files
+// images no container runs, so it can take the one an up has just made and
+// not yet run (seen with labs graded side by side); the up makes it again
+// and succeeds.
+func TestUpRemakesFilesImageTakenByDown(t *testing.T) {
+	t.Parallel()
+	sc, f, _ := filesLab(t)
+	e := newEngine(t, f)
+	if _, err := e.Up(ctx(t), sc, lab.WithName("fr-a")); err != nil {
+		t.Fatal(err)
+	}
+	// The second CreateNode from now is fr-b's server (the first, its lock).
+	reached, release := f.PauseAt("CreateNode", 2)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Up(ctx(t), sc, lab.WithName("fr-b"))
+		done <- err
+	}()
+	<-reached
+	must(t, e.Down(ctx(t), "fr-a")) // fr-b runs nothing yet: the image goes
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("up fr-b after fr-a's down took its files image: %v", err)
+	}
+	ctrs, _, _ := f.List(ctx(t), backend.Selector{lab.LabelLab: "fr-b", lab.LabelNode: "server"})
+	if len(ctrs) != 1 || !strings.Contains(ctrs[0].Image, "-files-") {
+		t.Fatalf("fr-b's server: %+v; want one container on a files image", ctrs)
+	}
+	if _, err := f.Image(ctx(t), ctrs[0].Image); err != nil {
+		t.Errorf("fr-b's server runs %s, which is gone: %v", ctrs[0].Image, err)
+	}
+}

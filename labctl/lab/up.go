@@ -332,6 +332,17 @@ func (u *upper) createNode(ctx context.Context, n *nodePlan) error {
 		}
 	}
 	id, err := u.e.b.CreateNode(ctx, spec)
+	if errors.Is(err, backend.ErrNotFound) && len(n.files) > 0 {
+		// Another lab's down removes the files images no container runs:
+		// it may have taken this one between addFiles and here. Make it
+		// again, once.
+		ref, aerr := u.e.b.AddFiles(ctx, n.image, n.files, map[string]string{LabelFiles: n.image})
+		if aerr != nil {
+			return fmt.Errorf("node %s: files: %w", n.name, aerr)
+		}
+		spec.Image = ref
+		id, err = u.e.b.CreateNode(ctx, spec)
+	}
 	switch {
 	case errors.Is(err, backend.ErrNameInUse):
 		return fmt.Errorf("%w: container %s exists and is not part of lab %s", ErrNameTaken, spec.Name, u.p.name)

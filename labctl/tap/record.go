@@ -36,15 +36,19 @@ type Recording struct {
 	names map[netip.Addr]string
 }
 
-// Record captures every running node of l, writing pcapng to out (nil:
-// none), until Close.
-func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer) (*Recording, error) {
+// Record captures every running node of l, or only the nodes named when
+// some are, writing pcapng to out (nil: none), until Close.
+func Record(ctx context.Context, l *lab.Lab, image string, out io.Writer, nodes ...string) (*Recording, error) {
 	st, err := l.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
+	targets := All(st)
+	if len(nodes) > 0 {
+		targets = slices.DeleteFunc(targets, func(t Target) bool { return !slices.Contains(nodes, t.Node) })
+	}
 	r := &Recording{Lab: l, names: Names(st)}
-	r.s, err = Start(ctx, l, All(st), Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
+	r.s, err = Start(ctx, l, targets, Config{Image: image, Output: out, OnPacket: func(p capture.Packet) {
 		if !p.Marker {
 			r.mu.Lock()
 			r.pkts = append(r.pkts, p)

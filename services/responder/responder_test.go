@@ -62,9 +62,9 @@ func TestReplyNamesSourceAndFamily(t *testing.T) {
 	}
 }
 
-// Whatever the request, the reply fits in 512 bytes and in 3 times the
-// request: no amplification. A reply cut to fit keeps its newline.
-func TestReplyNeverOver512Bytes(t *testing.T) {
+// Whatever the request — empty, one byte, a full datagram — the reply is the
+// whole line, ending in its newline, and never over 512 bytes.
+func TestReplyIsAWholeLineOfAtMost512Bytes(t *testing.T) {
 	long := Config{Reply: strings.Repeat("x", 400) + " {addr} {family} {bytes}", Rate: 0}
 	for _, fam := range svctest.Families {
 		for name, cfg := range map[string]Config{"default": defaults, "long template": long} {
@@ -75,21 +75,36 @@ func TestReplyNeverOver512Bytes(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				for _, n := range []int{1, 2, 10, 34, 511, 513, 1500, 65000} {
+				for _, n := range []int{0, 1, 2, 10, 34, 511, 513, 1500, 65000} {
 					got, err := ask(c, bytes.Repeat([]byte{'a'}, n), 5*time.Second)
 					if err != nil {
 						t.Fatalf("request of %d bytes: %v", n, err)
 					}
-					whole := bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d\n", n))) || bytes.HasSuffix(got, []byte(fmt.Sprintf(" %d bytes\n", n)))
-					if len(got) > min(MaxReply, MaxAmplification*n) || !bytes.HasSuffix(got, []byte("\n")) || !whole && len(got) < MaxAmplification*n {
-						t.Errorf("request of %d bytes: reply of %d bytes: %q; want the whole line, or %d bytes of it ending in a newline", n, len(got), got, min(MaxReply, MaxAmplification*n))
+					tail := fmt.Sprintf(" %s %d\n", fam, n)
+					if name == "default" {
+						tail = fmt.Sprintf(" over %s; you sent %d bytes\n", fam, n)
 					}
-				}
-				if got, err := ask(c, nil, 5*time.Second); err != nil || len(got) != 0 {
-					t.Errorf("empty request: reply %q, %v; want an empty reply", got, err)
+					if len(got) > MaxReply || !bytes.HasSuffix(got, []byte(tail)) || bytes.Count(got, []byte("\n")) != 1 {
+						t.Errorf("request of %d bytes: reply of %d bytes: %q; want one whole line ending in %q, at most %d bytes", n, len(got), got, tail, MaxReply)
+					}
 				}
 			})
 		}
+	}
+}
+
+// A short request gets the whole line too: what `echo x | nc -u responder
+// 9999` and a learner's 2-byte datagram see.
+func TestShortRequestGetsTheWholeLine(t *testing.T) {
+	c, err := net.Dial("udp", serve(t, defaults, "127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := ask(c, []byte("x\n"), 5*time.Second)
+	want := fmt.Sprintf("you are %s over IPv4; you sent 2 bytes\n", c.LocalAddr())
+	if err != nil || string(got) != want {
+		t.Errorf("reply to \"x\\n\": %q, %v; want %q", got, err, want)
 	}
 }
 
@@ -271,14 +286,13 @@ func TestClientAsk(t *testing.T) {
 		t.Run(fam, func(t *testing.T) {
 			t.Parallel()
 			addr := serve(t, defaults, svctest.Loopbacks[fam])
-			r := Ask(context.Background(), opts, addr, "hello there")
+			r := Ask(context.Background(), opts, addr, "hello there", 1)
 			if !r.OK && r.Error != "" {
 				t.Fatal(r.Error)
 			}
-			// The client pads "hello there" to MinRequest, so that the
-			// reply is not cut to 3 times the request.
-			want := fmt.Sprintf("you are %s over %s; you sent %d bytes\n", r.Local, fam, MinRequest)
-			if r.Received != want || r.Family != fam || r.BytesSent != MinRequest || r.BytesReceived != int64(len(want)) {
+			// The datagram is the message as it is: 11 bytes.
+			want := fmt.Sprintf("you are %s over %s; you sent 11 bytes\n", r.Local, fam)
+			if r.Received != want || r.Family != fam || r.BytesSent != 11 || r.BytesReceived != int64(len(want)) {
 				t.Errorf("result: %+v", r)
 			}
 			if r.Details["seen_as"] != r.Local || r.Details["seen_family"] != fam || r.Details["nat"] != false {
@@ -322,7 +336,7 @@ func TestClientErrors(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := c.o.Context(context.Background())
 			defer cancel()
-			r := Ask(ctx, c.o, c.target, "hi")
+			r := Ask(ctx, c.o, c.target, "hi", 1)
 			if r.ErrorKind != c.kind || r.Error != c.msg {
 				t.Errorf("got kind %q error %q\nwant kind %q error %q", r.ErrorKind, r.Error, c.kind, c.msg)
 			}
@@ -341,7 +355,7 @@ func TestClientCommand(t *testing.T) {
 	silent := svctest.SilentUDP(t, "127.0.0.1")
 
 	out, errs, code := runCommand(addr)
-	if code != 0 || !strings.HasPrefix(out, "you are [::1]:") || !strings.HasSuffix(out, fmt.Sprintf(" over IPv6; you sent %d bytes\n", MinRequest)) || errs != "" {
+	if code != 0 || !strings.HasPrefix(out, "you are [::1]:") || !strings.HasSuffix(out, " over IPv6; you sent 5 bytes\n") || errs != "" {
 		t.Errorf("default message: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
@@ -425,7 +439,7 @@ func TestDroppedDatagramsAreCountedNotLogged(t *testing.T) {
 	}
 	defer c.Close()
 	const sent = 500
-	msg := bytes.Repeat([]byte{'x'}, MinRequest)
+	msg := []byte("x")
 	for range sent {
 		if _, err := c.Write(msg); err != nil {
 			t.Fatal(err)
@@ -458,5 +472,50 @@ func TestDroppedDatagramsAreCountedNotLogged(t *testing.T) {
 	// The socket may drop some of the flood before the server reads it.
 	if dropped < sent/2 || replied+dropped > sent {
 		t.Errorf("%d counted as rate limited of %d sent", dropped, sent)
+	}
+}
+
+// With --tries, a lost request costs a share of the timeout, not all of it:
+// against a server that ignores the first datagram, three tries in 3 s get
+// the reply on the second try; one try times out.
+func TestClientTriesAgainAfterSilence(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() { // the first datagram from each source is "lost"
+		buf := make([]byte, 100)
+		seen := map[string]bool{}
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if seen[from.String()] {
+				pc.WriteTo(fmt.Appendf(nil, "you sent %d bytes\n", n), from)
+			}
+			seen[from.String()] = true
+		}
+	}()
+	addr := pc.LocalAddr().String()
+	out, errs, code := runCommand("--json", "-t", "3s", "--tries", "3", addr, "hi")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+		t.Fatalf("--tries 3: exit %d, %v, stdout %q, stderr %q", code, err, out, errs)
+	}
+	if r["received"] != "you sent 2 bytes\n" || r["details"].(map[string]any)["tries"] != 2.0 {
+		t.Errorf("--tries 3: %v; want the reply on the second try", r)
+	}
+	if total := r["timings_ms"].(map[string]any)["total"].(float64); total < 900 || total > 2500 {
+		t.Errorf("--tries 3 in 3s: took %.0f ms; want about one try's second", total)
+	}
+	_, errs, code = runCommand("-t", "1s", "--tries", "1", addr, "hi")
+	if code != 1 || !strings.Contains(errs, "no reply from "+addr+" within 1s") {
+		t.Errorf("one try against a server that ignores it: exit %d, stderr %q; want 1 and a timeout", code, errs)
+	}
+	_, errs, code = runCommand("--tries", "0", addr)
+	if code != 2 || !strings.Contains(errs, "--tries 0: want 1 or more") {
+		t.Errorf("--tries 0: exit %d, stderr %q; want 2 and the reason", code, errs)
 	}
 }

@@ -1,8 +1,9 @@
 // Package responder is seed 001's UDP server and its client: each datagram
-// gets one short reply naming the source address, port and family the server
-// saw. The reply never exceeds 512 bytes whatever the request, each source
-// address is rate limited, and datagrams from the ports of echo-like services
-// are dropped, so the responder cannot be turned into an amplifier or a loop.
+// gets one whole line in reply naming the source address, port and family the
+// server saw. The reply never exceeds 512 bytes whatever the request, each
+// source address is rate limited (as DNS servers' response-rate limiting
+// does), and datagrams from the ports of echo-like services are dropped, so
+// the responder cannot be turned into an amplifier or a loop.
 package responder
 
 import (
@@ -25,16 +26,6 @@ const Port = 9999
 
 // MaxReply is the hard cap on a reply, newline included.
 const MaxReply = 512
-
-// MaxAmplification caps a reply at this many times the bytes of its
-// request (QUIC's anti-amplification factor): a reply cut to fit keeps its
-// newline, and an empty datagram gets an empty reply. So a forged source
-// address gets at most three times what the forger sent.
-const MaxAmplification = 3
-
-// MinRequest is the smallest request whose reply, with the default
-// template, is never cut: sock responder pads its datagram to it.
-const MinRequest = 35
 
 // DefaultReply is the reply template; see Config.Reply.
 const DefaultReply = "you are {addr} over {family}; you sent {bytes} bytes"
@@ -138,9 +129,13 @@ func render(b []byte, parts []part, src netip.AddrPort, n int) []byte {
 	return b
 }
 
-// NewServer returns a responder serving datagrams as cfg says: one reply per
-// datagram, at most MaxReply bytes and MaxAmplification times the request,
-// none to a source over its rate or from the ports 7, 13, 19 and 37.
+// NewServer returns a responder serving datagrams as cfg says: one whole
+// line in reply to every datagram (an empty one too), at most MaxReply bytes,
+// none to a source address over its rate or from the ports 7, 13, 19 and 37.
+// The rate limit, not the reply's size, is what bounds abuse: a forger who
+// puts a victim's address on its datagrams gets at most Burst replies to it
+// at once and Rate a second after that, each at most MaxReply bytes, however
+// much it sends.
 func NewServer(cfg Config) (*service.Datagrams, error) {
 	parts, err := parse(cfg.Reply)
 	if err != nil {
@@ -159,14 +154,7 @@ func NewServer(cfg Config) (*service.Datagrams, error) {
 			if !lim.Allow(src.Addr(), time.Now()) {
 				return nil, "dropped: rate limited"
 			}
-			reply := render(out[:0], parts, src, len(in))
-			if limit := MaxAmplification * len(in); len(reply) > limit {
-				if limit == 0 {
-					return reply[:0], "replied: empty, to an empty datagram"
-				}
-				return append(reply[:limit-1], '\n'), "replied: cut to 3 times the request"
-			}
-			return reply, "replied"
+			return render(out[:0], parts, src, len(in)), "replied"
 		},
 	}, nil
 }
@@ -258,11 +246,11 @@ func Spec() service.Spec {
 		Long: "responder (seed 001) answers each UDP datagram, over IPv4 and IPv6, with one line naming\n" +
 			"the source address, port and family it saw:\n\n" +
 			"    you are [::1]:53124 over IPv6; you sent 6 bytes\n\n" +
-			"It cannot be abused as an amplifier: a reply is a short line, never more than 512\n" +
-			"bytes and never more than 3 times the bytes of its request (a reply that would be\n" +
-			"longer is cut, keeping its newline: send 35 bytes or more for the whole line, as\n" +
-			"'sock responder' does), and each source address gets at most --burst\n" +
-			"replies at once and --rate per second after that. Datagrams from the ports of echo,\n" +
+			"Every datagram, however short (an empty one too), gets the whole line. It cannot be\n" +
+			"abused as an amplifier: a reply is never more than 512 bytes, and each source\n" +
+			"address gets at most --burst replies at once and --rate per second after that (as\n" +
+			"DNS servers' response-rate limiting does), so a forged source address earns its\n" +
+			"victim a few short lines a second, whatever the forger sends. Datagrams from the ports of echo,\n" +
 			"daytime, chargen and time (7, 13, 19, 37) are dropped so that no two servers answer\n" +
 			"each other forever. Dropped datagrams get no reply at all: that is what UDP does;\n" +
 			"the log counts them once every 10 seconds instead of a line each.\n\n" +
