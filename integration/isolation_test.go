@@ -22,11 +22,12 @@ import (
 )
 
 // isolated is a lab of two networks: a client and echo on front, echo on
-// back.
-func isolated() *scenario.Scenario {
+// back; with egress, its networks let its nodes out (unsealed), so that
+// what keeps it from another lab is the other lab's protection alone.
+func isolated(egress bool) *scenario.Scenario {
 	return &scenario.Scenario{
 		Name:     "iso",
-		Networks: []*scenario.Network{{Name: "front"}, {Name: "back"}},
+		Networks: []*scenario.Network{{Name: "front", Egress: egress}, {Name: "back", Egress: egress}},
 		Nodes: []*scenario.Node{
 			{Name: "near", Image: "echo", Networks: attach("front")},
 			{Name: "far", Image: "echo", Networks: attach("back")},
@@ -37,12 +38,14 @@ func isolated() *scenario.Scenario {
 
 // TestIsolation: a lab's networks are closed to each other, and labs to
 // each other, over IPv6 as over IPv4, in both directions; within a network
-// both families work.
+// both families work. Lab b is not sealed (egress), so that what keeps it
+// out of lab a is a's input filter and the engine's isolation, not b's
+// seal.
 func TestIsolation(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", scenario.ClientImage)
-	a := labtest.Up(t, isolated())
-	b := labtest.Up(t, isolated(), lab.WithHelpersOnly()) // the helper path, as against a remote engine
+	a := labtest.Up(t, isolated(false))
+	b := labtest.Up(t, isolated(true), lab.WithHelpersOnly()) // the helper path, as against a remote engine
 	sa, sb := status(t, a), status(t, b)
 
 	// echo runs a client in lab l's client node against addr over fam and
@@ -98,18 +101,20 @@ print(sent, got)
 
 // TestIsolationWhileNetworksChange: while the engine creates and removes
 // networks, as other labs on a shared engine do all the time, not one IPv4
-// datagram from another lab reaches a node. Docker 20.10 rewrites the host's
+// datagram from another lab reaches a node. The flooding lab has egress
+// (no seal), so that its datagrams leave it: what keeps them out is the
+// receiving lab's protection. Docker 20.10 rewrites the host's
 // FORWARD chain on every network it creates and, for some milliseconds, has
 // no jump to its isolation rules: every bridge may then reach every other.
 // The node's own input filter must hold through that.
 func TestIsolationWhileNetworksChange(t *testing.T) {
 	t.Parallel()
 	labtest.NeedImages(t, "echo", images.Toolbox)
-	one := func(nodes ...*scenario.Node) *scenario.Scenario {
-		return &scenario.Scenario{Name: "churn", Networks: []*scenario.Network{{Name: "net"}}, Nodes: nodes}
+	one := func(egress bool, nodes ...*scenario.Node) *scenario.Scenario {
+		return &scenario.Scenario{Name: "churn", Networks: []*scenario.Network{{Name: "net", Egress: egress}}, Nodes: nodes}
 	}
-	a := labtest.Up(t, one(&scenario.Node{Name: "echo", Image: "echo", Networks: attach("net")}))
-	b := labtest.Up(t, one(
+	a := labtest.Up(t, one(false, &scenario.Node{Name: "echo", Image: "echo", Networks: attach("net")}))
+	b := labtest.Up(t, one(true,
 		&scenario.Node{Name: "echo", Image: "echo", Networks: attach("net")},
 		&scenario.Node{Name: "prober", Image: images.Toolbox, Networks: attach("net")},
 	))
@@ -193,7 +198,7 @@ func TestForwardGuardFollowsNetworks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			l := labtest.Up(t, isolated(), c.up...)
+			l := labtest.Up(t, isolated(false), c.up...)
 			_, nets, err := be.List(ctx, backend.Selector{lab.LabelLab: l.Name()})
 			if err != nil || len(nets) != 2 {
 				t.Fatalf("the lab's networks: %v, %v", nets, err)

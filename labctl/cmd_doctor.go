@@ -12,6 +12,7 @@ import (
 
 	"socketlab/helpers/impair/shape"
 	"socketlab/internal/images"
+	"socketlab/labctl/backend"
 )
 
 // doctorReport is what labctl doctor found (its -o json).
@@ -30,6 +31,10 @@ type doctorReport struct {
 	IPv6Isolated bool   `json:"ipv6_isolated"`
 	Isolate      bool   `json:"isolate"`
 	IsolateImage string `json:"isolate_image"`
+	// Seal says how a lab is sealed on this engine, a line each (see
+	// sealText); none when it cannot be (the isolate helper's image is not
+	// built).
+	Seal []string `json:"seal,omitempty"`
 	// MissingImages are socketlab images not built yet.
 	MissingImages []string `json:"missing_images,omitempty"`
 }
@@ -68,7 +73,13 @@ the kernel offers in the node's network namespace, and takes the lab down again.
               and labctl's isolate helper filters it in each node
   guard       on such an engine, whose IPv4 filter between networks is open for
               milliseconds whenever it creates one, the forward guard that
-              labctl installs on the host for each lab bridge`,
+              labctl installs on the host for each lab bridge
+  seal        how a lab is kept to itself: on every engine, the isolate helper
+              leaves a filter in each node's own network namespace that lets
+              it send only to the lab's networks (not to the host through a
+              gateway address, nor beyond), unless a network of the node has
+              egress: true; a network with internal: true is also cut off by
+              the engine (no route out)`,
 		Example: `  labctl doctor
   labctl doctor -o json | jq .impair.mechanism`,
 		Args: args(cobra.NoArgs),
@@ -94,6 +105,9 @@ the kernel offers in the node's network namespace, and takes the lab down again.
 			}
 			rep.Capture = !slices.Contains(rep.MissingImages, images.Capture)
 			rep.Isolate = !slices.Contains(rep.MissingImages, images.Isolate)
+			if rep.Isolate {
+				rep.Seal = sealText(info)
+			}
 			if p, err := e.ProbeImpairment(ctx); err != nil {
 				rep.ImpairError = err.Error()
 			} else {
@@ -157,10 +171,32 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 		fmt.Fprintln(tw, "IPv6 isolation\tno\tthe engine filters only IPv4 between networks (Docker < 28) and "+rep.IsolateImage)
 		fmt.Fprintln(tw, "\t\tis not built: run make images, or nodes reach other networks over IPv6")
 	}
+	if len(rep.Seal) > 0 {
+		fmt.Fprintf(tw, "seal\tyes\t%s\n", strings.Join(rep.Seal, "\n\t\t"))
+	} else {
+		fmt.Fprintf(tw, "seal\tno\t%s is not built: run make images (labctl up needs it: every lab is sealed)\n", rep.IsolateImage)
+	}
 	if len(rep.MissingImages) > 0 {
 		fmt.Fprintf(tw, "images\tmissing\t%s: run make images\n", strings.Join(rep.MissingImages, ", "))
 	} else {
 		fmt.Fprintln(tw, "images\tall built\tevery socketlab image and helper is there")
 	}
 	tw.Flush()
+}
+
+// sealText says how a lab is sealed on the engine info describes: the
+// mechanism, then what it means, a line each.
+func sealText(info backend.Info) []string {
+	lines := []string{
+		"by each node: the isolate helper leaves a filter in each node's own network namespace",
+		"(at up, start and connect) that lets it send only to the lab's subnets, never to a",
+		"network's gateway (the host) nor beyond; egress: true on a network lets its nodes out",
+	}
+	if info.DNSAtGateway {
+		lines = append(lines, "the engine's name server answers on the gateway: port 53 there stays open")
+	}
+	if len(info.Resolvers) > 0 {
+		lines = append(lines, fmt.Sprintf("the engine's DNS asks %v for names outside the lab from within the node: port 53 there stays open", info.Resolvers))
+	}
+	return lines
 }

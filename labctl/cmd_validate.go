@@ -19,7 +19,12 @@ and prints every problem it finds at once: where it is (file:line:column), the
 element (nodes.alice.networks[1]), what is wrong and, when it can tell, how to
 fix it, including host paths of files and mounts that do not exist or leave the
 scenario's folder (--allow-host-paths lifts that). Exit status 0 when every file
-is valid, 2 otherwise. No Docker needed.`,
+is valid, 2 otherwise. No Docker needed.
+
+It also warns (on stderr, without failing) about what is valid yet cannot work:
+a step aimed at an address outside the lab, or at a network's gateway (the
+host), from a node on no network with egress: true. A lab is sealed: its nodes
+reach its own networks only.`,
 		Example:           `  labctl validate scenarios/*.yaml`,
 		Args:              args(cobra.MinimumNArgs(1)),
 		ValidArgsFunction: completeYAML,
@@ -41,6 +46,9 @@ is valid, 2 otherwise. No Docker needed.`,
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", path, err)
 					continue
+				}
+				for _, w := range sc.Warnings() {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 				}
 				fmt.Fprintf(out, "%s: ok (lab %s: %d networks, %d nodes, %d steps)\n", path, sc.Name, len(sc.Networks), len(sc.Nodes), len(sc.Steps))
 			}

@@ -50,6 +50,14 @@ nodes:
     image: welcom
     networkz: [net]
 `)
+	outside := write(t, "outside.yaml", `name: tiny
+networks:
+  net: {}
+nodes:
+  client: {image: client, networks: [net]}
+steps:
+  - {node: client, run: echo, target: "8.8.8.8:53", args: [x]}
+`)
 	tests := []struct {
 		name     string
 		args     []string
@@ -63,6 +71,9 @@ nodes:
 			bad + `:6:12: nodes.welcome.image: image "welcom" is not known (did you mean "welcome"?)`,
 			bad + `:7:5: nodes.welcome: unknown key "networkz" (did you mean "networks"?)`,
 			"1 of 1 files invalid",
+		}, false},
+		{"a sealed step aimed outside: a warning", []string{"validate", outside}, 0, []string{outside + ": ok"}, []string{
+			"warning: " + outside + ":7:39: steps[0].target: 8.8.8.8 is outside the lab's networks, and node client is sealed (none of its networks has egress: true): the step cannot succeed",
 		}, false},
 		{"one bad among good", []string{"validate", good, bad}, 2, []string{good + ": ok"}, []string{"1 of 2 files invalid"}, false},
 		{"missing file", []string{"validate", filepath.Join(t.TempDir(), "none.yaml")}, 2, nil, []string{"no such file"}, false},

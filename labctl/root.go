@@ -54,7 +54,13 @@ The images come from 'make images'; nothing is ever pulled.`,
 
   hosts:
     one: {endpoint: unix:///var/run/docker.sock}   # a swarm manager
-    two: {endpoint: tcp://10.0.0.2:2375}           # a node of the same swarm
+    two:                                           # a node of the same swarm, over TLS
+      endpoint: tcp://10.0.0.2:2376
+      tls: {ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem}
+    three: {endpoint: ssh://me@10.0.0.3}           # or through ssh
+
+  A tcp:// engine needs tls: (or insecure: true on a network only you reach):
+  plain TCP has no authentication. See docs/multihost.md.
 `)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if lz, ok := cmd.Context().Value(engineKey{}).(*lazyEngine); ok {
@@ -292,8 +298,13 @@ func openNamed(ctx context.Context, name string) (*lab.Lab, error) {
 
 // backends are the container engines labctl drives, by name.
 var backends = backend.Registry{
-	"docker": func(ctx context.Context, _ string) (backend.Backend, error) { return docker.New(ctx) },
-	"swarm":  swarmBackend,
+	"docker": func(ctx context.Context, _ string) (backend.Backend, error) {
+		if w := docker.EnvWarning(); w != "" {
+			fmt.Fprintln(os.Stderr, "labctl: warning:", w)
+		}
+		return docker.New(ctx)
+	},
+	"swarm": swarmBackend,
 }
 
 // pickBackend chooses the backend and where it connects: the swarm of a
@@ -311,6 +322,9 @@ func swarmBackend(ctx context.Context, file string) (backend.Backend, error) {
 	hs, err := swarm.LoadHosts(file)
 	if err != nil {
 		return nil, exitError{code: 2, err: err}
+	}
+	for _, w := range hs.Warnings() {
+		fmt.Fprintln(os.Stderr, "labctl: warning:", w)
 	}
 	return swarm.New(ctx, hs)
 }

@@ -28,6 +28,9 @@ func writeTable(w io.Writer, st *lab.Status, health bool) {
 		if n.Internal {
 			stack += ", internal"
 		}
+		if n.Egress {
+			stack += ", egress"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", n.Name, stack, dash(n.IPv4), dash(n.IPv6))
 	}
 	tw.Flush()

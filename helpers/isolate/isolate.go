@@ -1,7 +1,9 @@
 // Package isolate is the isolation helper's logic: nftables rules in a
 // node's network namespace that accept IPv6 only from the subnets of the
-// networks the node is on (and from link-local addresses and loopback),
-// and drop the rest.
+// networks the node is on (and from link-local addresses and loopback, and
+// replies to what the node sent), and drop the rest; and the seal, which lets the node send only to the
+// lab (seal.go); and, in the host's namespace, the forward guard
+// (guard.go).
 //
 // Docker 20.10 filters IPv4 between networks but installs no ip6tables
 // rules, and the host forwards IPv6: without these rules a node reaches the
@@ -16,44 +18,53 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
-// Table is the name of the helper's nftables tables (family ip6, and ip
-// where IPv4 is filtered too).
+// Table is the name of the helper's input filter tables (family ip6, and
+// ip where IPv4 is filtered too).
 const Table = "socketlab_isolate"
 
 // linkLocal is where neighbour discovery and router messages come from.
 var linkLocal = netip.MustParsePrefix("fe80::/10")
 
-// Apply replaces the isolation table with one that accepts IPv6 from the
-// IPv6 prefixes of allow (and link-local, and loopback) and drops every
-// other IPv6 packet coming in. An empty allow drops all IPv6 from outside
-// the node. When allow holds IPv4 prefixes too, IPv4 is filtered the same
-// way (for an engine that keeps no IPv4 filter between its networks:
-// rootless Podman); otherwise IPv4 is left to the engine. opts choose the
-// namespace (nftables.WithNetNSFd); by default the caller's.
-func Apply(allow []netip.Prefix, opts ...nftables.ConnOption) error {
-	return apply(allow, nil, false, opts)
+// Filter is what a node's namespace holds: the input filter and the seal
+// (seal.go). The zero Filter drops all IPv6 from outside the node, leaves
+// IPv4 to the engine and the node unsealed.
+type Filter struct {
+	// Input are the subnets the node accepts packets from (and replies,
+	// loopback, IPv6 link-local); every other IPv6 packet coming in is
+	// dropped, and every other IPv4 packet when Input holds an IPv4 subnet
+	// or Input4 is set (for an engine that keeps no IPv4 filter between
+	// its networks: rootless Podman); otherwise IPv4 is left to the engine.
+	Input []netip.Prefix
+	// Input4 filters IPv4 even with no IPv4 subnet in Input: a node only on
+	// IPv6-only networks, which the engine gave IPv4 all the same.
+	Input4 bool
+	// NoInput leaves the node without an input filter, for an engine that
+	// keeps its networks apart itself.
+	NoInput bool
+	// Gateways are the lab's networks' gateway addresses, the host's side
+	// of each: a sealed node never sends to them (but name queries, see
+	// Seal.DNS), and where IPv4 is filtered by Input4 (rootless Podman,
+	// which masquerades what crosses from one of its networks to another
+	// as the destination's gateway) only name-service answers come in from
+	// them.
+	Gateways []netip.Addr
+	// Seal, when set, lets the node send only to the lab.
+	Seal *Seal
 }
 
-// ApplyBoth is Apply filtering IPv4 in any case: with no IPv4 prefix in
-// allow, every IPv4 packet from outside the node is dropped (a node only
-// on IPv6-only networks, where the engine gave them IPv4 anyway). From
-// the gateways, only DNS answers (source port 53) are accepted: rootless
-// Podman masquerades what crosses from one of its networks to another as
-// the destination network's gateway, inside the allowed subnet.
-func ApplyBoth(allow []netip.Prefix, gateways []netip.Addr, opts ...nftables.ConnOption) error {
-	return apply(allow, gateways, true, opts)
-}
-
-func apply(allow []netip.Prefix, gateways []netip.Addr, both bool, opts []nftables.ConnOption) error {
-	var allow4, allow6 []netip.Prefix
-	for _, p := range allow {
+// Install replaces the node's filters with f, in one transaction. opts
+// choose the namespace (nftables.WithNetNSFd); by default the caller's.
+func Install(f Filter, opts ...nftables.ConnOption) error {
+	var in4, in6 []netip.Prefix
+	for _, p := range f.Input {
 		switch {
 		case p.Addr().Is4():
-			allow4 = append(allow4, p)
+			in4 = append(in4, p)
 		case p.Addr().Is6() && !p.Addr().Is4In6():
-			allow6 = append(allow6, p)
+			in6 = append(in6, p)
 		default:
 			return fmt.Errorf("isolate: %s is not an IP prefix", p)
 		}
@@ -63,17 +74,25 @@ func apply(allow []netip.Prefix, gateways []netip.Addr, both bool, opts []nftabl
 		return fmt.Errorf("isolate: netlink: %w", err)
 	}
 	remove(c)
-	var gw4, gw6 []netip.Addr
-	for _, g := range gateways {
+	var gw4, gw6 []netip.Addr // only name-service answers from them
+	for _, g := range f.Gateways {
+		if !f.Input4 {
+			break
+		}
 		if g.Is4() {
 			gw4 = append(gw4, g)
 		} else {
 			gw6 = append(gw6, g)
 		}
 	}
-	filter(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, allow6...), gw6)
-	if both || len(allow4) > 0 {
-		filter(c, nftables.TableFamilyIPv4, allow4, gw4)
+	if !f.NoInput {
+		addInput(c, nftables.TableFamilyIPv6, append([]netip.Prefix{linkLocal}, in6...), gw6)
+		if f.Input4 || len(in4) > 0 {
+			addInput(c, nftables.TableFamilyIPv4, in4, gw4)
+		}
+	}
+	if f.Seal != nil {
+		addSeal(c, f.Seal, f.Gateways)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("isolate: install rules: %w", err)
@@ -81,10 +100,10 @@ func apply(allow []netip.Prefix, gateways []netip.Addr, both bool, opts []nftabl
 	return nil
 }
 
-// filter queues the table of family whose input chain accepts loopback,
-// DNS answers from gateways and nothing else of theirs, and the sources in
-// allow, and drops the rest.
-func filter(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix, gateways []netip.Addr) {
+// addInput queues the input filter table of family on c: its chain
+// accepts loopback, replies, name-service answers and nothing else from
+// gateways, and the sources in allow, and drops the rest.
+func addInput(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix, gateways []netip.Addr) {
 	t := c.AddTable(&nftables.Table{Family: family, Name: Table})
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{
@@ -96,15 +115,13 @@ func filter(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix,
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}})
+	// Replies to what the node sent: a node on an egress network talks to
+	// the outside, and a sealed node sends nowhere else than the lab.
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), &expr.Verdict{Kind: expr.VerdictAccept})})
 	for _, g := range gateways {
 		gw := netip.PrefixFrom(g, g.BitLen())
-		for _, proto := range []byte{6, 17} { // TCP, UDP
-			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(gw),
-				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 53}},
-				&expr.Verdict{Kind: expr.VerdictAccept})})
+		for _, proto := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: join(saddrIn(gw), l4proto(proto), sport(53), []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}})})
 		}
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(saddrIn(gw), &expr.Verdict{Kind: expr.VerdictDrop})})
 	}
@@ -114,7 +131,8 @@ func filter(c *nftables.Conn, family nftables.TableFamily, allow []netip.Prefix,
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
 }
 
-// Clear removes the isolation table, if there is one; opts as for Apply.
+// Clear removes the node's filters, input and seal, where there are any;
+// opts as for Install.
 func Clear(opts ...nftables.ConnOption) error {
 	c, err := nftables.New(opts...)
 	if err != nil {
@@ -127,19 +145,12 @@ func Clear(opts ...nftables.ConnOption) error {
 	return nil
 }
 
-// remove queues the deletion of the tables (IPv6, IPv4) when they exist.
+// remove queues the deletion of the node's tables (input IPv6 and IPv4,
+// seal) where they exist.
 func remove(c *nftables.Conn) {
-	for _, family := range []nftables.TableFamily{nftables.TableFamilyIPv6, nftables.TableFamilyIPv4} {
-		tables, err := c.ListTablesOfFamily(family)
-		if err != nil {
-			continue
-		}
-		for _, t := range tables {
-			if t.Name == Table {
-				c.DelTable(t)
-			}
-		}
-	}
+	removeTable(c, nftables.TableFamilyIPv6, Table)
+	removeTable(c, nftables.TableFamilyIPv4, Table)
+	removeTable(c, nftables.TableFamilyINet, SealTable)
 }
 
 // saddrIn is "ip6 saddr in p" (or "ip saddr in p"): the source address

@@ -17,13 +17,17 @@ import (
 // rig daemons (see Daemon), each in a network namespace of its own, the
 // namespaces joined by a veth pair. Join makes them one swarm. The engine
 // a person uses is never part of it: it is never put in swarm mode and
-// keeps its DNS records. Everything is undone when the test ends, also
+// keeps its DNS records. Engine two is reached as a remote engine must
+// be: over TCP with TLS (certificates made by the test), from a hosts file
+// that names them, through a veth of its own to this machine. Everything
+// is undone when the test ends, also
 // when it fails: both daemons stopped, their namespaces (and so the veth)
 // and files removed.
 type Rig struct {
-	// Hosts names both engines: "one" (the manager) and "two".
+	// Hosts names both engines: "one" (the manager, its socket) and "two"
+	// (tcp://10.231.252.2:2376 with TLS), as the rig's hosts file does.
 	Hosts *swarm.Hosts
-	// One and Two are the engines' endpoints, unix:///...
+	// One and Two are the engines' sockets, unix:///..., for the docker CLI.
 	One, Two string
 
 	t       testing.TB
@@ -39,6 +43,9 @@ const (
 	rigVethTwo = "slrig-sw2" // in rigTwo's
 	rigAddrOne = "10.231.255.1"
 	rigAddrTwo = "10.231.255.2"
+	rigVethTLS = "slrig-sw2tls" // on the host, to rigTwo's TLS port
+	rigTLSHost = "10.231.252.1"
+	rigTLSTwo  = "10.231.252.2"
 	rigPool    = "10.232.0.0/16" // the swarm's own networks (ingress)
 )
 
@@ -57,9 +64,13 @@ func NewRig(t testing.TB, imgs ...string) *Rig {
 	defer cancel()
 	r := &Rig{t: t}
 	t.Cleanup(r.teardown)
+	tls, err := newRigTLS(t.TempDir(), rigTLSTwo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, cfg := range []DaemonConfig{
 		{Name: rigOne, StorageDriver: "vfs", Bip: "10.231.254.1/24"},
-		{Name: rigTwo, StorageDriver: "vfs", Bip: "10.231.253.1/24"},
+		{Name: rigTwo, StorageDriver: "vfs", Bip: "10.231.253.1/24", Args: tls.Args},
 	} {
 		d, err := StartDaemon(ctx, cfg)
 		if d != nil {
@@ -76,6 +87,13 @@ func NewRig(t testing.TB, imgs ...string) *Rig {
 	r.must("ip", "-n", rigTwo, "addr", "add", rigAddrTwo+"/30", "dev", rigVethTwo)
 	r.must("ip", "-n", rigOne, "link", "set", rigVethOne, "up")
 	r.must("ip", "-n", rigTwo, "link", "set", rigVethTwo, "up")
+	// This machine reaches engine two's TLS port through a veth of its own
+	// (gone with rigTwo's namespace).
+	r.must("ip", "link", "add", rigVethTLS, "type", "veth", "peer", "name", "tls0", "netns", rigTwo)
+	r.must("ip", "addr", "add", rigTLSHost+"/30", "dev", rigVethTLS)
+	r.must("ip", "link", "set", rigVethTLS, "up")
+	r.must("ip", "-n", rigTwo, "addr", "add", rigTLSTwo+"/30", "dev", "tls0")
+	r.must("ip", "-n", rigTwo, "link", "set", "tls0", "up")
 	var refs []string
 	for _, img := range imgs {
 		refs = append(refs, images.Ref(img, ""))
@@ -85,10 +103,9 @@ func NewRig(t testing.TB, imgs ...string) *Rig {
 			t.Fatal(err)
 		}
 	}
-	r.Hosts = &swarm.Hosts{File: "rig", Hosts: []swarm.Host{
-		{Name: "one", Endpoint: r.One},
-		{Name: "two", Endpoint: r.Two},
-	}}
+	if r.Hosts, err = tls.hosts(r.One); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 

@@ -156,6 +156,15 @@ type Info struct {
 	// Hosts names the hosts a node may be placed on (NodeSpec.Host), the
 	// first being where networks are made; empty for a one-host runtime.
 	Hosts []string
+	// DNSAtGateway: the runtime's name server answers on each network's
+	// gateway address, port 53 (Podman's aardvark-dns), not inside the node
+	// (Docker's 127.0.0.11): a sealed node may ask it names.
+	DNSAtGateway bool
+	// Resolvers are the servers the runtime's name server asks, on a
+	// node's behalf and from within its namespace, the names it does not
+	// know (Docker's embedded DNS forwards to its host's): a sealed node
+	// may send name queries there. Empty when the runtime does not say.
+	Resolvers []netip.Addr
 	// PinAddresses: the runtime cannot be trusted to give unique addresses
 	// or to resolve names in both families, so the engine gives every node
 	// fixed IPv4 and IPv6 addresses and the lab's names as ExtraHosts.
@@ -280,9 +289,12 @@ type Container struct {
 
 // Network is one network as List finds it.
 type Network struct {
-	ID       string
-	Name     string
-	Subnets  []netip.Prefix
+	ID      string
+	Name    string
+	Subnets []netip.Prefix
+	// Gateways are the network's gateway addresses: the host's own on the
+	// network (a bridge's), where a sealed node may not send.
+	Gateways []netip.Addr
 	Internal bool
 	Labels   map[string]string
 	// Bridge is the host interface of a bridge network (e.g. br-0123456789ab),

@@ -82,7 +82,15 @@ func finish(ctx context.Context, h backend.Helper, errb *bytes.Buffer) error {
 	io.Copy(io.Discard, h.Stdout())
 	code, err := h.Wait(ctx)
 	if err == nil && code != 0 {
-		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errb.String()))
+		err = &helperExit{code: code, stderr: strings.TrimSpace(errb.String())}
 	}
 	return err
 }
+
+// helperExit is a helper that ended with a status other than 0.
+type helperExit struct {
+	code   int
+	stderr string
+}
+
+func (e *helperExit) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.stderr) }

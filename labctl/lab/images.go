@@ -16,12 +16,8 @@ import (
 // (WithPullMissing), and never a socketlab image, which is built here: a
 // registry's image of that name would be someone else's.
 func (u *upper) inspectImages(ctx context.Context) error {
-	refs := u.p.images()
-	if done, err := u.e.isolates(ctx); err != nil {
-		return err
-	} else if !done {
-		refs = append(refs, images.Ref(images.Isolate, u.o.tag))
-	}
+	// Every node is sealed, or unsealed, by the isolation helper.
+	refs := append(u.p.images(), images.Ref(images.Isolate, u.o.tag))
 	if u.info.PinAddresses {
 		refs = append(refs, images.Ref(images.Pin6, u.o.tag))
 	}

@@ -26,6 +26,7 @@ const (
 	LabelSpec    = "socketlab.spec"       // digest of the definition, to tell a changed scenario
 	LabelFile    = "socketlab.file"       // the scenario file the lab came from
 	LabelStack   = "socketlab.stack"      // dual, ipv4 or ipv6, on networks
+	LabelEgress  = "socketlab.egress"     // "true" on a network whose nodes may leave the lab
 	LabelKind    = "socketlab.kind"       // the node's kind, on its container
 	LabelReady   = "socketlab.ready"      // what up checked before calling the node ready
 	LabelUp      = "socketlab.up"         // the `up` that created the resource, for rollback
@@ -89,7 +90,8 @@ func networkSpec(n *scenario.Network) string {
 		Stack      scenario.Stack
 		IPv4, IPv6 string
 		Internal   bool
-	}{stackOf(n), prefixText(n.IPv4), prefixText(n.IPv6), n.Internal})
+		Egress     bool `json:",omitempty"` // so that the digests of labs made before it stay
+	}{stackOf(n), prefixText(n.IPv4), prefixText(n.IPv6), n.Internal, n.Egress})
 }
 
 func prefixText(p netip.Prefix) string {

@@ -82,6 +82,9 @@ func newPlan(sc *scenario.Scenario, name, upID string, o options) (*plan, error)
 		}
 		spec.Labels[LabelNetwork] = n.Name
 		spec.Labels[LabelStack] = string(st)
+		if n.Egress {
+			spec.Labels[LabelEgress] = "true"
+		}
 		p.nets = append(p.nets, &netPlan{index: i, net: n, spec: spec})
 	}
 	for i, n := range sc.Nodes {

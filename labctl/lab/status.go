@@ -31,6 +31,9 @@ type NetworkStatus struct {
 	IPv4     string `json:"ipv4,omitempty"`
 	IPv6     string `json:"ipv6,omitempty"`
 	Internal bool   `json:"internal,omitempty"`
+	// Egress: the network's nodes may leave the lab (egress: true); a lab
+	// is sealed without it.
+	Egress bool `json:"egress,omitempty"`
 	// Note explains a difference between the scenario and what Docker can
 	// do (an IPv6-only network on Docker 20.10 still has IPv4 subnet,
 	// blocked between nodes).
@@ -102,6 +105,7 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	for _, n := range nets {
 		ns := NetworkStatus{
 			Name: n.Labels[LabelNetwork], Docker: n.Name, Stack: n.Labels[LabelStack], Internal: n.Internal,
+			Egress: n.Labels[LabelEgress] == "true",
 		}
 		for _, s := range n.Subnets {
 			if s.Addr().Is4() {

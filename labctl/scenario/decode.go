@@ -798,6 +798,7 @@ type (
 		IPv4     string `yaml:"ipv4,omitempty"`
 		IPv6     string `yaml:"ipv6,omitempty"`
 		Internal bool   `yaml:"internal,omitempty"`
+		Egress   bool   `yaml:"egress,omitempty"`
 	}
 	yamlAttachment struct {
 		Network string   `yaml:"name"`
@@ -809,7 +810,7 @@ type (
 
 // MarshalYAML writes the network as a scenario file does, subnets as text.
 func (n Network) MarshalYAML() (any, error) {
-	return yamlNetwork{n.Stack, textOf(n.IPv4), textOf(n.IPv6), n.Internal}, nil
+	return yamlNetwork{n.Stack, textOf(n.IPv4), textOf(n.IPv6), n.Internal, n.Egress}, nil
 }
 
 // MarshalYAML writes the attachment as a scenario file does, addresses as text.

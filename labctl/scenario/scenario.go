@@ -132,6 +132,13 @@ type Network struct {
 	// Internal cuts the network off from the host's outside world: no
 	// gateway, traffic stays between the lab's nodes.
 	Internal bool `yaml:"internal,omitempty"`
+	// Egress lets the network's nodes out of the lab: to the host, the LAN
+	// and beyond, through the network's gateway (NAT). A lab is sealed
+	// without it: its nodes reach its own networks only, so a scenario
+	// passes or fails the same on any machine, and a program under test
+	// cannot reach the host's services. Give it to a network whose nodes
+	// must fetch something, e.g. a toolbox installing a package.
+	Egress bool `yaml:"egress,omitempty"`
 
 	// Line is where the network is defined in the file (0 when built in code).
 	Line int `yaml:"-"`

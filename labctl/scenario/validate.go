@@ -292,6 +292,9 @@ func (v *validator) networks() {
 		}
 		ni.v4, ni.v4Bad = v.subnet(path, ni, ipv4)
 		ni.v6, ni.v6Bad = v.subnet(path, ni, ipv6)
+		if n.Internal && n.Egress {
+			v.errorf(path+".egress", "leave out one of them", "internal: true cuts the network off from the outside, egress: true lets it out")
+		}
 	}
 }
 

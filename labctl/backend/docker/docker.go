@@ -35,6 +35,8 @@ type Backend struct {
 	// local: the engine runs on this machine (a unix socket), so its
 	// containers' processes can be read through /proc.
 	local bool
+	// endpoint is where it was reached, as the user named it.
+	endpoint string
 
 	once   sync.Once
 	info   backend.Info
@@ -48,22 +50,23 @@ var _ backend.Backend = (*Backend)(nil)
 // default the local socket) and checks that it answers; the error wraps
 // backend.ErrUnreachable and says what to do.
 func New(ctx context.Context) (*Backend, error) {
-	return connect(ctx, client.FromEnv, "is the Docker daemon running? Start it, or point DOCKER_HOST at one")
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "ssh://") {
+		return NewAt(ctx, h, nil) // the client itself dials no ssh
+	}
+	return connect(ctx, "", "is the Docker daemon running? Start it, or point DOCKER_HOST at one", client.FromEnv)
 }
 
-// NewAt connects to the Docker engine at endpoint (unix:///path/docker.sock,
-// tcp://host:2375, ssh is not supported) and checks that it answers; the
-// error wraps backend.ErrUnreachable.
-func NewAt(ctx context.Context, endpoint string) (*Backend, error) {
-	return connect(ctx, client.WithHost(endpoint), "is the Docker daemon running there, and is that its address?")
-}
-
-func connect(ctx context.Context, opt client.Opt, hint string) (*Backend, error) {
-	cli, err := client.New(opt)
+// connect makes a client of opts and pings the engine; at names the engine
+// as the user did ("": the client's own address), hint what to check.
+func connect(ctx context.Context, at, hint string, opts ...client.Opt) (*Backend, error) {
+	cli, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", backend.ErrUnreachable, err)
 	}
-	b := &Backend{cli: cli, local: strings.HasPrefix(cli.DaemonHost(), "unix://")}
+	if at == "" {
+		at = cli.DaemonHost()
+	}
+	b := &Backend{cli: cli, local: strings.HasPrefix(cli.DaemonHost(), "unix://"), endpoint: at}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
@@ -71,13 +74,13 @@ func connect(ctx context.Context, opt client.Opt, hint string) (*Backend, error)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w at %s: %s (%v)", backend.ErrUnreachable, cli.DaemonHost(), hint, err)
+		return nil, fmt.Errorf("%w at %s: %s (%v)", backend.ErrUnreachable, at, hint, err)
 	}
 	return b, nil
 }
 
 // Endpoint is the address of the engine, e.g. unix:///var/run/docker.sock.
-func (b *Backend) Endpoint() string { return b.cli.DaemonHost() }
+func (b *Backend) Endpoint() string { return b.endpoint }
 
 // Close releases the connection.
 func (b *Backend) Close() error { return b.cli.Close() }
@@ -103,6 +106,14 @@ func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
 			if b.info.Product == ProductPodman {
 				b.info.Rootless, _ = b.podmanRootless(ctx)
 			}
+		}
+		switch {
+		case b.info.Product == ProductPodman:
+			// aardvark-dns answers on each network's gateway and asks
+			// upstream from its own namespace.
+			b.info.DNSAtGateway = true
+		case b.local:
+			b.info.Resolvers = hostResolvers() // the engine's host is this machine
 		}
 	})
 	return b.info, b.err
@@ -171,6 +182,14 @@ func (b *Backend) List(ctx context.Context, sel backend.Selector) ([]backend.Con
 		}
 		for _, c := range n.IPAM.Config {
 			nets[i].Subnets = append(nets[i].Subnets, c.Subnet)
+			switch {
+			case c.Gateway.IsValid():
+				nets[i].Gateways = append(nets[i].Gateways, c.Gateway)
+			case n.Driver == "bridge" && c.Subnet.IsValid():
+				// The engine gives a bridge the subnet's first address
+				// unless told otherwise, whether it reports it or not.
+				nets[i].Gateways = append(nets[i].Gateways, c.Subnet.Masked().Addr().Next())
+			}
 		}
 	}
 	return ctrs, nets, nil

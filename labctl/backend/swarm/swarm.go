@@ -82,7 +82,7 @@ func New(ctx context.Context, hs *Hosts) (*Backend, error) {
 	var wg sync.WaitGroup
 	for i, x := range hs.Hosts {
 		wg.Go(func() {
-			d, err := docker.NewAt(ctx, x.Endpoint)
+			d, err := docker.NewAt(ctx, x.Endpoint, x.TLS)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s:%d:%d: host %s (%s): %w", hs.File, x.Line, x.Column, x.Name, x.Endpoint, err)
 				return
